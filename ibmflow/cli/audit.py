@@ -1,0 +1,78 @@
+"""Commands on the audit log: verify the chain, show a process's history."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from ibmflow.cli import app, err, out, print_json, state, table
+
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Recompute the whole hash chain; exit 0 when intact, 2 naming the first bad event."""
+    from ibmflow.services.audit_log import verify_chain
+
+    result = verify_chain(state(ctx).context)
+    if as_json:
+        print_json(
+            {
+                "ok": result.ok,
+                "checked": result.checked,
+                "head_seq": result.head_seq,
+                "head_hash": result.head_hash,
+                "first_bad_seq": result.first_bad_seq,
+                "problem": result.problem,
+            }
+        )
+    elif result.ok:
+        out.print(
+            f"audit chain intact: {result.checked} events, head #{result.head_seq} "
+            f"{result.head_hash}",
+            highlight=False,
+        )
+    else:
+        err.print(f"AUDIT CHAIN BROKEN: {result.problem}", highlight=False, markup=False)
+    if not result.ok:
+        raise typer.Exit(2)
+
+
+@audit_app.command("log")
+def audit_log(
+    ctx: typer.Context, process: str, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """A process's history, oldest first."""
+    from ibmflow.services.audit_log import process_log
+
+    events = process_log(state(ctx).context, process)
+    if as_json:
+        print_json(events)
+        return
+
+    def change(e: dict[str, object]) -> str:
+        after = e.get("after")
+        return json.dumps(after, ensure_ascii=False)[:120] if after is not None else ""
+
+    table(
+        f"Audit log of {process}",
+        ["#", "when (UTC)", "actor", "action", "entity", "change", "reason"],
+        [
+            [
+                e["seq"],
+                e["at"],
+                e["actor"] + (f" for {e['on_behalf_of']}" if e["on_behalf_of"] else ""),
+                e["action"],
+                e["entity"],
+                change(e),
+                e["reason"],
+            ]
+            for e in events
+        ],
+    )

@@ -1,0 +1,270 @@
+"""Commands on processes: init, validate, start, list, status, advance, return, suspend, resume, graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ibmflow.cli import app, err, out, print_json, state, table
+
+process_app = typer.Typer(help="Start and list processes.", no_args_is_help=True)
+app.add_typer(process_app, name="process")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Reason = Annotated[str, typer.Option(help="Why (required; kept on the audit log).")]
+Expect = Annotated[
+    int | None,
+    typer.Option(
+        "--expect-version",
+        help="Refuse if the process is no longer at this version (see `status`).",
+    ),
+]
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create the database or upgrade it to the newest schema."""
+    from ibmflow.storage.migrate import upgrade
+
+    context = state(ctx).context
+    before, after = upgrade(context.db)
+    context.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    where = context.db.url.split("@")[-1]  # never print credentials
+    if before == after:
+        out.print(f"database {where} is up to date (schema {after})", highlight=False)
+    else:
+        out.print(f"database {where}: schema {before or 'none'} -> {after}", highlight=False)
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Definition files (default: every file of the workflows folder)."),
+    ] = None,
+) -> None:
+    """Check workflow definitions completely; print every problem as FILE: where: what."""
+    from ibmflow.config import load_settings
+    from ibmflow.definitions import validate_files, workflow_files
+
+    if not files:
+        folder = load_settings(state(ctx).config).workflows_dir
+        files = workflow_files(folder)
+        if not files:
+            err.print(f"no *.toml definitions in {folder}", highlight=False)
+            raise typer.Exit(1)
+    problems = validate_files(files)
+    for problem in problems:
+        out.print(str(problem), highlight=False, markup=False)
+    if problems:
+        err.print(f"{len(problems)} problem(s) in {len(files)} file(s)")
+        raise typer.Exit(1)
+    out.print(f"{len(files)} definition(s) valid", highlight=False)
+
+
+@process_app.command("start")
+def process_start(
+    ctx: typer.Context,
+    title: Annotated[str, typer.Option(help='e.g. "Morocco national IBM strategy".')],
+    key: Annotated[str | None, typer.Option(help="Short reference (default: COUNTRY-N).")] = None,
+    country: Annotated[str | None, typer.Option(help="ISO country code (default: config).")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone (default: config).")] = None,
+    workflow: Annotated[str, typer.Option(help="Workflow id.")] = "ibm_strategy",
+    roster: Annotated[
+        Path | None,
+        typer.Option(help="Roster file to seed from (default: the ToR's institutions)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start a process on the current version of a workflow."""
+    from ibmflow.roster import parse_roster
+    from ibmflow.services.processes import start_process
+
+    s = state(ctx)
+    seed = parse_roster(roster) if roster else None
+    process = start_process(
+        s.context,
+        title=title,
+        key=key,
+        country=country,
+        timezone=timezone,
+        workflow=workflow,
+        roster=seed,
+        actor=s.actor,
+    )
+    if as_json:
+        print_json({"process": process.key, "state": process.state, "version": process.version})
+    else:
+        out.print(f"started {process.key}: {process.title} (at {process.state})", highlight=False)
+
+
+@process_app.command("list")
+def process_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Every process and where it stands."""
+    from ibmflow.services.processes import list_processes
+
+    rows = list_processes(state(ctx).context)
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        "Processes",
+        ["process", "title", "state", "workflow", "updated"],
+        [[r["process"], r["title"], r["state"], r["workflow"], r["updated_at"]] for r in rows],
+    )
+
+
+@app.command()
+def status(ctx: typer.Context, process: str, as_json: JsonFlag = False) -> None:
+    """Where a process stands: its steps, dates and what blocks the current step."""
+    from ibmflow.services.processes import status as read_status
+
+    data = read_status(state(ctx).context, process)
+    if as_json:
+        print_json(data)
+        return
+    out.print(
+        f"[bold]{data['process']}[/] {data['title']} — {data['workflow']['id']} "
+        f"v{data['workflow']['version']}, version {data['version']}",
+        highlight=False,
+    )
+    marks = {"done": "✓", "current": "▶", "pending": " "}
+    table(
+        "Steps",
+        ["", "step", "entered", "completed", "due", "target (working days)"],
+        [
+            [
+                marks[s["status"]] + ("!" if s["overdue"] else ""),
+                s["title"],
+                s["entered_at"],
+                s["completed_at"],
+                s["due_at"],
+                s["target_days"],
+            ]
+            for s in data["steps"]
+        ],
+    )
+    out.print(f"now at: [bold]{data['state_title']}[/]", highlight=False)
+    for blocker in data["blockers"]:
+        out.print(f"  blocked: {blocker}", highlight=False, markup=False)
+
+
+def _moved(
+    ctx: typer.Context,
+    process: str,
+    trigger: str,
+    *,
+    expect: int | None,
+    target: str | None = None,
+    reason: str | None = None,
+    as_json: bool = False,
+) -> None:
+    from ibmflow.services.processes import fire, read_version
+
+    s = state(ctx)
+    seen = expect if expect is not None else read_version(s.context, process)
+    moved = fire(
+        s.context,
+        process,
+        trigger,
+        actor=s.actor,
+        expected_version=seen,
+        target=target,
+        reason=reason,
+    )
+    if as_json:
+        print_json(
+            {
+                "process": process,
+                "trigger": trigger,
+                "from": moved.outcome.before,
+                "to": moved.outcome.after,
+                "version": moved.version,
+            }
+        )
+    else:
+        out.print(
+            f"{process}: {moved.outcome.before} -> {moved.outcome.after} (version {moved.version})",
+            highlight=False,
+        )
+
+
+@app.command()
+def advance(
+    ctx: typer.Context, process: str, expect_version: Expect = None, as_json: JsonFlag = False
+) -> None:
+    """Complete the current step if its guards are met; otherwise list what blocks it (exit 1)."""
+    _moved(ctx, process, "complete", expect=expect_version, as_json=as_json)
+
+
+@app.command("return")
+def return_(
+    ctx: typer.Context,
+    process: str,
+    step: Annotated[str, typer.Argument(help="The earlier step to return to.")],
+    reason: Reason,
+    expect_version: Expect = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Return the process to an earlier step."""
+    _moved(
+        ctx,
+        process,
+        "return_to",
+        expect=expect_version,
+        target=step,
+        reason=reason,
+        as_json=as_json,
+    )
+
+
+@app.command()
+def suspend(
+    ctx: typer.Context,
+    process: str,
+    reason: Reason,
+    expect_version: Expect = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Suspend the process (it resumes at the same step)."""
+    _moved(ctx, process, "suspend", expect=expect_version, reason=reason, as_json=as_json)
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    process: str,
+    reason: Reason,
+    expect_version: Expect = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Resume a suspended process at the step it was suspended in."""
+    _moved(ctx, process, "resume", expect=expect_version, reason=reason, as_json=as_json)
+
+
+@app.command()
+def graph(
+    ctx: typer.Context,
+    process: Annotated[
+        str | None, typer.Argument(help="Highlight this process's current step.")
+    ] = None,
+    workflow: Annotated[str, typer.Option(help="Workflow id.")] = "ibm_strategy",
+) -> None:
+    """Print the workflow as a Mermaid state diagram."""
+    from ibmflow.graph import mermaid
+    from ibmflow.services.processes import definition_for
+    from ibmflow.storage import repository as repo
+
+    context = state(ctx).context
+    if process is None:
+        if workflow not in context.workflows:
+            err.print(f"no workflow {workflow!r}; known: {', '.join(context.workflows)}")
+            raise typer.Exit(1)
+        print(mermaid(context.workflows[workflow]), end="")
+        return
+    with context.db.reading() as session:
+        row = repo.get_process(session, process)
+        print(mermaid(definition_for(context, session, row), current=row.state), end="")

@@ -1,0 +1,120 @@
+"""The exception tree of ibmflow; every error says what is wrong and what to do next.
+
+::
+
+    IbmflowError
+    ├── ConfigError              a setting has a wrong value (names the key and what is expected)
+    ├── DefinitionError          a workflow file is invalid (carries every problem found)
+    ├── RosterError              a roster file is malformed (carries every problem, by row)
+    ├── NotFound                 a process, person, decision... does not exist
+    ├── InvalidCommand           the command does not fit the facts (wrong voter, no reason given...)
+    ├── TransitionRefused        a step's exit guards are unmet (carries the blockers as sentences)
+    ├── ConcurrencyConflict      someone else changed the process since it was read
+    ├── DatabaseNotReady         the schema is missing or behind: run `ibmflow init`
+    └── AuditChainBroken         `audit verify` found an edited, missing, inserted or reordered event
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class IbmflowError(Exception):
+    """Base of every error ibmflow raises on purpose."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        process: str | None = None,
+        step: str | None = None,
+        trigger: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.process = process
+        self.step = step
+        self.trigger = trigger
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(IbmflowError):
+    """A configuration value is wrong; the message names the key and the value expected."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a file: where it is and what is wrong."""
+
+    file: str
+    where: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.where}: {self.what}"
+
+
+class ProblemsError(IbmflowError):
+    """An error that carries every problem found, not just the first."""
+
+    heading = "problems found"
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} {self.heading}:\n{lines}")
+
+
+class DefinitionError(ProblemsError):
+    """A workflow definition is invalid; `problems` lists every mistake found."""
+
+    heading = "problem(s) in the workflow definition"
+
+
+class RosterError(ProblemsError):
+    """A roster file is malformed; nothing was imported; `problems` lists every row at fault."""
+
+    heading = "problem(s) in the roster; nothing was imported"
+
+
+class NotFound(IbmflowError):
+    """The named object does not exist."""
+
+
+class InvalidCommand(IbmflowError):
+    """The command cannot be carried out as given (the message says why and what to do)."""
+
+
+class TransitionRefused(IbmflowError):
+    """A trigger was refused; nothing changed. `blockers` says what must be true first."""
+
+    def __init__(
+        self,
+        message: str,
+        blockers: Sequence[str],
+        *,
+        process: str | None = None,
+        step: str | None = None,
+        trigger: str | None = None,
+    ) -> None:
+        super().__init__(message, process=process, step=step, trigger=trigger)
+        self.blockers = tuple(blockers)
+
+
+class ConcurrencyConflict(IbmflowError):
+    """The process changed since it was read; nothing was written. Review its status and retry."""
+
+
+class DatabaseNotReady(IbmflowError):
+    """The database has no schema or an old one; `ibmflow init` creates or upgrades it."""
+
+
+class AuditChainBroken(IbmflowError):
+    """The audit chain does not verify; the message names the first event at fault."""
+
+    def __init__(self, message: str, *, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq

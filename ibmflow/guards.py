@@ -1,0 +1,313 @@
+"""The registry of exit guards: named checks over a process's facts that explain what is missing.
+
+A guard returns the list of its unmet conditions as sentences a coordinator understands; an empty list
+means the guard is met. Definitions name guards and give their arguments; `check_guard_args` validates
+those arguments when a definition is loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ibmflow.decisions import ADOPTED, OPEN, REJECTED, tally
+from ibmflow.facts import DECISION_SUBJECTS, DOCUMENT_KINDS, REQUEST_KINDS, Facts
+
+SCOPES = ("permanent", "involved", "all")
+
+GuardFn = Callable[[Facts, Mapping[str, Any]], list[str]]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One argument a guard accepts."""
+
+    name: str
+    kind: type
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A named guard, its parameters and its check."""
+
+    name: str
+    summary: str
+    params: tuple[Param, ...]
+    check: GuardFn
+
+
+REGISTRY: dict[str, Guard] = {}
+
+
+def guard(name: str, summary: str, *params: Param) -> Callable[[GuardFn], GuardFn]:
+    """Register a guard function under `name`."""
+
+    def register(fn: GuardFn) -> GuardFn:
+        REGISTRY[name] = Guard(name=name, summary=summary, params=params, check=fn)
+        return fn
+
+    return register
+
+
+def check_guard_args(name: str, args: Mapping[str, Any]) -> list[str]:
+    """Problems with the arguments given to a guard (empty when they fit its parameters)."""
+    spec = REGISTRY[name]
+    known = {p.name: p for p in spec.params}
+    problems = [
+        f"unknown argument {key!r}; it takes {', '.join(known) or 'no arguments'}"
+        for key in args
+        if key not in known
+    ]
+    for param in spec.params:
+        if param.name not in args:
+            if param.required:
+                problems.append(f"missing argument {param.name!r}")
+            continue
+        values = args[param.name]
+        items = values if param.kind is list and isinstance(values, list) else [values]
+        if param.kind is list and not isinstance(values, list):
+            problems.append(f"argument {param.name!r} must be a list, found {values!r}")
+            continue
+        for value in items:
+            expected = str if param.kind is list else param.kind
+            if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
+                problems.append(
+                    f"argument {param.name!r} must be {expected.__name__}, found {value!r}"
+                )
+            elif param.choices and value not in param.choices:
+                problems.append(
+                    f"argument {param.name!r} is {value!r}; expected one of "
+                    f"{', '.join(param.choices)}"
+                )
+    return problems
+
+
+def arg(args: Mapping[str, Any], spec_name: str, key: str) -> Any:
+    """An argument's value, or its declared default."""
+    if key in args:
+        return args[key]
+    for param in REGISTRY[spec_name].params:
+        if param.name == key:
+            return param.default
+    raise KeyError(key)
+
+
+def _names(facts: Facts, codes: Sequence[str]) -> str:
+    return ", ".join(facts.short_name(c) for c in codes)
+
+
+def _count(n: int, total: int, what: str) -> str:
+    return f"{n} of {total} {what}"
+
+
+@guard("coordinator_appointed", "a coordinator is recorded with authority and decision reference")
+def coordinator_appointed(facts: Facts, args: Mapping[str, Any]) -> list[str]:
+    appt = facts.coordinator
+    if appt is None:
+        return [
+            "No national coordinator is recorded yet: record the appointment with the appointing "
+            "authority and the decision reference."
+        ]
+    if not appt.authority.strip() or not appt.reference.strip():
+        return [
+            "The coordinator's appointment lacks the appointing authority or the decision "
+            "reference."
+        ]
+    return []
+
+
+@guard(
+    "focal_points_named",
+    "every institution in scope has a focal point",
+    Param("scope", str, required=False, choices=SCOPES, default="permanent"),
+)
+def focal_points_named(facts: Facts, args: Mapping[str, Any]) -> list[str]:
+    scope = arg(args, "focal_points_named", "scope")
+    institutions = facts.in_scope(scope)
+    missing = [i.code for i in institutions if not facts.focal_points.get(i.code)]
+    if not missing:
+        return []
+    return [
+        f"{_count(len(missing), len(institutions), f'{scope} institutions')} have no focal "
+        f"point: {_names(facts, missing)}."
+    ]
+
+
+@guard(
+    "focal_points_acknowledged",
+    "every focal point has acknowledged the contact request",
+    Param("scope", str, required=False, choices=SCOPES, default="permanent"),
+)
+def focal_points_acknowledged(facts: Facts, args: Mapping[str, Any]) -> list[str]:
+    scope = arg(args, "focal_points_acknowledged", "scope")
+    codes = {i.code for i in facts.in_scope(scope)}
+    people = [p for code, fps in facts.focal_points.items() if code in codes for p in fps]
+    acked = {
+        r.focal_point.email
+        for r in facts.requests
+        if r.kind == "acknowledge_contact" and r.status == "answered" and r.focal_point
+    }
+    waived = {
+        r.focal_point.email
+        for r in facts.requests
+        if r.kind == "acknowledge_contact" and r.status == "waived" and r.focal_point
+    }
+    pending = [p for p in people if p.email not in acked | waived]
+    if not pending:
+        return []
+    who = ", ".join(f"{p.name} ({facts.short_name(p.institution or '')})" for p in pending)
+    return [
+        f"{_count(len(pending), len(people), 'focal points')} have not acknowledged the "
+        f"contact request: {who}."
+    ]
+
+
+@guard("iawg_members_named", "the IAWG has a member for every permanent institution")
+def iawg_members_named(facts: Facts, args: Mapping[str, Any]) -> list[str]:
+    permanent = facts.permanent_codes()
+    missing = [c for c in permanent if c not in facts.iawg_members]
+    if not missing:
+        return []
+    return [
+        f"{_count(len(missing), len(permanent), 'permanent institutions')} have no IAWG "
+        f"member: {_names(facts, missing)}."
+    ]
+
+
+@guard(
+    "task_forces_named",
+    "the implementing body has at least `minimum` task forces",
+    Param("minimum", int, required=False, default=1),
+)
+def task_forces_named(facts: Facts, args: Mapping[str, Any]) -> list[str]:
+    minimum = arg(args, "task_forces_named", "minimum")
+    if len(facts.task_forces) >= minimum:
+        return []
+    return [
+        f"The implementing body has {len(facts.task_forces)} task force(s); name at least "
+        f"{minimum}."
+    ]
+
+
+@guard(
+    "document_attached",
+    "a document of the given kind is attached",
+    Param("kind", str, choices=tuple(DOCUMENT_KINDS)),
+)
+def document_attached(facts: Facts, args: Mapping[str, Any]) -> list[str]:
+    kind = args["kind"]
+    if any(d.kind == kind for d in facts.documents):
+        return []
+    return [f"No {DOCUMENT_KINDS[kind]} is attached yet."]
+
+
+@guard(
+    "decision_adopted",
+    "the IAWG adopted a decision on the subject unanimously",
+    Param("subject", str, choices=tuple(DECISION_SUBJECTS)),
+)
+def decision_adopted(facts: Facts, args: Mapping[str, Any]) -> list[str]:
+    subject = args["subject"]
+    label = DECISION_SUBJECTS[subject]
+    decision = facts.latest_decision(subject)
+    if decision is None:
+        return [f"The IAWG has not decided on {label}: open a decision and collect the votes."]
+    result = tally(decision, facts.permanent_codes())
+    if result.outcome == ADOPTED:
+        return []
+    if result.outcome == REJECTED:
+        objections = "; ".join(f"{facts.short_name(c)}: {r}" for c, r in result.objections)
+        return [
+            f"The IAWG decision #{decision.id} on {label} was rejected ({objections}); "
+            "open a revised motion."
+        ]
+    assert result.outcome == OPEN
+    total = len(facts.permanent_codes())
+    return [
+        f"The IAWG decision #{decision.id} on {label} awaits "
+        f"{_count(len(result.missing), total, 'permanent institutions')}: "
+        f"{_names(facts, result.missing)}."
+    ]
+
+
+@guard(
+    "requests_answered",
+    "every institution in scope answered its requests of the given kinds",
+    Param("kinds", list, choices=tuple(REQUEST_KINDS)),
+    Param("scope", str, required=False, choices=SCOPES, default="involved"),
+)
+def requests_answered(facts: Facts, args: Mapping[str, Any]) -> list[str]:
+    scope = arg(args, "requests_answered", "scope")
+    institutions = facts.in_scope(scope)
+    out = []
+    for kind in args["kinds"]:
+        done = {
+            r.institution
+            for r in facts.requests
+            if r.kind == kind and r.status in ("answered", "waived")
+        }
+        missing = [i.code for i in institutions if i.code not in done]
+        if missing:
+            out.append(
+                f"{_count(len(missing), len(institutions), f'{scope} institutions')} have "
+                f"not answered the {REQUEST_KINDS[kind]} request: {_names(facts, missing)}."
+            )
+    return out
+
+
+@guard("chapters_drafted", "every chapter has a lead and a submitted draft")
+def chapters_drafted(facts: Facts, args: Mapping[str, Any]) -> list[str]:
+    if not facts.chapters:
+        return ["No strategy chapters are defined yet: add the chapters and their leads."]
+    out = []
+    no_lead = [c.title for c in facts.chapters if not c.lead]
+    if no_lead:
+        out.append(
+            f"{_count(len(no_lead), len(facts.chapters), 'chapters')} have no lead: "
+            f"{', '.join(no_lead)}."
+        )
+    no_draft = [c.title for c in facts.chapters if c.draft_document_id is None]
+    if no_draft:
+        out.append(
+            f"{_count(len(no_draft), len(facts.chapters), 'chapters')} have no submitted "
+            f"draft: {', '.join(no_draft)}."
+        )
+    return out
+
+
+@guard(
+    "consultation_closed", "every institution answered the consultation, or the round was closed"
+)
+def consultation_closed(facts: Facts, args: Mapping[str, Any]) -> list[str]:
+    if facts.consultation_closure is not None:
+        return []
+    unanswered = requests_answered(facts, {"kinds": ["consultation_comments"], "scope": "all"})
+    if not unanswered:
+        return []
+    return [
+        *unanswered,
+        "Or, once the consultation deadline has passed, close the round with the "
+        "list of non-respondents.",
+    ]
+
+
+@guard("adoption_recorded", "the adoption is recorded with authority, reference and date")
+def adoption_recorded(facts: Facts, args: Mapping[str, Any]) -> list[str]:
+    if facts.adoption is None:
+        return [
+            "The adoption of the strategy is not recorded yet: record the adopting authority, "
+            "the decision reference and the date."
+        ]
+    return []
+
+
+def evaluate(specs: Sequence[tuple[str, Mapping[str, Any]]], facts: Facts) -> list[str]:
+    """Every unmet condition of the given guards, in order; empty when all are met."""
+    blockers: list[str] = []
+    for name, args in specs:
+        blockers.extend(REGISTRY[name].check(facts, args))
+    return blockers

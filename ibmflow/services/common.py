@@ -1,0 +1,45 @@
+"""What the use cases share: a command's transaction on one locked process, and time formatting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from ibmflow.engine import SUSPENDED
+from ibmflow.errors import InvalidCommand
+from ibmflow.services.context import Context
+from ibmflow.storage import repository as repo
+from ibmflow.storage.db import Tx
+from ibmflow.storage.tables import ProcessRow
+
+
+@contextmanager
+def on_process(ctx: Context, key: str) -> Iterator[tuple[Tx, ProcessRow, datetime]]:
+    """One transaction on one process, its row locked so commands on it are serialised."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as tx:
+        process = repo.get_process(tx.session, key, lock=True)
+        yield tx, process, now
+
+
+def require_step(process: ProcessRow, *steps: str, doing: str) -> None:
+    """Refuse a command outside the steps where it makes sense."""
+    if process.state == SUSPENDED:
+        raise InvalidCommand(
+            f"process {process.key} is suspended; resume it before {doing}.",
+            process=process.key,
+            step=process.state,
+        )
+    if steps and process.state not in steps:
+        raise InvalidCommand(
+            f"{doing} belongs to step {' or '.join(steps)}, but process "
+            f"{process.key} is at {process.state}.",
+            process=process.key,
+            step=process.state,
+        )
+
+
+def iso(value: datetime | None) -> str | None:
+    """An ISO 8601 UTC timestamp with a Z, or None."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,344 @@
+"""Use cases on a process's life: start it, read its status, and move it through its steps."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, func, select
+
+from ibmflow.audit import AuditRecord
+from ibmflow.calendar import add_working_days
+from ibmflow.definitions import Definition
+from ibmflow.engine import SUSPENDED, Outcome, engine_for
+from ibmflow.errors import ConcurrencyConflict, InvalidCommand
+from ibmflow.roster import Roster, default_roster
+from ibmflow.services.common import iso
+from ibmflow.services.context import Context
+from ibmflow.services.roster import apply_roster
+from ibmflow.storage import repository as repo
+from ibmflow.storage.db import Tx
+from ibmflow.storage.tables import ProcessRow, StepRecord, WorkflowDefinitionRow
+
+KEY_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,39}$")
+
+
+def _stored_definition(tx: Tx, definition: Definition, now: datetime) -> WorkflowDefinitionRow:
+    """The stored copy of this definition version, storing it on first use."""
+    row = tx.session.exec(
+        select(WorkflowDefinitionRow).where(
+            WorkflowDefinitionRow.workflow_id == definition.id,
+            WorkflowDefinitionRow.version == definition.version,
+        )
+    ).one_or_none()
+    if row is None:
+        row = WorkflowDefinitionRow(
+            workflow_id=definition.id,
+            version=definition.version,
+            source_hash=definition.source_hash,
+            source_text=definition.source_text,
+            filename=definition.filename,
+            stored_at=now,
+        )
+        tx.session.add(row)
+        tx.session.flush()
+    elif row.source_hash != definition.source_hash:
+        raise InvalidCommand(
+            f"{definition.filename} declares {definition.id} version {definition.version}, but it "
+            f"differs from the version {definition.version} that processes already run on. Raise "
+            "`version` in [workflow] so running processes keep theirs."
+        )
+    return row
+
+
+def definition_for(ctx: Context, session: Session, process: ProcessRow) -> Definition:
+    """The definition version a process runs on."""
+    stored = session.get(WorkflowDefinitionRow, process.definition_pk)
+    assert stored is not None
+    return ctx.definition_of(process, stored)
+
+
+def _due(ctx: Context, process: ProcessRow, start: datetime, days: int | None) -> datetime | None:
+    if days is None:
+        return None
+    years = range(start.year, start.year + 2 + days // 200)
+    return add_working_days(
+        start, days, tz=process.timezone, holidays=ctx.holidays(process.country, years)
+    )
+
+
+def _enter(
+    ctx: Context, tx: Tx, process: ProcessRow, definition: Definition, step: str, now: datetime
+) -> None:
+    target = None if step == SUSPENDED else definition.state(step).target_days
+    tx.session.add(
+        StepRecord(
+            process_id=process.id or 0,
+            step=step,
+            entered_at=now,
+            target_days=target,
+            due_at=_due(ctx, process, now, target),
+        )
+    )
+
+
+def start_process(
+    ctx: Context,
+    *,
+    title: str,
+    actor: str,
+    workflow: str = "ibm_strategy",
+    key: str | None = None,
+    country: str | None = None,
+    timezone: str | None = None,
+    roster: Roster | None = None,
+) -> ProcessRow:
+    """Start a process on the current version of a workflow, seeded with the default roster."""
+    if workflow not in ctx.workflows:
+        raise InvalidCommand(
+            f"no workflow {workflow!r} in {ctx.settings.workflows_dir}; known: "
+            f"{', '.join(sorted(ctx.workflows)) or 'none'}."
+        )
+    if not title.strip():
+        raise InvalidCommand('a process needs a title, e.g. "Morocco national IBM strategy".')
+    definition = ctx.workflows[workflow]
+    country = (country or ctx.settings.country).upper()
+    now = ctx.clock.now()
+    with ctx.db.transaction() as tx:
+        stored = _stored_definition(tx, definition, now)
+        if key is None:
+            count = tx.session.exec(
+                select(func.count()).select_from(ProcessRow).where(ProcessRow.country == country)
+            ).one()
+            key = f"{country}-{count + 1}"
+        key = key.upper()
+        if not KEY_PATTERN.match(key):
+            raise InvalidCommand(
+                f"process key {key!r} is not valid; use 2-40 capital letters, digits "
+                "and dashes, e.g. MA-2026."
+            )
+        if tx.session.exec(select(ProcessRow).where(ProcessRow.key == key)).one_or_none():
+            raise InvalidCommand(f"a process {key} already exists; choose another --key.")
+        process = ProcessRow(
+            key=key,
+            title=title.strip(),
+            country=country,
+            timezone=timezone or ctx.settings.timezone,
+            definition_pk=stored.id or 0,
+            workflow_id=definition.id,
+            workflow_version=definition.version,
+            state=definition.initial,
+            created_at=now,
+            updated_at=now,
+        )
+        tx.session.add(process)
+        tx.session.flush()
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action="process.started",
+                process=key,
+                entity=f"process:{key}",
+                after={
+                    "title": process.title,
+                    "country": country,
+                    "workflow": definition.id,
+                    "version": definition.version,
+                    "definition_sha256": definition.source_hash,
+                },
+            )
+        )
+        apply_roster(
+            tx,
+            process,
+            roster or default_roster(),
+            actor=actor,
+            now=now,
+            source="default roster" if roster is None else "roster",
+        )
+        _enter(ctx, tx, process, definition, definition.initial, now)
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action="step.entered",
+                process=key,
+                entity=f"step:{definition.initial}",
+                after={"state": definition.initial},
+            )
+        )
+    return process
+
+
+def read_version(ctx: Context, key: str) -> int:
+    """The process's current version (what a coordinator saw before acting)."""
+    with ctx.db.reading() as session:
+        return repo.get_process(session, key).version
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A transition that happened."""
+
+    process: str
+    outcome: Outcome
+    version: int
+    at: datetime
+
+
+def fire(
+    ctx: Context,
+    key: str,
+    trigger: str,
+    *,
+    actor: str,
+    expected_version: int | None = None,
+    target: str | None = None,
+    reason: str | None = None,
+) -> Moved:
+    """Apply a trigger: guards checked, state and step history updated, audit written, all in one
+    transaction; raise TransitionRefused (nothing written) or ConcurrencyConflict."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as tx:
+        process = repo.get_process(tx.session, key, lock=True)
+        seen = process.version if expected_version is None else expected_version
+        if process.version != seen:
+            raise _conflict(ctx, tx.session, process, seen)
+        definition = definition_for(ctx, tx.session, process)
+        facts = repo.load_facts(tx.session, process, now)
+        if trigger == "resume":
+            target = process.suspended_from
+        outcome = engine_for(definition).fire(
+            process.state, facts, trigger, target=target, reason=reason
+        )
+        result = tx.session.execute(
+            update(ProcessRow)
+            .where(col(ProcessRow.id) == process.id, col(ProcessRow.version) == seen)
+            .values(
+                state=outcome.after,
+                version=seen + 1,
+                updated_at=now,
+                suspended_from=outcome.before if trigger == "suspend" else None,
+            )
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise _conflict(ctx, tx.session, process, seen)
+        record = repo.current_step_record(tx.session, process)
+        if record is not None:
+            record.left_at, record.left_by = now, trigger
+            tx.session.add(record)
+        _enter(ctx, tx, process, definition, outcome.after, now)
+        action = {
+            "complete": "step.completed",
+            "return_to": "step.returned",
+            "suspend": "process.suspended",
+            "resume": "process.resumed",
+        }[trigger]
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action=action,
+                process=key,
+                entity=f"step:{outcome.before}",
+                reason=reason,
+                before={"state": outcome.before, "version": seen},
+                after={"state": outcome.after, "version": seen + 1},
+            )
+        )
+        if outcome.after != SUSPENDED and definition.state(outcome.after).final:
+            tx.audit(
+                AuditRecord(
+                    at=now,
+                    actor=actor,
+                    action="process.finished",
+                    process=key,
+                    entity=f"process:{key}",
+                    after={"state": outcome.after},
+                )
+            )
+    return Moved(process=key, outcome=outcome, version=seen + 1, at=now)
+
+
+def _conflict(
+    ctx: Context, session: Session, process: ProcessRow, seen: int
+) -> ConcurrencyConflict:
+    session.refresh(process)
+    return ConcurrencyConflict(
+        f"process {process.key} changed since you read it (you saw version {seen}, it is now at "
+        f"version {process.version}, state {process.state!r}); nothing was written. Check "
+        f"`ibmflow status {process.key}` and try again.",
+        process=process.key,
+        step=process.state,
+    )
+
+
+def status(ctx: Context, key: str) -> dict[str, Any]:
+    """The process's state, its steps with their dates, and what blocks the current step."""
+    now = ctx.clock.now()
+    with ctx.db.reading() as session:
+        process = repo.get_process(session, key)
+        definition = definition_for(ctx, session, process)
+        facts = repo.load_facts(session, process, now)
+        records = repo.step_records(session, process)
+        engine = engine_for(definition)
+        steps = []
+        for state in definition.states:
+            stays = [r for r in records if r.step == state.id]
+            last = stays[-1] if stays else None
+            completed = last.left_at if last and last.left_by == "complete" else None
+            current = process.state == state.id
+            due = last.due_at if last and current else None
+            steps.append(
+                {
+                    "id": state.id,
+                    "title": state.title,
+                    "owner": state.owner,
+                    "target_days": state.target_days,
+                    "final": state.final,
+                    "entered_at": iso(last.entered_at if last else None),
+                    "completed_at": iso(completed),
+                    "due_at": iso(due),
+                    "status": "current" if current else "done" if completed else "pending",
+                    "overdue": bool(current and due is not None and now > due),
+                }
+            )
+        return {
+            "process": process.key,
+            "title": process.title,
+            "country": process.country,
+            "timezone": process.timezone,
+            "workflow": {"id": process.workflow_id, "version": process.workflow_version},
+            "state": process.state,
+            "state_title": "Suspended"
+            if process.state == SUSPENDED
+            else definition.state(process.state).title,
+            "suspended_from": process.suspended_from,
+            "version": process.version,
+            "steps": steps,
+            "blockers": engine.blockers(process.state, facts),
+            "triggers": engine.triggers(process.state),
+            "as_of": iso(now),
+        }
+
+
+def list_processes(ctx: Context) -> list[dict[str, Any]]:
+    """Every process with its current state."""
+    with ctx.db.reading() as session:
+        rows = session.exec(select(ProcessRow).order_by(col(ProcessRow.id))).all()
+        return [
+            {
+                "process": p.key,
+                "title": p.title,
+                "country": p.country,
+                "state": p.state,
+                "workflow": f"{p.workflow_id} v{p.workflow_version}",
+                "version": p.version,
+                "updated_at": iso(p.updated_at),
+            }
+            for p in rows
+        ]

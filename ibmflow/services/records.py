@@ -1,0 +1,394 @@
+"""Use cases that record the facts the guards look at: appointment, answers, documents, chapters..."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, select
+
+from ibmflow.audit import AuditRecord
+from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.facts import DOCUMENT_KINDS, REQUEST_KINDS
+from ibmflow.roster import parse_roster_text
+from ibmflow.services.common import iso, on_process, require_step
+from ibmflow.services.context import Context
+from ibmflow.services.roster import apply_roster
+from ibmflow.storage import repository as repo
+from ibmflow.storage.db import Tx
+from ibmflow.storage.tables import (
+    AdoptionRow,
+    AppointmentRow,
+    ChapterRow,
+    ConsultationClosureRow,
+    DocumentRow,
+    ProcessRow,
+    RequestRow,
+    RoleRow,
+    TaskForceRow,
+)
+
+
+def _text(value: str | None, what: str) -> str:
+    if value is None or not value.strip():
+        raise InvalidCommand(f"{what} is required and cannot be empty.")
+    return value.strip()
+
+
+def appoint_coordinator(
+    ctx: Context,
+    key: str,
+    *,
+    name: str,
+    email: str,
+    authority: str,
+    reference: str,
+    appointed_on: date,
+    actor: str,
+) -> None:
+    """Record the national coordinator, the appointing authority and the decision reference."""
+    authority, reference = (
+        _text(authority, "the appointing authority"),
+        _text(reference, "the decision reference"),
+    )
+    entry = (
+        f"[[person]]\nname = {json.dumps(name)}\nemail = {json.dumps(email)}\n"
+        'roles = ["coordinator"]\n'
+    )
+    with on_process(ctx, key) as (tx, process, now):
+        require_step(process, doing="appointing the coordinator")
+        person = repo.person_or_none(tx.session, process, email)
+        if person is None:  # a newcomer: checked by the roster's rules, then added
+            roster = parse_roster_text(entry, fmt="toml", filename="appoint")
+            apply_roster(
+                tx, process, roster, actor=actor, now=now, source="coordinator appointment"
+            )
+            person = repo.person(tx.session, process, email)
+        held = False
+        for role in repo.active_roles(tx.session, process, "coordinator"):
+            held = held or role.person_id == person.id
+            if role.person_id != person.id:  # one coordinator at a time: the new one replaces
+                role.active = False
+                tx.session.add(role)
+        if not held:
+            tx.session.add(
+                RoleRow(
+                    process_id=process.id or 0,
+                    person_id=person.id or 0,
+                    role="coordinator",
+                    assigned_at=now,
+                )
+            )
+        tx.session.add(
+            AppointmentRow(
+                process_id=process.id or 0,
+                person_id=person.id or 0,
+                authority=authority,
+                reference=reference,
+                appointed_on=appointed_on,
+                recorded_at=now,
+            )
+        )
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action="coordinator.appointed",
+                process=key,
+                entity=f"person:{person.email}",
+                after={
+                    "name": person.name,
+                    "email": person.email,
+                    "authority": authority,
+                    "reference": reference,
+                    "appointed_on": appointed_on.isoformat(),
+                },
+            )
+        )
+
+
+def _store(
+    ctx: Context, tx: Tx, process: ProcessRow, path: Path, kind: str, actor: str, now: Any
+) -> DocumentRow:
+    if kind not in DOCUMENT_KINDS:
+        raise InvalidCommand(f"unknown document kind {kind!r}; one of {', '.join(DOCUMENT_KINDS)}.")
+    blob = ctx.documents.put_file(path)
+    row = DocumentRow(
+        process_id=process.id or 0,
+        step=process.state,
+        kind=kind,
+        filename=path.name[:255],
+        sha256=blob.sha256,
+        size=blob.size,
+        uploaded_by=actor,
+        uploaded_at=now,
+    )
+    tx.session.add(row)
+    tx.session.flush()
+    tx.audit(
+        AuditRecord(
+            at=now,
+            actor=actor,
+            action="document.attached",
+            process=process.key,
+            entity=f"document:{row.id}",
+            after={
+                "kind": kind,
+                "filename": row.filename,
+                "sha256": blob.sha256,
+                "size": blob.size,
+                "step": process.state,
+            },
+        )
+    )
+    return row
+
+
+def attach_document(ctx: Context, key: str, path: Path, *, kind: str, actor: str) -> int:
+    """Attach a file to the current step; return the document id."""
+    with on_process(ctx, key) as (tx, process, now):
+        require_step(process, doing="attaching a document")
+        return _store(ctx, tx, process, path, kind, actor, now).id or 0
+
+
+def record_answer(
+    ctx: Context,
+    key: str,
+    *,
+    kind: str,
+    actor: str,
+    institution: str | None = None,
+    email: str | None = None,
+    text: str | None = None,
+    fields: dict[str, Any] | None = None,
+    files: list[Path] | None = None,
+) -> int:
+    """Record a focal point's answer (or acknowledgement) to a request of `kind`; return its id.
+
+    The open request of that kind for the institution (or focal point) is answered; if none was
+    sent through ibmflow, one is recorded as sent and answered now (answers received by other means).
+    """
+    if kind not in REQUEST_KINDS or kind == "vote":
+        raise InvalidCommand(
+            f"unknown answer kind {kind!r}; one of "
+            f"{', '.join(k for k in REQUEST_KINDS if k != 'vote')} (votes: "
+            "`ibmflow vote`)."
+        )
+    with on_process(ctx, key) as (tx, process, now):
+        require_step(process, doing=f"recording a {REQUEST_KINDS[kind]}")
+        focal = None
+        if email:
+            focal = repo.person(tx.session, process, email)
+            fp_roles = [
+                r
+                for r in repo.active_roles(tx.session, process, "focal_point")
+                if r.person_id == focal.id
+            ]
+            if not fp_roles:
+                raise InvalidCommand(
+                    f"{focal.name} <{focal.email}> is not a focal point; only "
+                    "focal points answer requests.",
+                    process=key,
+                )
+            inst_id = fp_roles[0].institution_id
+        elif institution:
+            inst_id = repo.institution(tx.session, process, institution).id
+        else:
+            raise InvalidCommand("say whose answer this is: --institution CODE or --email ADDRESS.")
+        query = select(RequestRow).where(
+            RequestRow.process_id == process.id,
+            RequestRow.kind == kind,
+            RequestRow.status == "sent",
+            RequestRow.institution_id == inst_id,
+        )
+        if focal is not None:
+            query = query.where(col(RequestRow.focal_point_id) == focal.id)
+        request = tx.session.exec(query.order_by(col(RequestRow.id))).first()
+        if request is None:
+            request = RequestRow(
+                process_id=process.id or 0,
+                step=process.state,
+                kind=kind,
+                institution_id=inst_id or 0,
+                focal_point_id=focal.id if focal else None,
+                sent_at=now,
+                instructions="recorded from the command line",
+            )
+        documents = [_store(ctx, tx, process, p, "other", actor, now).id for p in files or []]
+        request.status, request.answered_at, request.answered_via = "answered", now, "cli"
+        request.answered_by, request.answer_text = actor, text
+        request.answer_fields = {
+            **(fields or {}),
+            **({"documents": documents} if documents else {}),
+        }
+        tx.session.add(request)
+        tx.session.flush()
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action="request.answered",
+                process=key,
+                entity=f"request:{request.id}",
+                after={
+                    "kind": kind,
+                    "via": "cli",
+                    "text": text,
+                    "fields": request.answer_fields,
+                    "focal_point": focal.email if focal else None,
+                },
+            )
+        )
+        return request.id or 0
+
+
+def add_task_force(ctx: Context, key: str, *, name: str, lead: str | None, actor: str) -> None:
+    """Name a task force of the implementing body."""
+    name = _text(name, "the task force's name")
+    with on_process(ctx, key) as (tx, process, now):
+        require_step(process, doing="naming a task force")
+        if tx.session.exec(
+            select(TaskForceRow).where(
+                TaskForceRow.process_id == process.id, TaskForceRow.name == name
+            )
+        ).first():
+            raise InvalidCommand(f"task force {name!r} already exists in {key}.")
+        tx.session.add(TaskForceRow(process_id=process.id or 0, name=name, lead=lead))
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action="task_force.named",
+                process=key,
+                entity=f"task_force:{name}",
+                after={"name": name, "lead": lead},
+            )
+        )
+
+
+def add_chapter(ctx: Context, key: str, *, title: str, lead: str | None, actor: str) -> None:
+    """Define a strategy chapter and its lead (a task force or an institution)."""
+    title = _text(title, "the chapter's title")
+    with on_process(ctx, key) as (tx, process, now):
+        require_step(process, doing="defining a chapter")
+        if tx.session.exec(
+            select(ChapterRow).where(ChapterRow.process_id == process.id, ChapterRow.title == title)
+        ).first():
+            raise InvalidCommand(f"chapter {title!r} already exists in {key}.")
+        tx.session.add(ChapterRow(process_id=process.id or 0, title=title, lead=lead))
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action="chapter.defined",
+                process=key,
+                entity=f"chapter:{title}",
+                after={"title": title, "lead": lead},
+            )
+        )
+
+
+def submit_chapter(ctx: Context, key: str, *, title: str, path: Path, actor: str) -> None:
+    """Attach a chapter's draft and mark it submitted."""
+    with on_process(ctx, key) as (tx, process, now):
+        require_step(process, "chapter_drafting", doing="submitting a chapter draft")
+        chapter = tx.session.exec(
+            select(ChapterRow).where(ChapterRow.process_id == process.id, ChapterRow.title == title)
+        ).first()
+        if chapter is None:
+            raise NotFound(f"no chapter {title!r} in {key}; define it with `ibmflow chapter add`.")
+        before = {"draft_document_id": chapter.draft_document_id}
+        document = _store(ctx, tx, process, path, "chapter_draft", actor, now)
+        chapter.draft_document_id, chapter.submitted_at = document.id, now
+        tx.session.add(chapter)
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action="chapter.submitted",
+                process=key,
+                entity=f"chapter:{title}",
+                before=before,
+                after={"draft_document_id": document.id, "submitted_at": iso(now)},
+            )
+        )
+
+
+def close_consultation(ctx: Context, key: str, *, reason: str, actor: str) -> list[str]:
+    """Close the consultation round after its deadline; return the non-respondents recorded."""
+    reason = _text(reason, "a reason")
+    with on_process(ctx, key) as (tx, process, now):
+        require_step(process, "consultation", doing="closing the consultation round")
+        record = repo.current_step_record(tx.session, process)
+        if record is None or record.due_at is None or now <= record.due_at:
+            due = iso(record.due_at) if record and record.due_at else "unknown"
+            raise InvalidCommand(
+                f"the consultation round's deadline ({due}) has not passed; wait "
+                "for it or for every institution's answer.",
+                process=key,
+            )
+        facts = repo.load_facts(tx.session, process, now)
+        answered = {
+            r.institution
+            for r in facts.requests
+            if r.kind == "consultation_comments" and r.status in ("answered", "waived")
+        }
+        missing = [i.code for i in facts.institutions if i.code not in answered]
+        tx.session.add(
+            ConsultationClosureRow(
+                process_id=process.id or 0,
+                closed_at=now,
+                closed_by=actor,
+                non_respondents=missing,
+                reason=reason,
+            )
+        )
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action="consultation.closed",
+                process=key,
+                entity="step:consultation",
+                reason=reason,
+                after={"non_respondents": missing},
+            )
+        )
+        return missing
+
+
+def record_adoption(
+    ctx: Context, key: str, *, authority: str, reference: str, adopted_on: date, actor: str
+) -> None:
+    """Record the adoption at the highest level: authority, decision reference, date."""
+    authority = _text(authority, "the adopting authority")
+    reference = _text(reference, "the decision reference")
+    with on_process(ctx, key) as (tx, process, now):
+        require_step(process, "adoption", doing="recording the adoption")
+        if tx.session.exec(select(AdoptionRow).where(AdoptionRow.process_id == process.id)).first():
+            raise InvalidCommand(f"the adoption of {key} is already recorded.")
+        tx.session.add(
+            AdoptionRow(
+                process_id=process.id or 0,
+                authority=authority,
+                reference=reference,
+                adopted_on=adopted_on,
+                recorded_at=now,
+            )
+        )
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action="adoption.recorded",
+                process=key,
+                entity=f"process:{key}",
+                after={
+                    "authority": authority,
+                    "reference": reference,
+                    "adopted_on": adopted_on.isoformat(),
+                },
+            )
+        )

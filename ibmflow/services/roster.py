@@ -1,0 +1,160 @@
+"""Use cases on a process's roster: import a roster file, add a person, all or nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import select
+
+from ibmflow.audit import AuditRecord
+from ibmflow.roster import Category, Roster, parse_roster, parse_roster_text
+from ibmflow.services.context import Context
+from ibmflow.storage import repository as repo
+from ibmflow.storage.db import Tx
+from ibmflow.storage.tables import InstitutionRow, PersonRow, ProcessRow, RoleRow
+
+
+def apply_roster(
+    tx: Tx, process: ProcessRow, roster: Roster, *, actor: str, now: datetime, source: str
+) -> dict[str, int]:
+    """Insert or update the roster's institutions, people and roles; audit what changed."""
+    pid = process.id or 0
+    by_code = {i.code: i for i in repo.institutions(tx.session, process)}
+    counts = {
+        "institutions_added": 0,
+        "institutions_updated": 0,
+        "people_added": 0,
+        "people_updated": 0,
+        "roles_added": 0,
+        "roles_replaced": 0,
+    }
+    for inst in roster.institutions:
+        values = {
+            "name": inst.name,
+            "short_name": inst.short_name,
+            "category": inst.category,
+            "involved": inst.involved,
+            "weekend": ",".join(map(str, inst.weekend)),
+        }
+        row = by_code.get(inst.code)
+        if row is None:
+            row = InstitutionRow(process_id=pid, code=inst.code, **values)
+            counts["institutions_added"] += 1
+        elif any(getattr(row, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(row, k, v)
+            counts["institutions_updated"] += 1
+        tx.session.add(row)
+        by_code[inst.code] = row
+    tx.session.flush()
+    roles = repo.active_roles(tx.session, process)
+    for member in roster.people:
+        inst_id = by_code[member.institution].id if member.institution else None
+        person = repo.person_or_none(tx.session, process, member.email)
+        if person is None:
+            person = PersonRow(
+                process_id=pid, name=member.name, email=member.email, institution_id=inst_id
+            )
+            counts["people_added"] += 1
+        elif (person.name, person.institution_id) != (member.name, inst_id):
+            person.name, person.institution_id = member.name, inst_id
+            counts["people_updated"] += 1
+        tx.session.add(person)
+        tx.session.flush()
+        wanted = list(member.roles) + (["deputy"] if member.deputy_for else [])
+        for role in wanted:
+            held = [r for r in roles if r.person_id == person.id and r.role == role]
+            if held:
+                continue
+            if role == "iawg_member":
+                # One member per permanent institution: a new member replaces the previous one.
+                for old in [r for r in roles if r.role == role and r.institution_id == inst_id]:
+                    old.active = False
+                    tx.session.add(old)
+                    counts["roles_replaced"] += 1
+            deputy_for = None
+            if role == "deputy" and member.deputy_for:
+                deputy_for = repo.person(tx.session, process, member.deputy_for).id
+            new = RoleRow(
+                process_id=pid,
+                person_id=person.id or 0,
+                role=role,
+                institution_id=inst_id,
+                deputy_for_id=deputy_for,
+                assigned_at=now,
+            )
+            tx.session.add(new)
+            roles.append(new)
+            counts["roles_added"] += 1
+    tx.session.flush()
+    tx.audit(
+        AuditRecord(
+            at=now,
+            actor=actor,
+            action="roster.imported",
+            process=process.key,
+            entity=f"process:{process.key}",
+            reason=source,
+            after={
+                "counts": dict(counts),
+                "institutions": [i.code for i in roster.institutions],
+                "people": [
+                    {"email": p.email, "roles": list(p.roles), "institution": p.institution}
+                    for p in roster.people
+                ],
+            },
+        )
+    )
+    return counts
+
+
+def _known(tx: Tx, process: ProcessRow) -> tuple[dict[str, Category], list[str]]:
+    """The institutions already in the process and the emails of its focal points (deputies)."""
+    institutions = {i.code: i.category for i in repo.institutions(tx.session, process)}
+    focal = {r.person_id for r in repo.active_roles(tx.session, process, "focal_point")}
+    people = tx.session.exec(select(PersonRow).where(PersonRow.process_id == process.id))
+    return institutions, [p.email for p in people if p.id in focal]
+
+
+def import_roster(ctx: Context, key: str, path: Path, *, actor: str) -> dict[str, int]:
+    """Import a roster file into a process; a malformed roster is refused whole (RosterError)."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as tx:
+        process = repo.get_process(tx.session, key, lock=True)
+        institutions, focal_emails = _known(tx, process)
+        roster = parse_roster(path, known_institutions=institutions, known_emails=focal_emails)
+        return apply_roster(tx, process, roster, actor=actor, now=now, source=f"roster {path.name}")
+
+
+def add_person(
+    ctx: Context,
+    key: str,
+    *,
+    name: str,
+    email: str,
+    institution: str | None,
+    roles: list[str],
+    actor: str,
+    deputy_for: str | None = None,
+) -> dict[str, int]:
+    """Add (or update) one person with their roles, checked by the same rules as a roster."""
+    entry: dict[str, object] = {"name": name, "email": email, "roles": roles}
+    if institution:
+        entry["institution"] = institution.upper()
+    if deputy_for:
+        entry["deputy_for"] = deputy_for
+    text = "[[person]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in entry.items())
+    now = ctx.clock.now()
+    with ctx.db.transaction() as tx:
+        process = repo.get_process(tx.session, key, lock=True)
+        institutions, focal_emails = _known(tx, process)
+        roster = parse_roster_text(
+            text,
+            fmt="toml",
+            filename="person add",
+            known_institutions=institutions,
+            known_emails=focal_emails,
+        )
+        return apply_roster(tx, process, roster, actor=actor, now=now, source="person add")

@@ -1,0 +1,157 @@
+"""Database engines and the unit of work: one transaction per command, audit events appended inside it.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout, and every write transaction starts
+with `BEGIN IMMEDIATE`, so two writers queue instead of failing half-way. PostgreSQL (psycopg 3) goes
+through the same code; the audit head row is locked `FOR UPDATE`, which serialises appends to the chain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, select
+
+from ibmflow import audit
+from ibmflow.errors import DatabaseNotReady, IbmflowError
+from ibmflow.storage.tables import AuditEventRow, AuditHeadRow
+
+
+def _sqlite_engine(url: str, busy_timeout_ms: int, begin: str) -> Engine:
+    path = url.removeprefix("sqlite:///")
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (the driver's implicit BEGIN is DEFERRED).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+class Database:
+    """The engines of one database: writes in immediate transactions, reads in deferred ones."""
+
+    def __init__(self, url: str, *, sqlite_busy_timeout_ms: int = 15000) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine = _sqlite_engine(url, sqlite_busy_timeout_ms, "BEGIN IMMEDIATE")
+            self.read_engine = _sqlite_engine(url, sqlite_busy_timeout_ms, "BEGIN")
+        else:
+            self.engine = sa.create_engine(url, pool_pre_ping=True)
+            self.read_engine = self.engine
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+        self.read_engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """A write transaction: committed when the block ends, rolled back on any error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                with session.begin():
+                    yield Tx(session)
+            except OperationalError as exc:
+                raise _explain(exc) from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only session (nothing it does is committed)."""
+        with Session(self.read_engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.rollback()
+            except OperationalError as exc:
+                raise _explain(exc) from exc
+
+
+def _explain(exc: OperationalError) -> IbmflowError:
+    text = str(exc.orig)
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return DatabaseNotReady("the database has no ibmflow schema yet; run `ibmflow init` first.")
+    if "database is locked" in text:
+        return IbmflowError(
+            "the database stayed locked by another ibmflow command longer than the "
+            "busy timeout; try again, or raise database.sqlite_busy_timeout_ms."
+        )
+    return IbmflowError(f"database error: {text}")
+
+
+class Tx:
+    """What a command sees inside its transaction: the session and the audit chain."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def audit(self, record: audit.AuditRecord) -> audit.ChainedEvent:
+        """Append one event to the audit chain, in this transaction."""
+        head = self.session.exec(
+            select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()
+        ).one_or_none()
+        if head is None:
+            head = AuditHeadRow(id=1, seq=0, hash=audit.GENESIS_HASH)
+            self.session.add(head)
+        seq, prev_hash = head.seq + 1, head.hash
+        digest = audit.event_hash(prev_hash, seq, record)
+        self.session.add(
+            AuditEventRow(
+                seq=seq,
+                at=record.at,
+                actor=record.actor,
+                on_behalf_of=record.on_behalf_of,
+                action=record.action,
+                process=record.process,
+                entity=record.entity,
+                before_json=_dump(record.before),
+                after_json=_dump(record.after),
+                reason=record.reason,
+                prev_hash=prev_hash,
+                hash=digest,
+            )
+        )
+        head.seq, head.hash = seq, digest
+        self.session.add(head)
+        self.session.flush()
+        return audit.ChainedEvent(seq=seq, record=record, prev_hash=prev_hash, hash=digest)
+
+
+def _dump(value: audit.JSONValue) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def row_to_event(row: AuditEventRow) -> audit.ChainedEvent:
+    """The chained event a stored row holds (as stored: tampering shows up in verification)."""
+    record = audit.AuditRecord(
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        process=row.process,
+        on_behalf_of=row.on_behalf_of,
+        entity=row.entity,
+        before=None if row.before_json is None else json.loads(row.before_json),
+        after=None if row.after_json is None else json.loads(row.after_json),
+        reason=row.reason,
+    )
+    return audit.ChainedEvent(seq=row.seq, record=record, prev_hash=row.prev_hash, hash=row.hash)

@@ -1,0 +1,293 @@
+"""SQLModel tables: processes, their facts, and the audit chain. Times are stored in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timestamp that goes in and comes out timezone-aware in UTC, on SQLite as on PostgreSQL."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(nullable: bool = False) -> Any:
+    return Field(sa_type=UTCDateTime, nullable=nullable, default=None if nullable else ...)
+
+
+class WorkflowDefinitionRow(SQLModel, table=True):
+    """The exact source of a definition version a process started on."""
+
+    __tablename__ = "workflow_definition"
+    __table_args__ = (sa.UniqueConstraint("workflow_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(max_length=64)
+    version: int
+    source_hash: str = Field(max_length=64)
+    source_text: str = Field(sa_type=sa.Text)
+    filename: str = Field(max_length=500)
+    stored_at: datetime = _when()
+
+
+class ProcessRow(SQLModel, table=True):
+    """One strategy process; `version` is the optimistic lock, bumped by every state change."""
+
+    __tablename__ = "process"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=40, unique=True)
+    title: str = Field(max_length=300)
+    country: str = Field(max_length=2)
+    timezone: str = Field(max_length=64)
+    definition_pk: int = Field(foreign_key="workflow_definition.id")
+    workflow_id: str = Field(max_length=64)
+    workflow_version: int
+    state: str = Field(max_length=64)
+    suspended_from: str | None = Field(default=None, max_length=64)
+    version: int = 1
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class StepRecord(SQLModel, table=True):
+    """One stay in a step: entered, due, and how it was left (a return re-enters a step anew)."""
+
+    __tablename__ = "step_record"
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: int = Field(foreign_key="process.id", index=True)
+    step: str = Field(max_length=64)
+    entered_at: datetime = _when()
+    target_days: int | None = None
+    due_at: datetime | None = _when(nullable=True)
+    left_at: datetime | None = _when(nullable=True)
+    left_by: str | None = Field(default=None, max_length=20)
+
+
+class InstitutionRow(SQLModel, table=True):
+    """An institution of a process's roster."""
+
+    __tablename__ = "institution"
+    __table_args__ = (sa.UniqueConstraint("process_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: int = Field(foreign_key="process.id", index=True)
+    code: str = Field(max_length=32)
+    name: str = Field(max_length=300)
+    short_name: str = Field(max_length=120)
+    category: str = Field(max_length=20)
+    involved: bool = True
+    weekend: str = Field(default="5,6", max_length=20)
+
+
+class PersonRow(SQLModel, table=True):
+    """A person of a process's roster; the email is their identity within the process."""
+
+    __tablename__ = "person"
+    __table_args__ = (sa.UniqueConstraint("process_id", "email"),)
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: int = Field(foreign_key="process.id", index=True)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=254)
+    institution_id: int | None = Field(default=None, foreign_key="institution.id")
+
+
+class RoleRow(SQLModel, table=True):
+    """A role held by a person: focal_point, iawg_member, chair, manager or deputy (of a focal point)."""
+
+    __tablename__ = "role"
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: int = Field(foreign_key="process.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    role: str = Field(max_length=20)
+    institution_id: int | None = Field(default=None, foreign_key="institution.id")
+    deputy_for_id: int | None = Field(default=None, foreign_key="person.id")
+    active: bool = True
+    assigned_at: datetime = _when()
+
+
+class AppointmentRow(SQLModel, table=True):
+    """The coordinator's appointment (the latest row is in force)."""
+
+    __tablename__ = "appointment"
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: int = Field(foreign_key="process.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    authority: str = Field(max_length=300)
+    reference: str = Field(max_length=200)
+    appointed_on: date
+    recorded_at: datetime = _when()
+
+
+class NominationRow(SQLModel, table=True):
+    """A representative nominated by an IAWG member, for one decision or a date range."""
+
+    __tablename__ = "nomination"
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: int = Field(foreign_key="process.id", index=True)
+    member_id: int = Field(foreign_key="person.id")
+    representative_id: int = Field(foreign_key="person.id")
+    institution_id: int = Field(foreign_key="institution.id")
+    decision_id: int | None = Field(default=None, foreign_key="decision.id")
+    valid_from: date | None = None
+    valid_until: date | None = None
+    revoked: bool = False
+    created_at: datetime = _when()
+
+
+class TaskForceRow(SQLModel, table=True):
+    """A task force of the implementing body."""
+
+    __tablename__ = "task_force"
+    __table_args__ = (sa.UniqueConstraint("process_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: int = Field(foreign_key="process.id", index=True)
+    name: str = Field(max_length=200)
+    lead: str | None = Field(default=None, max_length=200)
+
+
+class DocumentRow(SQLModel, table=True):
+    """A document attached to a step; the content lives under the data folder by SHA-256."""
+
+    __tablename__ = "document"
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: int = Field(foreign_key="process.id", index=True)
+    step: str = Field(max_length=64)
+    kind: str = Field(max_length=40)
+    filename: str = Field(max_length=255)
+    sha256: str = Field(max_length=64)
+    size: int
+    uploaded_by: str = Field(max_length=254)
+    uploaded_at: datetime = _when()
+
+
+class ChapterRow(SQLModel, table=True):
+    """A strategy chapter, its lead and its submitted draft."""
+
+    __tablename__ = "chapter"
+    __table_args__ = (sa.UniqueConstraint("process_id", "title"),)
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: int = Field(foreign_key="process.id", index=True)
+    title: str = Field(max_length=200)
+    lead: str | None = Field(default=None, max_length=200)
+    draft_document_id: int | None = Field(default=None, foreign_key="document.id")
+    submitted_at: datetime | None = _when(nullable=True)
+
+
+class DecisionRow(SQLModel, table=True):
+    """An IAWG decision (motion) on a subject."""
+
+    __tablename__ = "decision"
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: int = Field(foreign_key="process.id", index=True)
+    step: str = Field(max_length=64)
+    subject: str = Field(max_length=40)
+    title: str = Field(max_length=300)
+    document_id: int | None = Field(default=None, foreign_key="document.id")
+    status: str = Field(default="open", max_length=20)
+    opened_by: str = Field(max_length=254)
+    opened_at: datetime = _when()
+    closed_at: datetime | None = _when(nullable=True)
+
+
+class VoteRow(SQLModel, table=True):
+    """One vote per permanent institution on a decision (the unique key enforces it)."""
+
+    __tablename__ = "vote"
+    __table_args__ = (sa.UniqueConstraint("decision_id", "institution_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: int = Field(foreign_key="decision.id", index=True)
+    institution_id: int = Field(foreign_key="institution.id")
+    voter_id: int = Field(foreign_key="person.id")
+    represented_id: int | None = Field(default=None, foreign_key="person.id")
+    approve: bool
+    reason: str | None = Field(default=None, max_length=2000)
+    cast_at: datetime = _when()
+
+
+class RequestRow(SQLModel, table=True):
+    """A request to an institution's focal point, and its answer."""
+
+    __tablename__ = "request"
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: int = Field(foreign_key="process.id", index=True)
+    step: str = Field(max_length=64)
+    kind: str = Field(max_length=40)
+    institution_id: int = Field(foreign_key="institution.id")
+    focal_point_id: int | None = Field(default=None, foreign_key="person.id")
+    status: str = Field(default="sent", max_length=20)
+    instructions: str = Field(default="", sa_type=sa.Text)
+    sent_at: datetime = _when()
+    due_at: datetime | None = _when(nullable=True)
+    answered_at: datetime | None = _when(nullable=True)
+    answer_text: str | None = Field(default=None, sa_type=sa.Text)
+    answer_fields: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    answered_via: str | None = Field(default=None, max_length=20)
+    answered_by: str | None = Field(default=None, max_length=254)
+
+
+class ConsultationClosureRow(SQLModel, table=True):
+    """The consultation round closed by the coordinator, with the non-respondents."""
+
+    __tablename__ = "consultation_closure"
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: int = Field(foreign_key="process.id", index=True)
+    closed_at: datetime = _when()
+    closed_by: str = Field(max_length=254)
+    non_respondents: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    reason: str = Field(max_length=2000)
+
+
+class AdoptionRow(SQLModel, table=True):
+    """The adoption of the strategy at the highest level."""
+
+    __tablename__ = "adoption"
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: int = Field(foreign_key="process.id", unique=True)
+    authority: str = Field(max_length=300)
+    reference: str = Field(max_length=200)
+    adopted_on: date
+    recorded_at: datetime = _when()
+
+
+class AuditEventRow(SQLModel, table=True):
+    """One link of the append-only, hash-chained audit log."""
+
+    __tablename__ = "audit_event"
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = _when()
+    actor: str = Field(max_length=254)
+    on_behalf_of: str | None = Field(default=None, max_length=254)
+    action: str = Field(max_length=60)
+    process: str | None = Field(default=None, max_length=40, index=True)
+    entity: str | None = Field(default=None, max_length=100)
+    before_json: str | None = Field(default=None, sa_type=sa.Text)
+    after_json: str | None = Field(default=None, sa_type=sa.Text)
+    reason: str | None = Field(default=None, sa_type=sa.Text)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHeadRow(SQLModel, table=True):
+    """The chain's head (last seq and hash); locked by every append so appends are serialised."""
+
+    __tablename__ = "audit_head"
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    hash: str = Field(default="0" * 64, max_length=64)
