@@ -104,6 +104,10 @@ def _count(n: int, total: int, what: str) -> str:
     return f"{n} of {total} {what}"
 
 
+def _institutions(scope: str) -> str:
+    return "institutions" if scope == "all" else f"{scope} institutions"
+
+
 @guard("coordinator_appointed", "a coordinator is recorded with authority and decision reference")
 def coordinator_appointed(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     appt = facts.coordinator
@@ -132,7 +136,7 @@ def focal_points_named(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     if not missing:
         return []
     return [
-        f"{_count(len(missing), len(institutions), f'{scope} institutions')} have no focal "
+        f"{_count(len(missing), len(institutions), _institutions(scope))} have no focal "
         f"point: {_names(facts, missing)}."
     ]
 
@@ -253,7 +257,7 @@ def requests_answered(facts: Facts, args: Mapping[str, Any]) -> list[str]:
         missing = [i.code for i in institutions if i.code not in done]
         if missing:
             out.append(
-                f"{_count(len(missing), len(institutions), f'{scope} institutions')} have "
+                f"{_count(len(missing), len(institutions), _institutions(scope))} have "
                 f"not answered the {REQUEST_KINDS[kind]} request: {_names(facts, missing)}."
             )
     return out
