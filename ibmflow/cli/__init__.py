@@ -31,6 +31,7 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_REFUSED, EXIT_CONFLICT, EXIT_NOT_READY = 1, 3, 4
+_opened: list[Any] = []  # contexts built during a run, disposed when it ends
 
 
 class State:
@@ -48,6 +49,7 @@ class State:
             from ibmflow.config import load_settings
 
             self._context = bootstrap(load_settings(self.config))
+            _opened.append(self._context)
         return self._context
 
     @property
@@ -127,6 +129,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         return _report(exc)
     except SystemExit as exc:  # Typer ends every run with one, usage errors included
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        while _opened:
+            _opened.pop().db.dispose()
     return 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -56,21 +55,16 @@ def audit_log(
         print_json(events)
         return
 
-    def change(e: dict[str, object]) -> str:
-        after = e.get("after")
-        return json.dumps(after, ensure_ascii=False)[:120] if after is not None else ""
-
     table(
-        f"Audit log of {process}",
-        ["#", "when (UTC)", "actor", "action", "entity", "change", "reason"],
+        f"Audit log of {process} (details: --json)",
+        ["#", "when (UTC)", "actor", "action", "entity", "reason"],
         [
             [
                 e["seq"],
-                e["at"],
+                str(e["at"])[:19].replace("T", " "),
                 e["actor"] + (f" for {e['on_behalf_of']}" if e["on_behalf_of"] else ""),
                 e["action"],
                 e["entity"],
-                change(e),
                 e["reason"],
             ]
             for e in events

@@ -238,6 +238,21 @@ def chapter_add(
     out.print(f"chapter {title!r} defined", highlight=False)
 
 
+@chapter_app.command("lead")
+def chapter_lead(
+    ctx: typer.Context,
+    process: str,
+    title: str,
+    lead: Annotated[str, typer.Option(help="Task force or institution.")],
+) -> None:
+    """Give a chapter its lead, or change it."""
+    from ibmflow.services.records import set_chapter_lead
+
+    s = state(ctx)
+    set_chapter_lead(s.context, process, title=title, lead=lead, actor=s.actor)
+    out.print(f"chapter {title!r} led by {lead}", highlight=False)
+
+
 @chapter_app.command("submit")
 def chapter_submit(ctx: typer.Context, process: str, title: str, file: Path) -> None:
     """Submit a chapter's draft."""

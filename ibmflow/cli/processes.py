@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 from typing import Annotated
 
 import typer
@@ -131,20 +133,28 @@ def status(ctx: typer.Context, process: str, as_json: JsonFlag = False) -> None:
         f"v{data['workflow']['version']}, version {data['version']}",
         highlight=False,
     )
-    marks = {"done": "✓", "current": "▶", "pending": " "}
+    zone = ZoneInfo(data["timezone"])
+
+    def local(stamp: str | None) -> str:
+        if stamp is None:
+            return ""
+        return datetime.fromisoformat(stamp).astimezone(zone).strftime("%Y-%m-%d")
+
+    marks = {"done": "done", "current": "NOW", "pending": ""}
     table(
-        "Steps",
-        ["", "step", "entered", "completed", "due", "target (working days)"],
+        f"Steps (dates in {data['timezone']}; targets in working days)",
+        ["", "#", "step", "entered", "completed", "due", "target"],
         [
             [
-                marks[s["status"]] + ("!" if s["overdue"] else ""),
-                s["title"],
-                s["entered_at"],
-                s["completed_at"],
-                s["due_at"],
+                marks[s["status"]] + (" overdue" if s["overdue"] else ""),
+                i,
+                s["id"],
+                local(s["entered_at"]),
+                local(s["completed_at"]),
+                local(s["due_at"]),
                 s["target_days"],
             ]
-            for s in data["steps"]
+            for i, s in enumerate(data["steps"], start=1)
         ],
     )
     out.print(f"now at: [bold]{data['state_title']}[/]", highlight=False)
@@ -268,3 +278,35 @@ def graph(
     with context.db.reading() as session:
         row = repo.get_process(session, process)
         print(mermaid(definition_for(context, session, row), current=row.state), end="")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    key: Annotated[str | None, typer.Option(help="The demo process's key.")] = None,
+) -> None:
+    """Set up the database and run a demo process from coordinator appointment to adoption."""
+    from ibmflow import demo as scenario
+    from ibmflow.services.audit_log import verify_chain
+    from ibmflow.services.processes import list_processes
+    from ibmflow.storage.migrate import upgrade
+
+    context = state(ctx).context
+    upgrade(context.db)
+    taken = {p["process"] for p in list_processes(context)}
+    key = key or next(f"DEMO-{n}" for n in range(1, len(taken) + 2) if f"DEMO-{n}" not in taken)
+    out.print(f"ibmflow demo: database {context.db.url.split('@')[-1]}", highlight=False)
+    scenario.drive(context, key, say=lambda line: out.print(line, highlight=False, markup=False))
+    out.print("")
+    status(ctx, key, as_json=False)
+    chain = verify_chain(context)
+    out.print(
+        f"audit chain: {'intact' if chain.ok else 'BROKEN'}, {chain.checked} events",
+        highlight=False,
+    )
+    out.print(
+        f"\nNext: `ibmflow audit log {key}`, `ibmflow decision list {key}`, "
+        f"`ibmflow graph {key}`, or start your own: `ibmflow process start --title ...`",
+        highlight=False,
+        markup=False,
+    )

@@ -290,15 +290,44 @@ def add_chapter(ctx: Context, key: str, *, title: str, lead: str | None, actor: 
         )
 
 
+def set_chapter_lead(ctx: Context, key: str, *, title: str, lead: str, actor: str) -> None:
+    """Give a chapter its lead (a task force or an institution), or change it."""
+    lead = _text(lead, "the chapter's lead")
+    with on_process(ctx, key) as (tx, process, now):
+        require_step(process, doing="setting a chapter's lead")
+        chapter = _chapter(tx, process, title)
+        before = {"lead": chapter.lead}
+        chapter.lead = lead
+        tx.session.add(chapter)
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action="chapter.lead_set",
+                process=key,
+                entity=f"chapter:{title}",
+                before=before,
+                after={"lead": lead},
+            )
+        )
+
+
+def _chapter(tx: Tx, process: ProcessRow, title: str) -> ChapterRow:
+    chapter = tx.session.exec(
+        select(ChapterRow).where(ChapterRow.process_id == process.id, ChapterRow.title == title)
+    ).first()
+    if chapter is None:
+        raise NotFound(
+            f"no chapter {title!r} in {process.key}; define it with `ibmflow chapter add`."
+        )
+    return chapter
+
+
 def submit_chapter(ctx: Context, key: str, *, title: str, path: Path, actor: str) -> None:
     """Attach a chapter's draft and mark it submitted."""
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, "chapter_drafting", doing="submitting a chapter draft")
-        chapter = tx.session.exec(
-            select(ChapterRow).where(ChapterRow.process_id == process.id, ChapterRow.title == title)
-        ).first()
-        if chapter is None:
-            raise NotFound(f"no chapter {title!r} in {key}; define it with `ibmflow chapter add`.")
+        chapter = _chapter(tx, process, title)
         before = {"draft_document_id": chapter.draft_document_id}
         document = _store(ctx, tx, process, path, "chapter_draft", actor, now)
         chapter.draft_document_id, chapter.submitted_at = document.id, now
