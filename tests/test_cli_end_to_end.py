@@ -54,7 +54,7 @@ def _advance(cli: Cli, key: str, to: str) -> None:
 
 def _refused(cli: Cli, key: str, *sentences: str) -> None:
     before = _status(cli, key)
-    code, _, err = cli("advance", key, expect=1)
+    _, _, err = cli("advance", key, expect=1)
     for sentence in sentences:
         assert sentence in err
     after = _status(cli, key)
@@ -168,7 +168,7 @@ def test_a_process_goes_from_start_to_adopted_through_the_cli(cli: Cli, tmp_path
     cli("attach", "MA-1", _doc(tmp_path, "objectives.docx"), "--kind", "objectives")
     _, out, _ = cli("decision", "open", "MA-1", "--subject", "objectives", "--json")
     first = json.loads(out)["decision"]
-    code, _, err = cli(
+    _, _, err = cli(
         "vote",
         "MA-1",
         str(first),
@@ -239,7 +239,7 @@ def test_a_process_goes_from_start_to_adopted_through_the_cli(cli: Cli, tmp_path
     )
     cli("chapter", "submit", "MA-1", "Border checks", _doc(tmp_path, "ch1.docx"))
     cli("chapter", "add", "MA-1", "Customs", expect=1)
-    code, _, err = cli("consultation", "close", "MA-1", "--reason", "too early", expect=1)
+    _, _, err = cli("consultation", "close", "MA-1", "--reason", "too early", expect=1)
     assert "belongs to step consultation" in err
     _refused(cli, "MA-1", "1 of 2 chapters have no lead: Customs.")
 
@@ -264,7 +264,7 @@ def test_a_process_goes_from_start_to_adopted_through_the_cli(cli: Cli, tmp_path
 
     # 7. consultation: every institution answers (closing early is refused)
     _refused(cli, "MA-1", "7 of 7 institutions have not answered the consultation comments request")
-    code, _, err = cli("consultation", "close", "MA-1", "--reason", "enough", expect=1)
+    _, _, err = cli("consultation", "close", "MA-1", "--reason", "enough", expect=1)
     assert "has not passed" in err
     for inst in INVOLVED:
         cli(
