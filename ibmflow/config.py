@@ -69,12 +69,14 @@ def _language(value: Any) -> str:
 
 
 def _positive_int(value: Any) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValueError("a whole number of milliseconds, at least 1") from None
-    if isinstance(value, bool) or number < 1:
-        raise ValueError("a whole number of milliseconds, at least 1")
+    expected = "a whole number of milliseconds, at least 1"
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(expected)
+    if isinstance(value, str) and not value.strip().isdigit():
+        raise ValueError(expected)
+    number = int(value)
+    if number < 1:
+        raise ValueError(expected)
     return number
 
 
@@ -146,6 +148,8 @@ def load_settings(
             ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"configuration file {path} cannot be read: {exc}") from None
         values.update({k: (v, str(path)) for k, v in _flatten(data, str(path)).items()})
         base = path.resolve().parent
     for key in _SETTINGS:
@@ -177,6 +181,6 @@ def load_settings(
         country=resolved["process.country"],
         timezone=resolved["process.timezone"],
         language=resolved["process.language"],
-        actor=resolved["cli.actor"] or f"cli:{os.environ.get('USER', 'coordinator')}",
+        actor=resolved["cli.actor"] or f"cli:{env.get('USER', 'coordinator')}",
         sqlite_busy_timeout_ms=resolved["database.sqlite_busy_timeout_ms"],
     )

@@ -248,7 +248,7 @@ def _read_states(chk: _Checker, raw_states: object) -> list[StateDef]:
             chk.add(f"{where}.final", f"expected true or false, found {final!r}")
             final = False
         owner = data.get("owner", "coordinator")
-        if owner not in OWNER_ROLES:
+        if not isinstance(owner, str) or owner not in OWNER_ROLES:
             chk.add(
                 f"{where}.owner", f"unknown role {owner!r}; one of {', '.join(sorted(OWNER_ROLES))}"
             )
@@ -321,10 +321,10 @@ def _read_notify(chk: _Checker, raw: object, where: str) -> list[Notification]:
         nwhere = f"{where}.notify[{j}]"
         data = chk.table(item, nwhere, _NOTIFY_KEYS)
         on = data.get("on")
-        if on not in NOTIFY_ON:
+        if not isinstance(on, str) or on not in NOTIFY_ON:
             chk.add(f"{nwhere}.on", f"expected one of {', '.join(sorted(NOTIFY_ON))}, found {on!r}")
         template = data.get("template")
-        if template not in NOTIFICATION_TEMPLATES:
+        if not isinstance(template, str) or template not in NOTIFICATION_TEMPLATES:
             chk.add(
                 f"{nwhere}.template",
                 f"unknown template {template!r}; one of "
@@ -357,7 +357,7 @@ def _read_transitions(
         where = f"transitions[{i}]"
         data = chk.table(item, where, _TRANSITION_KEYS)
         trigger = data.get("trigger", "complete")
-        if trigger not in TRIGGERS:
+        if not isinstance(trigger, str) or trigger not in TRIGGERS:
             chk.add(
                 f"{where}.trigger",
                 f"unknown trigger {trigger!r}; declare only 'complete' "
@@ -420,7 +420,7 @@ def _check_graph(
 def load_definition(path: Path) -> Definition:
     """Read and validate one definition file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # the hash is over the bytes as stored
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError([Problem(str(path), "file", f"cannot be read: {exc}")]) from None
     return parse_definition(text, str(path))

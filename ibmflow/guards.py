@@ -69,8 +69,8 @@ def check_guard_args(name: str, args: Mapping[str, Any]) -> list[str]:
             continue
         values = args[param.name]
         items = values if param.kind is list and isinstance(values, list) else [values]
-        if param.kind is list and not isinstance(values, list):
-            problems.append(f"argument {param.name!r} must be a list, found {values!r}")
+        if param.kind is list and (not isinstance(values, list) or not values):
+            problems.append(f"argument {param.name!r} must be a non-empty list, found {values!r}")
             continue
         for value in items:
             expected = str if param.kind is list else param.kind

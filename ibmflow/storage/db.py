@@ -141,6 +141,17 @@ def _dump(value: audit.JSONValue) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
+def _load(text: str | None) -> audit.JSONValue:
+    """A stored JSON value; text that no longer parses is kept as found, so its hash fails."""
+    if text is None:
+        return None
+    try:
+        value: audit.JSONValue = json.loads(text)
+    except ValueError:
+        return {"unreadable stored text": text}
+    return value
+
+
 def row_to_event(row: AuditEventRow) -> audit.ChainedEvent:
     """The chained event a stored row holds (as stored: tampering shows up in verification)."""
     record = audit.AuditRecord(
@@ -150,8 +161,8 @@ def row_to_event(row: AuditEventRow) -> audit.ChainedEvent:
         process=row.process,
         on_behalf_of=row.on_behalf_of,
         entity=row.entity,
-        before=None if row.before_json is None else json.loads(row.before_json),
-        after=None if row.after_json is None else json.loads(row.after_json),
+        before=_load(row.before_json),
+        after=_load(row.after_json),
         reason=row.reason,
     )
     return audit.ChainedEvent(seq=row.seq, record=record, prev_hash=row.prev_hash, hash=row.hash)
