@@ -81,7 +81,9 @@ class Engine:
 
     def blockers(self, state: str, facts: Facts) -> list[str]:
         """The unmet exit guards of `state`, as sentences (empty: the step can be completed)."""
-        if state == SUSPENDED or self.definition.state(state).final:
+        if state == SUSPENDED or state not in {s.id for s in self.definition.states}:
+            return []
+        if self.definition.state(state).final:
             return []
         specs = [(g.name, g.args) for g in self.definition.state(state).guards]
         return evaluate(specs, facts)
@@ -98,9 +100,20 @@ class Engine:
         *,
         target: str | None = None,
         reason: str | None = None,
+        suspended_from: str | None = None,
     ) -> Outcome:
-        """Apply `trigger` to a process in `state`; raise TransitionRefused and change nothing if refused."""
+        """Apply `trigger` to a process in `state`; raise TransitionRefused and change nothing if refused.
+
+        `resume` goes back to `suspended_from`, the step the process was suspended in, and nowhere else.
+        """
         where: dict[str, Any] = {"process": facts.process_key, "step": state, "trigger": trigger}
+        known = {s.id for s in self.definition.states} | {SUSPENDED}
+        if state not in known:
+            raise InvalidCommand(
+                f"the process is in state {state!r}, which {self.definition.id} "
+                f"v{self.definition.version} does not declare; states: {', '.join(sorted(known))}.",
+                **where,
+            )
         if trigger in REASON_REQUIRED and not (reason and reason.strip()):
             raise InvalidCommand(f"{trigger} needs a reason; give one with --reason.", **where)
         if trigger not in self.triggers(state):
@@ -110,6 +123,15 @@ class Engine:
                 [],
                 **where,
             )
+        if trigger == "resume":
+            if target is not None and target != suspended_from:
+                raise InvalidCommand(
+                    f"a suspended process resumes at the step it was suspended in "
+                    f"({suspended_from!r}), not at {target!r}; return to an earlier step after "
+                    "resuming if needed.",
+                    **where,
+                )
+            target = suspended_from
         if target is not None and target not in {s.id for s in self.definition.states}:
             raise InvalidCommand(
                 f"unknown step {target!r}; steps are "

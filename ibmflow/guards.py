@@ -149,7 +149,7 @@ def focal_points_named(facts: Facts, args: Mapping[str, Any]) -> list[str]:
 def focal_points_acknowledged(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     scope = arg(args, "focal_points_acknowledged", "scope")
     codes = {i.code for i in facts.in_scope(scope)}
-    people = [p for code, fps in facts.focal_points.items() if code in codes for p in fps]
+    people = [(code, p) for code, fps in facts.focal_points.items() if code in codes for p in fps]
     acked = {
         r.focal_point.email
         for r in facts.requests
@@ -160,10 +160,10 @@ def focal_points_acknowledged(facts: Facts, args: Mapping[str, Any]) -> list[str
         for r in facts.requests
         if r.kind == "acknowledge_contact" and r.status == "waived" and r.focal_point
     }
-    pending = [p for p in people if p.email not in acked | waived]
+    pending = [(code, p) for code, p in people if p.email not in acked | waived]
     if not pending:
         return []
-    who = ", ".join(f"{p.name} ({facts.short_name(p.institution or '')})" for p in pending)
+    who = ", ".join(f"{p.name} ({facts.short_name(code)})" for code, p in pending)
     return [
         f"{_count(len(pending), len(people), 'focal points')} have not acknowledged the "
         f"contact request: {who}."

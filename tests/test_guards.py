@@ -839,8 +839,14 @@ def test_the_definitions_guard_arguments_are_valid() -> None:
         pytest.param(
             "requests_answered",
             {"kinds": "self_assessment"},
-            ["argument 'kinds' must be a list, found 'self_assessment'"],
+            ["argument 'kinds' must be a non-empty list, found 'self_assessment'"],
             id="not-a-list",
+        ),
+        pytest.param(
+            "requests_answered",
+            {"kinds": []},
+            ["argument 'kinds' must be a non-empty list, found []"],
+            id="empty-list",
         ),
         pytest.param(
             "requests_answered",

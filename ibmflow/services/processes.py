@@ -210,10 +210,13 @@ def fire(
             raise _conflict(ctx, tx.session, process, seen)
         definition = definition_for(ctx, tx.session, process)
         facts = repo.load_facts(tx.session, process, now)
-        if trigger == "resume":
-            target = process.suspended_from
         outcome = engine_for(definition).fire(
-            process.state, facts, trigger, target=target, reason=reason
+            process.state,
+            facts,
+            trigger,
+            target=target,
+            reason=reason,
+            suspended_from=process.suspended_from,
         )
         result = tx.session.execute(
             update(ProcessRow)
