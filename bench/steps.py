@@ -19,6 +19,7 @@ Target: ibmflow at least one third of the floor.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import sqlite3
@@ -127,15 +128,13 @@ def run_floor(conn: sqlite3.Connection, processes_: int) -> dict[str, float]:
     conn.execute("BEGIN IMMEDIATE")
     ids = []
     for _ in range(processes_):
-        cur = conn.execute(
-            "INSERT INTO process (state, version) VALUES (?, 0)", (FLOOR_STATES[0],)
-        )
+        cur = conn.execute("INSERT INTO process (state, version) VALUES (?, 0)", (FLOOR_STATES[0],))
         ids.append(cur.lastrowid)
     conn.execute("COMMIT")
     spent = 0.0
     steps = 0
     for pid in ids:
-        for version, (before, after) in enumerate(zip(FLOOR_STATES, FLOOR_STATES[1:])):
+        for version, (before, after) in enumerate(itertools.pairwise(FLOOR_STATES)):
             data = json.dumps({"before": before, "after": after, "version": version + 1})
             start = time.perf_counter()
             conn.execute("BEGIN IMMEDIATE")
@@ -198,7 +197,7 @@ def measure(
         "python": sys.version.split()[0],
         "floor_steps_per_s": floor_rates,
         "ibmflow_steps_per_s": ibm_rates,
-        "ratios": [i / f for i, f in zip(ibm_rates, floor_rates)],
+        "ratios": [i / f for i, f in zip(ibm_rates, floor_rates, strict=True)],
         "floor_median_steps_per_s": floor_median,
         "ibmflow_median_steps_per_s": ibm_median,
         "ibmflow_median_ms_per_step": 1000 / ibm_median,
@@ -232,7 +231,7 @@ def report(result: dict[str, Any]) -> str:
         "",
         "ibmflow time = the nine `complete` transactions only; recording the facts between steps "
         "(roster, answers, votes, documents) is not timed "
-        f"(whole drive wall time per repeat: "
+        "(whole drive wall time per repeat: "
         + ", ".join(f"{x:.1f}s" for x in result["ibmflow_wall_seconds"])
         + ").",
         "floor = raw sqlite3: BEGIN IMMEDIATE; one UPDATE; one INSERT; COMMIT per step.",
@@ -242,9 +241,13 @@ def report(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--processes", type=int, default=20, help="processes per repeat (9 steps each)")
+    parser.add_argument(
+        "--processes", type=int, default=20, help="processes per repeat (9 steps each)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="alternating floor/ibmflow rounds")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder and its files")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary folder and its files"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if args.processes < 1 or args.repeat < 1:

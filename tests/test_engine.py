@@ -206,8 +206,24 @@ def test_return_suspend_and_resume_need_a_reason(
 def test_suspend_then_resume_returns_to_the_step_suspended_from(step: str) -> None:
     suspended = ENGINE.fire(step, EMPTY, "suspend", reason="elections")
     assert suspended == Outcome(trigger="suspend", before=step, after=SUSPENDED)
-    resumed = ENGINE.fire(SUSPENDED, EMPTY, "resume", target=suspended.before, reason="new cabinet")
+    resumed = ENGINE.fire(
+        SUSPENDED, EMPTY, "resume", reason="new cabinet", suspended_from=suspended.before
+    )
     assert resumed == Outcome(trigger="resume", before=SUSPENDED, after=step)
+    assert_no_model_attached()
+
+
+def test_resume_refuses_any_step_but_the_one_suspended_from() -> None:
+    """Resuming elsewhere would skip exit guards: it is refused, naming the step to resume at."""
+    with pytest.raises(InvalidCommand, match="resumes at the step it was suspended in"):
+        ENGINE.fire(
+            SUSPENDED,
+            FULL,
+            "resume",
+            target="adoption",
+            reason="x",
+            suspended_from="coordinator_appointment",
+        )
     assert_no_model_attached()
 
 
@@ -286,6 +302,8 @@ def _expected(
         possible = {"complete", "suspend"} | ({"return_to"} if state != STEPS[0] else set())
     if trigger not in possible:
         return TransitionRefused
+    if trigger == "resume":  # back to the remembered step, and to no other
+        return remembered if target in (None, remembered) and remembered else InvalidCommand
     if target is not None and target not in {s.id for s in DEFINITION.states}:
         return InvalidCommand
     if trigger == "complete":
@@ -321,12 +339,15 @@ def test_random_trigger_sequences_never_leave_a_half_done_transition(
     if start_suspended and start != FINAL:
         state, remembered = SUSPENDED, start
     for trigger, target, full, reason in ops:
-        if trigger == "resume" and target is not None and target in STEPS:
-            target = remembered  # the caller resumes to the step it recorded, as services do
         expected = _expected(state, remembered, trigger, target, full, reason)
         try:
             outcome = ENGINE.fire(
-                state, FULL if full else EMPTY, trigger, target=target, reason=reason
+                state,
+                FULL if full else EMPTY,
+                trigger,
+                target=target,
+                reason=reason,
+                suspended_from=remembered,
             )
         except (TransitionRefused, InvalidCommand) as exc:
             assert expected is type(exc), (state, trigger, target, full, reason, exc)
