@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from ibmflow.audit import AuditRecord
+from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.facts import DOCUMENT_KINDS, REQUEST_KINDS
 from ibmflow.roster import parse_roster_text
@@ -296,7 +296,7 @@ def set_chapter_lead(ctx: Context, key: str, *, title: str, lead: str, actor: st
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, doing="setting a chapter's lead")
         chapter = _chapter(tx, process, title)
-        before = {"lead": chapter.lead}
+        before: JSONValue = {"lead": chapter.lead}
         chapter.lead = lead
         tx.session.add(chapter)
         tx.audit(
@@ -328,7 +328,7 @@ def submit_chapter(ctx: Context, key: str, *, title: str, path: Path, actor: str
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, "chapter_drafting", doing="submitting a chapter draft")
         chapter = _chapter(tx, process, title)
-        before = {"draft_document_id": chapter.draft_document_id}
+        before: JSONValue = {"draft_document_id": chapter.draft_document_id}
         document = _store(ctx, tx, process, path, "chapter_draft", actor, now)
         chapter.draft_document_id, chapter.submitted_at = document.id, now
         tx.session.add(chapter)
@@ -382,7 +382,7 @@ def close_consultation(ctx: Context, key: str, *, reason: str, actor: str) -> li
                 process=key,
                 entity="step:consultation",
                 reason=reason,
-                after={"non_respondents": missing},
+                after={"non_respondents": list[JSONValue](missing)},
             )
         )
         return missing

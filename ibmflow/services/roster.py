@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
 from sqlmodel import select
 
@@ -31,7 +32,7 @@ def apply_roster(
         "roles_replaced": 0,
     }
     for inst in roster.institutions:
-        values = {
+        values: dict[str, Any] = {
             "name": inst.name,
             "short_name": inst.short_name,
             "category": inst.category,
@@ -112,7 +113,9 @@ def apply_roster(
 
 def _known(tx: Tx, process: ProcessRow) -> tuple[dict[str, Category], list[str]]:
     """The institutions already in the process and the emails of its focal points (deputies)."""
-    institutions = {i.code: i.category for i in repo.institutions(tx.session, process)}
+    institutions = {
+        i.code: cast(Category, i.category) for i in repo.institutions(tx.session, process)
+    }
     focal = {r.person_id for r in repo.active_roles(tx.session, process, "focal_point")}
     people = tx.session.exec(select(PersonRow).where(PersonRow.process_id == process.id))
     return institutions, [p.email for p in people if p.id in focal]

@@ -30,7 +30,7 @@ from ibmflow.storage.tables import (
 
 def get_process(session: Session, key: str, *, lock: bool = False) -> ProcessRow:
     """The process with this key; `lock` takes a row lock (PostgreSQL) for the transaction."""
-    query = select(ProcessRow).where(ProcessRow.key == key)
+    query = select(ProcessRow).where(ProcessRow.key == key.strip().upper())
     if lock:
         query = query.with_for_update()
     row = session.exec(query).one_or_none()
