@@ -10,7 +10,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +18,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ibmflow.errors import ConfigError
 
 LANGUAGES = ("en", "fr")
+DEFAULT_ALLOWED_TYPES = (
+    "pdf",
+    "doc",
+    "docx",
+    "odt",
+    "xls",
+    "xlsx",
+    "ods",
+    "csv",
+    "txt",
+    "png",
+    "jpg",
+    "jpeg",
+    "zip",
+)
+SMTP_SECURITY = ("starttls", "tls", "none")
 
 
 @dataclass(frozen=True)
@@ -32,6 +48,39 @@ class Settings:
     language: str
     actor: str
     sqlite_busy_timeout_ms: int
+    notifications_dir: Path = Path("notifications")
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_timeout_s: int = 30
+    mail_from_address: str = "ibmflow@ibmflow.invalid"
+    mail_from_name: str = "ibmflow"
+    mail_reply_address: str = "replies@ibmflow.invalid"
+    mail_base_url: str = "http://127.0.0.1:8000"
+    mail_token_grace_days: int = 14
+    mail_max_attempts: int = 8
+    mail_retry_base_s: int = 30
+    answers_max_upload_mb: int = 20
+    answers_allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int = 8025
+    inbound_lmtp: bool = False
+    imap_host: str | None = None
+    imap_port: int = 993
+    imap_username: str | None = None
+    imap_password: str | None = field(default=None, repr=False)
+    imap_folder: str = "INBOX"
+    imap_ssl: bool = True
+    imap_poll_s: int = 60
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+
+    @property
+    def mailbox_dir(self) -> Path:
+        """Where outgoing mail is captured when no SMTP server is configured."""
+        return self.data_dir / "mailbox"
 
     @property
     def documents_dir(self) -> Path:
@@ -80,6 +129,67 @@ def _positive_int(value: Any) -> int:
     return number
 
 
+def _whole(unit: str, minimum: int = 1, maximum: int | None = None) -> Callable[[Any], int]:
+    expected = f"a whole number of {unit} from {minimum}" + (f" to {maximum}" if maximum else "")
+
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(expected)
+        if isinstance(value, str) and not value.strip().isdigit():
+            raise ValueError(expected)
+        number = int(value)
+        if number < minimum or (maximum is not None and number > maximum):
+            raise ValueError(expected)
+        return number
+
+    return parse
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off"):
+        return False
+    raise ValueError("true or false")
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = _text(value).lower()
+        if text not in choices:
+            raise ValueError(f"one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _address(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", text):
+        raise ValueError("one mail address such as ibmflow@interior.example")
+    return text.lower()
+
+
+def _url(value: Any) -> str:
+    text = _text(value).rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", text):
+        raise ValueError("an http:// or https:// address such as https://ibmflow.interior.example")
+    return text
+
+
+def _types(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items:
+        raise ValueError('a list of file extensions such as ["pdf", "docx"]')
+    out = tuple(str(item).strip().lower().lstrip(".") for item in items)
+    if not all(re.fullmatch(r"[a-z0-9]{1,10}", x) for x in out):
+        raise ValueError('a list of file extensions such as ["pdf", "docx"]')
+    return out
+
+
 def _database_url(value: Any) -> str:
     text = _text(value)
     if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", text):
@@ -94,11 +204,39 @@ _SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "database.url": (_database_url, None),
     "paths.data_dir": (_text, "var"),
     "paths.workflows_dir": (_text, "workflows"),
+    "paths.notifications_dir": (_text, "notifications"),
     "process.country": (_country, "MA"),
     "process.timezone": (_timezone, "Africa/Casablanca"),
     "process.language": (_language, "en"),
     "cli.actor": (_text, None),
     "database.sqlite_busy_timeout_ms": (_positive_int, 15000),
+    "smtp.host": (_text, None),
+    "smtp.port": (_whole("port", 1, 65535), 587),
+    "smtp.security": (_choice(*SMTP_SECURITY), "starttls"),
+    "smtp.username": (_text, None),
+    "smtp.password": (_text, None),
+    "smtp.timeout_s": (_whole("seconds", 1, 600), 30),
+    "mail.from_address": (_address, "ibmflow@ibmflow.invalid"),
+    "mail.from_name": (_text, "ibmflow"),
+    "mail.reply_address": (_address, "replies@ibmflow.invalid"),
+    "mail.base_url": (_url, "http://127.0.0.1:8000"),
+    "mail.token_grace_days": (_whole("days", 0, 365), 14),
+    "mail.max_attempts": (_whole("attempts", 1, 100), 8),
+    "mail.retry_base_s": (_whole("seconds", 1, 86400), 30),
+    "answers.max_upload_mb": (_whole("megabytes", 1, 500), 20),
+    "answers.allowed_types": (_types, DEFAULT_ALLOWED_TYPES),
+    "inbound.host": (_text, "127.0.0.1"),
+    "inbound.port": (_whole("port", 1, 65535), 8025),
+    "inbound.lmtp": (_bool, False),
+    "imap.host": (_text, None),
+    "imap.port": (_whole("port", 1, 65535), 993),
+    "imap.username": (_text, None),
+    "imap.password": (_text, None),
+    "imap.folder": (_text, "INBOX"),
+    "imap.ssl": (_bool, True),
+    "imap.poll_s": (_whole("seconds", 5, 86400), 60),
+    "web.host": (_text, "127.0.0.1"),
+    "web.port": (_whole("port", 1, 65535), 8000),
 }
 
 
@@ -178,9 +316,15 @@ def load_settings(
         database_url=url,
         data_dir=data_dir,
         workflows_dir=(base / resolved["paths.workflows_dir"]).resolve(),
+        notifications_dir=(base / resolved["paths.notifications_dir"]).resolve(),
         country=resolved["process.country"],
         timezone=resolved["process.timezone"],
         language=resolved["process.language"],
         actor=resolved["cli.actor"] or f"cli:{env.get('USER', 'coordinator')}",
         sqlite_busy_timeout_ms=resolved["database.sqlite_busy_timeout_ms"],
+        **{
+            key.replace(".", "_"): resolved[key]
+            for key in _SETTINGS
+            if key.split(".")[0] in ("smtp", "mail", "answers", "inbound", "imap", "web")
+        },
     )

@@ -11,7 +11,8 @@
     ├── TransitionRefused        a step's exit guards are unmet (carries the blockers as sentences)
     ├── ConcurrencyConflict      someone else changed the process since it was read
     ├── DatabaseNotReady         the schema is missing or behind: run `ibmflow init`
-    └── AuditChainBroken         `audit verify` found an edited, missing, inserted or reordered event
+    ├── AuditChainBroken         `audit verify` found an edited, missing, inserted or reordered event
+    └── LinkRefused              an answer link is unknown, expired, used or its request closed
 """
 
 from __future__ import annotations
@@ -118,3 +119,11 @@ class AuditChainBroken(IbmflowError):
     def __init__(self, message: str, *, seq: int | None = None) -> None:
         super().__init__(message)
         self.seq = seq
+
+
+class LinkRefused(IbmflowError):
+    """An answer link cannot be used: unknown (or forged), expired, already used, or closed."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

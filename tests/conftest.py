@@ -73,6 +73,7 @@ def env(tmp_path: Path, database_url: str) -> dict[str, str]:
         "IBMFLOW_DATABASE_URL": database_url,
         "IBMFLOW_PATHS_DATA_DIR": str(tmp_path / "data"),
         "IBMFLOW_PATHS_WORKFLOWS_DIR": str(WORKFLOWS),
+        "IBMFLOW_PATHS_NOTIFICATIONS_DIR": str(REPO / "notifications"),
         "IBMFLOW_CLI_ACTOR": "coordinator@interior.example",
     }
 

@@ -19,6 +19,7 @@ sqlite_busy_timeout_ms = 1000
 [paths]
 data_dir = "/srv/file/data"
 workflows_dir = "/srv/file/workflows"
+notifications_dir = "/srv/file/notifications"
 
 [process]
 country = "SN"
@@ -38,11 +39,51 @@ FROM_ENV: dict[str, tuple[str, str, Any]] = {
     ),
     "paths.data_dir": ("/srv/env/data", "data_dir", Path("/srv/env/data")),
     "paths.workflows_dir": ("/srv/env/workflows", "workflows_dir", Path("/srv/env/workflows")),
+    "paths.notifications_dir": (
+        "/srv/env/notifications",
+        "notifications_dir",
+        Path("/srv/env/notifications"),
+    ),
     "process.country": ("es", "country", "ES"),
     "process.timezone": ("Europe/Madrid", "timezone", "Europe/Madrid"),
     "process.language": ("en", "language", "en"),
     "cli.actor": ("env@example.org", "actor", "env@example.org"),
     "database.sqlite_busy_timeout_ms": ("2500", "sqlite_busy_timeout_ms", 2500),
+    "smtp.host": ("smtp.interior.example", "smtp_host", "smtp.interior.example"),
+    "smtp.port": ("465", "smtp_port", 465),
+    "smtp.security": ("TLS", "smtp_security", "tls"),
+    "smtp.username": ("ibmflow", "smtp_username", "ibmflow"),
+    "smtp.password": ("s3cret", "smtp_password", "s3cret"),
+    "smtp.timeout_s": ("12", "smtp_timeout_s", 12),
+    "mail.from_address": ("Flow@Interior.example", "mail_from_address", "flow@interior.example"),
+    "mail.from_name": ("IBM coordination", "mail_from_name", "IBM coordination"),
+    "mail.reply_address": (
+        "answers@interior.example",
+        "mail_reply_address",
+        "answers@interior.example",
+    ),
+    "mail.base_url": (
+        "https://ibm.interior.example/",
+        "mail_base_url",
+        "https://ibm.interior.example",
+    ),
+    "mail.token_grace_days": ("3", "mail_token_grace_days", 3),
+    "mail.max_attempts": ("4", "mail_max_attempts", 4),
+    "mail.retry_base_s": ("5", "mail_retry_base_s", 5),
+    "answers.max_upload_mb": ("7", "answers_max_upload_mb", 7),
+    "answers.allowed_types": ("pdf, .DOCX", "answers_allowed_types", ("pdf", "docx")),
+    "inbound.host": ("0.0.0.0", "inbound_host", "0.0.0.0"),
+    "inbound.port": ("2525", "inbound_port", 2525),
+    "inbound.lmtp": ("yes", "inbound_lmtp", True),
+    "imap.host": ("imap.interior.example", "imap_host", "imap.interior.example"),
+    "imap.port": ("143", "imap_port", 143),
+    "imap.username": ("replies", "imap_username", "replies"),
+    "imap.password": ("pw", "imap_password", "pw"),
+    "imap.folder": ("Replies", "imap_folder", "Replies"),
+    "imap.ssl": ("false", "imap_ssl", False),
+    "imap.poll_s": ("30", "imap_poll_s", 30),
+    "web.host": ("0.0.0.0", "web_host", "0.0.0.0"),
+    "web.port": ("8080", "web_port", 8080),
 }
 
 
@@ -93,6 +134,7 @@ def test_values_come_from_the_config_file(tmp_path: Path) -> None:
         database_url="sqlite:////srv/file/ibmflow.db",
         data_dir=Path("/srv/file/data"),
         workflows_dir=Path("/srv/file/workflows"),
+        notifications_dir=Path("/srv/file/notifications"),
         country="SN",
         timezone="Africa/Dakar",
         language="fr",

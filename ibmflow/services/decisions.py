@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
@@ -11,11 +12,19 @@ from sqlmodel import col, select
 from ibmflow.audit import AuditRecord
 from ibmflow.decisions import ADOPTED, OPEN, REJECTED, ballot_for, describe_vote, tally
 from ibmflow.errors import InvalidCommand, NotFound
-from ibmflow.facts import DECISION_SUBJECTS, Person
+from ibmflow.facts import DECISION_SUBJECTS, Facts, Person
 from ibmflow.services.common import iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
-from ibmflow.storage.tables import DecisionRow, NominationRow, VoteRow
+from ibmflow.storage.db import Tx
+from ibmflow.storage.tables import (
+    DecisionRow,
+    NominationRow,
+    PersonRow,
+    ProcessRow,
+    RequestRow,
+    VoteRow,
+)
 
 
 def open_decision(
@@ -26,8 +35,10 @@ def open_decision(
     actor: str,
     title: str | None = None,
     document_id: int | None = None,
+    due_days: int = 10,
 ) -> int:
-    """Open a motion for the IAWG; a revised motion needs the previous one rejected or withdrawn."""
+    """Open a motion for the IAWG and send every permanent institution its vote request; a revised
+    motion needs the previous one rejected or withdrawn."""
     if subject not in DECISION_SUBJECTS:
         raise InvalidCommand(
             f"unknown decision subject {subject!r}; one of {', '.join(DECISION_SUBJECTS)}."
@@ -73,7 +84,84 @@ def open_decision(
                 },
             )
         )
+        issue_votes(ctx, tx, process, row, now, actor=actor, due_days=due_days)
         return row.id or 0
+
+
+def issue_votes(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    decision: DecisionRow,
+    now: datetime,
+    *,
+    actor: str,
+    due_days: int,
+) -> list[int]:
+    """Send the vote request of every permanent institution: to its IAWG member and to whoever
+    the member nominated for this decision or for today."""
+    from ibmflow.services import requests
+
+    facts = repo.load_facts(tx.session, process, now)
+    today = now.astimezone(ZoneInfo(process.timezone)).date()
+    nominations = repo.nominations(tx.session, process, facts)
+    due = requests.due_at(ctx, process, now, due_days)
+    created = []
+    for code in facts.permanent_codes():
+        member = facts.iawg_members.get(code)
+        if member is None:
+            continue  # the guard names the seat without a member
+        institution = repo.institution(tx.session, process, code)
+        member_row = tx.session.get(PersonRow, member.id)
+        assert member_row is not None
+        people = [member_row]
+        representing: dict[int, PersonRow] = {}
+        for n in nominations:
+            if (
+                n.institution == code
+                and n.member.email == member.email
+                and n.covers(decision.id or 0, today)
+            ):
+                rep = tx.session.get(PersonRow, n.representative.id)
+                if rep is not None and rep.id not in {p.id for p in people}:
+                    people.append(rep)
+                    representing[rep.id or 0] = member_row
+        request = RequestRow(
+            process_id=process.id or 0,
+            step=process.state,
+            kind="vote",
+            institution_id=institution.id or 0,
+            focal_point_id=member.id,
+            instructions=decision.title,
+            sent_at=now,
+            due_at=due,
+            reply_key=secrets.token_hex(8),
+            created_by=actor,
+            decision_id=decision.id,
+        )
+        tx.session.add(request)
+        tx.session.flush()
+        requests.mail_request(
+            ctx, tx, process, request, institution, people, now, representing=representing
+        )
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action="request.sent",
+                process=process.key,
+                entity=f"request:{request.id}",
+                after={
+                    "kind": "vote",
+                    "decision_id": decision.id,
+                    "institution": code,
+                    "to": [p.email for p in people],
+                    "due_at": iso(due),
+                },
+            )
+        )
+        created.append(request.id or 0)
+    return created
 
 
 def nominate(
@@ -164,81 +252,190 @@ def vote(
     actor: str,
     reason: str | None = None,
 ) -> VoteResult:
-    """Cast one institution's vote (by its member or their representative); close the decision
-    when unanimity is reached or an objection is made."""
+    """Record a vote received outside ibmflow (the CLI's `vote`)."""
+    with on_process(ctx, key) as (tx, process, now):
+        return cast_in(
+            ctx,
+            tx,
+            process,
+            now,
+            decision_id,
+            institution=institution,
+            voter=voter,
+            approve=approve,
+            reason=reason,
+            actor=actor,
+            via="cli",
+        )
+
+
+def cast_in(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    now: datetime,
+    decision_id: int,
+    *,
+    institution: str,
+    voter: str,
+    approve: bool,
+    actor: str,
+    reason: str | None,
+    via: str,
+) -> VoteResult:
+    """Cast one institution's vote (by its member or their representative) in the caller's
+    transaction; answer the vote request; close the decision on unanimity or on an objection."""
     if not approve and not (reason and reason.strip()):
         raise InvalidCommand("an objection needs a reason; give it with --reason.")
-    with on_process(ctx, key) as (tx, process, now):
-        require_step(process, doing="voting")
-        row = tx.session.get(DecisionRow, decision_id)
-        if row is None or row.process_id != process.id:
-            raise NotFound(f"no decision #{decision_id} in {key}; `ibmflow decision list {key}`.")
-        facts = repo.load_facts(tx.session, process, now)
-        decision = next(d for d in facts.decisions if d.id == decision_id)
-        voter_row = repo.person(tx.session, process, voter)
-        person = Person(id=voter_row.id or 0, name=voter_row.name, email=voter_row.email)
-        today = now.astimezone(ZoneInfo(process.timezone)).date()
-        ballot = ballot_for(
-            facts,
-            decision,
-            institution.upper(),
-            person,
-            repo.nominations(tx.session, process, facts),
-            today,
+    require_step(process, doing="voting")
+    key = process.key
+    row = tx.session.get(DecisionRow, decision_id)
+    if row is None or row.process_id != process.id:
+        raise NotFound(f"no decision #{decision_id} in {key}; `ibmflow decision list {key}`.")
+    facts = repo.load_facts(tx.session, process, now)
+    decision = next(d for d in facts.decisions if d.id == decision_id)
+    voter_row = repo.person(tx.session, process, voter)
+    person = Person(id=voter_row.id or 0, name=voter_row.name, email=voter_row.email)
+    today = now.astimezone(ZoneInfo(process.timezone)).date()
+    ballot = ballot_for(
+        facts,
+        decision,
+        institution.upper(),
+        person,
+        repo.nominations(tx.session, process, facts),
+        today,
+    )
+    inst = repo.institution(tx.session, process, ballot.institution)
+    tx.session.add(
+        VoteRow(
+            decision_id=decision_id,
+            institution_id=inst.id or 0,
+            voter_id=person.id,
+            represented_id=ballot.represented.id if ballot.represented else None,
+            approve=approve,
+            reason=reason,
+            cast_at=now,
         )
-        inst = repo.institution(tx.session, process, ballot.institution)
-        tx.session.add(
-            VoteRow(
-                decision_id=decision_id,
-                institution_id=inst.id or 0,
-                voter_id=person.id,
-                represented_id=ballot.represented.id if ballot.represented else None,
-                approve=approve,
-                reason=reason,
-                cast_at=now,
-            )
+    )
+    tx.session.flush()
+    facts = repo.load_facts(tx.session, process, now)
+    decision = next(d for d in facts.decisions if d.id == decision_id)
+    line = describe_vote(facts, decision, ballot.institution)
+    tx.audit(
+        AuditRecord(
+            at=now,
+            actor=actor,
+            action="vote.cast",
+            process=key,
+            entity=f"decision:{decision_id}",
+            on_behalf_of=ballot.represented.email if ballot.represented else None,
+            reason=reason,
+            after={
+                "institution": ballot.institution,
+                "voter": person.email,
+                "approve": approve,
+                "via": via,
+                "record": line,
+            },
         )
-        tx.session.flush()
-        facts = repo.load_facts(tx.session, process, now)
-        decision = next(d for d in facts.decisions if d.id == decision_id)
-        line = describe_vote(facts, decision, ballot.institution)
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="vote.cast",
-                process=key,
-                entity=f"decision:{decision_id}",
-                on_behalf_of=ballot.represented.email if ballot.represented else None,
-                reason=reason,
-                after={
-                    "institution": ballot.institution,
-                    "voter": person.email,
-                    "approve": approve,
-                    "record": line,
-                },
-            )
+    )
+    _answer_vote_request(
+        ctx, tx, process, row, inst.id or 0, person.email, approve, reason, via, now
+    )
+    result = tally(decision, facts.permanent_codes())
+    if result.outcome in (ADOPTED, REJECTED):
+        _close(ctx, tx, process, row, result.outcome, result.objections, facts, actor, now)
+    return VoteResult(decision_id=decision_id, outcome=result.outcome, line=line)
+
+
+def _answer_vote_request(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    decision: DecisionRow,
+    institution_id: int,
+    voter: str,
+    approve: bool,
+    reason: str | None,
+    via: str,
+    now: datetime,
+) -> None:
+    from ibmflow.services import requests
+
+    request = tx.session.exec(
+        select(RequestRow).where(
+            RequestRow.decision_id == decision.id,
+            RequestRow.institution_id == institution_id,
+            RequestRow.status == "sent",
         )
-        result = tally(decision, facts.permanent_codes())
-        if result.outcome in (ADOPTED, REJECTED):
-            row.status, row.closed_at = result.outcome, now
-            tx.session.add(row)
-            tx.audit(
-                AuditRecord(
-                    at=now,
-                    actor=actor,
-                    action=f"decision.{result.outcome}",
-                    process=key,
-                    entity=f"decision:{decision_id}",
-                    before={"status": OPEN},
-                    after={
-                        "status": result.outcome,
-                        "closed_at": iso(now),
-                        "objections": [list(o) for o in result.objections],
-                    },
-                )
-            )
-        return VoteResult(decision_id=decision_id, outcome=result.outcome, line=line)
+    ).first()
+    if request is not None:
+        requests.record(
+            ctx,
+            tx,
+            process,
+            request,
+            now,
+            via=via,
+            actor=voter,
+            text=reason,
+            fields={"approve": approve},
+        )
+
+
+def _close(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    row: DecisionRow,
+    outcome: str,
+    objections: tuple[tuple[str, str], ...],
+    facts: Facts,
+    actor: str,
+    now: datetime,
+) -> None:
+    from ibmflow.services import mailings
+
+    row.status, row.closed_at = outcome, now
+    tx.session.add(row)
+    tx.audit(
+        AuditRecord(
+            at=now,
+            actor=actor,
+            action=f"decision.{outcome}",
+            process=process.key,
+            entity=f"decision:{row.id}",
+            before={"status": OPEN},
+            after={
+                "status": outcome,
+                "closed_at": iso(now),
+                "objections": [list(o) for o in objections],
+            },
+        )
+    )
+    for pending in tx.session.exec(
+        select(RequestRow).where(RequestRow.decision_id == row.id, RequestRow.status == "sent")
+    ):
+        pending.status, pending.closed_reason = "closed", f"decision {outcome}"
+        tx.session.add(pending)
+    decision = next(d for d in facts.decisions if d.id == row.id)
+    to = mailings.addresses_for_roles(
+        tx, process, ["coordinator", "chair", "iawg_members", "representatives"]
+    )
+    if to:
+        mailings.send(
+            ctx,
+            tx,
+            process,
+            "decision_result",
+            to,
+            {
+                "decision": {"id": row.id, "title": row.title, "outcome": outcome},
+                "votes": [describe_vote(facts, decision, c) for c in facts.permanent_codes()],
+                "objections": [f"{facts.short_name(c)}: {r}" for c, r in objections],
+            },
+            now,
+        )
 
 
 def list_decisions(ctx: Context, key: str) -> list[dict[str, object]]:

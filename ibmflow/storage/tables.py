@@ -240,6 +240,75 @@ class RequestRow(SQLModel, table=True):
     answer_fields: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     answered_via: str | None = Field(default=None, max_length=20)
     answered_by: str | None = Field(default=None, max_length=254)
+    decision_id: int | None = Field(default=None, foreign_key="decision.id")
+    reply_key: str | None = Field(default=None, max_length=32, unique=True)
+    message_id: str | None = Field(default=None, max_length=250)
+    closed_reason: str | None = Field(default=None, max_length=2000)
+    created_by: str | None = Field(default=None, max_length=254)
+
+
+class LinkTokenRow(SQLModel, table=True):
+    """A link that answers a request without an account; only the token's SHA-256 is kept."""
+
+    __tablename__ = "link_token"
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _when()
+    expires_at: datetime = _when()
+    used_at: datetime | None = _when(nullable=True)
+
+
+class OutboxRow(SQLModel, table=True):
+    """A mail to send, written in the transaction of the event that causes it; never deleted."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: int | None = Field(default=None, foreign_key="process.id", index=True)
+    request_id: int | None = Field(default=None, foreign_key="request.id", index=True)
+    kind: str = Field(max_length=40)
+    to_addrs: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    subject: str = Field(max_length=998)
+    text_body: str = Field(sa_type=sa.Text)
+    html_body: str | None = Field(default=None, sa_type=sa.Text)
+    message_id: str = Field(max_length=250, unique=True)
+    reply_to: str | None = Field(default=None, max_length=254)
+    in_reply_to: str | None = Field(default=None, max_length=250)
+    references: str | None = Field(default=None, sa_type=sa.Text)
+    status: str = Field(default="pending", max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime = _when()
+    claimed_until: datetime | None = _when(nullable=True)
+    claimed_by: str | None = Field(default=None, max_length=100)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)
+
+
+class InboundMessageRow(SQLModel, table=True):
+    """A mail received (reply, auto-reply or bounce): matched to a request, or kept in quarantine."""
+
+    __tablename__ = "inbound_message"
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = _when()
+    via: str = Field(max_length=10)
+    envelope_from: str | None = Field(default=None, max_length=254)
+    envelope_to: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    header_from: str | None = Field(default=None, max_length=998)
+    subject: str | None = Field(default=None, max_length=998)
+    message_id: str | None = Field(default=None, max_length=998)
+    raw_sha256: str = Field(max_length=64)
+    size: int
+    classification: str = Field(max_length=20)
+    status: str = Field(max_length=20, index=True)
+    reason: str | None = Field(default=None, sa_type=sa.Text)
+    process_id: int | None = Field(default=None, foreign_key="process.id", index=True)
+    request_id: int | None = Field(default=None, foreign_key="request.id")
+    decided_by: str | None = Field(default=None, max_length=254)
+    decided_at: datetime | None = _when(nullable=True)
 
 
 class ConsultationClosureRow(SQLModel, table=True):

@@ -1,0 +1,1 @@
+"""Mail: rendering the notifications, the outbox, delivery, and replies coming back."""

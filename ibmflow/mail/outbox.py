@@ -1,0 +1,62 @@
+"""The outbox: every mail is a row written in the transaction of the event that causes it.
+
+A dispatcher sends the rows afterwards; nothing is sent from inside a transaction, and no row is ever
+deleted. Each row carries its own `Message-ID`, so a retry re-sends the very same message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from ibmflow.mail.headers import clean_address, clean_header
+from ibmflow.mail.render import Rendered
+from ibmflow.storage.db import Tx
+from ibmflow.storage.tables import OutboxRow
+
+
+def new_message_id(domain: str) -> str:
+    """A globally unique Message-ID under ibmflow's own domain."""
+    return f"<ibmflow.{uuid.uuid4().hex}@{domain}>"
+
+
+def enqueue(
+    tx: Tx,
+    *,
+    kind: str,
+    to: Sequence[str],
+    mail: Rendered,
+    now: datetime,
+    domain: str,
+    process_id: int | None = None,
+    request_id: int | None = None,
+    reply_to: str | None = None,
+    thread: Sequence[str] = (),
+    dedupe_key: str | None = None,
+) -> OutboxRow:
+    """Write one mail to the outbox in the caller's transaction.
+
+    `thread` lists the Message-IDs this mail follows, oldest first: the last becomes `In-Reply-To`,
+    all of them `References`, so a follow-up shows under the original request in the mail client.
+    """
+    recipients = sorted({clean_address(address) for address in to})
+    row = OutboxRow(
+        kind=kind,
+        to_addrs=recipients,
+        subject=clean_header(mail.subject),
+        text_body=mail.text,
+        html_body=mail.html,
+        message_id=new_message_id(domain),
+        reply_to=clean_address(reply_to) if reply_to else None,
+        in_reply_to=thread[-1] if thread else None,
+        references=" ".join(thread) if thread else None,
+        process_id=process_id,
+        request_id=request_id,
+        dedupe_key=dedupe_key,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    tx.session.add(row)
+    tx.session.flush()
+    return row

@@ -1,0 +1,148 @@
+"""The mails that commands cause, rendered and written to the outbox inside the command's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+
+from ibmflow.mail import outbox
+from ibmflow.mail.render import Renderer
+from ibmflow.services.context import Context
+from ibmflow.storage import repository as repo
+from ibmflow.storage.db import Tx
+from ibmflow.storage.tables import AppointmentRow, PersonRow, ProcessRow
+
+_renderers: dict[tuple[Path, str], Renderer] = {}
+
+
+def renderer(ctx: Context) -> Renderer:
+    """The notification templates of this deployment (loaded once)."""
+    key = (ctx.settings.notifications_dir, ctx.settings.language)
+    if key not in _renderers:
+        _renderers[key] = Renderer(*key)
+    return _renderers[key]
+
+
+def domain(ctx: Context) -> str:
+    """The domain of ibmflow's own Message-IDs: that of its sender address."""
+    return ctx.settings.mail_from_address.rsplit("@", 1)[1]
+
+
+def reply_address(ctx: Context, reply_key: str) -> str:
+    """The per-request reply address: `local+KEY@domain` on the configured reply address."""
+    local, host = ctx.settings.mail_reply_address.split("@", 1)
+    return f"{local.split('+', 1)[0]}+{reply_key}@{host}"
+
+
+def local_time(process: ProcessRow, moment: datetime | None) -> str:
+    """A moment in the process's time zone, with the zone named."""
+    if moment is None:
+        return "no set date"
+    zone = ZoneInfo(process.timezone)
+    return f"{moment.astimezone(zone):%A %d %B %Y, %H:%M} ({process.timezone})"
+
+
+def coordinator(tx: Tx, process: ProcessRow) -> dict[str, str]:
+    """The coordinator's name and address for signatures (a neutral one before the appointment)."""
+    appt = tx.session.exec(
+        select(AppointmentRow)
+        .where(AppointmentRow.process_id == process.id)
+        .order_by(col(AppointmentRow.id).desc())
+    ).first()
+    person = tx.session.get(PersonRow, appt.person_id) if appt else None
+    if person is None:
+        return {"name": "The national IBM coordination", "email": ""}
+    return {"name": person.name, "email": person.email}
+
+
+def base_context(ctx: Context, tx: Tx, process: ProcessRow) -> dict[str, Any]:
+    """What every template may use: the process and the coordinator."""
+    return {
+        "process": {"key": process.key, "title": process.title},
+        "coordinator": coordinator(tx, process),
+        "base_url": ctx.settings.mail_base_url,
+    }
+
+
+def send(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    kind: str,
+    to: Sequence[str],
+    context: dict[str, Any],
+    now: datetime,
+    *,
+    request_id: int | None = None,
+    reply_to: str | None = None,
+    thread: Sequence[str] = (),
+    dedupe_key: str | None = None,
+) -> str:
+    """Render one message kind and put it in the outbox; return its Message-ID."""
+    mail = renderer(ctx).render(kind, {**base_context(ctx, tx, process), **context})
+    row = outbox.enqueue(
+        tx,
+        kind=kind,
+        to=to,
+        mail=mail,
+        now=now,
+        domain=domain(ctx),
+        process_id=process.id,
+        request_id=request_id,
+        reply_to=reply_to,
+        thread=thread,
+        dedupe_key=dedupe_key,
+    )
+    return row.message_id
+
+
+def addresses_for_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[str]:
+    """The addresses of the people holding any of the roles a definition names."""
+    wanted = set(roles)
+    role_of = {
+        "coordinator": "coordinator",
+        "chair": "chair",
+        "iawg_members": "iawg_member",
+        "focal_points": "focal_point",
+        "managers": "manager",
+    }
+    people = {
+        p.id: p.email
+        for p in tx.session.exec(select(PersonRow).where(PersonRow.process_id == process.id))
+    }
+    out = {
+        people[r.person_id]
+        for r in repo.active_roles(tx.session, process)
+        if any(role_of.get(w) == r.role for w in wanted) and r.person_id in people
+    }
+    if "representatives" in wanted:
+        from ibmflow.storage.tables import NominationRow
+
+        out |= {
+            people[n.representative_id]
+            for n in tx.session.exec(
+                select(NominationRow).where(
+                    NominationRow.process_id == process.id, col(NominationRow.revoked).is_(False)
+                )
+            )
+            if n.representative_id in people
+        }
+    return sorted(out)
+
+
+def step_title(ctx: Context, tx: Tx, process: ProcessRow, step: str) -> str:
+    """A step's title in the definition version the process runs on."""
+    from ibmflow.storage.tables import WorkflowDefinitionRow
+
+    stored = tx.session.get(WorkflowDefinitionRow, process.definition_pk)
+    assert stored is not None
+    definition = ctx.definition_of(process, stored)
+    try:
+        return definition.state(step).title
+    except KeyError:
+        return step

@@ -1,0 +1,625 @@
+"""Requests to focal points: sending them by mail, answering them (by link, by reply or recorded from
+the CLI), withdrawing and waiving them.
+
+A request's link carries a token of 192 random bits; only its SHA-256 is stored, with an expiry (the
+due date plus a grace period). Looking at a link never consumes it; answering does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, select
+
+from ibmflow.audit import AuditRecord, JSONValue
+from ibmflow.calendar import add_working_days
+from ibmflow.errors import InvalidCommand, LinkRefused, NotFound
+from ibmflow.requestkinds import KINDS, check_fields
+from ibmflow.services import mailings
+from ibmflow.services.common import iso, on_process, require_step
+from ibmflow.services.context import Context
+from ibmflow.storage import repository as repo
+from ibmflow.storage.db import Tx
+from ibmflow.storage.tables import (
+    DecisionRow,
+    DocumentRow,
+    InstitutionRow,
+    LinkTokenRow,
+    PersonRow,
+    ProcessRow,
+    RequestRow,
+    RoleRow,
+)
+
+DEFAULT_DUE_DAYS = 10
+OPEN = "sent"
+FINISHED = ("answered", "withdrawn", "waived", "closed")
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a link token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file sent with an answer (by link or attached to a reply)."""
+
+    filename: str
+    content: bytes
+
+
+def due_at(ctx: Context, process: ProcessRow, now: datetime, days: int) -> datetime:
+    """`days` working days after `now`, in the process's country and time zone."""
+    return add_working_days(
+        now,
+        days,
+        tz=process.timezone,
+        holidays=ctx.holidays(process.country, range(now.year, now.year + 2 + days // 200)),
+    )
+
+
+def _recipients(tx: Tx, process: ProcessRow, institution: InstitutionRow) -> list[PersonRow]:
+    roles = [
+        r
+        for r in repo.active_roles(tx.session, process, "focal_point")
+        if r.institution_id == institution.id
+    ]
+    people = [tx.session.get(PersonRow, r.person_id) for r in roles]
+    return [p for p in people if p is not None]
+
+
+def issue(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    now: datetime,
+    *,
+    kind: str,
+    actor: str,
+    codes: Sequence[str] | None = None,
+    scope: str = "involved",
+    instructions: str = "",
+    due_days: int = DEFAULT_DUE_DAYS,
+) -> list[int]:
+    """Send requests of `kind` in the current step to every institution (or focal point) in scope
+    that has none pending or answered yet; return the new requests' ids (in the caller's tx)."""
+    spec = KINDS.get(kind)
+    if spec is None or kind == "vote":
+        raise InvalidCommand(
+            f"unknown request kind {kind!r}; one of "
+            f"{', '.join(k for k in KINDS if k != 'vote')} (votes go with decisions)."
+        )
+    facts = repo.load_facts(tx.session, process, now)
+    targets = (
+        [i.code for i in facts.in_scope(scope)] if codes is None else [c.upper() for c in codes]
+    )
+    existing = tx.session.exec(
+        select(RequestRow).where(
+            RequestRow.process_id == process.id,
+            RequestRow.kind == kind,
+            RequestRow.step == process.state,
+            col(RequestRow.status).in_([OPEN, "answered", "waived"]),
+        )
+    ).all()
+    due = due_at(ctx, process, now, due_days)
+    created: list[int] = []
+    for code in targets:
+        institution = repo.institution(tx.session, process, code)
+        people = _recipients(tx, process, institution)
+        groups = [[p] for p in people] if spec.per == "focal_point" else [people]
+        for group in groups:
+            if not group:
+                continue  # no focal point yet: the guard says so; `request send` again later
+            covered = [
+                r
+                for r in existing
+                if r.institution_id == institution.id
+                and (spec.per == "institution" or r.focal_point_id == group[0].id)
+            ]
+            if covered:
+                continue
+            request = RequestRow(
+                process_id=process.id or 0,
+                step=process.state,
+                kind=kind,
+                institution_id=institution.id or 0,
+                focal_point_id=group[0].id,
+                instructions=instructions,
+                sent_at=now,
+                due_at=due,
+                reply_key=secrets.token_hex(8),
+                created_by=actor,
+            )
+            tx.session.add(request)
+            tx.session.flush()
+            mail_request(ctx, tx, process, request, institution, group, now)
+            tx.audit(
+                AuditRecord(
+                    at=now,
+                    actor=actor,
+                    action="request.sent",
+                    process=process.key,
+                    entity=f"request:{request.id}",
+                    after={
+                        "kind": kind,
+                        "institution": code,
+                        "to": [p.email for p in group],
+                        "due_at": iso(due),
+                        "step": process.state,
+                    },
+                )
+            )
+            created.append(request.id or 0)
+    return created
+
+
+def mail_request(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    request: RequestRow,
+    institution: InstitutionRow,
+    people: Sequence[PersonRow],
+    now: datetime,
+    *,
+    representing: dict[int, PersonRow] | None = None,
+    thread: Sequence[str] = (),
+    dedupe_key: str | None = None,
+) -> list[str]:
+    """One mail per person, each with a link of its own; returns the Message-IDs.
+
+    The first mail's Message-ID becomes the request's, under which reminders and receipts thread.
+    """
+    definition_title = mailings.step_title(ctx, tx, process, request.step)
+    decision = tx.session.get(DecisionRow, request.decision_id) if request.decision_id else None
+    expires = (request.due_at or now) + timedelta(days=ctx.settings.mail_token_grace_days)
+    ids = []
+    for person in people:
+        token = secrets.token_urlsafe(24)
+        tx.session.add(
+            LinkTokenRow(
+                request_id=request.id or 0,
+                person_id=person.id,
+                token_hash=token_hash(token),
+                created_at=now,
+                expires_at=expires,
+            )
+        )
+        rep = (representing or {}).get(person.id or 0)
+        context: dict[str, Any] = {
+            "recipient": {"name": person.name, "email": person.email},
+            "institution": {
+                "code": institution.code,
+                "name": institution.name,
+                "short_name": institution.short_name,
+            },
+            "request": {
+                "id": request.id,
+                "kind": request.kind,
+                "kind_label": KINDS[request.kind].label,
+                "instructions": request.instructions,
+                "due_local": mailings.local_time(process, request.due_at),
+            },
+            "step": {"id": request.step, "title": definition_title},
+            "link": f"{ctx.settings.mail_base_url}/r/{token}",
+            "decision": {"id": decision.id, "title": decision.title} if decision else None,
+            "representing": {"name": rep.name} if rep else None,
+        }
+        message_id = mailings.send(
+            ctx,
+            tx,
+            process,
+            "vote" if request.kind == "vote" else "request",
+            [person.email],
+            context,
+            now,
+            request_id=request.id,
+            reply_to=mailings.reply_address(ctx, request.reply_key or ""),
+            thread=thread,
+            dedupe_key=f"{dedupe_key}:{person.id}" if dedupe_key else None,
+        )
+        ids.append(message_id)
+    if ids and request.message_id is None:
+        request.message_id = ids[0]
+        tx.session.add(request)
+    return ids
+
+
+def send_requests(
+    ctx: Context,
+    key: str,
+    *,
+    kind: str,
+    actor: str,
+    institutions: Sequence[str] | None = None,
+    scope: str = "involved",
+    instructions: str = "",
+    due_days: int = DEFAULT_DUE_DAYS,
+) -> list[int]:
+    """Send a request of `kind` to every institution in scope that has none yet (the CLI's `request
+    send`); return the new requests' ids."""
+    if due_days < 1:
+        raise InvalidCommand("--due-days must be at least 1 working day.")
+    with on_process(ctx, key) as (tx, process, now):
+        require_step(process, doing="sending requests")
+        return issue(
+            ctx,
+            tx,
+            process,
+            now,
+            kind=kind,
+            actor=actor,
+            codes=institutions,
+            scope=scope,
+            instructions=instructions,
+            due_days=due_days,
+        )
+
+
+def _files(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    request: RequestRow,
+    uploads: Sequence[Upload],
+    actor: str,
+    now: datetime,
+) -> list[int]:
+    ids = []
+    for upload in uploads:
+        blob = ctx.documents.put(upload.content)
+        row = DocumentRow(
+            process_id=process.id or 0,
+            step=request.step,
+            kind="other",
+            filename=(upload.filename or "attachment")[:255],
+            sha256=blob.sha256,
+            size=blob.size,
+            uploaded_by=actor,
+            uploaded_at=now,
+        )
+        tx.session.add(row)
+        tx.session.flush()
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action="document.attached",
+                process=process.key,
+                entity=f"document:{row.id}",
+                after={
+                    "kind": "other",
+                    "filename": row.filename,
+                    "sha256": blob.sha256,
+                    "size": blob.size,
+                    "request": request.id,
+                },
+            )
+        )
+        ids.append(row.id or 0)
+    return ids
+
+
+def record(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    request: RequestRow,
+    now: datetime,
+    *,
+    via: str,
+    actor: str,
+    text: str | None,
+    fields: dict[str, Any],
+    uploads: Sequence[Upload] = (),
+    detail: dict[str, JSONValue] | None = None,
+) -> None:
+    """Record an answer on a request (in the caller's transaction), consume its links, and send the
+    answerer a receipt threaded under the request."""
+    if request.status in FINISHED:
+        raise InvalidCommand(
+            f"request #{request.id} is already {request.status}; nothing recorded."
+        )
+    documents = _files(ctx, tx, process, request, uploads, actor, now)
+    request.status, request.answered_at, request.answered_via = "answered", now, via
+    request.answered_by, request.answer_text = actor, text
+    request.answer_fields = {**fields, **({"documents": documents} if documents else {})}
+    tx.session.add(request)
+    for link in tx.session.exec(
+        select(LinkTokenRow).where(
+            LinkTokenRow.request_id == request.id, col(LinkTokenRow.used_at).is_(None)
+        )
+    ):
+        link.used_at = now
+        tx.session.add(link)
+    tx.audit(
+        AuditRecord(
+            at=now,
+            actor=actor,
+            action="request.answered",
+            process=process.key,
+            entity=f"request:{request.id}",
+            after={
+                "kind": request.kind,
+                "via": via,
+                "text": text,
+                "fields": dict(request.answer_fields),
+                **(detail or {}),
+            },
+        )
+    )
+    if via != "cli" and "@" in actor:
+        institution = tx.session.get(InstitutionRow, request.institution_id)
+        assert institution is not None
+        mailings.send(
+            ctx,
+            tx,
+            process,
+            "answer_receipt",
+            [actor],
+            {
+                "institution": {"name": institution.name, "short_name": institution.short_name},
+                "request": {
+                    "id": request.id,
+                    "kind_label": KINDS[request.kind].label,
+                    "answered_local": mailings.local_time(process, now),
+                    "via": via,
+                },
+            },
+            now,
+            request_id=request.id,
+            thread=[request.message_id] if request.message_id else [],
+        )
+
+
+@dataclass(frozen=True)
+class LinkView:
+    """What an answer link shows: the request, for whom, and the form it needs."""
+
+    request_id: int
+    process_key: str
+    process_title: str
+    institution: str
+    person_name: str
+    kind: str
+    kind_label: str
+    step_title: str
+    instructions: str
+    due_local: str
+    fields: tuple[Any, ...]
+    text_required: bool
+    decision_title: str | None
+    representing: str | None
+    token_hash: str
+
+
+def _resolve(tx: Tx, token: str, now: datetime) -> tuple[LinkTokenRow, RequestRow, ProcessRow]:
+    if not token or len(token) > 200:
+        raise LinkRefused("This link is not valid.", reason="unknown")
+    link = tx.session.exec(
+        select(LinkTokenRow).where(LinkTokenRow.token_hash == token_hash(token))
+    ).one_or_none()
+    if link is None:
+        raise LinkRefused(
+            "This link is not valid. Check that it was copied whole from the mail.",
+            reason="unknown",
+        )
+    request = tx.session.get(RequestRow, link.request_id)
+    assert request is not None
+    process = tx.session.get(ProcessRow, request.process_id)
+    assert process is not None
+    if request.status == "answered" or link.used_at is not None:
+        raise LinkRefused(
+            "This request has already been answered; thank you. Write to the "
+            "coordinator if something must be corrected.",
+            reason="used",
+        )
+    if request.status in FINISHED:
+        raise LinkRefused(
+            f"This request was {request.status} by the coordinator; no answer is needed any more.",
+            reason="closed",
+        )
+    if now > link.expires_at:
+        raise LinkRefused(
+            "This link has expired. Reply to the mail instead, or ask the "
+            "coordinator for a new link.",
+            reason="expired",
+        )
+    return link, request, process
+
+
+def view_link(ctx: Context, token: str) -> LinkView:
+    """The request behind a link, for the answer page (looking never consumes the link)."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as tx:
+        link, request, process = _resolve(tx, token, now)
+        institution = tx.session.get(InstitutionRow, request.institution_id)
+        person = tx.session.get(PersonRow, link.person_id) if link.person_id else None
+        decision = tx.session.get(DecisionRow, request.decision_id) if request.decision_id else None
+        representing = None
+        if decision is not None and person is not None:
+            member = _member_of(tx, process, request.institution_id)
+            if member is not None and member.id != person.id:
+                representing = member.name
+        assert institution is not None
+        spec = KINDS[request.kind]
+        return LinkView(
+            request_id=request.id or 0,
+            process_key=process.key,
+            process_title=process.title,
+            institution=institution.name,
+            person_name=person.name if person else "",
+            kind=request.kind,
+            kind_label=spec.label,
+            step_title=mailings.step_title(ctx, tx, process, request.step),
+            instructions=request.instructions,
+            due_local=mailings.local_time(process, request.due_at),
+            fields=spec.fields,
+            text_required=spec.text_required,
+            decision_title=decision.title if decision else None,
+            representing=representing,
+            token_hash=link.token_hash,
+        )
+
+
+def _member_of(tx: Tx, process: ProcessRow, institution_id: int) -> PersonRow | None:
+    role = tx.session.exec(
+        select(RoleRow).where(
+            RoleRow.process_id == process.id,
+            RoleRow.role == "iawg_member",
+            col(RoleRow.active).is_(True),
+            RoleRow.institution_id == institution_id,
+        )
+    ).first()
+    return tx.session.get(PersonRow, role.person_id) if role else None
+
+
+def answer_by_link(
+    ctx: Context,
+    token: str,
+    *,
+    text: str | None,
+    fields: dict[str, str],
+    uploads: Sequence[Upload] = (),
+    approve: bool | None = None,
+    reason: str | None = None,
+) -> int:
+    """Record the answer sent through a link and consume the link; return the request id.
+
+    Raises LinkRefused (nothing recorded) for an unknown, expired, used or closed link, and
+    InvalidCommand listing every problem with the answer itself.
+    """
+    from ibmflow.services.decisions import cast_in
+
+    now = ctx.clock.now()
+    with ctx.db.transaction() as tx:
+        link, request, process = _resolve(tx, token, now)
+        person = tx.session.get(PersonRow, link.person_id) if link.person_id else None
+        if person is None:
+            raise LinkRefused("This link is not valid.", reason="unknown")
+        if request.kind == "vote":
+            if approve is None:
+                raise InvalidCommand("Choose approve or object.")
+            institution = tx.session.get(InstitutionRow, request.institution_id)
+            assert institution is not None and request.decision_id is not None
+            cast_in(
+                ctx,
+                tx,
+                process,
+                now,
+                request.decision_id,
+                institution=institution.code,
+                voter=person.email,
+                approve=approve,
+                reason=reason,
+                actor=person.email,
+                via="link",
+            )
+            return request.id or 0
+        clean, problems = check_fields(request.kind, fields)
+        if KINDS[request.kind].text_required and not (text and text.strip()):
+            problems.append('Your comments: please write them, or write "no comments".')
+        limit = ctx.settings.answers_max_upload_mb * 1024 * 1024
+        allowed = ctx.settings.answers_allowed_types
+        for upload in uploads:
+            extension = upload.filename.rsplit(".", 1)[-1].lower() if "." in upload.filename else ""
+            if extension not in allowed:
+                problems.append(
+                    f"{upload.filename}: files of this type are not accepted; send "
+                    f"{', '.join(allowed)}."
+                )
+            if len(upload.content) > limit:
+                problems.append(
+                    f"{upload.filename}: larger than {ctx.settings.answers_max_upload_mb} MB."
+                )
+        if problems:
+            raise InvalidCommand(" ".join(problems))
+        record(
+            ctx,
+            tx,
+            process,
+            request,
+            now,
+            via="link",
+            actor=person.email,
+            text=(text or "").strip() or None,
+            fields=dict(clean),
+            uploads=uploads,
+            detail={"link": link.id},
+        )
+        return request.id or 0
+
+
+def close(ctx: Context, key: str, request_id: int, *, status: str, reason: str, actor: str) -> None:
+    """Withdraw or waive a request (coordinator, with a reason); its links stop working."""
+    if status not in ("withdrawn", "waived"):
+        raise InvalidCommand("a request is either withdrawn or waived.")
+    if not reason.strip():
+        raise InvalidCommand(f"a reason is required to mark a request {status}.")
+    with on_process(ctx, key) as (tx, process, now):
+        request = tx.session.get(RequestRow, request_id)
+        if request is None or request.process_id != process.id:
+            raise NotFound(f"no request #{request_id} in {key}; `ibmflow request list {key}`.")
+        if request.status != OPEN:
+            raise InvalidCommand(
+                f"request #{request_id} is {request.status}; only a pending request "
+                f"can be {status}."
+            )
+        request.status, request.closed_reason = status, reason.strip()
+        tx.session.add(request)
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action=f"request.{status}",
+                process=key,
+                entity=f"request:{request_id}",
+                reason=reason.strip(),
+                before={"status": OPEN},
+                after={"status": status},
+            )
+        )
+
+
+def list_requests(ctx: Context, key: str) -> list[dict[str, Any]]:
+    """Every request of a process with its status and answer."""
+    now = ctx.clock.now()
+    with ctx.db.reading() as session:
+        process = repo.get_process(session, key)
+        codes = {i.id: i.code for i in repo.institutions(session, process)}
+        emails = {
+            p.id: p.email
+            for p in session.exec(select(PersonRow).where(PersonRow.process_id == process.id))
+        }
+        rows = session.exec(
+            select(RequestRow)
+            .where(RequestRow.process_id == process.id)
+            .order_by(col(RequestRow.id))
+        ).all()
+        return [
+            {
+                "id": r.id,
+                "step": r.step,
+                "kind": r.kind,
+                "institution": codes[r.institution_id],
+                "focal_point": emails.get(r.focal_point_id) if r.focal_point_id else None,
+                "status": r.status,
+                "overdue": bool(r.status == OPEN and r.due_at and now > r.due_at),
+                "sent_at": iso(r.sent_at),
+                "due_at": iso(r.due_at),
+                "answered_at": iso(r.answered_at),
+                "answered_via": r.answered_via,
+                "answered_by": r.answered_by,
+                "answer_text": r.answer_text,
+                "answer_fields": r.answer_fields,
+                "decision_id": r.decision_id,
+                "reason": r.closed_reason,
+            }
+            for r in rows
+        ]
