@@ -36,7 +36,26 @@ MAX_TARGET_DAYS = 3650
 
 _TOP_KEYS = {"workflow", "states", "transitions", "controls"}
 _WORKFLOW_KEYS = {"id", "version", "title", "description", "initial"}
-_STATE_KEYS = {"id", "title", "description", "owner", "target_days", "guards", "notify", "final"}
+_STATE_KEYS = {
+    "id",
+    "title",
+    "description",
+    "owner",
+    "target_days",
+    "guards",
+    "notify",
+    "opens",
+    "final",
+}
+_OPENS_KEYS = {"kind", "scope", "due_days", "instructions"}
+OPENABLE_KINDS = (
+    "acknowledge_contact",
+    "self_assessment",
+    "activity_inventory",
+    "chapter_draft",
+    "consultation_comments",
+)
+SCOPES = ("permanent", "involved", "all")
 _GUARD_KEYS = {"name", "args"}
 _NOTIFY_KEYS = {"on", "template", "to"}
 _TRANSITION_KEYS = {"trigger", "source", "dest"}
@@ -61,6 +80,16 @@ class Notification:
 
 
 @dataclass(frozen=True)
+class Opening:
+    """Requests a state sends when it is entered: one kind, to the institutions in scope."""
+
+    kind: str
+    scope: str
+    due_days: int
+    instructions: str
+
+
+@dataclass(frozen=True)
 class StateDef:
     """One declared state: a key step of the process, or a final state."""
 
@@ -71,6 +100,7 @@ class StateDef:
     target_days: int | None
     guards: tuple[GuardSpec, ...]
     notify: tuple[Notification, ...]
+    opens: tuple[Opening, ...]
     final: bool
 
 
@@ -280,6 +310,7 @@ def _read_states(chk: _Checker, raw_states: object) -> list[StateDef]:
                 target_days=target,
                 guards=tuple(guards),
                 notify=tuple(_read_notify(chk, data.get("notify", []), where)),
+                opens=tuple(_read_opens(chk, data.get("opens", []), where)),
                 final=final,
             )
         )
@@ -341,6 +372,42 @@ def _read_notify(chk: _Checker, raw: object, where: str) -> list[Notification]:
                     f"unknown recipient role {role!r}; one of {', '.join(sorted(RECIPIENT_ROLES))}",
                 )
         out.append(Notification(on=str(on), template=str(template), to=tuple(to)))
+    return out
+
+
+def _read_opens(chk: _Checker, raw: object, where: str) -> list[Opening]:
+    if not isinstance(raw, list):
+        chk.add(f"{where}.opens", 'expected a list of requests like [{ kind = "..." }]')
+        return []
+    out = []
+    for j, item in enumerate(raw, start=1):
+        owhere = f"{where}.opens[{j}]"
+        data = chk.table(item, owhere, _OPENS_KEYS)
+        kind, scope = data.get("kind"), data.get("scope", "involved")
+        due = data.get("due_days", 10)
+        instructions = data.get("instructions", "")
+        if not isinstance(kind, str) or kind not in OPENABLE_KINDS:
+            chk.add(
+                f"{owhere}.kind",
+                f"unknown request kind {kind!r}; one of "
+                f"{', '.join(OPENABLE_KINDS)} (votes go with decisions)",
+            )
+        if not isinstance(scope, str) or scope not in SCOPES:
+            chk.add(f"{owhere}.scope", f"expected one of {', '.join(SCOPES)}, found {scope!r}")
+        if not isinstance(due, int) or isinstance(due, bool) or not 1 <= due <= 365:
+            chk.add(
+                f"{owhere}.due_days",
+                f"bad duration {due!r}; expected a whole number of working days from 1 to 365",
+            )
+            due = 10
+        if not isinstance(instructions, str):
+            chk.add(f"{owhere}.instructions", "expected a text")
+            instructions = ""
+        out.append(
+            Opening(
+                kind=str(kind), scope=str(scope), due_days=due, instructions=instructions.strip()
+            )
+        )
     return out
 
 

@@ -13,8 +13,10 @@ from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.facts import DOCUMENT_KINDS, REQUEST_KINDS
 from ibmflow.roster import parse_roster_text
+from ibmflow.services import requests
 from ibmflow.services.common import iso, on_process, require_step
 from ibmflow.services.context import Context
+from ibmflow.services.requests import Upload
 from ibmflow.services.roster import apply_roster
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
@@ -146,6 +148,13 @@ def _store(
     return row
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidCommand(f"cannot read {path}: {exc.strerror}; check the path.") from None
+
+
 def attach_document(ctx: Context, key: str, path: Path, *, kind: str, actor: str) -> int:
     """Attach a file to the current step; return the document id."""
     with on_process(ctx, key) as (tx, process, now):
@@ -216,30 +225,21 @@ def record_answer(
                 sent_at=now,
                 instructions="recorded from the command line",
             )
-        documents = [_store(ctx, tx, process, p, "other", actor, now).id for p in files or []]
-        request.status, request.answered_at, request.answered_via = "answered", now, "cli"
-        request.answered_by, request.answer_text = actor, text
-        request.answer_fields = {
-            **(fields or {}),
-            **({"documents": documents} if documents else {}),
-        }
-        tx.session.add(request)
-        tx.session.flush()
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="request.answered",
-                process=key,
-                entity=f"request:{request.id}",
-                after={
-                    "kind": kind,
-                    "via": "cli",
-                    "text": text,
-                    "fields": request.answer_fields,
-                    "focal_point": focal.email if focal else None,
-                },
-            )
+            tx.session.add(request)
+            tx.session.flush()
+        uploads = [Upload(filename=p.name, content=_read(p)) for p in files or []]
+        requests.record(
+            ctx,
+            tx,
+            process,
+            request,
+            now,
+            via="cli",
+            actor=actor,
+            text=text,
+            fields=dict(fields or {}),
+            uploads=uploads,
+            detail={"focal_point": focal.email if focal else None},
         )
         return request.id or 0
 

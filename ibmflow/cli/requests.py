@@ -1,0 +1,108 @@
+"""Commands on requests to focal points: send, list, withdraw, waive."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ibmflow.cli import app, out, print_json, state, table
+
+request_app = typer.Typer(help="Requests to focal points (sent by mail).", no_args_is_help=True)
+app.add_typer(request_app, name="request")
+
+Reason = Annotated[str, typer.Option(help="Why (required; kept on the audit log).")]
+
+
+@request_app.command("send")
+def request_send(
+    ctx: typer.Context,
+    process: str,
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="acknowledge_contact, self_assessment, "
+            "activity_inventory, chapter_draft, consultation_comments."
+        ),
+    ],
+    institution: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Institution code; repeat for several (default: every institution in scope)."
+        ),
+    ] = None,
+    scope: Annotated[str, typer.Option(help="permanent, involved or all.")] = "involved",
+    due_days: Annotated[int, typer.Option(help="Working days to answer.")] = 10,
+    instructions: Annotated[str, typer.Option(help="What is asked, in the mail.")] = "",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Send a request to every institution (or focal point) in scope that has none yet."""
+    from ibmflow.services.requests import send_requests
+
+    s = state(ctx)
+    ids = send_requests(
+        s.context,
+        process,
+        kind=kind,
+        institutions=institution,
+        scope=scope,
+        due_days=due_days,
+        instructions=instructions,
+        actor=s.actor,
+    )
+    if as_json:
+        print_json({"requests": ids})
+    else:
+        out.print(
+            f"{len(ids)} request(s) sent: {', '.join(f'#{i}' for i in ids) or 'none new'}",
+            highlight=False,
+        )
+
+
+@request_app.command("list")
+def request_list(
+    ctx: typer.Context, process: str, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Every request of a process with its status and answer."""
+    from ibmflow.services.requests import list_requests
+
+    rows = list_requests(state(ctx).context, process)
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        f"Requests of {process}",
+        ["#", "step", "kind", "institution", "status", "due (UTC)", "answered via"],
+        [
+            [
+                r["id"],
+                r["step"],
+                r["kind"],
+                r["institution"],
+                r["status"] + (" (overdue)" if r["overdue"] else ""),
+                (r["due_at"] or "")[:16],
+                r["answered_via"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+def _close(ctx: typer.Context, process: str, request_id: int, status: str, reason: str) -> None:
+    from ibmflow.services.requests import close
+
+    s = state(ctx)
+    close(s.context, process, request_id, status=status, reason=reason, actor=s.actor)
+    out.print(f"request #{request_id} {status}", highlight=False)
+
+
+@request_app.command("withdraw")
+def request_withdraw(ctx: typer.Context, process: str, request_id: int, reason: Reason) -> None:
+    """Withdraw a pending request (its links stop working)."""
+    _close(ctx, process, request_id, "withdrawn", reason)
+
+
+@request_app.command("waive")
+def request_waive(ctx: typer.Context, process: str, request_id: int, reason: Reason) -> None:
+    """Waive a pending request: it counts as done for the step's guards."""
+    _close(ctx, process, request_id, "waived", reason)

@@ -1,0 +1,116 @@
+"""What a transition causes besides the state change: the notifications its definition declares and
+the requests the entered step opens, all written in the transition's own transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import select
+
+from ibmflow.definitions import Definition, StateDef
+from ibmflow.engine import SUSPENDED, Outcome
+from ibmflow.services import mailings, requests
+from ibmflow.services.context import Context
+from ibmflow.storage import repository as repo
+from ibmflow.storage.db import Tx
+from ibmflow.storage.tables import AdoptionRow, ProcessRow
+
+
+def _step(process: ProcessRow, state: StateDef, due: datetime | None) -> dict[str, Any]:
+    return {
+        "id": state.id,
+        "title": state.title,
+        "description": state.description,
+        "due_local": mailings.local_time(process, due),
+    }
+
+
+def _notify(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    definition: Definition,
+    state: StateDef,
+    on: str,
+    context: dict[str, Any],
+    now: datetime,
+) -> None:
+    for notification in definition.notifications(state.id, on):
+        to = mailings.addresses_for_roles(tx, process, notification.to)
+        if to:
+            mailings.send(ctx, tx, process, notification.template, to, context, now)
+
+
+def entered(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    definition: Definition,
+    state_id: str,
+    now: datetime,
+    actor: str,
+) -> None:
+    """A step was entered: its `enter` notifications, then the requests it opens."""
+    if state_id == SUSPENDED:
+        return
+    state = definition.state(state_id)
+    record = repo.current_step_record(tx.session, process)
+    context = {"step": _step(process, state, record.due_at if record else None)}
+    _notify(ctx, tx, process, definition, state, "enter", context, now)
+    for opening in state.opens:
+        requests.issue(
+            ctx,
+            tx,
+            process,
+            now,
+            kind=opening.kind,
+            actor=actor,
+            scope=opening.scope,
+            instructions=opening.instructions,
+            due_days=opening.due_days,
+        )
+
+
+def completed(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    definition: Definition,
+    outcome: Outcome,
+    now: datetime,
+) -> None:
+    """A step was completed: its `complete` notifications (adoption details for the last one)."""
+    state = definition.state(outcome.before)
+    nxt = definition.state(outcome.after)
+    adoption = tx.session.exec(
+        select(AdoptionRow).where(AdoptionRow.process_id == process.id)
+    ).first()
+    context = {
+        "step": _step(process, state, None),
+        "next_step": None if nxt.final else {"title": nxt.title},
+        "adoption": None
+        if adoption is None
+        else {
+            "authority": adoption.authority,
+            "reference": adoption.reference,
+            "adopted_on": adoption.adopted_on.isoformat(),
+        },
+    }
+    _notify(ctx, tx, process, definition, state, "complete", context, now)
+
+
+def after(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    definition: Definition,
+    outcome: Outcome,
+    now: datetime,
+    actor: str,
+) -> None:
+    """Everything a transition causes, in the order a reader expects the mails."""
+    if outcome.trigger == "complete":
+        completed(ctx, tx, process, definition, outcome, now)
+    if outcome.trigger in ("complete", "return_to"):
+        entered(ctx, tx, process, definition, outcome.after, now, actor)
