@@ -399,7 +399,11 @@ class LinkView:
     token_hash: str
 
 
-def _resolve(tx: Tx, token: str, now: datetime) -> tuple[LinkTokenRow, RequestRow, ProcessRow]:
+def _resolve(
+    tx: Tx, token: str, now: datetime, *, lock: bool = False
+) -> tuple[LinkTokenRow, RequestRow, ProcessRow]:
+    """The link, its request and process; with `lock`, the process row is locked first (as every
+    command on a process does) and the rows re-read, so two answers at once record one."""
     if not token or len(token) > 200:
         raise LinkRefused("This link is not valid.", reason="unknown")
     link = tx.session.exec(
@@ -414,11 +418,21 @@ def _resolve(tx: Tx, token: str, now: datetime) -> tuple[LinkTokenRow, RequestRo
     assert request is not None
     process = tx.session.get(ProcessRow, request.process_id)
     assert process is not None
+    if lock:
+        process = repo.get_process(tx.session, process.key, lock=True)
+        tx.session.refresh(link)
+        tx.session.refresh(request)
     if request.status == "answered" or link.used_at is not None:
         raise LinkRefused(
             "This request has already been answered; thank you. Write to the "
             "coordinator if something must be corrected.",
             reason="used",
+        )
+    if request.status == "closed":
+        raise LinkRefused(
+            f"This request is closed ({request.closed_reason or 'no longer open'}); no answer is "
+            "needed any more.",
+            reason="closed",
         )
     if request.status in FINISHED:
         raise LinkRefused(
@@ -499,7 +513,7 @@ def answer_by_link(
 
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
-        link, request, process = _resolve(tx, token, now)
+        link, request, process = _resolve(tx, token, now, lock=True)
         person = tx.session.get(PersonRow, link.person_id) if link.person_id else None
         if person is None:
             raise LinkRefused("This link is not valid.", reason="unknown")

@@ -1,0 +1,401 @@
+"""The answer-by-link web app: `GET /r/{token}` shows a request and its form, `POST` answers it.
+
+The token in the link is the only capability: there is no listing and no account, and the POST takes
+nothing but the link and the answer (never a request id). Looking at a link never consumes it (mail
+scanners open every link); answering does, in the service layer. Every response carries the security
+headers, and the link pages are never cached.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, MutableHeaders, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ibmflow.errors import ConcurrencyConflict, IbmflowError, InvalidCommand, LinkRefused
+from ibmflow.requestkinds import check_fields
+from ibmflow.services.context import Context
+from ibmflow.services.requests import LinkView, Upload, answer_by_link, token_hash, view_link
+from ibmflow.web import csrf
+
+MB = 1024 * 1024
+FORM_ALLOWANCE = MB  # what the text of a form may add to its files
+MAX_FILES = 10
+MAX_FIELDS = 50
+COOKIE_MAX_AGE_S = 30 * 24 * 3600
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+SECURITY_HEADERS = (
+    ("Referrer-Policy", "no-referrer"),
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Cache-Control", "no-store"),
+)
+
+# Why a link is refused -> (HTTP status, page heading).
+REFUSALS = {
+    "unknown": (404, "This link is not valid"),
+    "expired": (410, "This link has expired"),
+    "used": (410, "This request has already been answered"),
+    "closed": (410, "No answer is needed any more"),
+}
+
+
+class SecurityHeaders:
+    """ASGI middleware adding the security headers to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS:
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyTooLarge(Exception):
+    """The request body went past the cap; reading stopped there."""
+
+
+@dataclass
+class Capped:
+    """A request whose body raises BodyTooLarge past `cap` bytes, and how far it was read."""
+
+    request: Request
+    cap: int
+    seen: int = 0
+    finished: bool = False
+
+    @classmethod
+    def of(cls, request: Request, cap: int) -> Capped:
+        upstream = request.receive
+        capped = cls(request, cap)
+
+        async def receive() -> Message:
+            message = await upstream()
+            if message["type"] == "http.request":
+                capped.seen += len(message.get("body", b""))
+                capped.finished = not message.get("more_body", False)
+                if capped.seen > cap:
+                    raise BodyTooLarge
+            else:
+                capped.finished = True
+            return message
+
+        capped.request = Request(request.scope, receive)
+        return capped
+
+    async def drain(self, receive: Receive, declared: int | None) -> None:
+        """Read and drop the rest of a refused body, up to `cap` more bytes, so that the browser is
+        still listening when the answer page comes (past that, the connection is simply closed)."""
+        budget = self.cap
+        if declared is not None and declared - self.seen > budget:
+            return
+        while not self.finished and budget > 0:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            budget -= len(message.get("body", b""))
+            self.finished = not message.get("more_body", False)
+
+
+@dataclass
+class Given:
+    """What the person typed, shown back when the answer is refused."""
+
+    text: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+    choice: str = ""
+    reason: str = ""
+    had_files: bool = False
+
+
+class Pages:
+    """The Jinja2 pages (autoescaped; a missing variable is an error, never an empty string)."""
+
+    def __init__(self, folder: Path = TEMPLATES) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(folder),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def render(self, name: str, status: int, **context: Any) -> HTMLResponse:
+        return HTMLResponse(self.env.get_template(name).render(**context), status_code=status)
+
+
+def create_app(ctx: Context) -> FastAPI:
+    """The web app of one deployment (the secret in the data folder is made on first start)."""
+    settings = ctx.settings
+    secret = csrf.load_secret(settings.data_dir)
+    pages = Pages()
+    limit_mb = settings.answers_max_upload_mb
+    cap = limit_mb * MB + FORM_ALLOWANCE
+    secure_cookie = settings.mail_base_url.startswith("https://")
+    app = FastAPI(title="ibmflow", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(SecurityHeaders)
+
+    def message(status: int, heading: str, *paragraphs: str) -> HTMLResponse:
+        return pages.render("message.html", status, heading=heading, paragraphs=paragraphs)
+
+    def refused(exc: LinkRefused) -> HTMLResponse:
+        status, heading = REFUSALS.get(exc.reason, REFUSALS["unknown"])
+        return message(status, heading, exc.message)
+
+    def form_page(
+        view: LinkView,
+        status: int = 200,
+        *,
+        problem: str | None = None,
+        given: Given | None = None,
+    ) -> HTMLResponse:
+        given = given or Given()
+        field_problems: dict[str, str] = {}
+        if problem and view.fields:
+            _, found = check_fields(view.kind, given.fields)
+            for item in view.fields:
+                for sentence in found:
+                    if sentence.startswith(f"{item.label}:"):
+                        field_problems[item.name] = sentence
+        token = csrf.token_for(secret, view.token_hash)
+        response = pages.render(
+            "answer.html",
+            status,
+            view=view,
+            csrf_field=csrf.FIELD,
+            csrf_token=token,
+            problem=problem,
+            field_problems=field_problems,
+            given=given,
+            max_mb=limit_mb,
+            allowed=settings.answers_allowed_types,
+            max_files=MAX_FILES,
+        )
+        response.set_cookie(
+            csrf.cookie_name(secret, view.token_hash),
+            token,
+            max_age=COOKIE_MAX_AGE_S,
+            path=None,  # the browser scopes it to /r (wherever a proxy mounts the app)
+            secure=secure_cookie,
+            httponly=True,
+            samesite="strict",
+        )
+        return response
+
+    def unavailable(exc: IbmflowError) -> HTMLResponse:
+        if isinstance(exc, ConcurrencyConflict):
+            return message(
+                409,
+                "Please send your answer again",
+                "Something changed at the same moment; nothing was recorded.",
+                "Go back, reload the page and send the form again.",
+            )
+        return message(
+            503,
+            "The answer page is not available right now",
+            "Nothing was recorded. Please try again later, or reply to the mail instead.",
+        )
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        """Whether the server runs and reaches its database."""
+        try:
+            with ctx.db.reading() as session:
+                session.connection().execute(sa.text("SELECT 1"))
+        except (IbmflowError, sa.exc.SQLAlchemyError):
+            return JSONResponse({"status": "database unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.api_route("/r/{token}", methods=["GET", "HEAD"])
+    def show(token: str) -> Response:
+        """The request behind a link and its form; looking never consumes the link."""
+        try:
+            return form_page(view_link(ctx, token))
+        except LinkRefused as exc:
+            return refused(exc)
+        except IbmflowError as exc:
+            return unavailable(exc)
+
+    @app.get("/r/{token}/done")
+    def done(token: str) -> Response:
+        """The thank-you page after an answer (back to the form while the link is still open)."""
+        try:
+            view_link(ctx, token)
+        except LinkRefused as exc:
+            if exc.reason == "used":
+                return message(
+                    200,
+                    "Thank you: your answer is recorded",
+                    "The coordinator sees it now, and a receipt was sent to you by mail.",
+                    "You can close this page. To correct something, write to the coordinator.",
+                )
+            return refused(exc)
+        except IbmflowError as exc:
+            return unavailable(exc)
+        return RedirectResponse(f"../{token}", status_code=303)
+
+    @app.post("/r/{token}")
+    async def answer(token: str, request: Request) -> Response:
+        """Record the answer sent from a link's form (CSRF-checked, the body read up to a cap)."""
+        link_hash = token_hash(token)
+        header = request.headers.get("content-length", "")
+        declared = int(header) if header.isdigit() else None
+        body = Capped.of(request, cap)
+        try:
+            if declared is not None and declared > cap:
+                raise BodyTooLarge
+            async with body.request.form(max_files=MAX_FILES, max_fields=MAX_FIELDS) as form:
+                if not csrf.verify(
+                    secret,
+                    link_hash,
+                    _text(form, csrf.FIELD),
+                    request.cookies.get(csrf.cookie_name(secret, link_hash)),
+                ):
+                    return message(
+                        403,
+                        "This form cannot be accepted",
+                        "Nothing was recorded: the form did not come from this link's page in "
+                        "this browser (or cookies are blocked).",
+                        "Open the link from the mail again and send the form from that page.",
+                    )
+                given, uploads = await _read_answer(form)
+        except BodyTooLarge:
+            await body.drain(request.receive, declared)
+            return await _again(
+                token,
+                f"Nothing was recorded: your files together are larger than {limit_mb} MB. Send "
+                "smaller files, or send them by replying to the mail.",
+            )
+        except HTTPException as exc:  # a malformed form, too many files or fields
+            return await _again(
+                token, f"Nothing was recorded: the form could not be read ({exc.detail})."
+            )
+        try:
+            view = await run_in_threadpool(view_link, ctx, token)
+        except LinkRefused as exc:
+            return refused(exc)
+        except IbmflowError as exc:
+            return unavailable(exc)
+        problem = _vote_problem(view, given)
+        if problem is None:
+            try:
+                await run_in_threadpool(_answer, ctx, token, view, given, uploads)
+            except LinkRefused as exc:
+                return refused(exc)
+            except InvalidCommand as exc:
+                problem = exc.message
+            except IbmflowError as exc:
+                return unavailable(exc)
+        if problem is not None:
+            return form_page(view, 400, problem=problem, given=given)
+        return RedirectResponse(f"{token}/done", status_code=303)
+
+    async def _again(token: str, problem: str) -> Response:
+        try:
+            view = await run_in_threadpool(view_link, ctx, token)
+        except LinkRefused as exc:
+            return refused(exc)
+        except IbmflowError as exc:
+            return unavailable(exc)
+        return form_page(view, 400, problem=problem)
+
+    return app
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+async def _read_answer(form: FormData) -> tuple[Given, list[Upload]]:
+    """The answer in a parsed form: text, structured fields (`f_<name>`), vote, files."""
+    fields = {
+        key.removeprefix("f_"): value
+        for key, value in form.multi_items()
+        if key.startswith("f_") and isinstance(value, str)
+    }
+    uploads = []
+    for item in form.getlist("files"):
+        if isinstance(item, UploadFile):
+            content = await item.read()
+            if item.filename or content:  # an empty file input still sends an empty part
+                uploads.append(Upload(filename=item.filename or "attachment", content=content))
+    given = Given(
+        text=_text(form, "text"),
+        fields=fields,
+        choice=_text(form, "choice"),
+        reason=_text(form, "reason"),
+        had_files=bool(uploads),
+    )
+    return given, uploads
+
+
+def _vote_problem(view: LinkView, given: Given) -> str | None:
+    """A vote's missing choice or reason, said for a person at a form rather than at a CLI."""
+    if view.kind != "vote":
+        return None
+    if given.choice not in ("approve", "object"):
+        return "Choose whether you approve or object."
+    if given.choice == "object" and not given.reason.strip():
+        return "Give the reason for your objection: it goes to the coordinator and the IAWG."
+    return None
+
+
+# One answer at a time in this server: on PostgreSQL two transactions answering the same link at
+# the same moment (a double click) could both see it unused. The service layer must lock the link
+# for several servers (and for a reply racing a link); this covers the double click meanwhile.
+_ANSWERING = threading.Lock()
+
+
+def _answer(
+    ctx: Context, token: str, view: LinkView, given: Given, uploads: Sequence[Upload]
+) -> int:
+    with _ANSWERING:
+        return _answer_now(ctx, token, view, given, uploads)
+
+
+def _answer_now(
+    ctx: Context, token: str, view: LinkView, given: Given, uploads: Sequence[Upload]
+) -> int:
+    if view.kind == "vote":
+        return answer_by_link(
+            ctx,
+            token,
+            text=None,
+            fields={},
+            approve=given.choice == "approve",
+            reason=given.reason.strip() or None,
+        )
+    return answer_by_link(
+        ctx,
+        token,
+        text=given.text,
+        fields=given.fields,
+        uploads=uploads,
+    )

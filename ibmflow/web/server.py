@@ -1,0 +1,101 @@
+"""Serving the answer pages with uvicorn, run from Python, with link tokens kept out of its logs.
+
+The access log stays on (operators need it) but every `/r/<token>` in a log record, its arguments or
+its traceback becomes `/r/…` before any handler sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+
+from ibmflow.services.context import Context
+from ibmflow.web.app import create_app
+
+_LINK = re.compile(r"/r/[^/\s\"'?#]+")
+REDACTED = "/r/…"
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+
+
+def redact(text: str) -> str:
+    """`text` with the token of every answer link replaced by an ellipsis."""
+    return _LINK.sub(REDACTED, text)
+
+
+def _redact_value(value: Any) -> Any:
+    return redact(value) if isinstance(value, str) else value
+
+
+class RedactLinkTokens(logging.Filter):
+    """A logging filter that removes answer-link tokens from messages, arguments and tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_value(arg) for arg in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {key: _redact_value(arg) for key, arg in record.args.items()}
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+_FILTER = RedactLinkTokens()
+
+
+def install_log_redaction() -> None:
+    """Put the redacting filter on uvicorn's loggers (once: adding it again changes nothing)."""
+    for name in UVICORN_LOGGERS:
+        logging.getLogger(name).addFilter(_FILTER)
+
+
+def build_server(
+    ctx: Context,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    log_level: str = "info",
+    log_config: dict[str, Any] | None = LOGGING_CONFIG,
+) -> uvicorn.Server:
+    """A uvicorn server for the answer pages (host and port default to web.host and web.port).
+
+    `log_config=None` leaves logging as the caller set it up (records reach the root logger).
+    """
+    config = uvicorn.Config(
+        create_app(ctx),
+        host=host or ctx.settings.web_host,
+        port=ctx.settings.web_port if port is None else port,
+        log_level=log_level,
+        log_config=log_config,
+        http="h11",
+        loop="asyncio",
+        ws="none",
+        lifespan="off",
+        server_header=False,
+    )
+    install_log_redaction()  # after the Config, whose logging setup would come first otherwise
+    return uvicorn.Server(config)
+
+
+def serve(ctx: Context, *, host: str | None = None, port: int | None = None) -> None:
+    """Serve the answer pages until stopped by Ctrl-C or SIGTERM (then return normally)."""
+    server = build_server(ctx, host=host, port=port)
+    # uvicorn shuts down gracefully on either signal, then raises it again with the handlers it
+    # found; make SIGTERM's one raise KeyboardInterrupt too, so that a stop is a clean exit.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main else None
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
