@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, UndefinedError
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    UndefinedError,
+)
 
 from ibmflow.errors import InvalidCommand
 
@@ -63,14 +70,22 @@ class Renderer:
                 f"unknown message kind {kind!r}; one of {', '.join(MESSAGE_KINDS)}."
             )
         lang = language or self.default_language
-        if not (self.folder / lang).is_dir():
-            lang = "en"
         try:
-            subject = self._text.get_template(f"{lang}/{kind}.subject.txt").render(context)
-            text = self._text.get_template(f"{lang}/{kind}.txt").render(context)
-            html = self._html.get_template(f"{lang}/{kind}.html").render(context)
+            subject = self._pick(self._text, lang, f"{kind}.subject.txt").render(context)
+            text = self._pick(self._text, lang, f"{kind}.txt").render(context)
+            html = self._pick(self._html, lang, f"{kind}.html").render(context)
         except TemplateNotFound as exc:
             raise InvalidCommand(f"template {exc.name} is missing in {self.folder}.") from None
         except UndefinedError as exc:
             raise InvalidCommand(f"template for {kind!r} uses an undefined value: {exc}.") from None
         return Rendered(subject=" ".join(subject.split()), text=text, html=html)
+
+    @staticmethod
+    def _pick(env: Environment, language: str, name: str) -> Template:
+        """The template in the language asked for, else the English one (not yet translated)."""
+        try:
+            return env.get_template(f"{language}/{name}")
+        except TemplateNotFound:
+            if language == "en":
+                raise
+            return env.get_template(f"en/{name}")

@@ -1,0 +1,204 @@
+"""Commands on outgoing mail: preview the templates, list and show the outbox, run the dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import socket
+import sys
+from typing import Annotated, Any
+
+import typer
+from sqlmodel import col, select
+
+from ibmflow.cli import app as root
+from ibmflow.cli import err, out, print_json, state, table
+from ibmflow.errors import IbmflowError, InvalidCommand, NotFound
+from ibmflow.services.common import iso
+from ibmflow.services.context import Context
+from ibmflow.storage import repository as repo
+from ibmflow.storage.tables import OutboxRow, ProcessRow
+
+mail_app = typer.Typer(help="Outgoing mail: templates, the outbox, delivery.", no_args_is_help=True)
+root.add_typer(mail_app, name="mail")
+
+STATUSES = ("pending", "sent", "failed")
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _row_dict(row: OutboxRow, process_key: str | None) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "process": process_key,
+        "kind": row.kind,
+        "to": list(row.to_addrs),
+        "subject": row.subject,
+        "status": row.status,
+        "attempts": row.attempts,
+        "message_id": row.message_id,
+        "reply_to": row.reply_to,
+        "in_reply_to": row.in_reply_to,
+        "created_at": iso(row.created_at),
+        "next_attempt_at": iso(row.next_attempt_at) if row.status == "pending" else None,
+        "sent_at": iso(row.sent_at),
+        "last_error": row.last_error,
+        "request_id": row.request_id,
+    }
+
+
+def list_mail(ctx: Context, process: str | None, status: str | None) -> list[dict[str, Any]]:
+    """The outbox rows, oldest first, of one process or all, optionally of one status."""
+    if status is not None and status not in STATUSES:
+        raise InvalidCommand(f"--status {status!r}: one of {', '.join(STATUSES)}.")
+    with ctx.db.reading() as session:
+        keys = {p.id: p.key for p in session.exec(select(ProcessRow))}
+        query = select(OutboxRow).order_by(col(OutboxRow.id))
+        if process is not None:
+            query = query.where(OutboxRow.process_id == repo.get_process(session, process).id)
+        if status is not None:
+            query = query.where(OutboxRow.status == status)
+        return [_row_dict(row, keys.get(row.process_id)) for row in session.exec(query)]
+
+
+def get_mail(ctx: Context, outbox_id: int) -> OutboxRow:
+    """One outbox row; NotFound naming the command that lists them."""
+    with ctx.db.reading() as session:
+        row = session.get(OutboxRow, outbox_id)
+        if row is None:
+            raise NotFound(f"no mail #{outbox_id} in the outbox; `ibmflow mail list` shows them.")
+        session.expunge(row)  # keep it loaded: the read session rolls back (expires) on exit
+        return row
+
+
+@mail_app.command("preview")
+def mail_preview(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help="The message kind, e.g. request or vote.")],
+    html: Annotated[bool, typer.Option("--html", help="Show the HTML part.")] = False,
+) -> None:
+    """Render a message kind with built-in sample data (subject, then the text or HTML part)."""
+    from ibmflow.mail.render import MESSAGE_KINDS, Renderer
+    from ibmflow.mail.samples import sample_context
+
+    if kind not in MESSAGE_KINDS:
+        raise InvalidCommand(f"unknown message kind {kind!r}; one of {', '.join(MESSAGE_KINDS)}.")
+    settings = state(ctx).context.settings
+    mail = Renderer(settings.notifications_dir, settings.language).render(
+        kind, sample_context(kind)
+    )
+    sys.stdout.write(f"Subject: {mail.subject}\n\n{mail.html if html else mail.text}")
+
+
+@mail_app.command("list")
+def mail_list(
+    ctx: typer.Context,
+    process: Annotated[str | None, typer.Argument(help="Only this process's mail.")] = None,
+    status: Annotated[str | None, typer.Option(help="pending, sent or failed.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The outbox: every mail, its recipients and whether it was delivered."""
+    rows = list_mail(state(ctx).context, process, status)
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        "Outbox (details: ibmflow mail show ID)",
+        ["#", "process", "kind", "to", "subject", "status", "tries", "created (UTC)", "error"],
+        [
+            [
+                r["id"],
+                r["process"],
+                r["kind"],
+                ", ".join(r["to"]),
+                r["subject"],
+                r["status"],
+                r["attempts"],
+                r["created_at"],
+                r["last_error"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+@mail_app.command("show")
+def mail_show(
+    ctx: typer.Context,
+    outbox_id: Annotated[int, typer.Argument(metavar="ID", help="The mail's number.")],
+    raw: Annotated[bool, typer.Option("--raw", help="The whole message as sent.")] = False,
+) -> None:
+    """One mail: its headers and text (`--raw`: the message itself, as captured or sent)."""
+    from ibmflow.mail.compose import compose
+    from ibmflow.mail.transport import MailboxTransport
+
+    context = state(ctx).context
+    row = get_mail(context, outbox_id)
+    if raw:
+        captured = MailboxTransport(context.settings.mailbox_dir).path_for(outbox_id)
+        data = (
+            captured.read_bytes()
+            if captured.is_file()
+            else compose(row, context.settings).as_bytes()
+        )
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    fields = [
+        ("Mail", f"#{row.id} ({row.kind}), {row.status}, {row.attempts} tries"),
+        ("Message-ID", row.message_id),
+        ("Date", iso(row.created_at)),
+        ("To", ", ".join(row.to_addrs)),
+        ("Subject", row.subject),
+        ("Reply-To", row.reply_to),
+        ("In-Reply-To", row.in_reply_to),
+        ("Sent", iso(row.sent_at)),
+        ("Error", row.last_error),
+    ]
+    for name, value in fields:
+        if value:
+            out.print(f"{name + ':':<13}{value}", highlight=False, markup=False)
+    out.print("")
+    sys.stdout.flush()
+    sys.stdout.write(row.text_body if row.text_body.endswith("\n") else row.text_body + "\n")
+
+
+@mail_app.command("dispatch")
+def mail_dispatch(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then stop.")] = False,
+    every: Annotated[float, typer.Option(help="Seconds between passes.", min=0.5)] = 5.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send the due mails from the outbox: once, or every few seconds until Ctrl-C."""
+    from ibmflow.mail.dispatch import build_transport, dispatch_once
+
+    context = state(ctx).context
+    transport = build_transport(context.settings)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def show(report: Any) -> None:
+        if as_json:
+            print_json(dataclasses.asdict(report))
+        elif report.claimed or once:
+            out.print(report.summary(), highlight=False)
+
+    if once:
+        show(asyncio.run(dispatch_once(context, transport, worker_id=worker)))
+        return
+
+    async def loop() -> None:
+        while True:
+            try:
+                show(await dispatch_once(context, transport, worker_id=worker))
+            except IbmflowError as exc:
+                # A locked or unreachable database: keep the dispatcher running, try next pass.
+                err.print(f"dispatch pass failed: {exc.message}", highlight=False, markup=False)
+            await asyncio.sleep(every)
+
+    out.print(f"dispatching every {every:g} s with {type(transport).__name__}; Ctrl-C stops")
+    try:
+        asyncio.run(loop())
+    except KeyboardInterrupt:
+        out.print("dispatcher stopped")

@@ -1,0 +1,140 @@
+"""Sample data for every message kind: `ibmflow mail preview` renders with it, and the tests too.
+
+Each context holds what the services pass for that kind, plus what every template may use
+(`process`, `coordinator`, `base_url`, from `ibmflow.services.mailings.base_context`).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ibmflow.mail.render import MESSAGE_KINDS
+
+_BASE: dict[str, Any] = {
+    "process": {"key": "MA-IBM-2026", "title": "National IBM Strategy of Morocco"},
+    "coordinator": {"name": "Karim Benali", "email": "coordinator@interior.example"},
+    "base_url": "https://ibmflow.interior.example",
+}
+_DUE = "Monday 19 January 2026, 18:00 (Africa/Casablanca)"
+_LINK = "https://ibmflow.interior.example/r/sample-token-not-valid"
+_CUSTOMS = {
+    "code": "MOF_CUSTOMS",
+    "name": "Ministry of Finance \N{EN DASH} Customs Directorate",
+    "short_name": "Customs Directorate",
+}
+_STEP = {"id": "situation_analysis", "title": "Analysis of the current situation"}
+
+_SAMPLES: dict[str, dict[str, Any]] = {
+    "request": {
+        "recipient": {"name": "Samira El Idrissi", "email": "focal@customs.example"},
+        "institution": _CUSTOMS,
+        "request": {
+            "id": 42,
+            "kind": "self_assessment",
+            "kind_label": "self-assessment",
+            "instructions": "Please score your institution against each area of the "
+            "self-assessment grid (IBM guidelines 2010), from 1 (absent) to 5 (fully in place), "
+            "and attach the filled grid.",
+            "due_local": _DUE,
+        },
+        "step": _STEP,
+        "link": _LINK,
+        "decision": None,
+        "representing": None,
+    },
+    "vote": {
+        "recipient": {"name": "Youssef Alaoui", "email": "focal@borderguard.example"},
+        "institution": {
+            "code": "MOI_BORDER_GUARD",
+            "name": "Ministry of the Interior \N{EN DASH} Border Guard",
+            "short_name": "Border Guard",
+        },
+        "request": {
+            "id": 57,
+            "kind": "vote",
+            "kind_label": "vote",
+            "instructions": "Adopt the Terms of Reference of the IAWG",
+            "due_local": _DUE,
+        },
+        "step": {"id": "coordinating_bodies", "title": "Establishment of the coordinating bodies"},
+        "link": _LINK,
+        "decision": {"id": 3, "title": "Adopt the Terms of Reference of the IAWG"},
+        "representing": {"name": "Hassan Tazi"},
+    },
+    "step_entered": {
+        "step": {
+            **_STEP,
+            "description": "Gaps and needs analysis with the self-assessment grid, and the "
+            "inventory of ongoing and planned border management activities.",
+            "due_local": "Monday 2 March 2026, 18:00 (Africa/Casablanca)",
+        },
+    },
+    "step_completed": {
+        "step": _STEP,
+        "next_step": {
+            "id": "chapter_drafting",
+            "title": "Drafting of individual strategy chapters",
+        },
+    },
+    "decision_result": {
+        "decision": {
+            "id": 3,
+            "title": "Adopt the Terms of Reference of the IAWG",
+            "outcome": "adopted",
+        },
+        "votes": [
+            "Chair: approved by Amina Chair",
+            "Visa regimes: approved by Leila Visa",
+            "Border Guard: approved by Youssef Alaoui, representing Hassan Tazi",
+            "Customs Directorate: approved by Samira El Idrissi",
+            "Veterinary Inspection: approved by Omar Veterinary",
+            "Phytosanitary Inspection: approved by Nadia Phyto",
+        ],
+        "objections": [],
+    },
+    "process_adopted": {
+        "adoption": {
+            "authority": "Council of Government",
+            "reference": "Decision 12/2026",
+            "adopted_on": "2026-11-20",
+        },
+    },
+    "answer_receipt": {
+        "institution": _CUSTOMS,
+        "request": {
+            "id": 42,
+            "kind_label": "self-assessment",
+            "answered_local": "Thursday 15 January 2026, 10:24 (Africa/Casablanca)",
+            "via": "link",
+        },
+    },
+    "delivery_failure": {
+        "failure": {
+            "outbox_id": 118,
+            "kind": "request",
+            "to": ["focal@veterinary.example"],
+            "subject": "[MA-IBM-2026] Self-assessment requested from Veterinary Inspection",
+            "reason": "550 5.1.1 <focal@veterinary.example>: Recipient address rejected",
+            "attempts": 1,
+        },
+    },
+    "quarantine_alert": {
+        "message": {
+            "id": 7,
+            "sender": "someone@unknown.example",
+            "subject": "Re: [MA-IBM-2026] Self-assessment requested from Customs Directorate",
+            "reason": "the sender is not the focal point of the request",
+        },
+    },
+}
+
+
+def kinds_without_sample() -> list[str]:
+    """Message kinds that have no sample yet (the tests require none)."""
+    return [kind for kind in MESSAGE_KINDS if kind not in _SAMPLES]
+
+
+def sample_context(kind: str) -> dict[str, Any]:
+    """A fresh copy of the sample context of a message kind (KeyError for an unknown kind)."""
+    return {**copy.deepcopy(_BASE), **copy.deepcopy(_SAMPLES[kind])}

@@ -1,0 +1,159 @@
+"""`ibmflow mail ...` on the local mailbox (no SMTP configured): preview, list, dispatch, show."""
+
+from __future__ import annotations
+
+import email
+import json
+from collections.abc import Callable
+from datetime import date
+from email import policy
+from pathlib import Path
+
+import pytest
+
+import ibmflow.cli.mail  # noqa: F401  (registers `ibmflow mail` until cli.run imports it)
+from ibmflow.cli import run
+from ibmflow.demo import COORDINATOR, demo_roster_text
+from ibmflow.mail.render import MESSAGE_KINDS
+from ibmflow.services import processes, records, requests, roster
+from ibmflow.services.context import Context
+
+Cli = Callable[..., tuple[int, str, str]]
+KEY = "CLI-MAIL"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _invoker(capsys: pytest.CaptureFixture[str]) -> Cli:
+    def invoke(*args: str, expect: int | None = 0) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = run(list(args))
+        captured = capsys.readouterr()
+        if expect is not None:
+            assert code == expect, (
+                f"ibmflow {' '.join(args)} -> {code}\n{captured.out}\n{captured.err}"
+            )
+        return code, captured.out, captured.err
+
+    return invoke
+
+
+@pytest.fixture
+def cli(
+    env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Cli:
+    """Run `ibmflow ARGS...` in-process on the test's database; return (code, stdout, stderr)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("IBMFLOW_SMTP_HOST", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return _invoker(capsys)
+
+
+@pytest.fixture
+def bare_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Cli:
+    """Run `ibmflow ARGS...` for commands that need no database (`mail preview`)."""
+    monkeypatch.setenv("IBMFLOW_PATHS_NOTIFICATIONS_DIR", str(REPO / "notifications"))
+    monkeypatch.setenv("IBMFLOW_PATHS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    return _invoker(capsys)
+
+
+@pytest.fixture
+def requested(ctx: Context, tmp_path: Path) -> list[int]:
+    """A process whose Customs focal points were sent the acknowledgement request."""
+    processes.start_process(ctx, title="National IBM Strategy", key=KEY, actor=COORDINATOR)
+    records.appoint_coordinator(
+        ctx,
+        KEY,
+        name="Karim Benali",
+        email=COORDINATOR,
+        authority="Head of Government",
+        reference="Decree 2.26.101",
+        appointed_on=date(2026, 1, 5),
+        actor=COORDINATOR,
+    )
+    processes.fire(ctx, KEY, "complete", actor=COORDINATOR)
+    path = tmp_path / "roster.toml"
+    path.write_text(demo_roster_text(), encoding="utf-8")
+    roster.import_roster(ctx, KEY, path, actor=COORDINATOR)
+    return requests.send_requests(
+        ctx, KEY, kind="acknowledge_contact", actor=COORDINATOR, institutions=["MOF_CUSTOMS"]
+    )
+
+
+@pytest.mark.parametrize("kind", MESSAGE_KINDS)
+def test_preview_renders_every_kind_with_sample_data(bare_cli: Cli, kind: str) -> None:
+    _, text, _ = bare_cli("mail", "preview", kind)
+    assert text.startswith("Subject: [MA-IBM-2026] ")
+    _, html, _ = bare_cli("mail", "preview", kind, "--html")
+    assert "<!doctype html>" in html
+
+
+def test_preview_of_an_unknown_kind_names_the_known_ones(bare_cli: Cli) -> None:
+    _, _, err = bare_cli("mail", "preview", "newsletter", expect=1)
+    assert "unknown message kind 'newsletter'" in err and "delivery_failure" in err
+
+
+def test_list_dispatch_and_show_on_the_local_mailbox(
+    cli: Cli, ctx: Context, requested: list[int]
+) -> None:
+    """Without SMTP, dispatch writes `<id>.eml` files; list shows the rows; show displays one, and
+    `--raw` prints the captured message itself."""
+    _, out, _ = cli("mail", "list", KEY, "--json")
+    rows = [r for r in json.loads(out) if r["kind"] == "request"]
+    assert len(rows) == len(requested) == 2  # the Customs focal point and their deputy
+    assert {r["status"] for r in rows} == {"pending"}
+    assert {r["to"][0] for r in rows} == {"focal@customs.example", "deputy@customs.example"}
+
+    _, out, _ = cli("mail", "dispatch", "--once")
+    assert "sent" in out
+    _, out, _ = cli("mail", "list", "--status", "sent", "--json")
+    sent = {r["id"]: r for r in json.loads(out)}
+    assert {r["id"] for r in rows} <= set(sent)
+    assert json.loads(cli("mail", "list", "--status", "pending", "--json")[1]) == []
+
+    first = rows[0]
+    eml = ctx.settings.mailbox_dir / f"{first['id']}.eml"
+    assert eml.is_file()
+    assert not list(ctx.settings.mailbox_dir.glob(".tmp-*"))  # no half-written file left
+    captured = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert captured["Message-ID"] == first["message_id"]
+    assert captured["To"] == first["to"][0]
+
+    _, out, _ = cli("mail", "show", str(first["id"]))
+    assert f"Message-ID:  {first['message_id']}" in out
+    assert f"Subject:     {first['subject']}" in out
+    assert "Reply-To:    replies+" in out
+    assert "/r/" in out and "Dear " in out
+
+    _, raw, _ = cli("mail", "show", str(first["id"]), "--raw")
+    assert raw.replace("\r\n", "\n") == eml.read_text("utf-8").replace("\r\n", "\n")
+
+    _, table, _ = cli("mail", "list")
+    assert "Outbox" in table and "sent" in table
+
+
+def test_show_of_a_pending_mail_composes_it_and_unknown_ids_are_explained(
+    cli: Cli, requested: list[int]
+) -> None:
+    _, out, _ = cli("mail", "list", "--json")
+    first = json.loads(out)[0]
+    _, raw, _ = cli("mail", "show", str(first["id"]), "--raw")
+    assert f"Message-ID: {first['message_id']}" in raw
+    assert "Auto-Submitted: auto-generated" in raw
+    _, _, err = cli("mail", "show", "9999", expect=1)
+    assert "no mail #9999" in err
+
+
+def test_list_refuses_an_unknown_status_and_an_unknown_process(
+    cli: Cli, requested: list[int]
+) -> None:
+    _, _, err = cli("mail", "list", "--status", "lost", expect=1)
+    assert "pending, sent, failed" in err
+    _, _, err = cli("mail", "list", "NOPE", expect=1)
+    assert "NOPE" in err
