@@ -286,7 +286,9 @@ def cast_in(
     """Cast one institution's vote (by its member or their representative) in the caller's
     transaction; answer the vote request; close the decision on unanimity or on an objection."""
     if not approve and not (reason and reason.strip()):
-        raise InvalidCommand("an objection needs a reason: say why the institution objects (on the command line: --reason).")
+        raise InvalidCommand(
+            "an objection needs a reason: say why the institution objects (on the command line: --reason)."
+        )
     require_step(process, doing="voting")
     key = process.key
     row = tx.session.get(DecisionRow, decision_id)
