@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 PERMANENT, ASSOCIATED, OTHER = "permanent", "associated", "other"
 
@@ -39,6 +41,28 @@ REQUEST_KINDS = {
     "consultation_comments": "consultation comments",
     "vote": "vote",
 }
+
+
+# The groups of facts a guard may read, one per field of `Facts` (besides `process_key` and `now`,
+# always there). A guard declares the groups it reads (`guards.guard(..., reads=...)`) so that
+# completing a step loads only those; see `only` for what happens to the others.
+FACT_GROUPS = frozenset(
+    {
+        "step_entered_at",
+        "step_due_at",
+        "institutions",
+        "coordinator",
+        "focal_points",
+        "iawg_members",
+        "task_forces",
+        "documents",
+        "decisions",
+        "requests",
+        "chapters",
+        "consultation_closure",
+        "adoption",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -231,3 +255,42 @@ class Facts:
         """The most recent non-withdrawn decision on a subject."""
         candidates = [d for d in self.decisions if d.subject == subject and not d.withdrawn]
         return max(candidates, key=lambda d: (d.opened_at, d.id)) if candidates else None
+
+
+class UndeclaredFactGroup(RuntimeError):
+    """A guard read a fact group that its `reads` does not declare (a bug in ibmflow/guards.py)."""
+
+
+_PARTIAL: dict[frozenset[str], type[Facts]] = {}
+
+
+def only(facts: Facts, groups: Collection[str]) -> Facts:
+    """`facts` with only the fact groups `groups` readable: reading another one raises
+    UndeclaredFactGroup, where an empty default would let a guard pass for want of loaded facts."""
+    missing = FACT_GROUPS - frozenset(groups)
+    cls = _PARTIAL.get(missing)
+    if cls is None:
+        cls = _PARTIAL[missing] = _partial_class(missing)
+    # Same fields as `facts`; the class's properties hide the missing ones.
+    partial: Facts = object.__new__(cls)
+    partial.__dict__.update(vars(facts))
+    return partial
+
+
+def _partial_class(missing: frozenset[str]) -> type[Facts]:
+    def not_loaded(group: str) -> property:
+        def read(self: Facts) -> Any:
+            raise UndeclaredFactGroup(
+                f"a guard read the fact group {group!r}, which was not loaded: add it to the "
+                "guard's `reads` in ibmflow/guards.py"
+            )
+
+        return property(read)
+
+    def describe(self: Facts) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k not in missing)
+        return f"Facts({shown}; not loaded: {', '.join(sorted(missing))})"
+
+    namespace: dict[str, Any] = {name: not_loaded(name) for name in missing}
+    namespace["__repr__"] = describe
+    return type("PartialFacts", (Facts,), namespace)

@@ -3,16 +3,21 @@
 A guard returns the list of its unmet conditions as sentences a coordinator understands; an empty list
 means the guard is met. Definitions name guards and give their arguments; `check_guard_args` validates
 those arguments when a definition is loaded.
+
+Each guard declares the fact groups it reads (`reads`, fields of `Facts`, see `facts.FACT_GROUPS`),
+counting those read through `Facts` methods: `in_scope`, `permanent_codes` and `short_name` read
+`institutions`, `latest_decision` reads `decisions`. Completing a step loads only the groups its guards
+declare; a guard that reads an undeclared group raises instead of seeing an empty default.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ibmflow.decisions import ADOPTED, OPEN, REJECTED, tally
-from ibmflow.facts import DECISION_SUBJECTS, DOCUMENT_KINDS, REQUEST_KINDS, Facts
+from ibmflow.facts import DECISION_SUBJECTS, DOCUMENT_KINDS, FACT_GROUPS, REQUEST_KINDS, Facts
 
 SCOPES = ("permanent", "involved", "all")
 
@@ -32,25 +37,45 @@ class Param:
 
 @dataclass(frozen=True)
 class Guard:
-    """A named guard, its parameters and its check."""
+    """A named guard, its parameters, its check and the fact groups it reads (None: all of them)."""
 
     name: str
     summary: str
     params: tuple[Param, ...]
     check: GuardFn
+    reads: frozenset[str] | None = None
 
 
 REGISTRY: dict[str, Guard] = {}
 
 
-def guard(name: str, summary: str, *params: Param) -> Callable[[GuardFn], GuardFn]:
-    """Register a guard function under `name`."""
+def guard(
+    name: str, summary: str, *params: Param, reads: Iterable[str] | None = None
+) -> Callable[[GuardFn], GuardFn]:
+    """Register a guard function under `name`; `reads` names the fact groups it looks at."""
+    groups = None if reads is None else frozenset(reads)
+    if groups is not None and not groups <= FACT_GROUPS:
+        raise ValueError(
+            f"guard {name!r} reads unknown fact groups {sorted(groups - FACT_GROUPS)}; "
+            f"known: {', '.join(sorted(FACT_GROUPS))}"
+        )
 
     def register(fn: GuardFn) -> GuardFn:
-        REGISTRY[name] = Guard(name=name, summary=summary, params=params, check=fn)
+        REGISTRY[name] = Guard(name=name, summary=summary, params=params, check=fn, reads=groups)
         return fn
 
     return register
+
+
+def reads_of(names: Iterable[str]) -> frozenset[str] | None:
+    """The fact groups the named guards read together; None (all) if one of them does not say."""
+    groups: set[str] = set()
+    for name in names:
+        reads = REGISTRY[name].reads
+        if reads is None:
+            return None
+        groups |= reads
+    return frozenset(groups)
 
 
 def check_guard_args(name: str, args: Mapping[str, Any]) -> list[str]:
@@ -108,7 +133,11 @@ def _institutions(scope: str) -> str:
     return "institutions" if scope == "all" else f"{scope} institutions"
 
 
-@guard("coordinator_appointed", "a coordinator is recorded with authority and decision reference")
+@guard(
+    "coordinator_appointed",
+    "a coordinator is recorded with authority and decision reference",
+    reads={"coordinator"},
+)
 def coordinator_appointed(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     appt = facts.coordinator
     if appt is None:
@@ -128,6 +157,7 @@ def coordinator_appointed(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     "focal_points_named",
     "every institution in scope has a focal point",
     Param("scope", str, required=False, choices=SCOPES, default="permanent"),
+    reads={"institutions", "focal_points"},
 )
 def focal_points_named(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     scope = arg(args, "focal_points_named", "scope")
@@ -145,6 +175,7 @@ def focal_points_named(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     "focal_points_acknowledged",
     "every focal point has acknowledged the contact request",
     Param("scope", str, required=False, choices=SCOPES, default="permanent"),
+    reads={"institutions", "focal_points", "requests"},
 )
 def focal_points_acknowledged(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     scope = arg(args, "focal_points_acknowledged", "scope")
@@ -170,7 +201,11 @@ def focal_points_acknowledged(facts: Facts, args: Mapping[str, Any]) -> list[str
     ]
 
 
-@guard("iawg_members_named", "the IAWG has a member for every permanent institution")
+@guard(
+    "iawg_members_named",
+    "the IAWG has a member for every permanent institution",
+    reads={"institutions", "iawg_members"},
+)
 def iawg_members_named(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     permanent = facts.permanent_codes()
     missing = [c for c in permanent if c not in facts.iawg_members]
@@ -186,6 +221,7 @@ def iawg_members_named(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     "task_forces_named",
     "the implementing body has at least `minimum` task forces",
     Param("minimum", int, required=False, default=1),
+    reads={"task_forces"},
 )
 def task_forces_named(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     minimum = arg(args, "task_forces_named", "minimum")
@@ -201,6 +237,7 @@ def task_forces_named(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     "document_attached",
     "a document of the given kind is attached",
     Param("kind", str, choices=tuple(DOCUMENT_KINDS)),
+    reads={"documents"},
 )
 def document_attached(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     kind = args["kind"]
@@ -213,6 +250,7 @@ def document_attached(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     "decision_adopted",
     "the IAWG adopted a decision on the subject unanimously",
     Param("subject", str, choices=tuple(DECISION_SUBJECTS)),
+    reads={"institutions", "decisions"},
 )
 def decision_adopted(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     subject = args["subject"]
@@ -243,6 +281,7 @@ def decision_adopted(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     "every institution in scope answered its requests of the given kinds",
     Param("kinds", list, choices=tuple(REQUEST_KINDS)),
     Param("scope", str, required=False, choices=SCOPES, default="involved"),
+    reads={"institutions", "requests"},
 )
 def requests_answered(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     scope = arg(args, "requests_answered", "scope")
@@ -263,7 +302,7 @@ def requests_answered(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     return out
 
 
-@guard("chapters_drafted", "every chapter has a lead and a submitted draft")
+@guard("chapters_drafted", "every chapter has a lead and a submitted draft", reads={"chapters"})
 def chapters_drafted(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     if not facts.chapters:
         return ["No strategy chapters are defined yet: add the chapters and their leads."]
@@ -284,7 +323,10 @@ def chapters_drafted(facts: Facts, args: Mapping[str, Any]) -> list[str]:
 
 
 @guard(
-    "consultation_closed", "every institution answered the consultation, or the round was closed"
+    "consultation_closed",
+    "every institution answered the consultation, or the round was closed",
+    # It applies requests_answered to every institution.
+    reads={"consultation_closure", "institutions", "requests"},
 )
 def consultation_closed(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     if facts.consultation_closure is not None:
@@ -299,7 +341,11 @@ def consultation_closed(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     ]
 
 
-@guard("adoption_recorded", "the adoption is recorded with authority, reference and date")
+@guard(
+    "adoption_recorded",
+    "the adoption is recorded with authority, reference and date",
+    reads={"adoption"},
+)
 def adoption_recorded(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     if facts.adoption is None:
         return [

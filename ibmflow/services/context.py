@@ -25,6 +25,10 @@ class Context:
     documents: DocumentStore
     load_workflows: Callable[[], dict[str, Definition]]
     _by_hash: dict[str, Definition] = field(default_factory=dict)
+    # Stored definition rows are written once and never changed, so a process's definition is
+    # looked up by the row's primary key after the first read.
+    _by_pk: dict[int, Definition] = field(default_factory=dict)
+    _holidays: dict[tuple[str, range], frozenset[date]] = field(default_factory=dict)
 
     @cached_property
     def workflows(self) -> dict[str, Definition]:
@@ -37,13 +41,28 @@ class Context:
             self._by_hash[stored.source_hash] = parse_definition(
                 stored.source_text, stored.filename
             )
-        return self._by_hash[stored.source_hash]
+        definition = self._by_hash[stored.source_hash]
+        if stored.id is not None:
+            self._by_pk[stored.id] = definition
+        return definition
+
+    def known_definition(self, definition_pk: int) -> Definition | None:
+        """The definition stored under this key if its row was already read, else None."""
+        return self._by_pk.get(definition_pk)
 
     def holidays(self, country: str, years: range) -> frozenset[date]:
         """The public holidays of a country over some years (empty for an unknown country)."""
-        import holidays as holidays_lib
+        key = (country, years)
+        if key not in self._holidays:
+            self._holidays[key] = _holidays_of(country, years)
+        return self._holidays[key]
 
-        try:
-            return frozenset(holidays_lib.country_holidays(country, years=years).keys())
-        except NotImplementedError:
-            return frozenset()
+
+def _holidays_of(country: str, years: range) -> frozenset[date]:
+    # Building a country's holiday calendar takes about half a millisecond: hence the cache above.
+    import holidays as holidays_lib
+
+    try:
+        return frozenset(holidays_lib.country_holidays(country, years=years).keys())
+    except NotImplementedError:
+        return frozenset()

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from ibmflow.audit import AuditRecord
@@ -15,13 +14,15 @@ from ibmflow.calendar import add_working_days
 from ibmflow.definitions import Definition
 from ibmflow.engine import SUSPENDED, Outcome, engine_for
 from ibmflow.errors import ConcurrencyConflict, InvalidCommand
+from ibmflow.guards import reads_of
 from ibmflow.roster import Roster, default_roster
+from ibmflow.services import followups
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
 from ibmflow.services.roster import apply_roster
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
-from ibmflow.storage.tables import ProcessRow, StepRecord, WorkflowDefinitionRow
+from ibmflow.storage.tables import ProcessRow, WorkflowDefinitionRow
 
 KEY_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,39}$")
 
@@ -56,6 +57,9 @@ def _stored_definition(tx: Tx, definition: Definition, now: datetime) -> Workflo
 
 def definition_for(ctx: Context, session: Session, process: ProcessRow) -> Definition:
     """The definition version a process runs on."""
+    known = ctx.known_definition(process.definition_pk)
+    if known is not None:
+        return known
     stored = session.get(WorkflowDefinitionRow, process.definition_pk)
     assert stored is not None
     return ctx.definition_of(process, stored)
@@ -74,14 +78,13 @@ def _enter(
     ctx: Context, tx: Tx, process: ProcessRow, definition: Definition, step: str, now: datetime
 ) -> None:
     target = None if step == SUSPENDED else definition.state(step).target_days
-    tx.session.add(
-        StepRecord(
-            process_id=process.id or 0,
-            step=step,
-            entered_at=now,
-            target_days=target,
-            due_at=_due(ctx, process, now, target),
-        )
+    repo.enter_step(
+        tx.session,
+        process,
+        step,
+        now=now,
+        target_days=target,
+        due_at=_due(ctx, process, now, target),
     )
 
 
@@ -171,6 +174,7 @@ def start_process(
                 after={"state": definition.initial},
             )
         )
+        followups.entered(ctx, tx, process, definition, definition.initial, now, actor)
     return process
 
 
@@ -209,7 +213,9 @@ def fire(
         if process.version != seen:
             raise _conflict(ctx, tx.session, process, seen)
         definition = definition_for(ctx, tx.session, process)
-        facts = repo.load_facts(tx.session, process, now)
+        facts = repo.load_facts(
+            tx.session, process, now, _guard_reads(definition, process, trigger)
+        )
         outcome = engine_for(definition).fire(
             process.state,
             facts,
@@ -218,22 +224,17 @@ def fire(
             reason=reason,
             suspended_from=process.suspended_from,
         )
-        result = tx.session.execute(
-            update(ProcessRow)
-            .where(col(ProcessRow.id) == process.id, col(ProcessRow.version) == seen)
-            .values(
-                state=outcome.after,
-                version=seen + 1,
-                updated_at=now,
-                suspended_from=outcome.before if trigger == "suspend" else None,
-            )
+        moved = repo.move_process(
+            tx.session,
+            process,
+            seen=seen,
+            state=outcome.after,
+            now=now,
+            suspended_from=outcome.before if trigger == "suspend" else None,
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if not moved:
             raise _conflict(ctx, tx.session, process, seen)
-        record = repo.current_step_record(tx.session, process)
-        if record is not None:
-            record.left_at, record.left_by = now, trigger
-            tx.session.add(record)
+        repo.leave_step(tx.session, process, now=now, trigger=trigger)
         _enter(ctx, tx, process, definition, outcome.after, now)
         action = {
             "complete": "step.completed",
@@ -264,7 +265,20 @@ def fire(
                     after={"state": outcome.after},
                 )
             )
+        # The mails the definition declares and the requests the new step opens, in this same
+        # transaction: they leave through the outbox once it commits.
+        followups.after(ctx, tx, process, definition, outcome, now, actor)
     return Moved(process=key, outcome=outcome, version=seen + 1, at=now)
+
+
+def _guard_reads(
+    definition: Definition, process: ProcessRow, trigger: str
+) -> frozenset[str] | None:
+    """The fact groups `trigger` needs: those the exit guards of the current step read, for
+    `complete`; none for the other triggers, which check no guard."""
+    if trigger != "complete" or process.state not in {s.id for s in definition.steps}:
+        return frozenset()
+    return reads_of(g.name for g in definition.state(process.state).guards)
 
 
 def _conflict(

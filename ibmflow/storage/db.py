@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel
 
 from ibmflow import audit
 from ibmflow.errors import DatabaseNotReady, IbmflowError
@@ -99,6 +99,22 @@ def _explain(exc: OperationalError) -> IbmflowError:
     return IbmflowError(f"database error: {text}")
 
 
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a table class, for statements that need no ORM objects."""
+    table = sa.inspect(model).local_table
+    assert isinstance(table, sa.Table)
+    return table
+
+
+_HEAD, _EVENTS = table_of(AuditHeadRow), table_of(AuditEventRow)
+# The head row is locked until the transaction ends (PostgreSQL; SQLite's BEGIN IMMEDIATE already
+# holds the write lock), so that two transactions never append after the same event.
+_READ_HEAD = sa.select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_MOVE_HEAD = sa.update(_HEAD).where(_HEAD.c.id == 1)
+_ADD_HEAD = sa.insert(_HEAD)
+_ADD_EVENT = sa.insert(_EVENTS)
+
+
 class Tx:
     """What a command sees inside its transaction: the session and the audit chain."""
 
@@ -107,33 +123,33 @@ class Tx:
 
     def audit(self, record: audit.AuditRecord) -> audit.ChainedEvent:
         """Append one event to the audit chain, in this transaction."""
-        head = self.session.exec(
-            select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()
-        ).one_or_none()
-        if head is None:
-            head = AuditHeadRow(id=1, seq=0, hash=audit.GENESIS_HASH)
-            self.session.add(head)
-        seq, prev_hash = head.seq + 1, head.hash
-        digest = audit.event_hash(prev_hash, seq, record)
-        self.session.add(
-            AuditEventRow(
-                seq=seq,
-                at=record.at,
-                actor=record.actor,
-                on_behalf_of=record.on_behalf_of,
-                action=record.action,
-                process=record.process,
-                entity=record.entity,
-                before_json=_dump(record.before),
-                after_json=_dump(record.after),
-                reason=record.reason,
-                prev_hash=prev_hash,
-                hash=digest,
-            )
-        )
-        head.seq, head.hash = seq, digest
-        self.session.add(head)
+        # Write what the command added so far first, as the ORM read of the head used to (autoflush).
         self.session.flush()
+        conn = self.session.connection()
+        head = conn.execute(_READ_HEAD).first()
+        seq, prev_hash = (1, audit.GENESIS_HASH) if head is None else (head.seq + 1, head.hash)
+        digest = audit.event_hash(prev_hash, seq, record)
+        conn.execute(
+            _ADD_EVENT,
+            {
+                "seq": seq,
+                "at": record.at,
+                "actor": record.actor,
+                "on_behalf_of": record.on_behalf_of,
+                "action": record.action,
+                "process": record.process,
+                "entity": record.entity,
+                "before_json": _dump(record.before),
+                "after_json": _dump(record.after),
+                "reason": record.reason,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            },
+        )
+        if head is None:
+            conn.execute(_ADD_HEAD, {"id": 1, "seq": seq, "hash": digest})
+        else:
+            conn.execute(_MOVE_HEAD, {"seq": seq, "hash": digest})
         return audit.ChainedEvent(seq=seq, record=record, prev_hash=prev_hash, hash=digest)
 
 

@@ -1,14 +1,24 @@
-"""Reading a process and its facts from the database, for the guards and the commands."""
+"""Reading a process and its facts from the database, for the guards and the commands.
+
+The facts the guards read and the writes of a transition are SQLAlchemy Core statements built once
+at import: they hydrate, track and flush no ORM objects, which is most of a step's cost otherwise.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
+from functools import cached_property
+from typing import Any, TypeAlias
 
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, SQLModel, col, select
 
 from ibmflow import facts as f
 from ibmflow.errors import NotFound
+from ibmflow.storage.db import table_of
 from ibmflow.storage.tables import (
     AdoptionRow,
     AppointmentRow,
@@ -27,13 +37,20 @@ from ibmflow.storage.tables import (
     VoteRow,
 )
 
+_Row: TypeAlias = sa.Row[*tuple[Any, ...]]
+
+_PROCESS, _STEP, _ROLE = table_of(ProcessRow), table_of(StepRecord), table_of(RoleRow)
+_DEC, _VOTE = table_of(DecisionRow), table_of(VoteRow)
+_STEP_OPEN = _STEP.alias("open_stay")
+
+_PROCESS_BY_KEY = select(ProcessRow).where(ProcessRow.key == sa.bindparam("key"))
+_PROCESS_BY_KEY_LOCKED = _PROCESS_BY_KEY.with_for_update()
+
 
 def get_process(session: Session, key: str, *, lock: bool = False) -> ProcessRow:
     """The process with this key; `lock` takes a row lock (PostgreSQL) for the transaction."""
-    query = select(ProcessRow).where(ProcessRow.key == key.strip().upper())
-    if lock:
-        query = query.with_for_update()
-    row = session.exec(query).one_or_none()
+    query = _PROCESS_BY_KEY_LOCKED if lock else _PROCESS_BY_KEY
+    row = session.exec(query, params={"key": key.strip().upper()}).one_or_none()
     if row is None:
         raise NotFound(
             f"no process {key!r}; `ibmflow process list` shows the processes.", process=key
@@ -117,89 +134,106 @@ def active_roles(session: Session, process: ProcessRow, role: str | None = None)
     return list(session.exec(query.order_by(col(RoleRow.id))))
 
 
-def load_facts(session: Session, process: ProcessRow, now: datetime) -> f.Facts:
-    """Everything the guards of `process` look at, read in the caller's transaction."""
-    pid = process.id
-    inst_rows = institutions(session, process)
-    code_of = {i.id: i.code for i in inst_rows}
-    people = {p.id: p for p in session.exec(select(PersonRow).where(PersonRow.process_id == pid))}
+def _columns(table: sa.Table, names: str) -> list[sa.ColumnClause[Any]]:
+    return [table.c[name] for name in names.split()]
 
-    def who(person_id: int | None) -> f.Person | None:
-        if person_id is None or person_id not in people:
+
+def _of_process(model: type[SQLModel], columns: str, *, latest: bool = False) -> sa.Select[Any]:
+    """The named columns of a process's rows of `model` in id order, or of its latest row only."""
+    table = table_of(model)
+    query = sa.select(*_columns(table, columns)).where(table.c.process_id == sa.bindparam("pid"))
+    return query.order_by(table.c.id.desc()).limit(1) if latest else query.order_by(table.c.id)
+
+
+_Q_INSTITUTIONS = _of_process(InstitutionRow, "id code name short_name category involved weekend")
+_Q_PEOPLE = _of_process(PersonRow, "id name email institution_id")
+_Q_ROLES = _of_process(RoleRow, "role person_id institution_id").where(
+    _ROLE.c.active == True,  # noqa: E712
+    _ROLE.c.role.in_(["focal_point", "iawg_member"]),
+)
+_Q_APPOINTMENT = _of_process(
+    AppointmentRow, "person_id authority reference appointed_on", latest=True
+)
+_Q_DECISIONS = _of_process(DecisionRow, "id subject title step opened_at status")
+# The votes on every decision of the process in one query (not one per decision).
+_Q_VOTES = (
+    sa.select(
+        *_columns(
+            _VOTE, "decision_id institution_id voter_id approve cast_at represented_id reason"
+        )
+    )
+    .select_from(_VOTE.join(_DEC, _VOTE.c.decision_id == _DEC.c.id))
+    .where(_DEC.c.process_id == sa.bindparam("pid"))
+    .order_by(_VOTE.c.id)
+)
+_Q_TASK_FORCES = _of_process(TaskForceRow, "id name lead")
+_Q_DOCUMENTS = _of_process(DocumentRow, "id kind step filename sha256 size uploaded_by uploaded_at")
+_Q_REQUESTS = _of_process(
+    RequestRow, "id kind step institution_id status focal_point_id due_at answered_at"
+)
+_Q_CHAPTERS = _of_process(ChapterRow, "id title lead draft_document_id submitted_at")
+_Q_CLOSURE = _of_process(ConsultationClosureRow, "closed_at non_respondents reason", latest=True)
+_Q_ADOPTION = _of_process(AdoptionRow, "authority reference adopted_on")
+_Q_OPEN_STAY = _of_process(StepRecord, "entered_at due_at", latest=True).where(
+    _STEP.c.left_at.is_(None)
+)
+
+
+class _Reader:
+    """Reads one process's facts, each shared lookup (institution codes, people) at most once."""
+
+    def __init__(self, conn: sa.Connection, pid: int) -> None:
+        self.conn = conn
+        self.params = {"pid": pid}
+        self.people: dict[int, f.Person] = {}
+
+    def rows(self, query: sa.Select[Any]) -> Sequence[_Row]:
+        return self.conn.execute(query, self.params).all()
+
+    @cached_property
+    def institution_rows(self) -> Sequence[_Row]:
+        return self.rows(_Q_INSTITUTIONS)
+
+    @cached_property
+    def code_of(self) -> dict[int, str]:
+        return {i.id: i.code for i in self.institution_rows}
+
+    @cached_property
+    def person_rows(self) -> dict[int, _Row]:
+        return {p.id: p for p in self.rows(_Q_PEOPLE)}
+
+    def who(self, person_id: int | None) -> f.Person | None:
+        """The process's person with this id (None if none), built once however often named."""
+        if person_id is None:
             return None
-        p = people[person_id]
-        return f.Person(
-            id=p.id or 0,
-            name=p.name,
-            email=p.email,
-            institution=code_of.get(p.institution_id) if p.institution_id else None,
-        )
+        person = self.people.get(person_id)
+        if person is None and (row := self.person_rows.get(person_id)) is not None:
+            code = self.code_of.get(row.institution_id) if row.institution_id else None
+            person = f.Person(id=row.id or 0, name=row.name, email=row.email, institution=code)
+            self.people[person_id] = person
+        return person
 
-    focal: dict[str, list[f.Person]] = defaultdict(list)
-    members: dict[str, f.Person] = {}
-    for role in active_roles(session, process):
-        member = who(role.person_id)
-        code = code_of.get(role.institution_id) if role.institution_id else None
-        if member is None or code is None:
-            continue
-        if role.role == "focal_point":
-            focal[code].append(member)
-        elif role.role == "iawg_member":
-            members[code] = member
-    appt = session.exec(
-        select(AppointmentRow)
-        .where(AppointmentRow.process_id == pid)
-        .order_by(col(AppointmentRow.id).desc())
-    ).first()
-    coordinator = None
-    if appt is not None and (p := who(appt.person_id)) is not None:
-        coordinator = f.Appointment(
-            person=p,
-            authority=appt.authority,
-            reference=appt.reference,
-            appointed_on=appt.appointed_on,
-        )
-    decisions = []
-    for d in session.exec(
-        select(DecisionRow).where(DecisionRow.process_id == pid).order_by(col(DecisionRow.id))
-    ):
-        votes = tuple(
-            f.Vote(
-                institution=code_of[v.institution_id],
-                voter=who(v.voter_id) or _unknown(v.voter_id),
-                approve=v.approve,
-                cast_at=v.cast_at,
-                represented=who(v.represented_id),
-                reason=v.reason,
-            )
-            for v in session.exec(
-                select(VoteRow).where(VoteRow.decision_id == d.id).order_by(col(VoteRow.id))
-            )
-        )
-        decisions.append(
-            f.Decision(
-                id=d.id or 0,
-                subject=d.subject,
-                title=d.title,
-                step=d.step,
-                opened_at=d.opened_at,
-                votes=votes,
-                withdrawn=d.status == "withdrawn",
-            )
-        )
-    record = current_step_record(session, process)
-    closure = session.exec(
-        select(ConsultationClosureRow)
-        .where(ConsultationClosureRow.process_id == pid)
-        .order_by(col(ConsultationClosureRow.id).desc())
-    ).first()
-    adoption = session.exec(select(AdoptionRow).where(AdoptionRow.process_id == pid)).one_or_none()
-    return f.Facts(
-        process_key=process.key,
-        now=now,
-        step_entered_at=record.entered_at if record else None,
-        step_due_at=record.due_at if record else None,
-        institutions=tuple(
+    @cached_property
+    def roles(self) -> tuple[dict[str, tuple[f.Person, ...]], dict[str, f.Person]]:
+        focal: dict[str, list[f.Person]] = defaultdict(list)
+        members: dict[str, f.Person] = {}
+        for role in self.rows(_Q_ROLES):
+            member = self.who(role.person_id)
+            code = self.code_of.get(role.institution_id) if role.institution_id else None
+            if member is None or code is None:
+                continue
+            if role.role == "focal_point":
+                focal[code].append(member)
+            else:
+                members[code] = member
+        return {code: tuple(ps) for code, ps in focal.items()}, members
+
+    @cached_property
+    def open_stay(self) -> _Row | None:
+        return self.conn.execute(_Q_OPEN_STAY, self.params).first()
+
+    def institutions(self) -> tuple[f.Institution, ...]:
+        return tuple(
             f.Institution(
                 code=i.code,
                 name=i.name,
@@ -208,20 +242,69 @@ def load_facts(session: Session, process: ProcessRow, now: datetime) -> f.Facts:
                 involved=i.involved,
                 weekend=_weekend(i.weekend),
             )
-            for i in inst_rows
-        ),
-        coordinator=coordinator,
-        focal_points={code: tuple(ps) for code, ps in focal.items()},
-        iawg_members=members,
-        task_forces=tuple(
-            f.TaskForce(id=t.id or 0, name=t.name, lead=t.lead)
-            for t in session.exec(
-                select(TaskForceRow)
-                .where(TaskForceRow.process_id == pid)
-                .order_by(col(TaskForceRow.id))
+            for i in self.institution_rows
+        )
+
+    def coordinator(self) -> f.Appointment | None:
+        appt = self.conn.execute(_Q_APPOINTMENT, self.params).first()
+        if appt is None or (person := self.who(appt.person_id)) is None:
+            return None
+        return f.Appointment(
+            person=person,
+            authority=appt.authority,
+            reference=appt.reference,
+            appointed_on=appt.appointed_on,
+        )
+
+    def decisions(self) -> tuple[f.Decision, ...]:
+        rows = self.rows(_Q_DECISIONS)
+        votes: dict[int, list[f.Vote]] = defaultdict(list)
+        for v in self.rows(_Q_VOTES) if rows else ():
+            votes[v.decision_id].append(
+                f.Vote(
+                    institution=self.code_of[v.institution_id],
+                    voter=self.who(v.voter_id) or _unknown(v.voter_id),
+                    approve=v.approve,
+                    cast_at=v.cast_at,
+                    represented=self.who(v.represented_id),
+                    reason=v.reason,
+                )
             )
-        ),
-        documents=tuple(
+        return tuple(
+            f.Decision(
+                id=d.id or 0,
+                subject=d.subject,
+                title=d.title,
+                step=d.step,
+                opened_at=d.opened_at,
+                votes=tuple(votes.get(d.id, ())),
+                withdrawn=d.status == "withdrawn",
+            )
+            for d in rows
+        )
+
+    def requests(self) -> tuple[f.Request, ...]:
+        return tuple(
+            f.Request(
+                id=r.id or 0,
+                kind=r.kind,
+                step=r.step,
+                institution=self.code_of[r.institution_id],
+                status=r.status,
+                focal_point=self.who(r.focal_point_id),
+                due_at=r.due_at,
+                answered_at=r.answered_at,
+            )
+            for r in self.rows(_Q_REQUESTS)
+        )
+
+    def task_forces(self) -> tuple[f.TaskForce, ...]:
+        return tuple(
+            f.TaskForce(id=t.id or 0, name=t.name, lead=t.lead) for t in self.rows(_Q_TASK_FORCES)
+        )
+
+    def documents(self) -> tuple[f.Document, ...]:
+        return tuple(
             f.Document(
                 id=d.id or 0,
                 kind=d.kind,
@@ -232,29 +315,11 @@ def load_facts(session: Session, process: ProcessRow, now: datetime) -> f.Facts:
                 uploaded_by=d.uploaded_by,
                 uploaded_at=d.uploaded_at,
             )
-            for d in session.exec(
-                select(DocumentRow)
-                .where(DocumentRow.process_id == pid)
-                .order_by(col(DocumentRow.id))
-            )
-        ),
-        decisions=tuple(decisions),
-        requests=tuple(
-            f.Request(
-                id=r.id or 0,
-                kind=r.kind,
-                step=r.step,
-                institution=code_of[r.institution_id],
-                status=r.status,
-                focal_point=who(r.focal_point_id),
-                due_at=r.due_at,
-                answered_at=r.answered_at,
-            )
-            for r in session.exec(
-                select(RequestRow).where(RequestRow.process_id == pid).order_by(col(RequestRow.id))
-            )
-        ),
-        chapters=tuple(
+            for d in self.rows(_Q_DOCUMENTS)
+        )
+
+    def chapters(self) -> tuple[f.Chapter, ...]:
+        return tuple(
             f.Chapter(
                 id=c.id or 0,
                 title=c.title,
@@ -262,24 +327,139 @@ def load_facts(session: Session, process: ProcessRow, now: datetime) -> f.Facts:
                 draft_document_id=c.draft_document_id,
                 submitted_at=c.submitted_at,
             )
-            for c in session.exec(
-                select(ChapterRow).where(ChapterRow.process_id == pid).order_by(col(ChapterRow.id))
-            )
-        ),
-        consultation_closure=None
-        if closure is None
-        else f.ConsultationClosure(
+            for c in self.rows(_Q_CHAPTERS)
+        )
+
+    def consultation_closure(self) -> f.ConsultationClosure | None:
+        closure = self.conn.execute(_Q_CLOSURE, self.params).first()
+        if closure is None:
+            return None
+        return f.ConsultationClosure(
             closed_at=closure.closed_at,
             non_respondents=tuple(closure.non_respondents),
             reason=closure.reason,
-        ),
-        adoption=None
-        if adoption is None
-        else f.Adoption(
+        )
+
+    def adoption(self) -> f.Adoption | None:
+        adoption = self.conn.execute(_Q_ADOPTION, self.params).one_or_none()
+        if adoption is None:
+            return None
+        return f.Adoption(
             authority=adoption.authority,
             reference=adoption.reference,
             adopted_on=adoption.adopted_on,
-        ),
+        )
+
+
+# How each fact group is read (the two step dates come from the same row, read once).
+_LOADERS: dict[str, Callable[[_Reader], Any]] = {
+    "step_entered_at": lambda r: r.open_stay.entered_at if r.open_stay else None,
+    "step_due_at": lambda r: r.open_stay.due_at if r.open_stay else None,
+    "institutions": _Reader.institutions,
+    "coordinator": _Reader.coordinator,
+    "focal_points": lambda r: r.roles[0],
+    "iawg_members": lambda r: r.roles[1],
+    "task_forces": _Reader.task_forces,
+    "documents": _Reader.documents,
+    "decisions": _Reader.decisions,
+    "requests": _Reader.requests,
+    "chapters": _Reader.chapters,
+    "consultation_closure": _Reader.consultation_closure,
+    "adoption": _Reader.adoption,
+}
+assert set(_LOADERS) == f.FACT_GROUPS
+
+
+def load_facts(
+    session: Session, process: ProcessRow, now: datetime, groups: Collection[str] | None = None
+) -> f.Facts:
+    """What the guards of `process` look at, read in the caller's transaction: every fact, or only
+    the fact groups named in `groups` (see `facts.FACT_GROUPS` and each guard's `reads`).
+
+    The groups not loaded raise `facts.UndeclaredFactGroup` when read (`facts.only`), so a guard
+    that reads a group it does not declare fails loudly instead of seeing an empty default and
+    passing.
+    """
+    wanted = f.FACT_GROUPS if groups is None else frozenset(groups)
+    if not wanted <= f.FACT_GROUPS:
+        raise ValueError(f"unknown fact groups {sorted(wanted - f.FACT_GROUPS)}")
+    # These are Core statements, which do not autoflush: flush what this transaction added first,
+    # as an ORM query would, so that the facts include it.
+    session.flush()
+    reader = _Reader(session.connection(), process.id or 0)
+    values = {name: load(reader) for name, load in _LOADERS.items() if name in wanted}
+    facts = f.Facts(process_key=process.key, now=now, **values)
+    return facts if wanted == f.FACT_GROUPS else f.only(facts, wanted)
+
+
+# The writes of a transition, as Core statements (no ORM objects to track and flush).
+_MOVE_PROCESS = sa.update(_PROCESS).where(
+    _PROCESS.c.id == sa.bindparam("pid"), _PROCESS.c.version == sa.bindparam("seen")
+)
+_OPEN_STAY_ID = (
+    sa.select(sa.func.max(_STEP_OPEN.c.id))
+    .where(_STEP_OPEN.c.process_id == sa.bindparam("pid"), _STEP_OPEN.c.left_at.is_(None))
+    .scalar_subquery()
+)
+_LEAVE_STAY = sa.update(_STEP).where(_STEP.c.id == _OPEN_STAY_ID)
+_ENTER_STAY = sa.insert(_STEP)
+
+
+def move_process(
+    session: Session,
+    process: ProcessRow,
+    *,
+    seen: int,
+    state: str,
+    now: datetime,
+    suspended_from: str | None,
+) -> bool:
+    """Move the process to `state` if it is still at version `seen` (the optimistic lock); False
+    when another command changed it first (nothing written). `process` shows the new values."""
+    values = {
+        "state": state,
+        "version": seen + 1,
+        "updated_at": now,
+        "suspended_from": suspended_from,
+    }
+    result = session.connection().execute(
+        _MOVE_PROCESS, {"pid": process.id, "seen": seen, **values}
+    )
+    if result.rowcount != 1:
+        return False
+    for name, value in values.items():  # as written, so the row is not flushed again
+        set_committed_value(process, name, value)
+    return True
+
+
+def leave_step(session: Session, process: ProcessRow, *, now: datetime, trigger: str) -> None:
+    """Close the open stay in the current step (the one `current_step_record` returns), if any."""
+    session.connection().execute(
+        _LEAVE_STAY, {"pid": process.id, "left_at": now, "left_by": trigger}
+    )
+
+
+def enter_step(
+    session: Session,
+    process: ProcessRow,
+    step: str,
+    *,
+    now: datetime,
+    target_days: int | None,
+    due_at: datetime | None,
+) -> None:
+    """Open a stay in `step`."""
+    session.connection().execute(
+        _ENTER_STAY,
+        {
+            "process_id": process.id or 0,
+            "step": step,
+            "entered_at": now,
+            "target_days": target_days,
+            "due_at": due_at,
+            "left_at": None,
+            "left_by": None,
+        },
     )
 
 
