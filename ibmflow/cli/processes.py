@@ -286,7 +286,10 @@ def demo(
     key: Annotated[str | None, typer.Option(help="The demo process's key.")] = None,
 ) -> None:
     """Set up the database and run a demo process from coordinator appointment to adoption."""
+    import asyncio
+
     from ibmflow import demo as scenario
+    from ibmflow.mail.dispatch import build_transport, dispatch_once
     from ibmflow.services.audit_log import verify_chain
     from ibmflow.services.processes import list_processes
     from ibmflow.storage.migrate import upgrade
@@ -304,9 +307,24 @@ def demo(
         f"audit chain: {'intact' if chain.ok else 'BROKEN'}, {chain.checked} events",
         highlight=False,
     )
+    # The mails the run caused leave through the outbox like any others: to the SMTP server if
+    # one is configured, else into the local mailbox.
+    transport, sent = build_transport(context.settings), 0
+    while True:  # one pass sends a batch; the run caused more
+        report = asyncio.run(dispatch_once(context, transport, worker_id="demo"))
+        sent += len(report.sent)
+        if not report.claimed:
+            break
+    where = (
+        f"the local mailbox {context.settings.mailbox_dir}"
+        if context.settings.smtp_host is None
+        else f"the SMTP server {context.settings.smtp_host}"
+    )
+    out.print(f"mails: {sent} sent to {where}", highlight=False, markup=False)
     out.print(
         f"\nNext: `ibmflow audit log {key}`, `ibmflow decision list {key}`, "
-        f"`ibmflow graph {key}`, or start your own: `ibmflow process start --title ...`",
+        f"`ibmflow mail list {key}`, `ibmflow graph {key}`, or start your own: "
+        "`ibmflow process start --title ...`",
         highlight=False,
         markup=False,
     )
