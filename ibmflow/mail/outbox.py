@@ -57,6 +57,5 @@ def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
-    tx.session.add(row)
-    tx.session.flush()
+    tx.session.add(row)  # inserted with the transaction's next flush; the Message-ID is set already
     return row

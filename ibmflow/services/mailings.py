@@ -48,7 +48,15 @@ def local_time(process: ProcessRow, moment: datetime | None) -> str:
 
 
 def coordinator(tx: Tx, process: ProcessRow) -> dict[str, str]:
-    """The coordinator's name and address for signatures (a neutral one before the appointment)."""
+    """The coordinator's name and address for signatures (a neutral one before the appointment),
+    read once per transaction: a step that sends twenty mails signs them all the same."""
+    memo = tx.session.info.setdefault("ibmflow.coordinator", {})
+    if process.id not in memo:
+        memo[process.id] = _coordinator(tx, process)
+    return dict(memo[process.id])
+
+
+def _coordinator(tx: Tx, process: ProcessRow) -> dict[str, str]:
     appt = tx.session.exec(
         select(AppointmentRow)
         .where(AppointmentRow.process_id == process.id)
@@ -102,7 +110,16 @@ def send(
 
 
 def addresses_for_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[str]:
-    """The addresses of the people holding any of the roles a definition names."""
+    """The addresses of the people holding any of the roles a definition names (read once per
+    transaction and set of roles)."""
+    memo = tx.session.info.setdefault("ibmflow.addresses", {})
+    key = (process.id, frozenset(roles))
+    if key not in memo:
+        memo[key] = _addresses_for_roles(tx, process, key[1])
+    return list(memo[key])
+
+
+def _addresses_for_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[str]:
     wanted = set(roles)
     role_of = {
         "coordinator": "coordinator",

@@ -64,14 +64,22 @@ def due_at(ctx: Context, process: ProcessRow, now: datetime, days: int) -> datet
     )
 
 
-def _recipients(tx: Tx, process: ProcessRow, institution: InstitutionRow) -> list[PersonRow]:
-    roles = [
-        r
-        for r in repo.active_roles(tx.session, process, "focal_point")
-        if r.institution_id == institution.id
-    ]
-    people = [tx.session.get(PersonRow, r.person_id) for r in roles]
-    return [p for p in people if p is not None]
+def _focal_points(tx: Tx, process: ProcessRow) -> dict[int, list[PersonRow]]:
+    """The focal points of every institution of the process, by institution id (one query)."""
+    rows = tx.session.exec(
+        select(RoleRow, PersonRow)
+        .join(PersonRow, col(PersonRow.id) == col(RoleRow.person_id))
+        .where(
+            RoleRow.process_id == process.id,
+            RoleRow.role == "focal_point",
+            col(RoleRow.active).is_(True),
+        )
+        .order_by(col(RoleRow.id))
+    ).all()
+    out: dict[int, list[PersonRow]] = {}
+    for role, person in rows:
+        out.setdefault(role.institution_id or 0, []).append(person)
+    return out
 
 
 def issue(
@@ -95,10 +103,12 @@ def issue(
             f"unknown request kind {kind!r}; one of "
             f"{', '.join(k for k in KINDS if k != 'vote')} (votes go with decisions)."
         )
-    facts = repo.load_facts(tx.session, process, now)
+    facts = repo.load_facts(tx.session, process, now, frozenset({"institutions"}))
     targets = (
         [i.code for i in facts.in_scope(scope)] if codes is None else [c.upper() for c in codes]
     )
+    by_code = {i.code: i for i in repo.institutions(tx.session, process)}
+    focal = _focal_points(tx, process)
     existing = tx.session.exec(
         select(RequestRow).where(
             RequestRow.process_id == process.id,
@@ -110,8 +120,8 @@ def issue(
     due = due_at(ctx, process, now, due_days)
     created: list[int] = []
     for code in targets:
-        institution = repo.institution(tx.session, process, code)
-        people = _recipients(tx, process, institution)
+        institution = by_code.get(code) or repo.institution(tx.session, process, code)
+        people = focal.get(institution.id or 0, [])
         groups = [[p] for p in people] if spec.per == "focal_point" else [people]
         for group in groups:
             if not group:
