@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +11,9 @@ from sqlmodel import col, select
 
 from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
-from ibmflow.facts import DOCUMENT_KINDS, REQUEST_KINDS
+from ibmflow.facts import REQUEST_KINDS
 from ibmflow.roster import parse_roster_text
-from ibmflow.services import requests
+from ibmflow.services import documents, requests
 from ibmflow.services.common import iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.services.requests import Upload
@@ -112,40 +112,19 @@ def appoint_coordinator(
 
 
 def _store(
-    ctx: Context, tx: Tx, process: ProcessRow, path: Path, kind: str, actor: str, now: Any
+    ctx: Context, tx: Tx, process: ProcessRow, path: Path, kind: str, actor: str, now: datetime
 ) -> DocumentRow:
-    if kind not in DOCUMENT_KINDS:
-        raise InvalidCommand(f"unknown document kind {kind!r}; one of {', '.join(DOCUMENT_KINDS)}.")
-    blob = ctx.documents.put_file(path)
-    row = DocumentRow(
-        process_id=process.id or 0,
-        step=process.state,
+    return documents.attach(
+        ctx,
+        tx,
+        process,
+        content=_read(path),
+        filename=path.name,
         kind=kind,
-        filename=path.name[:255],
-        sha256=blob.sha256,
-        size=blob.size,
-        uploaded_by=actor,
-        uploaded_at=now,
+        step=process.state,
+        actor=actor,
+        now=now,
     )
-    tx.session.add(row)
-    tx.session.flush()
-    tx.audit(
-        AuditRecord(
-            at=now,
-            actor=actor,
-            action="document.attached",
-            process=process.key,
-            entity=f"document:{row.id}",
-            after={
-                "kind": kind,
-                "filename": row.filename,
-                "sha256": blob.sha256,
-                "size": blob.size,
-                "step": process.state,
-            },
-        )
-    )
-    return row
 
 
 def _read(path: Path) -> bytes:

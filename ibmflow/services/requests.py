@@ -20,14 +20,13 @@ from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.calendar import add_working_days
 from ibmflow.errors import InvalidCommand, LinkRefused, NotFound
 from ibmflow.requestkinds import KINDS, check_fields
-from ibmflow.services import mailings
+from ibmflow.services import documents, mailings
 from ibmflow.services.common import iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.tables import (
     DecisionRow,
-    DocumentRow,
     InstitutionRow,
     LinkTokenRow,
     PersonRow,
@@ -283,34 +282,17 @@ def _files(
 ) -> list[int]:
     ids = []
     for upload in uploads:
-        blob = ctx.documents.put(upload.content)
-        row = DocumentRow(
-            process_id=process.id or 0,
-            step=request.step,
+        row = documents.attach(
+            ctx,
+            tx,
+            process,
+            content=upload.content,
+            filename=upload.filename,
             kind="other",
-            filename=(upload.filename or "attachment")[:255],
-            sha256=blob.sha256,
-            size=blob.size,
-            uploaded_by=actor,
-            uploaded_at=now,
-        )
-        tx.session.add(row)
-        tx.session.flush()
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="document.attached",
-                process=process.key,
-                entity=f"document:{row.id}",
-                after={
-                    "kind": "other",
-                    "filename": row.filename,
-                    "sha256": blob.sha256,
-                    "size": blob.size,
-                    "request": request.id,
-                },
-            )
+            step=request.step,
+            actor=actor,
+            now=now,
+            detail={"request": request.id},
         )
         ids.append(row.id or 0)
     return ids
