@@ -13,12 +13,13 @@ from ibmflow.audit import AuditRecord
 from ibmflow.decisions import ADOPTED, OPEN, REJECTED, ballot_for, describe_vote, tally
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.facts import DECISION_SUBJECTS, Facts, Person
-from ibmflow.services.common import iso, on_process, require_step
+from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.tables import (
     DecisionRow,
+    InstitutionRow,
     NominationRow,
     PersonRow,
     ProcessRow,
@@ -105,7 +106,7 @@ def issue_votes(
     facts = repo.load_facts(tx.session, process, now)
     today = now.astimezone(ZoneInfo(process.timezone)).date()
     nominations = repo.nominations(tx.session, process, facts)
-    due = requests.due_at(ctx, process, now, due_days)
+    due = due_after(ctx, process, now, due_days)
     created = []
     for code in facts.permanent_codes():
         member = facts.iawg_members.get(code)
@@ -348,6 +349,37 @@ def cast_in(
     if result.outcome in (ADOPTED, REJECTED):
         _close(ctx, tx, process, row, result.outcome, result.objections, facts, actor, now)
     return VoteResult(decision_id=decision_id, outcome=result.outcome, line=line)
+
+
+def vote_on_request(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    request: RequestRow,
+    now: datetime,
+    *,
+    voter: str,
+    approve: bool,
+    reason: str | None,
+    actor: str,
+    via: str,
+) -> VoteResult:
+    """The vote a vote request's addressee casts by link or by reply, for the request's institution."""
+    institution = tx.session.get(InstitutionRow, request.institution_id)
+    assert institution is not None and request.decision_id is not None
+    return cast_in(
+        ctx,
+        tx,
+        process,
+        now,
+        request.decision_id,
+        institution=institution.code,
+        voter=voter,
+        approve=approve,
+        reason=reason,
+        actor=actor,
+        via=via,
+    )
 
 
 def _answer_vote_request(

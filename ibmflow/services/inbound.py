@@ -359,7 +359,7 @@ def _answer(
     *,
     assigned_by: str | None,
 ) -> None:
-    from ibmflow.services.decisions import cast_in
+    from ibmflow.services.decisions import vote_on_request
 
     sender = (incoming.sender or "").lower()
     text = mail.strip_quoted(incoming.body)
@@ -372,22 +372,19 @@ def _answer(
             raise _Refused(f"the vote cannot be read: {reason}")
         if not approve and not reason:
             raise _Refused("an objection needs a reason, and this reply gives none")
-        institution = tx.session.get(InstitutionRow, request.institution_id)
-        assert institution is not None and request.decision_id is not None
-        cast_in(
+        vote_on_request(
             ctx,
             tx,
             process,
+            request,
             now,
-            request.decision_id,
-            institution=institution.code,
             voter=sender,
             approve=approve,
             reason=reason or None,
             actor=assigned_by or sender,
             via="reply",
         )
-        # cast_in's own events do not name the mail; this one links the vote to it.
+        # The vote's own events do not name the mail; this one links the vote to it.
         tx.audit(
             AuditRecord(
                 at=now,

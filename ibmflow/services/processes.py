@@ -10,14 +10,13 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from ibmflow.audit import AuditRecord
-from ibmflow.calendar import add_working_days
 from ibmflow.definitions import Definition
 from ibmflow.engine import SUSPENDED, Outcome, engine_for
 from ibmflow.errors import ConcurrencyConflict, InvalidCommand
 from ibmflow.guards import reads_of
 from ibmflow.roster import Roster, default_roster
 from ibmflow.services import followups
-from ibmflow.services.common import iso
+from ibmflow.services.common import due_after, iso
 from ibmflow.services.context import Context
 from ibmflow.services.roster import apply_roster
 from ibmflow.storage import repository as repo
@@ -66,12 +65,7 @@ def definition_for(ctx: Context, session: Session, process: ProcessRow) -> Defin
 
 
 def _due(ctx: Context, process: ProcessRow, start: datetime, days: int | None) -> datetime | None:
-    if days is None:
-        return None
-    years = range(start.year, start.year + 2 + days // 200)
-    return add_working_days(
-        start, days, tz=process.timezone, holidays=ctx.holidays(process.country, years)
-    )
+    return None if days is None else due_after(ctx, process, start, days)
 
 
 def _enter(

@@ -17,11 +17,10 @@ from typing import Any
 from sqlmodel import col, select
 
 from ibmflow.audit import AuditRecord, JSONValue
-from ibmflow.calendar import add_working_days
 from ibmflow.errors import InvalidCommand, LinkRefused, NotFound
 from ibmflow.requestkinds import KINDS, check_fields
 from ibmflow.services import documents, mailings
-from ibmflow.services.common import iso, on_process, require_step
+from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
@@ -51,16 +50,6 @@ class Upload:
 
     filename: str
     content: bytes
-
-
-def due_at(ctx: Context, process: ProcessRow, now: datetime, days: int) -> datetime:
-    """`days` working days after `now`, in the process's country and time zone."""
-    return add_working_days(
-        now,
-        days,
-        tz=process.timezone,
-        holidays=ctx.holidays(process.country, range(now.year, now.year + 2 + days // 200)),
-    )
 
 
 def _focal_points(tx: Tx, process: ProcessRow) -> dict[int, list[PersonRow]]:
@@ -116,7 +105,7 @@ def issue(
             col(RequestRow.status).in_([OPEN, "answered", "waived"]),
         )
     ).all()
-    due = due_at(ctx, process, now, due_days)
+    due = due_after(ctx, process, now, due_days)
     created: list[int] = []
     for code in targets:
         institution = by_code.get(code) or repo.institution(tx.session, process, code)
@@ -501,7 +490,7 @@ def answer_by_link(
     Raises LinkRefused (nothing recorded) for an unknown, expired, used or closed link, and
     InvalidCommand listing every problem with the answer itself.
     """
-    from ibmflow.services.decisions import cast_in
+    from ibmflow.services.decisions import vote_on_request
 
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
@@ -512,15 +501,12 @@ def answer_by_link(
         if request.kind == "vote":
             if approve is None:
                 raise InvalidCommand("Choose approve or object.")
-            institution = tx.session.get(InstitutionRow, request.institution_id)
-            assert institution is not None and request.decision_id is not None
-            cast_in(
+            vote_on_request(
                 ctx,
                 tx,
                 process,
+                request,
                 now,
-                request.decision_id,
-                institution=institution.code,
                 voter=person.email,
                 approve=approve,
                 reason=reason,

@@ -8,7 +8,6 @@ headers, and the link pages are never cached.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -367,20 +366,7 @@ def _vote_problem(view: LinkView, given: Given) -> str | None:
     return None
 
 
-# One answer at a time in this server: on PostgreSQL two transactions answering the same link at
-# the same moment (a double click) could both see it unused. The service layer must lock the link
-# for several servers (and for a reply racing a link); this covers the double click meanwhile.
-_ANSWERING = threading.Lock()
-
-
 def _answer(
-    ctx: Context, token: str, view: LinkView, given: Given, uploads: Sequence[Upload]
-) -> int:
-    with _ANSWERING:
-        return _answer_now(ctx, token, view, given, uploads)
-
-
-def _answer_now(
     ctx: Context, token: str, view: LinkView, given: Given, uploads: Sequence[Upload]
 ) -> int:
     if view.kind == "vote":
