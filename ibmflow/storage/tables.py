@@ -360,3 +360,43 @@ class AuditHeadRow(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = Field(default="0" * 64, max_length=64)
+
+
+class RungRow(SQLModel, table=True):
+    """One rung of the chasing ladder of one request or one stay in a step.
+
+    Rungs are written ahead of time with the moment they ring (`fire_at`); the sweep sends those whose
+    moment has come. `key` is unique per subject and rung, so a rung is sent at most once whatever
+    happens; a claim (`claimed_by` until `claimed_until`) keeps two workers off the same rung.
+    """
+
+    __tablename__ = "rung"
+    __table_args__ = (sa.Index("ix_rung_due", "status", "fire_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=120, unique=True)
+    process_id: int = Field(foreign_key="process.id", index=True)
+    request_id: int | None = Field(default=None, foreign_key="request.id", index=True)
+    step_record_id: int | None = Field(default=None, foreign_key="step_record.id", index=True)
+    rung: str = Field(max_length=40)
+    due_on: date
+    fire_at: datetime = _when()
+    status: str = Field(default="pending", max_length=20)
+    claimed_by: str | None = Field(default=None, max_length=100)
+    claimed_until: datetime | None = _when(nullable=True)
+    done_at: datetime | None = _when(nullable=True)
+    outcome: str | None = Field(default=None, max_length=500)
+
+
+class DeadlineExtensionRow(SQLModel, table=True):
+    """A deadline the coordinator moved, with the reason (the audit chain holds it too)."""
+
+    __tablename__ = "deadline_extension"
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: int = Field(foreign_key="process.id", index=True)
+    request_id: int | None = Field(default=None, foreign_key="request.id")
+    step_record_id: int | None = Field(default=None, foreign_key="step_record.id")
+    old_due_at: datetime | None = _when(nullable=True)
+    new_due_at: datetime = _when()
+    reason: str = Field(max_length=2000)
+    actor: str = Field(max_length=254)
+    created_at: datetime = _when()
