@@ -76,6 +76,12 @@ class Settings:
     imap_poll_s: int = 60
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    process_weekend: tuple[int, ...] = (5, 6)
+    worker_sweep_every_s: int = 60
+    worker_dispatch_every_s: int = 15
+    worker_lease_s: int = 300
+    worker_batch: int = 500
+    worker_digest: tuple[str, int, int] = ("mon", 7, 0)
 
     @property
     def mailbox_dir(self) -> Path:
@@ -190,6 +196,30 @@ def _types(value: Any) -> tuple[str, ...]:
     return out
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _weekend(value: Any) -> tuple[int, ...]:
+    expected = (
+        'a list of weekday names such as ["sat", "sun"] or ["fri", "sat"], leaving working days'
+    )
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError(expected)
+    names = [str(item).strip().lower()[:3] for item in items if str(item).strip()]
+    if any(name not in _WEEKDAYS for name in names) or len(set(names)) == len(_WEEKDAYS):
+        raise ValueError(expected)
+    return tuple(sorted({_WEEKDAYS.index(name) for name in names}))
+
+
+def _weekly(value: Any) -> tuple[str, int, int]:
+    expected = 'a weekday and a UTC time such as "mon 07:00"'
+    match = re.fullmatch(r"\s*([a-z]{3})[a-z]*\s+(\d{1,2}):(\d{2})\s*", str(value).lower())
+    if not match or match[1] not in _WEEKDAYS or int(match[2]) > 23 or int(match[3]) > 59:
+        raise ValueError(expected)
+    return match[1], int(match[2]), int(match[3])
+
+
 def _database_url(value: Any) -> str:
     text = _text(value)
     if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", text):
@@ -208,6 +238,7 @@ _SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "process.country": (_country, "MA"),
     "process.timezone": (_timezone, "Africa/Casablanca"),
     "process.language": (_language, "en"),
+    "process.weekend": (_weekend, ("sat", "sun")),
     "cli.actor": (_text, None),
     "database.sqlite_busy_timeout_ms": (_positive_int, 15000),
     "smtp.host": (_text, None),
@@ -237,6 +268,11 @@ _SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "imap.poll_s": (_whole("seconds", 5, 86400), 60),
     "web.host": (_text, "127.0.0.1"),
     "web.port": (_whole("port", 1, 65535), 8000),
+    "worker.sweep_every_s": (_whole("seconds", 1, 86400), 60),
+    "worker.dispatch_every_s": (_whole("seconds", 1, 86400), 15),
+    "worker.lease_s": (_whole("seconds", 10, 86400), 300),
+    "worker.batch": (_whole("rungs", 1, 100000), 500),
+    "worker.digest": (_weekly, "mon 07:00"),
 }
 
 
@@ -325,6 +361,7 @@ def load_settings(
         **{
             key.replace(".", "_"): resolved[key]
             for key in _SETTINGS
-            if key.split(".")[0] in ("smtp", "mail", "answers", "inbound", "imap", "web")
+            if key.split(".")[0] in ("smtp", "mail", "answers", "inbound", "imap", "web", "worker")
+            or key == "process.weekend"
         },
     )

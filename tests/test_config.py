@@ -84,6 +84,12 @@ FROM_ENV: dict[str, tuple[str, str, Any]] = {
     "imap.poll_s": ("30", "imap_poll_s", 30),
     "web.host": ("0.0.0.0", "web_host", "0.0.0.0"),
     "web.port": ("8080", "web_port", 8080),
+    "process.weekend": ("fri, sat", "process_weekend", (4, 5)),
+    "worker.sweep_every_s": ("30", "worker_sweep_every_s", 30),
+    "worker.dispatch_every_s": ("5", "worker_dispatch_every_s", 5),
+    "worker.lease_s": ("120", "worker_lease_s", 120),
+    "worker.batch": ("50", "worker_batch", 50),
+    "worker.digest": ("friday 16:30", "worker_digest", ("fri", 16, 30)),
 }
 
 
@@ -332,3 +338,20 @@ def test_a_config_path_that_is_a_folder_is_a_config_error(tmp_path: Path) -> Non
     """IBMFLOW_CONFIG naming a folder is reported as a ConfigError, not an OSError traceback."""
     with pytest.raises(ConfigError, match=re.escape(str(tmp_path))):
         load_settings(environ={"IBMFLOW_CONFIG": str(tmp_path)})
+
+
+@pytest.mark.parametrize(
+    ("key", "raw", "expected"),
+    [
+        ("process.weekend", "mon,tue,wed,thu,fri,sat,sun", "weekday names"),
+        ("process.weekend", "fry", "weekday names"),
+        ("worker.digest", "someday 07:00", "a weekday and a UTC time"),
+        ("worker.digest", "mon 25:00", "a weekday and a UTC time"),
+    ],
+)
+def test_a_wrong_weekend_or_digest_time_is_refused_with_what_is_expected(
+    key: str, raw: str, expected: str
+) -> None:
+    """A weekend with no working day left, or a digest time that is not a weekday and a time."""
+    with pytest.raises(ConfigError, match=expected):
+        load_settings(config_path=None, environ={env_name(key): raw})

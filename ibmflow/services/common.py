@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from ibmflow.calendar import add_working_days
 from ibmflow.engine import SUSPENDED
 from ibmflow.errors import InvalidCommand
 from ibmflow.services.context import Context
@@ -41,12 +40,12 @@ def require_step(process: ProcessRow, *steps: str, doing: str) -> None:
         )
 
 
-def due_after(ctx: Context, process: ProcessRow, start: datetime, days: int) -> datetime:
-    """`days` working days after `start`, in the process's country (public holidays) and time zone."""
-    years = range(start.year, start.year + 2 + days // 200)
-    return add_working_days(
-        start, days, tz=process.timezone, holidays=ctx.holidays(process.country, years)
-    )
+def due_after(
+    ctx: Context, process: ProcessRow, start: datetime, days: int, *, weekend: str | None = None
+) -> datetime:
+    """The end of the `days`-th working day after `start`, in the process's country (public
+    holidays) and time zone, with an institution's weekend when given (else the process default)."""
+    return ctx.calendar(process, weekend).due_after(start, days)
 
 
 def iso(value: datetime | None) -> str | None:

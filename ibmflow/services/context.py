@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
+from ibmflow.calendar import WorkCalendar
 from ibmflow.clock import Clock
 from ibmflow.config import Settings
 from ibmflow.definitions import Definition, parse_definition
@@ -29,6 +30,7 @@ class Context:
     # looked up by the row's primary key after the first read.
     _by_pk: dict[int, Definition] = field(default_factory=dict)
     _holidays: dict[tuple[str, range], frozenset[date]] = field(default_factory=dict)
+    _calendars: dict[tuple[str, str, frozenset[int]], WorkCalendar] = field(default_factory=dict)
 
     @cached_property
     def workflows(self) -> dict[str, Definition]:
@@ -49,6 +51,25 @@ class Context:
     def known_definition(self, definition_pk: int) -> Definition | None:
         """The definition stored under this key if its row was already read, else None."""
         return self._by_pk.get(definition_pk)
+
+    def calendar(
+        self, process: ProcessRow, weekend: str | Iterable[int] | None = None
+    ) -> WorkCalendar:
+        """The working-day calendar of a process (its country's holidays, its time zone), with an
+        institution's weekend when given (as stored, "4,5", or as weekday numbers)."""
+        if weekend is None:
+            days = frozenset(self.settings.process_weekend)
+        elif isinstance(weekend, str):
+            days = frozenset(int(d) for d in weekend.split(",") if d.strip())
+        else:
+            days = frozenset(weekend)
+        key = (process.country, process.timezone, days)
+        if key not in self._calendars:
+            country = process.country
+            self._calendars[key] = WorkCalendar(
+                process.timezone, days, lambda year: self.holidays(country, range(year, year + 1))
+            )
+        return self._calendars[key]
 
     def holidays(self, country: str, years: range) -> frozenset[date]:
         """The public holidays of a country over some years (empty for an unknown country)."""

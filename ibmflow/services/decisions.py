@@ -106,13 +106,13 @@ def issue_votes(
     facts = repo.load_facts(tx.session, process, now)
     today = now.astimezone(ZoneInfo(process.timezone)).date()
     nominations = repo.nominations(tx.session, process, facts)
-    due = due_after(ctx, process, now, due_days)
     created = []
     for code in facts.permanent_codes():
         member = facts.iawg_members.get(code)
         if member is None:
             continue  # the guard names the seat without a member
         institution = repo.institution(tx.session, process, code)
+        due = due_after(ctx, process, now, due_days, weekend=institution.weekend)
         member_row = tx.session.get(PersonRow, member.id)
         assert member_row is not None
         people = [member_row]

@@ -105,10 +105,10 @@ def issue(
             col(RequestRow.status).in_([OPEN, "answered", "waived"]),
         )
     ).all()
-    due = due_after(ctx, process, now, due_days)
     created: list[int] = []
     for code in targets:
         institution = by_code.get(code) or repo.institution(tx.session, process, code)
+        due = due_after(ctx, process, now, due_days, weekend=institution.weekend)
         people = focal.get(institution.id or 0, [])
         groups = [[p] for p in people] if spec.per == "focal_point" else [people]
         for group in groups:
