@@ -76,6 +76,9 @@ class Settings:
     imap_poll_s: int = 60
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    web_session_hours: int = 12
+    web_login_max_failures: int = 5
+    web_login_window_min: int = 15
     process_weekend: tuple[int, ...] = (5, 6)
     worker_sweep_every_s: int = 60
     worker_dispatch_every_s: int = 15
@@ -268,6 +271,9 @@ _SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "imap.poll_s": (_whole("seconds", 5, 86400), 60),
     "web.host": (_text, "127.0.0.1"),
     "web.port": (_whole("port", 1, 65535), 8000),
+    "web.session_hours": (_whole("hours", 1, 24 * 30), 12),
+    "web.login_max_failures": (_whole("failures", 1, 1000), 5),
+    "web.login_window_min": (_whole("minutes", 1, 24 * 60), 15),
     "worker.sweep_every_s": (_whole("seconds", 1, 86400), 60),
     "worker.dispatch_every_s": (_whole("seconds", 1, 86400), 15),
     "worker.lease_s": (_whole("seconds", 10, 86400), 300),

@@ -12,7 +12,10 @@
     ├── ConcurrencyConflict      someone else changed the process since it was read
     ├── DatabaseNotReady         the schema is missing or behind: run `ibmflow init`
     ├── AuditChainBroken         `audit verify` found an edited, missing, inserted or reordered event
-    └── LinkRefused              an answer link is unknown, expired, used or its request closed
+    ├── LinkRefused              an answer link is unknown, expired, used or its request closed
+    ├── LoginRefused             wrong email or password, or a disabled account
+    │   └── LoginThrottled       too many failed logins lately: wait (carries how long)
+    └── Forbidden                the account's role may not do this
 """
 
 from __future__ import annotations
@@ -127,3 +130,20 @@ class LinkRefused(IbmflowError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class LoginRefused(IbmflowError):
+    """A login failed: unknown email, wrong password or disabled account (never said which)."""
+
+
+class LoginThrottled(LoginRefused):
+    """Too many failed logins for this account or from this address lately; `retry_after_s` says
+    how long until the next attempt is heard."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Forbidden(IbmflowError):
+    """The account's role does not allow this action (the message names the roles that may)."""

@@ -400,3 +400,8 @@ class DeadlineExtensionRow(SQLModel, table=True):
     reason: str = Field(max_length=2000)
     actor: str = Field(max_length=254)
     created_at: datetime = _when()
+
+
+# The web console's accounts live in a module of their own; importing it here puts them on the same
+# metadata, so that the migrations and `compare_metadata` see every table.
+from ibmflow.storage import account_tables as _account_tables  # noqa: E402, F401

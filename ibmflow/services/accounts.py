@@ -1,0 +1,337 @@
+"""Use cases on web console accounts: add, change password, disable, give processes, issue API tokens.
+
+Passwords are hashed with argon2id (memory-hard); API tokens are random and kept as SHA-256 only, so
+neither can be read back. Every change is an audit event, which never holds a password or a hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from sqlmodel import Session, col, select
+
+from ibmflow.access import ADMINISTRATOR, CHAIR, COORDINATOR, MANAGER, ROLES, Account
+from ibmflow.audit import AuditRecord, JSONValue
+from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.services.common import iso
+from ibmflow.services.context import Context
+from ibmflow.storage import repository as repo
+from ibmflow.storage.account_tables import (
+    AccountProcessRow,
+    ApiTokenRow,
+    UserAccountRow,
+    WebSessionRow,
+)
+from ibmflow.storage.db import Tx
+from ibmflow.storage.tables import ProcessRow
+
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024  # hashing is deliberately slow: refuse to spend it on a megabyte of input
+TOKEN_PREFIX = "ibf_"
+HASHER = PasswordHasher()
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+# The demo's accounts: the people of the demo roster who use the console, and an administrator.
+DEMO_ACCOUNTS = (
+    ("coordinator@interior.example", "Karim Benali", COORDINATOR),
+    ("chair@interior.example", "Youssef Amrani", CHAIR),
+    ("manager@cabinet.example", "Aicha Ouazzani", MANAGER),
+    ("admin@ibmflow.example", "Demo administrator", ADMINISTRATOR),
+)
+
+
+def secret_hash(value: str) -> str:
+    """The stored form of a session or API token."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of a password that passes the policy (InvalidCommand otherwise)."""
+    if len(password) < MIN_PASSWORD:
+        raise InvalidCommand(
+            f"the password is too short: use at least {MIN_PASSWORD} characters (a few words "
+            "make a good one)."
+        )
+    if len(password) > MAX_PASSWORD:
+        raise InvalidCommand(f"the password is too long: at most {MAX_PASSWORD} characters.")
+    return HASHER.hash(password)
+
+
+def _email(value: str) -> str:
+    email = value.strip().lower()
+    if not _EMAIL.fullmatch(email):
+        raise InvalidCommand(f"{value!r} is not a mail address such as karim@interior.example.")
+    return email
+
+
+def _role(value: str) -> str:
+    if value not in ROLES:
+        raise InvalidCommand(f"unknown role {value!r}; one of {', '.join(ROLES)}.")
+    return value
+
+
+def account_of(session: Session, row: UserAccountRow) -> Account:
+    """The Account a stored row describes, with the keys of the processes it may see."""
+    keys: frozenset[str] | None = None
+    if row.role != ADMINISTRATOR:
+        keys = frozenset(
+            session.exec(
+                select(ProcessRow.key)
+                .join(AccountProcessRow, col(AccountProcessRow.process_id) == col(ProcessRow.id))
+                .where(AccountProcessRow.account_id == row.id)
+            ).all()
+        )
+    return Account(
+        id=row.id or 0,
+        email=row.email,
+        name=row.name,
+        role=row.role,
+        processes=keys,
+        disabled=row.disabled,
+    )
+
+
+def _row(tx: Tx, email: str) -> UserAccountRow:
+    row = tx.session.exec(
+        select(UserAccountRow).where(UserAccountRow.email == email.strip().lower())
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no account {email!r}; `ibmflow user list` shows the accounts.")
+    return row
+
+
+def _audit(tx: Tx, now: datetime, actor: str, action: str, email: str, **data: JSONValue) -> None:
+    tx.audit(
+        AuditRecord(
+            at=now,
+            actor=actor,
+            action=f"account.{action}",
+            process=None,
+            entity=f"account:{email}",
+            after=dict(data) if data else None,
+        )
+    )
+
+
+def _give_processes(tx: Tx, row: UserAccountRow, keys: Sequence[str]) -> list[JSONValue]:
+    """Replace the processes an account may see; return their keys as stored."""
+    wanted = {repo.get_process(tx.session, key).id: key.strip().upper() for key in keys}
+    for link in tx.session.exec(
+        select(AccountProcessRow).where(AccountProcessRow.account_id == row.id)
+    ):
+        if link.process_id in wanted:
+            del wanted[link.process_id]
+        else:
+            tx.session.delete(link)
+    for process_id in wanted:
+        tx.session.add(AccountProcessRow(account_id=row.id or 0, process_id=process_id or 0))
+    tx.session.flush()
+    stored: list[str] = sorted(
+        tx.session.exec(
+            select(ProcessRow.key)
+            .join(AccountProcessRow, col(AccountProcessRow.process_id) == col(ProcessRow.id))
+            .where(AccountProcessRow.account_id == row.id)
+        ).all()
+    )
+    return list[JSONValue](stored)
+
+
+def add_user(
+    ctx: Context,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    actor: str,
+    processes: Sequence[str] = (),
+) -> Account:
+    """Create an account; an administrator sees every process, the others only `processes`."""
+    email, role = _email(email), _role(role)
+    if not name.strip():
+        raise InvalidCommand("an account needs the person's name, e.g. --name 'Karim Benali'.")
+    hashed = hash_password(password)
+    now = ctx.clock.now()
+    with ctx.db.transaction() as tx:
+        if tx.session.exec(select(UserAccountRow).where(UserAccountRow.email == email)).first():
+            raise InvalidCommand(
+                f"an account {email} already exists; change it with `ibmflow user passwd` or "
+                "`ibmflow user processes`."
+            )
+        row = UserAccountRow(
+            email=email,
+            name=name.strip(),
+            role=role,
+            password_hash=hashed,
+            created_at=now,
+            updated_at=now,
+        )
+        tx.session.add(row)
+        tx.session.flush()
+        keys = [] if role == ADMINISTRATOR else _give_processes(tx, row, processes)
+        _audit(
+            tx,
+            now,
+            actor,
+            "added",
+            email,
+            name=row.name,
+            role=role,
+            processes=keys if role != ADMINISTRATOR else "all",
+        )
+        return account_of(tx.session, row)
+
+
+def _end_sessions(tx: Tx, row: UserAccountRow, now: datetime) -> None:
+    for session_row in tx.session.exec(
+        select(WebSessionRow).where(
+            WebSessionRow.account_id == row.id, col(WebSessionRow.ended_at).is_(None)
+        )
+    ):
+        session_row.ended_at = now
+        tx.session.add(session_row)
+
+
+def set_password(ctx: Context, email: str, password: str, *, actor: str) -> None:
+    """Give an account a new password; its browsers are logged out."""
+    hashed = hash_password(password)
+    now = ctx.clock.now()
+    with ctx.db.transaction() as tx:
+        row = _row(tx, email)
+        row.password_hash, row.updated_at = hashed, now
+        tx.session.add(row)
+        _end_sessions(tx, row, now)
+        _audit(tx, now, actor, "password_changed", row.email)
+
+
+def set_disabled(ctx: Context, email: str, disabled: bool, *, actor: str) -> None:
+    """Disable an account (its sessions end, its API tokens stop working) or enable it again."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as tx:
+        row = _row(tx, email)
+        if row.disabled == disabled:
+            return
+        row.disabled, row.updated_at = disabled, now
+        tx.session.add(row)
+        if disabled:
+            _end_sessions(tx, row, now)
+        _audit(tx, now, actor, "disabled" if disabled else "enabled", row.email)
+
+
+def set_processes(ctx: Context, email: str, processes: Sequence[str], *, actor: str) -> Account:
+    """Set the processes a (non-administrator) account may see."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as tx:
+        row = _row(tx, email)
+        if row.role == ADMINISTRATOR:
+            raise InvalidCommand(f"{row.email} is an administrator and sees every process.")
+        keys = _give_processes(tx, row, processes)
+        row.updated_at = now
+        tx.session.add(row)
+        _audit(tx, now, actor, "processes_set", row.email, processes=keys)
+        return account_of(tx.session, row)
+
+
+def issue_token(ctx: Context, email: str, *, actor: str, label: str = "") -> str:
+    """A new API token for an account, returned once (only its SHA-256 is stored)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = ctx.clock.now()
+    with ctx.db.transaction() as tx:
+        row = _row(tx, email)
+        if row.disabled:
+            raise InvalidCommand(f"{row.email} is disabled; enable it before giving it a token.")
+        token_row = ApiTokenRow(
+            account_id=row.id or 0,
+            token_hash=secret_hash(token),
+            label=label.strip()[:100],
+            created_at=now,
+        )
+        tx.session.add(token_row)
+        tx.session.flush()
+        _audit(tx, now, actor, "token_issued", row.email, token_id=token_row.id, label=label)
+    return token
+
+
+def revoke_tokens(ctx: Context, email: str, *, actor: str) -> int:
+    """Revoke every API token of an account; return how many were in force."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as tx:
+        row = _row(tx, email)
+        live = list(
+            tx.session.exec(
+                select(ApiTokenRow).where(
+                    ApiTokenRow.account_id == row.id, col(ApiTokenRow.revoked_at).is_(None)
+                )
+            )
+        )
+        for token_row in live:
+            token_row.revoked_at = now
+            tx.session.add(token_row)
+        if live:
+            _audit(tx, now, actor, "tokens_revoked", row.email, count=len(live))
+        return len(live)
+
+
+def list_users(ctx: Context) -> list[dict[str, Any]]:
+    """Every account: role, processes, whether disabled, how many API tokens are in force."""
+    with ctx.db.reading() as session:
+        rows = session.exec(select(UserAccountRow).order_by(col(UserAccountRow.email))).all()
+        out = []
+        for row in rows:
+            account = account_of(session, row)
+            tokens = session.exec(
+                select(ApiTokenRow.id).where(
+                    ApiTokenRow.account_id == row.id, col(ApiTokenRow.revoked_at).is_(None)
+                )
+            ).all()
+            out.append(
+                {
+                    "email": row.email,
+                    "name": row.name,
+                    "role": row.role,
+                    "disabled": row.disabled,
+                    "processes": "all" if account.processes is None else sorted(account.processes),
+                    "api_tokens": len(tokens),
+                    "created_at": iso(row.created_at),
+                }
+            )
+        return out
+
+
+def ensure_demo_accounts(ctx: Context, process_key: str) -> list[tuple[str, str, str]]:
+    """The demo's accounts, each with a fresh random password and `process_key` among its
+    processes: (email, password, role) for the quick start to print. Run again, it resets them."""
+    out = []
+    actor = "demo"
+    with ctx.db.reading() as session:
+        existing = set(session.exec(select(UserAccountRow.email)).all())
+    for email, name, role in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(9)
+        if email not in existing:
+            add_user(
+                ctx,
+                email=email,
+                name=name,
+                role=role,
+                password=password,
+                actor=actor,
+                processes=[process_key],
+            )
+        else:
+            set_password(ctx, email, password, actor=actor)
+            set_disabled(ctx, email, False, actor=actor)
+            if role != ADMINISTRATOR:
+                with ctx.db.reading() as session:
+                    row = session.exec(
+                        select(UserAccountRow).where(UserAccountRow.email == email)
+                    ).one()
+                    keys = account_of(session, row).processes or frozenset()
+                set_processes(ctx, email, sorted(keys | {process_key.upper()}), actor=actor)
+        out.append((email, password, role))
+    return out
