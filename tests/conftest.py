@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from webserver import start  # noqa: F401  (the web tests' real server)
 
 from ibmflow.bootstrap import bootstrap
 from ibmflow.config import load_settings

@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,7 @@ from ibmflow.storage.tables import (
 from ibmflow.testing import FixedClock
 from ibmflow.web import csrf
 from ibmflow.web.app import FORM_ALLOWANCE, MB
-from ibmflow.web.server import build_server, redact
+from ibmflow.web.server import redact
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "ma-2026"
@@ -59,35 +58,7 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-# --- the server, the process and its links ---------------------------------------------------------
-
-
-@pytest.fixture
-def start() -> Iterator[Callable[[Context], str]]:
-    """Start a real uvicorn server for a context in a thread; return its base URL. Stopped after."""
-    with ExitStack() as stack:
-
-        def run(ctx: Context) -> str:
-            server = build_server(ctx, host="127.0.0.1", port=0, log_level="info", log_config=None)
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            stack.callback(sock.close)
-            thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-            thread.start()
-
-            def stop() -> None:
-                server.should_exit = True
-                thread.join(timeout=10)
-                assert not thread.is_alive(), "the server did not stop"
-
-            stack.callback(stop)
-            deadline = time.monotonic() + 10
-            while not server.started:
-                assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-                time.sleep(0.01)
-            return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-        yield run
+# --- the process and its links (the server: `start`, from webserver.py) ---------------------------------------------------------
 
 
 @pytest.fixture

@@ -10,65 +10,17 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from sqlmodel import col, select
 
 from ibmflow.cli import app as root
 from ibmflow.cli import err, out, print_json, state, table
-from ibmflow.errors import IbmflowError, InvalidCommand, NotFound
+from ibmflow.errors import IbmflowError, InvalidCommand
 from ibmflow.services.common import iso
-from ibmflow.services.context import Context
-from ibmflow.storage import repository as repo
-from ibmflow.storage.tables import OutboxRow, ProcessRow
+from ibmflow.services.outgoing import get_mail, list_mail
 
 mail_app = typer.Typer(help="Outgoing mail: templates, the outbox, delivery.", no_args_is_help=True)
 root.add_typer(mail_app, name="mail")
 
-STATUSES = ("pending", "sent", "failed")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-def _row_dict(row: OutboxRow, process_key: str | None) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "process": process_key,
-        "kind": row.kind,
-        "to": list(row.to_addrs),
-        "subject": row.subject,
-        "status": row.status,
-        "attempts": row.attempts,
-        "message_id": row.message_id,
-        "reply_to": row.reply_to,
-        "in_reply_to": row.in_reply_to,
-        "created_at": iso(row.created_at),
-        "next_attempt_at": iso(row.next_attempt_at) if row.status == "pending" else None,
-        "sent_at": iso(row.sent_at),
-        "last_error": row.last_error,
-        "request_id": row.request_id,
-    }
-
-
-def list_mail(ctx: Context, process: str | None, status: str | None) -> list[dict[str, Any]]:
-    """The outbox rows, oldest first, of one process or all, optionally of one status."""
-    if status is not None and status not in STATUSES:
-        raise InvalidCommand(f"--status {status!r}: one of {', '.join(STATUSES)}.")
-    with ctx.db.reading() as session:
-        keys = {p.id: p.key for p in session.exec(select(ProcessRow))}
-        query = select(OutboxRow).order_by(col(OutboxRow.id))
-        if process is not None:
-            query = query.where(OutboxRow.process_id == repo.get_process(session, process).id)
-        if status is not None:
-            query = query.where(OutboxRow.status == status)
-        return [_row_dict(row, keys.get(row.process_id)) for row in session.exec(query)]
-
-
-def get_mail(ctx: Context, outbox_id: int) -> OutboxRow:
-    """One outbox row; NotFound naming the command that lists them."""
-    with ctx.db.reading() as session:
-        row = session.get(OutboxRow, outbox_id)
-        if row is None:
-            raise NotFound(f"no mail #{outbox_id} in the outbox; `ibmflow mail list` shows them.")
-        session.expunge(row)  # keep it loaded: the read session rolls back (expires) on exit
-        return row
 
 
 @mail_app.command("preview")

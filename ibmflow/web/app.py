@@ -1,50 +1,48 @@
-"""The answer-by-link web app: `GET /r/{token}` shows a request and its form, `POST` answers it.
+"""The web app: the answer-by-link pages, the coordinators' and managers' console, the JSON API.
 
-The token in the link is the only capability: there is no listing and no account, and the POST takes
-nothing but the link and the answer (never a request id). Looking at a link never consumes it (mail
-scanners open every link); answering does, in the service layer. Every response carries the security
-headers, and the link pages are never cached.
+Answer links (`GET /r/{token}` shows a request and its form, `POST` answers it): the token in the link
+is the only capability: there is no listing and no account, and the POST takes nothing but the link
+and the answer (never a request id). Looking at a link never consumes it (mail scanners open every
+link); answering does, in the service layer. The console (`web.console`, `web.actions`) and the API
+(`web.api`) need an account; every route's access is declared to the gate (`web.auth`), which
+refuses to build an app with an undeclared route. Every response carries the security headers, and
+no page is cached.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from importlib.metadata import version
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, MutableHeaders, UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ibmflow.errors import ConcurrencyConflict, IbmflowError, InvalidCommand, LinkRefused
 from ibmflow.requestkinds import check_fields
 from ibmflow.services.context import Context
 from ibmflow.services.requests import LinkView, Upload, answer_by_link, token_hash, view_link
-from ibmflow.web import csrf
+from ibmflow.web import api, console, csrf
+from ibmflow.web.auth import Gate
+from ibmflow.web.common import (
+    FORM_ALLOWANCE,
+    MB,
+    ApiBodyLimit,
+    BodyTooLarge,
+    Capped,
+    Pages,
+    SecurityHeaders,
+)
 
-MB = 1024 * 1024
-FORM_ALLOWANCE = MB  # what the text of a form may add to its files
+__all__ = ["FORM_ALLOWANCE", "MB", "create_app"]
+
 MAX_FILES = 10
 MAX_FIELDS = 50
 COOKIE_MAX_AGE_S = 30 * 24 * 3600
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-
-SECURITY_HEADERS = (
-    ("Referrer-Policy", "no-referrer"),
-    (
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-    ),
-    ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),
-    ("Cache-Control", "no-store"),
-)
 
 # Why a link is refused -> (HTTP status, page heading).
 REFUSALS = {
@@ -53,73 +51,6 @@ REFUSALS = {
     "used": (410, "This request has already been answered"),
     "closed": (410, "No answer is needed any more"),
 }
-
-
-class SecurityHeaders:
-    """ASGI middleware adding the security headers to every HTTP response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS:
-                    headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-class BodyTooLarge(Exception):
-    """The request body went past the cap; reading stopped there."""
-
-
-@dataclass
-class Capped:
-    """A request whose body raises BodyTooLarge past `cap` bytes, and how far it was read."""
-
-    request: Request
-    cap: int
-    seen: int = 0
-    finished: bool = False
-
-    @classmethod
-    def of(cls, request: Request, cap: int) -> Capped:
-        upstream = request.receive
-        capped = cls(request, cap)
-
-        async def receive() -> Message:
-            message = await upstream()
-            if message["type"] == "http.request":
-                capped.seen += len(message.get("body", b""))
-                capped.finished = not message.get("more_body", False)
-                if capped.seen > cap:
-                    raise BodyTooLarge
-            else:
-                capped.finished = True
-            return message
-
-        capped.request = Request(request.scope, receive)
-        return capped
-
-    async def drain(self, receive: Receive, declared: int | None) -> None:
-        """Read and drop the rest of a refused body, up to `cap` more bytes, so that the browser is
-        still listening when the answer page comes (past that, the connection is simply closed)."""
-        budget = self.cap
-        if declared is not None and declared - self.seen > budget:
-            return
-        while not self.finished and budget > 0:
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            budget -= len(message.get("body", b""))
-            self.finished = not message.get("more_body", False)
 
 
 @dataclass
@@ -133,22 +64,6 @@ class Given:
     had_files: bool = False
 
 
-class Pages:
-    """The Jinja2 pages (autoescaped; a missing variable is an error, never an empty string)."""
-
-    def __init__(self, folder: Path = TEMPLATES) -> None:
-        self.env = Environment(
-            loader=FileSystemLoader(folder),
-            autoescape=True,
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-
-    def render(self, name: str, status: int, **context: Any) -> HTMLResponse:
-        return HTMLResponse(self.env.get_template(name).render(**context), status_code=status)
-
-
 def create_app(ctx: Context) -> FastAPI:
     """The web app of one deployment (the secret in the data folder is made on first start)."""
     settings = ctx.settings
@@ -157,8 +72,20 @@ def create_app(ctx: Context) -> FastAPI:
     limit_mb = settings.answers_max_upload_mb
     cap = limit_mb * MB + FORM_ALLOWANCE
     secure_cookie = settings.mail_base_url.startswith("https://")
-    app = FastAPI(title="ibmflow", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="ibmflow",
+        version=version("ibmflow"),
+        summary="The JSON API of ibmflow: the processes of a national IBM strategy, their "
+        "requests to focal points and their steps.",
+        description=api.DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=api.OPENAPI_URL,
+    )
+    app.add_middleware(ApiBodyLimit)
     app.add_middleware(SecurityHeaders)
+    gate = Gate(app, ctx, secret, pages)
+    gate.public("GET", api.OPENAPI_URL)
 
     def message(status: int, heading: str, *paragraphs: str) -> HTMLResponse:
         return pages.render("message.html", status, heading=heading, paragraphs=paragraphs)
@@ -221,7 +148,7 @@ def create_app(ctx: Context) -> FastAPI:
             "Nothing was recorded. Please try again later, or reply to the mail instead.",
         )
 
-    @app.get("/healthz")
+    @gate.public_route("GET", "/healthz")
     def healthz() -> Response:
         """Whether the server runs and reaches its database."""
         try:
@@ -231,7 +158,7 @@ def create_app(ctx: Context) -> FastAPI:
             return JSONResponse({"status": "database unreachable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    @app.api_route("/r/{token}", methods=["GET", "HEAD"])
+    @gate.public_route("GET", "/r/{token}", also=("HEAD",))
     def show(token: str) -> Response:
         """The request behind a link and its form; looking never consumes the link."""
         try:
@@ -241,7 +168,7 @@ def create_app(ctx: Context) -> FastAPI:
         except IbmflowError as exc:
             return unavailable(exc)
 
-    @app.get("/r/{token}/done")
+    @gate.public_route("GET", "/r/{token}/done")
     def done(token: str) -> Response:
         """The thank-you page after an answer (back to the form while the link is still open)."""
         try:
@@ -259,7 +186,7 @@ def create_app(ctx: Context) -> FastAPI:
             return unavailable(exc)
         return RedirectResponse(f"../{token}", status_code=303)
 
-    @app.post("/r/{token}")
+    @gate.public_route("POST", "/r/{token}")
     async def answer(token: str, request: Request) -> Response:
         """Record the answer sent from a link's form (CSRF-checked, the body read up to a cap)."""
         link_hash = token_hash(token)
@@ -324,6 +251,9 @@ def create_app(ctx: Context) -> FastAPI:
             return unavailable(exc)
         return form_page(view, 400, problem=problem)
 
+    console.install(gate)
+    api.install(gate)
+    gate.seal()
     return app
 
 

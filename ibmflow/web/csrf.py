@@ -1,8 +1,13 @@
-"""CSRF tokens bound to an answer link: an HMAC of the link's token hash under a deployment secret.
+"""CSRF tokens: HMACs under a deployment secret, bound to what the form belongs to.
 
 The secret lives in `<data_dir>/secret.key`, created on first use with 0600 permissions; it is never
-part of the repository or the configuration. The form carries the token in a hidden field and the
-browser in a `SameSite=Strict; HttpOnly` cookie; a POST needs both, and both must match.
+part of the repository or the configuration.
+
+- An answer link's form: bound to the link's token hash. The form carries the token in a hidden field
+  and the browser in a `SameSite=Strict; HttpOnly` cookie; a POST needs both, and both must match.
+- The console's forms: bound to the browser's session (the hash of its session cookie), so a form
+  works only in the session whose page carried it.
+- The login form, before any session: bound to a random nonce in a short-lived cookie.
 """
 
 from __future__ import annotations
@@ -69,3 +74,18 @@ def verify(secret: bytes, link_hash: str, form_value: str | None, cookie_value: 
     return hmac.compare_digest(form_value.encode(), expected.encode()) and hmac.compare_digest(
         cookie_value.encode(), expected.encode()
     )
+
+
+def session_token(secret: bytes, session_hash: str) -> str:
+    """The CSRF token of every form of one console session."""
+    return _mac(secret, "session", session_hash)
+
+
+def login_token(secret: bytes, nonce: str) -> str:
+    """The CSRF token of the login form shown with this nonce."""
+    return _mac(secret, "login", nonce)
+
+
+def matches(expected: str, given: str | None) -> bool:
+    """Whether a form carried the expected token (compared in constant time)."""
+    return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())

@@ -1,0 +1,249 @@
+"""Use cases of the web console: the process page's read model (status, blockers with their
+remedies, requests, decisions, documents, quarantine), and the few commands whose input comes from a
+browser rather than a file path (an uploaded document, a chapter draft, a vote recorded via the web).
+
+Every command goes through the same services as the command line; nothing here decides anything the
+CLI would decide differently.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path, PurePath
+from typing import Any
+
+from sqlmodel import col, select
+
+from ibmflow.access import Account
+from ibmflow.engine import SUSPENDED
+from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.facts import DECISION_SUBJECTS, DOCUMENT_KINDS
+from ibmflow.guards import REGISTRY
+from ibmflow.remedies import remedies
+from ibmflow.requestkinds import KINDS
+from ibmflow.services import documents, records
+from ibmflow.services.common import iso, on_process, require_step
+from ibmflow.services.context import Context
+from ibmflow.services.decisions import VoteResult, cast_in, list_decisions
+from ibmflow.services.inbound import QUARANTINED, list_quarantine
+from ibmflow.services.processes import definition_for, list_processes, status
+from ibmflow.services.requests import list_requests
+from ibmflow.storage import repository as repo
+from ibmflow.storage.tables import (
+    DocumentRow,
+    InboundMessageRow,
+    ProcessRow,
+    RequestRow,
+    StepRecord,
+)
+
+
+def visible_processes(ctx: Context, account: Account) -> list[dict[str, Any]]:
+    """The processes an account may see, each with its current step's due date."""
+    now = ctx.clock.now()
+    rows = [p for p in list_processes(ctx) if account.sees(p["process"])]
+    with ctx.db.reading() as session:
+        open_stays = {
+            stay.process_id: stay
+            for stay in session.exec(select(StepRecord).where(col(StepRecord.left_at).is_(None)))
+        }
+        ids = {p.key: p.id for p in session.exec(select(ProcessRow))}
+        for row in rows:
+            stay = open_stays.get(ids.get(row["process"]) or 0)
+            due = stay.due_at if stay is not None else None
+            row["due_at"] = iso(due)
+            row["overdue"] = bool(due is not None and now > due)
+    return rows
+
+
+def _blockers(ctx: Context, key: str, now: datetime) -> dict[str, Any]:
+    with ctx.db.reading() as session:
+        process = repo.get_process(session, key)
+        definition = definition_for(ctx, session, process)
+        facts = repo.load_facts(session, process, now)
+        blockers = []
+        steps = [s.id for s in definition.steps]
+        current = process.suspended_from if process.state == SUSPENDED else process.state
+        if process.state in steps and not definition.state(process.state).final:
+            for guard in definition.state(process.state).guards:
+                sentences = REGISTRY[guard.name].check(facts, guard.args)
+                if sentences:
+                    blockers.append(
+                        {
+                            "guard": guard.name,
+                            "sentences": sentences,
+                            "remedies": remedies(guard.name, guard.args, facts),
+                        }
+                    )
+        earlier = steps[: steps.index(current)] if current in steps else []
+        return {
+            "blockers": blockers,
+            "earlier_steps": [(s, definition.state(s).title) for s in earlier],
+            "institutions": [
+                {"code": i.code, "name": i.short_name, "category": i.category}
+                for i in facts.institutions
+            ],
+            "institution_options": [(i.code, i.short_name) for i in facts.institutions],
+            "names": {i.code: i.short_name for i in facts.institutions},
+            "members": {code: p.email for code, p in facts.iawg_members.items()},
+            "people": sorted(
+                {p.email for fps in facts.focal_points.values() for p in fps}
+                | {p.email for p in facts.iawg_members.values()}
+            ),
+            "documents": [
+                {
+                    "id": d.id,
+                    "kind": d.kind,
+                    "kind_label": DOCUMENT_KINDS.get(d.kind, d.kind),
+                    "filename": d.filename,
+                    "step": d.step,
+                    "size": d.size,
+                    "uploaded_by": d.uploaded_by,
+                    "uploaded_at": iso(d.uploaded_at),
+                }
+                for d in facts.documents
+            ],
+            "task_forces": [{"name": t.name, "lead": t.lead} for t in facts.task_forces],
+            "chapters": [
+                {"title": c.title, "lead": c.lead, "submitted_at": iso(c.submitted_at)}
+                for c in facts.chapters
+            ],
+            "chapter_options": [(c.title, c.title) for c in facts.chapters],
+        }
+
+
+def process_page(ctx: Context, key: str) -> dict[str, Any]:
+    """Everything the process page shows, read once per page."""
+    now = ctx.clock.now()
+    page = {
+        "status": status(ctx, key),
+        **_blockers(ctx, key, now),
+        "requests": list_requests(ctx, key),
+        "decisions": list_decisions(ctx, key),
+        "quarantine": list_quarantine(ctx, key),
+        "request_kinds": [(k.name, k.label) for k in KINDS.values() if k.name != "vote"],
+        "document_kinds": list(DOCUMENT_KINDS.items()),
+        "subjects": list(DECISION_SUBJECTS.items()),
+    }
+    return page
+
+
+def unmatched_quarantine(ctx: Context) -> list[dict[str, Any]]:
+    """Quarantined mails that match no process (only an administrator sees these)."""
+    return [entry for entry in list_quarantine(ctx) if entry["process"] is None]
+
+
+def check_inbound(ctx: Context, key: str, inbound_id: int, *, unmatched_ok: bool) -> None:
+    """Raise NotFound unless the quarantined mail belongs to process `key` (or to no process, when
+    `unmatched_ok`): a mail of another process is not there for this caller."""
+    with ctx.db.reading() as session:
+        process = repo.get_process(session, key)
+        row = session.get(InboundMessageRow, inbound_id)
+        mine = row is not None and (
+            row.process_id == process.id or (row.process_id is None and unmatched_ok)
+        )
+        if not mine or row is None or row.status != QUARANTINED:
+            raise NotFound(f"no mail #{inbound_id} in the quarantine of {process.key}.")
+
+
+def check_request(ctx: Context, key: str, request_id: int) -> None:
+    """Raise NotFound unless request `request_id` belongs to process `key`."""
+    with ctx.db.reading() as session:
+        process = repo.get_process(session, key)
+        row = session.get(RequestRow, request_id)
+        if row is None or row.process_id != process.id:
+            raise NotFound(f"no request #{request_id} in {process.key}.")
+
+
+def record_vote(
+    ctx: Context,
+    key: str,
+    decision_id: int,
+    *,
+    institution: str,
+    voter: str,
+    approve: bool,
+    reason: str | None,
+    actor: str,
+) -> VoteResult:
+    """Record a vote cast outside ibmflow (at a meeting, on paper), entered in the web console."""
+    with on_process(ctx, key) as (tx, process, now):
+        return cast_in(
+            ctx,
+            tx,
+            process,
+            now,
+            decision_id,
+            institution=institution,
+            voter=voter,
+            approve=approve,
+            reason=reason,
+            actor=actor,
+            via="web",
+        )
+
+
+def _checked_upload(ctx: Context, filename: str, content: bytes) -> str:
+    name = PurePath(filename.replace("\\", "/")).name.strip() or "document"
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    allowed = ctx.settings.answers_allowed_types
+    if extension not in allowed:
+        raise InvalidCommand(
+            f"{name}: files of this type are not accepted; attach {', '.join(allowed)}."
+        )
+    if not content:
+        raise InvalidCommand(f"{name} is empty; choose the file again.")
+    if len(content) > ctx.settings.answers_max_upload_mb * 1024 * 1024:
+        raise InvalidCommand(f"{name} is larger than {ctx.settings.answers_max_upload_mb} MB.")
+    return name[:255]
+
+
+def attach_upload(
+    ctx: Context, key: str, *, filename: str, content: bytes, kind: str, actor: str
+) -> int:
+    """Attach an uploaded file to the current step (same checks as answers' files); its id."""
+    name = _checked_upload(ctx, filename, content)
+    with on_process(ctx, key) as (tx, process, now):
+        require_step(process, doing="attaching a document")
+        row = documents.attach(
+            ctx,
+            tx,
+            process,
+            content=content,
+            filename=name,
+            kind=kind,
+            step=process.state,
+            actor=actor,
+            now=now,
+        )
+        return row.id or 0
+
+
+def submit_chapter_upload(
+    ctx: Context, key: str, *, title: str, filename: str, content: bytes, actor: str
+) -> None:
+    """Submit an uploaded chapter draft through the command line's own use case."""
+    name = _checked_upload(ctx, filename, content)
+    with tempfile.TemporaryDirectory(prefix="ibmflow-upload-") as folder:
+        path = Path(folder) / name
+        path.write_bytes(content)
+        records.submit_chapter(ctx, key, title=title, path=path, actor=actor)
+
+
+def document_file(ctx: Context, key: str, document_id: int) -> tuple[str, bytes]:
+    """A document of process `key`: its file name and content (NotFound for another's)."""
+    with ctx.db.reading() as session:
+        process = repo.get_process(session, key)
+        row = session.get(DocumentRow, document_id)
+        if row is None or row.process_id != process.id:
+            raise NotFound(f"no document #{document_id} in {process.key}.")
+        filename, digest = row.filename, row.sha256
+    return filename, ctx.documents.read(digest)
+
+
+def institutions_chosen(values: Sequence[str]) -> list[str] | None:
+    """The institutions ticked on a form (None: every institution in scope)."""
+    chosen = [v.strip().upper() for v in values if v.strip()]
+    return chosen or None

@@ -1,0 +1,325 @@
+"""The JSON API under `/api`: the same operations as the console, for scripts and dashboards.
+
+Authenticated by `Authorization: Bearer <token>` only (tokens from `ibmflow user token EMAIL`,
+stored hashed); the gate applies the same checks as in the console. Described by the OpenAPI
+document at `/api/openapi.json`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from ibmflow.errors import (
+    ConcurrencyConflict,
+    Forbidden,
+    IbmflowError,
+    NotFound,
+    TransitionRefused,
+)
+from ibmflow.services import processes, requests
+from ibmflow.services.console import visible_processes
+from ibmflow.web.auth import Gate, caller_of
+
+OPENAPI_URL = "/api/openapi.json"
+DESCRIPTION = (
+    "Every call needs `Authorization: Bearer TOKEN`, a token made with `ibmflow user token EMAIL`. "
+    "A caller sees only the processes of their account (an administrator sees all), and may do "
+    "what their role allows: a manager reads, a coordinator also acts. Errors come as "
+    '`{"error": ..., "message": ...}` with 400 (refused: nothing written; `blockers` lists what '
+    "must be true first), 401, 403, 404 or 409 (the process changed since the version you gave)."
+)
+T = TypeVar("T")
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="refused, not_found, conflict, forbidden, unauthenticated")
+    message: str = Field(description="What is wrong and what to do next.")
+    blockers: list[str] = Field(default_factory=list, description="Unmet exit conditions.")
+
+
+class ProcessOut(BaseModel):
+    process: str
+    title: str
+    country: str
+    state: str
+    workflow: str
+    version: int = Field(description="The optimistic lock: give it back as expected_version.")
+    updated_at: str | None
+    due_at: str | None = Field(description="When the current step is due (UTC).")
+    overdue: bool
+
+
+class StepOut(BaseModel):
+    id: str
+    title: str
+    owner: str
+    target_days: int | None
+    final: bool
+    entered_at: str | None
+    completed_at: str | None
+    due_at: str | None
+    status: Literal["done", "current", "pending"]
+    overdue: bool
+
+
+class WorkflowOut(BaseModel):
+    id: str
+    version: int
+
+
+class StatusOut(BaseModel):
+    process: str
+    title: str
+    country: str
+    timezone: str
+    workflow: WorkflowOut
+    state: str
+    state_title: str
+    suspended_from: str | None
+    version: int
+    steps: list[StepOut]
+    blockers: list[str] = Field(description="What blocks the current step, in words.")
+    triggers: list[str]
+    as_of: str | None
+
+
+class RequestOut(BaseModel):
+    id: int
+    step: str
+    kind: str
+    institution: str
+    focal_point: str | None
+    status: str
+    overdue: bool
+    sent_at: str | None
+    due_at: str | None
+    answered_at: str | None
+    answered_via: str | None
+    answered_by: str | None
+    answer_text: str | None
+    answer_fields: dict[str, Any] | None
+    decision_id: int | None
+    reason: str | None
+
+
+class OpenRequestsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(description="acknowledge_contact, self_assessment, activity_inventory, ...")
+    institutions: list[str] | None = Field(
+        default=None, description="Institution codes (default: every one in scope)."
+    )
+    scope: Literal["permanent", "involved", "all"] = "involved"
+    due_days: int = Field(default=10, ge=1, le=365, description="Working days to answer.")
+    instructions: str = Field(default="", max_length=20000)
+
+
+class OpenedOut(BaseModel):
+    requests: list[int] = Field(description="The new requests (none for those already sent).")
+
+
+class AdvanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expected_version: int | None = Field(
+        default=None, description="Refuse with 409 unless the process is still at this version."
+    )
+
+
+class ReasonIn(AdvanceIn):
+    reason: str = Field(min_length=1, max_length=2000, description="Kept on the audit log.")
+
+
+class ReturnIn(ReasonIn):
+    step: str = Field(description="The earlier step to return to.")
+
+
+class MovedOut(BaseModel):
+    process: str
+    trigger: str
+    before: str
+    after: str
+    version: int
+
+
+class ApiError(Exception):
+    """An IbmflowError turned into the API's answer."""
+
+    def __init__(self, status: int, body: ErrorOut) -> None:
+        super().__init__(body.message)
+        self.status, self.body = status, body
+
+
+async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return await run_in_threadpool(fn, *args, **kwargs)
+    except TransitionRefused as exc:
+        raise ApiError(
+            400, ErrorOut(error="refused", message=exc.message, blockers=list(exc.blockers))
+        ) from None
+    except NotFound as exc:
+        raise ApiError(404, ErrorOut(error="not_found", message=exc.message)) from None
+    except ConcurrencyConflict as exc:
+        raise ApiError(409, ErrorOut(error="conflict", message=exc.message)) from None
+    except Forbidden as exc:
+        raise ApiError(403, ErrorOut(error="forbidden", message=exc.message)) from None
+    except IbmflowError as exc:
+        raise ApiError(400, ErrorOut(error="refused", message=exc.message)) from None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in (
+        (400, "Refused; nothing was written."),
+        (401, "No valid bearer token."),
+        (403, "The account's role may not do this."),
+        (404, "No such process (or not one of the caller's), or no such object in it."),
+    )
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorOut, "description": "The process changed since `expected_version`."}
+}
+
+
+def install(gate: Gate) -> None:
+    """Add the API's routes."""
+    ctx = gate.ctx
+
+    async def api_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return JSONResponse(exc.body.model_dump(), status_code=exc.status)
+
+    gate.app.add_exception_handler(ApiError, api_error)
+    tags = ["processes"]
+
+    @gate.api(
+        "GET",
+        "/api/processes",
+        "view",
+        response_model=list[ProcessOut],
+        responses=ERRORS,
+        tags=tags,
+    )
+    async def list_processes(request: Request) -> Any:
+        """The processes the caller may see, with their current step's due date."""
+        return await _call(visible_processes, ctx, caller_of(request).account)
+
+    @gate.api(
+        "GET", "/api/processes/{key}", "view", response_model=StatusOut, responses=ERRORS, tags=tags
+    )
+    async def process_status(key: str, request: Request) -> Any:
+        """A process's steps with their dates, and what blocks the current step, in words."""
+        return await _call(processes.status, ctx, key)
+
+    @gate.api(
+        "GET",
+        "/api/processes/{key}/requests",
+        "view",
+        response_model=list[RequestOut],
+        responses=ERRORS,
+        tags=["requests"],
+    )
+    async def process_requests(key: str, request: Request) -> Any:
+        """Every request of a process to the focal points, with its status and answer."""
+        return await _call(requests.list_requests, ctx, key)
+
+    @gate.api(
+        "POST",
+        "/api/processes/{key}/requests",
+        "request",
+        response_model=OpenedOut,
+        status_code=201,
+        responses=ERRORS,
+        tags=["requests"],
+    )
+    async def open_requests(key: str, body: OpenRequestsIn, request: Request) -> Any:
+        """Send a request of a kind to every institution in scope that has none pending yet."""
+        ids = await _call(
+            requests.send_requests,
+            ctx,
+            key,
+            kind=body.kind,
+            institutions=body.institutions,
+            scope=body.scope,
+            due_days=body.due_days,
+            instructions=body.instructions,
+            actor=caller_of(request).account.email,
+        )
+        return OpenedOut(requests=ids)
+
+    async def fire(
+        key: str, trigger: str, body: AdvanceIn, request: Request, **extra: Any
+    ) -> MovedOut:
+        seen = body.expected_version
+        if seen is None:
+            seen = await _call(processes.read_version, ctx, key)
+        moved = await _call(
+            processes.fire,
+            ctx,
+            key,
+            trigger,
+            actor=caller_of(request).account.email,
+            expected_version=seen,
+            **extra,
+        )
+        return MovedOut(
+            process=moved.process,
+            trigger=trigger,
+            before=moved.outcome.before,
+            after=moved.outcome.after,
+            version=moved.version,
+        )
+
+    moves = {**ERRORS, **CONFLICT}
+
+    @gate.api(
+        "POST",
+        "/api/processes/{key}/advance",
+        "move",
+        response_model=MovedOut,
+        responses=moves,
+        tags=tags,
+    )
+    async def advance(key: str, body: AdvanceIn, request: Request) -> Any:
+        """Complete the current step if its exit conditions are met (else 400 with blockers)."""
+        return await fire(key, "complete", body, request)
+
+    @gate.api(
+        "POST",
+        "/api/processes/{key}/return",
+        "move",
+        response_model=MovedOut,
+        responses=moves,
+        tags=tags,
+    )
+    async def return_to(key: str, body: ReturnIn, request: Request) -> Any:
+        """Return the process to an earlier step, with a reason."""
+        return await fire(key, "return_to", body, request, target=body.step, reason=body.reason)
+
+    @gate.api(
+        "POST",
+        "/api/processes/{key}/suspend",
+        "move",
+        response_model=MovedOut,
+        responses=moves,
+        tags=tags,
+    )
+    async def suspend(key: str, body: ReasonIn, request: Request) -> Any:
+        """Suspend the process, with a reason (it resumes at the same step)."""
+        return await fire(key, "suspend", body, request, reason=body.reason)
+
+    @gate.api(
+        "POST",
+        "/api/processes/{key}/resume",
+        "move",
+        response_model=MovedOut,
+        responses=moves,
+        tags=tags,
+    )
+    async def resume(key: str, body: ReasonIn, request: Request) -> Any:
+        """Resume a suspended process at the step it was suspended in, with a reason."""
+        return await fire(key, "resume", body, request, reason=body.reason)

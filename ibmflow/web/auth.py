@@ -1,0 +1,403 @@
+"""The gate every route goes through: who is calling, may they see this process, may their role do
+this, did the form come from our page. Deny by default: the app refuses to start with a route whose
+access was not declared here, and the access matrix test walks the same declarations.
+
+Browsers authenticate with a session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS) and every
+console form carries a CSRF token bound to the session. The JSON API authenticates with
+`Authorization: Bearer <token>` only: a cookie never authenticates `/api`, so it needs no CSRF token.
+An object of a process the caller may not see is answered 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.routing import Route
+
+from ibmflow.access import Account
+from ibmflow.errors import LoginRefused, LoginThrottled
+from ibmflow.services.accounts import secret_hash
+from ibmflow.services.context import Context
+from ibmflow.services.sessions import log_in, log_out, session_account, token_account
+from ibmflow.web import csrf
+from ibmflow.web.common import FORM_ALLOWANCE, MB, BodyTooLarge, Capped, Pages
+
+SESSION_COOKIE = "ibmflow_session"
+LOGIN_COOKIE = "ibmflow_login"
+MAX_FIELDS = 200
+MAX_FILES = 10
+Handler = Callable[[Request, "Caller"], Awaitable[Response]]
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API token made with `ibmflow user token EMAIL`.",
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, the CSRF token of their session's forms, and the form they posted."""
+
+    account: Account
+    csrf_token: str = ""
+    form: FormData | None = None
+
+    def field(self, name: str) -> str:
+        """A text field of the posted form ("" when absent)."""
+        value = self.form.get(name) if self.form is not None else None
+        return value if isinstance(value, str) else ""
+
+
+class Refusal(Exception):
+    """A request refused by the gate: its status and what to tell the caller."""
+
+    def __init__(self, status: int, heading: str, *paragraphs: str, api: bool = False) -> None:
+        super().__init__(heading)
+        self.status, self.heading, self.paragraphs, self.api = status, heading, paragraphs, api
+
+
+class LoginNeeded(Exception):
+    """A console page asked for without a valid session: go to the login page, then come back."""
+
+    def __init__(self, back_to: str) -> None:
+        super().__init__(back_to)
+        self.back_to = back_to
+
+
+def caller_of(request: Request) -> Caller:
+    """The caller the gate let through (for API handlers)."""
+    caller = request.state.caller
+    assert isinstance(caller, Caller)
+    return caller
+
+
+def _safe_next(target: str) -> str:
+    """A local path to go back to after logging in (never another site)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/processes"
+
+
+class Gate:
+    """Declares and enforces every route's access (see the module's docstring)."""
+
+    def __init__(self, app: FastAPI, ctx: Context, secret: bytes, pages: Pages) -> None:
+        self.app, self.ctx, self.secret, self.pages = app, ctx, secret, pages
+        # (method, path) -> the permission it needs; None: public.
+        self.access: dict[tuple[str, str], str | None] = {}
+        self.upload_cap = ctx.settings.answers_max_upload_mb * MB + FORM_ALLOWANCE
+        app.state.gate = self
+        app.add_exception_handler(Refusal, self._refused)
+        app.add_exception_handler(LoginNeeded, self._to_login)
+        self._install_login()
+
+    # --- declaring routes -------------------------------------------------------------------------
+
+    def public(self, method: str, path: str) -> None:
+        """Declare a route that needs no account (login, answer links, health, the API's schema)."""
+        self.access[(method, path)] = None
+
+    def public_route(
+        self, method: str, path: str, *, also: tuple[str, ...] = ()
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Add a public route (hidden from the API's schema)."""
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            for each in (method, *also):
+                self.public(each, path)
+            self.app.add_api_route(
+                path, fn, methods=[method, *also], include_in_schema=False, name=fn.__name__
+            )
+            return fn
+
+        return register
+
+    def page(
+        self, method: str, path: str, permission: str, *, upload: bool = False
+    ) -> Callable[[Handler], Handler]:
+        """Add a console route: session, process, role, and for a POST the CSRF token and the
+        body cap are checked before the handler runs."""
+
+        def register(fn: Handler) -> Handler:
+            async def endpoint(request: Request) -> Response:
+                async with self._console(request, permission, upload) as caller:
+                    return await fn(request, caller)
+
+            self.access[(method, path)] = permission
+            self.app.add_api_route(
+                path, endpoint, methods=[method], include_in_schema=False, name=fn.__name__
+            )
+            return fn
+
+        return register
+
+    def api(
+        self, method: str, path: str, permission: str, **options: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Add a JSON API route: bearer token, process and role checked first."""
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.access[(method, path)] = permission
+            self.app.add_api_route(
+                path,
+                fn,
+                methods=[method],
+                dependencies=[Depends(self._api(permission))],
+                **options,
+            )
+            return fn
+
+        return register
+
+    def seal(self) -> None:
+        """Refuse an app with a route whose access nobody declared."""
+        missing = [
+            f"{method} {path}"
+            for method, path in routes_of(self.app)
+            if (method, path) not in self.access
+            and not (method == "HEAD" and ("GET", path) in self.access)
+        ]
+        if missing:
+            raise RuntimeError(f"routes without declared access (see web.auth): {missing}")
+
+    # --- the checks -------------------------------------------------------------------------------
+
+    def _check(self, account: Account, request: Request, permission: str, *, api: bool) -> None:
+        key = request.path_params.get("key")
+        if key is not None and not account.sees(str(key)):
+            raise Refusal(
+                404,
+                "No such process",
+                f"There is no process {key!r} among yours. The list of processes shows those "
+                "you may see.",
+                api=api,
+            )
+        if not account.may(permission):
+            raise Refusal(403, "Not allowed", account.refusal(permission), api=api)
+
+    @asynccontextmanager
+    async def _console(
+        self, request: Request, permission: str, upload: bool
+    ) -> AsyncIterator[Caller]:
+        token = request.cookies.get(SESSION_COOKIE)
+        account = await run_in_threadpool(session_account, self.ctx, token)
+        if account is None or token is None:
+            raise LoginNeeded(request.url.path if request.method == "GET" else "/processes")
+        self._check(account, request, permission, api=False)
+        expected = csrf.session_token(self.secret, secret_hash(token))
+        if request.method != "POST":
+            yield Caller(account, expected)
+            return
+        async with self._form(request, self.upload_cap if upload else FORM_ALLOWANCE) as form:
+            if not csrf.matches(expected, _text(form, csrf.FIELD)):
+                raise Refusal(
+                    403,
+                    "This form cannot be accepted",
+                    "Nothing was changed: the form did not come from a page of this session "
+                    "(it may be old, from before you logged in again).",
+                    "Go back, reload the page and send the form again.",
+                )
+            yield Caller(account, expected, form)
+
+    @asynccontextmanager
+    async def _form(self, request: Request, cap: int) -> AsyncIterator[FormData]:
+        header = request.headers.get("content-length", "")
+        declared = int(header) if header.isdigit() else None
+        body = Capped.of(request, cap)
+        try:
+            if declared is not None and declared > cap:
+                raise BodyTooLarge
+            async with body.request.form(max_files=MAX_FILES, max_fields=MAX_FIELDS) as form:
+                yield form
+        except BodyTooLarge:
+            await body.drain(request.receive, declared)
+            raise Refusal(
+                413,
+                "This form is too large",
+                f"Nothing was changed: send at most {cap // MB} MB at once.",
+            ) from None
+        except HTTPException as exc:  # a malformed form, too many files or fields
+            raise Refusal(
+                400, "This form cannot be read", f"Nothing was changed ({exc.detail})."
+            ) from None
+
+    def _api(self, permission: str) -> Callable[..., Awaitable[None]]:
+        async def check(
+            request: Request,
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+        ) -> None:
+            token = credentials.credentials if credentials else None
+            account = await run_in_threadpool(token_account, self.ctx, token)
+            if account is None:
+                raise Refusal(
+                    401,
+                    "unauthenticated",
+                    "Send a valid API token as `Authorization: Bearer TOKEN` (make one with "
+                    "`ibmflow user token EMAIL`); cookies do not authenticate the API.",
+                    api=True,
+                )
+            self._check(account, request, permission, api=True)
+            request.state.caller = Caller(account)
+
+        return check
+
+    # --- responses --------------------------------------------------------------------------------
+
+    def render(self, name: str, status: int, caller: Caller | None, **context: Any) -> HTMLResponse:
+        """A page, with the caller's account and CSRF token for the forms it shows."""
+        return self.pages.render(
+            name,
+            status,
+            me=caller.account if caller else None,
+            csrf_field=csrf.FIELD,
+            csrf_token=caller.csrf_token if caller else "",
+            **context,
+        )
+
+    def message(
+        self, status: int, heading: str, *paragraphs: str, caller: Caller | None = None
+    ) -> HTMLResponse:
+        return self.render(
+            "console/message.html", status, caller, heading=heading, paragraphs=paragraphs
+        )
+
+    async def _refused(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Refusal)
+        if exc.api:
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            error = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}.get(
+                exc.status, "refused"
+            )
+            return JSONResponse(
+                {"error": error, "message": " ".join(exc.paragraphs) or exc.heading},
+                status_code=exc.status,
+                headers=headers,
+            )
+        return self.message(exc.status, exc.heading, *exc.paragraphs)
+
+    async def _to_login(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginNeeded)
+        return RedirectResponse(f"/login?next={quote(exc.back_to)}", status_code=303)
+
+    def secure(self, request: Request) -> bool:
+        """Whether cookies get `Secure`: served over HTTPS, or published at an https address."""
+        return request.url.scheme == "https" or self.ctx.settings.mail_base_url.startswith(
+            "https://"
+        )
+
+    # --- logging in and out -------------------------------------------------------------------
+
+    def _install_login(self) -> None:
+        @self.public_route("GET", "/")
+        async def home(request: Request) -> Response:
+            return RedirectResponse("/processes", status_code=303)
+
+        @self.public_route("GET", "/login")
+        async def login_page(request: Request) -> Response:
+            return self._login_form(request, 200)
+
+        @self.public_route("POST", "/login")
+        async def login(request: Request) -> Response:
+            async with self._form(request, FORM_ALLOWANCE) as form:
+                email, password = _text(form, "email"), _text(form, "password")
+                back_to, given = _safe_next(_text(form, "next")), _text(form, csrf.FIELD)
+            nonce = request.cookies.get(LOGIN_COOKIE) or ""
+            if not nonce or not csrf.matches(csrf.login_token(self.secret, nonce), given):
+                return self._login_form(
+                    request,
+                    403,
+                    problem="The login form expired or cookies are blocked: log in again from "
+                    "this page (cookies must be allowed for this site).",
+                    email=email,
+                    back_to=back_to,
+                )
+            client = request.client.host if request.client else "unknown"
+            try:
+                _, token = await run_in_threadpool(log_in, self.ctx, email, password, client=client)
+            except LoginThrottled as exc:
+                paused = self._login_form(
+                    request, 429, problem=exc.message, email=email, back_to=back_to
+                )
+                paused.headers["Retry-After"] = str(exc.retry_after_s)
+                return paused
+            except LoginRefused as exc:
+                return self._login_form(
+                    request, 401, problem=exc.message, email=email, back_to=back_to
+                )
+            response = RedirectResponse(back_to, status_code=303)
+            response.set_cookie(
+                SESSION_COOKIE,
+                token,
+                max_age=self.ctx.settings.web_session_hours * 3600,
+                path="/",
+                secure=self.secure(request),
+                httponly=True,
+                samesite="lax",
+            )
+            response.delete_cookie(LOGIN_COOKIE, path="/login")
+            return response
+
+        @self.page("POST", "/logout", "view")
+        async def logout(request: Request, caller: Caller) -> Response:
+            await run_in_threadpool(log_out, self.ctx, request.cookies.get(SESSION_COOKIE))
+            response = RedirectResponse("/login", status_code=303)
+            response.delete_cookie(SESSION_COOKIE, path="/")
+            return response
+
+    def _login_form(
+        self,
+        request: Request,
+        status: int,
+        *,
+        problem: str | None = None,
+        email: str = "",
+        back_to: str | None = None,
+    ) -> HTMLResponse:
+        nonce = secrets.token_urlsafe(24)
+        response = self.pages.render(
+            "console/login.html",
+            status,
+            me=None,
+            csrf_field=csrf.FIELD,
+            csrf_token=csrf.login_token(self.secret, nonce),
+            problem=problem,
+            email=email,
+            back_to=_safe_next(back_to or request.query_params.get("next", "/processes")),
+        )
+        response.set_cookie(
+            LOGIN_COOKIE,
+            nonce,
+            max_age=3600,
+            path="/login",
+            secure=self.secure(request),
+            httponly=True,
+            samesite="strict",
+        )
+        return response
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def routes_of(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) the app answers (HEAD only where it is declared for its own)."""
+    out = []
+    for route in app.routes:
+        if isinstance(route, APIRoute | Route):
+            for method in sorted(route.methods or ()):
+                out.append((method, route.path))
+    return out

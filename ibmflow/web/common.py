@@ -1,0 +1,179 @@
+"""What every page and endpoint of the web app shares: security headers, capped request bodies, and
+the Jinja2 pages (autoescaped, strict) with their filters."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MB = 1024 * 1024
+FORM_ALLOWANCE = MB  # what the text of a form may add to its files
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+SECURITY_HEADERS = (
+    ("Referrer-Policy", "no-referrer"),
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Cache-Control", "no-store"),
+)
+
+
+class SecurityHeaders:
+    """ASGI middleware adding the security headers to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS:
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class ApiBodyLimit:
+    """ASGI middleware refusing JSON API bodies past `cap` bytes with 413 (FastAPI reads a JSON
+    body whole before any check of ours runs)."""
+
+    def __init__(self, app: ASGIApp, cap: int = FORM_ALLOWANCE) -> None:
+        self.app = app
+        self.cap = cap
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.cap:
+            await _too_large(self.cap, scope, receive, send)
+            return
+        seen = 0
+
+        async def capped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.cap:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, capped, send)
+        except BodyTooLarge:
+            await _too_large(self.cap, scope, receive, send)
+
+
+async def _too_large(cap: int, scope: Scope, receive: Receive, send: Send) -> None:
+    response = JSONResponse(
+        {
+            "error": "too_large",
+            "message": f"the request body is larger than {cap // 1024} KB; send less at once.",
+        },
+        status_code=413,
+    )
+    await response(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    """The request body went past the cap; reading stopped there."""
+
+
+@dataclass
+class Capped:
+    """A request whose body raises BodyTooLarge past `cap` bytes, and how far it was read."""
+
+    request: Request
+    cap: int
+    seen: int = 0
+    finished: bool = False
+
+    @classmethod
+    def of(cls, request: Request, cap: int) -> Capped:
+        upstream = request.receive
+        capped = cls(request, cap)
+
+        async def receive() -> Message:
+            message = await upstream()
+            if message["type"] == "http.request":
+                capped.seen += len(message.get("body", b""))
+                capped.finished = not message.get("more_body", False)
+                if capped.seen > cap:
+                    raise BodyTooLarge
+            else:
+                capped.finished = True
+            return message
+
+        capped.request = Request(request.scope, receive)
+        return capped
+
+    async def drain(self, receive: Receive, declared: int | None) -> None:
+        """Read and drop the rest of a refused body, up to `cap` more bytes, so that the browser is
+        still listening when the answer page comes (past that, the connection is simply closed)."""
+        budget = self.cap
+        if declared is not None and declared - self.seen > budget:
+            return
+        while not self.finished and budget > 0:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            budget -= len(message.get("body", b""))
+            self.finished = not message.get("more_body", False)
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def linkify(text: str) -> Markup:
+    """Plain text, escaped, with its web addresses made into links (mail bodies)."""
+    escaped = str(escape(text))
+    return Markup(_URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped))
+
+
+def local(stamp: str | datetime | None, zone: str, fmt: str = "%d %b %Y") -> str:
+    """An ISO UTC timestamp shown in a time zone ("" for none)."""
+    if stamp is None or stamp == "":
+        return ""
+    moment = datetime.fromisoformat(stamp) if isinstance(stamp, str) else stamp
+    return moment.astimezone(ZoneInfo(zone)).strftime(fmt)
+
+
+class Pages:
+    """The Jinja2 pages (autoescaped; a missing variable is an error, never an empty string)."""
+
+    def __init__(self, folder: Path = TEMPLATES) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(folder),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["local"] = local
+        self.env.filters["linkify"] = linkify
+
+    def render(self, name: str, status: int, **context: Any) -> HTMLResponse:
+        return HTMLResponse(self.env.get_template(name).render(**context), status_code=status)

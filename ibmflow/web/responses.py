@@ -1,0 +1,118 @@
+"""What the console's pages and actions share: the process page with a problem or a notice on top,
+the sentences a finished action shows, and the HTTP status of a refused command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from ibmflow.access import ADMINISTRATOR
+from ibmflow.errors import (
+    ConcurrencyConflict,
+    Forbidden,
+    IbmflowError,
+    NotFound,
+    TransitionRefused,
+)
+from ibmflow.services import console as reads
+from ibmflow.web.auth import Caller, Gate, Refusal
+
+# What a finished action tells the coordinator on the page it returns to (`?done=...`): fixed
+# sentences, so that nothing from the address bar is ever shown.
+DONE = {
+    "complete": "The step is completed; the process is at its next step.",
+    "return_to": "The process returned to the step chosen.",
+    "suspend": "The process is suspended.",
+    "resume": "The process resumed.",
+    "requests": "The requests were sent (those already pending or answered were not sent again).",
+    "waived": "The request is waived: it counts as done for the step's conditions.",
+    "withdrawn": "The request is withdrawn; its links no longer work.",
+    "decision": "The decision is opened and the vote requests sent to the IAWG members.",
+    "vote": "The vote is recorded.",
+    "nomination": "The representative is recorded.",
+    "document": "The document is attached.",
+    "appointment": "The coordinator's appointment is recorded.",
+    "person": "The person is added to the roster.",
+    "task_force": "The task force is named.",
+    "chapter": "The chapter is added.",
+    "chapter_lead": "The chapter's lead is recorded.",
+    "chapter_draft": "The chapter's draft is submitted.",
+    "consultation": "The consultation round is closed; the non-respondents are recorded.",
+    "adoption": "The adoption is recorded.",
+    "assigned": "The mail is recorded as the answer to the request.",
+    "rejected": "The mail is rejected (it is kept, and the decision is on the audit log).",
+    "extended": "The deadline is extended.",
+}
+
+
+def status_of(exc: IbmflowError) -> int:
+    """The HTTP status a refused command answers with."""
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, ConcurrencyConflict):
+        return 409
+    if isinstance(exc, Forbidden):
+        return 403
+    return 400
+
+
+def object_id(request: Request, name: str) -> int:
+    """A numeric id from the path; a malformed one is simply not found."""
+    value = str(request.path_params.get(name, ""))
+    if not value.isdigit() or len(value) > 12:
+        raise Refusal(404, "Not found", f"There is nothing numbered {value!r} here.")
+    return int(value)
+
+
+async def process_response(
+    gate: Gate,
+    caller: Caller,
+    key: str,
+    status_code: int = 200,
+    *,
+    problem: str | None = None,
+    blockers_refused: tuple[str, ...] = (),
+    notice: str | None = None,
+) -> Response:
+    """The process page, with what went wrong (or right) on top."""
+    try:
+        page = await run_in_threadpool(reads.process_page, gate.ctx, key)
+        unmatched: list[dict[str, Any]] = []
+        if caller.account.role == ADMINISTRATOR:
+            unmatched = await run_in_threadpool(reads.unmatched_quarantine, gate.ctx)
+    except NotFound as exc:
+        raise Refusal(404, "No such process", exc.message) from None
+    return gate.render(
+        "console/process.html",
+        status_code,
+        caller,
+        key=page["status"]["process"],
+        page=page,
+        unmatched=unmatched,
+        problem=problem,
+        blockers_refused=blockers_refused,
+        notice=notice,
+        mail_captured=gate.ctx.settings.smtp_host is None,
+    )
+
+
+async def refused(gate: Gate, caller: Caller, key: str, exc: IbmflowError) -> Response:
+    """The process page after a refused command: nothing was written, and why."""
+    if isinstance(exc, NotFound) and "no process" in exc.message:
+        raise Refusal(404, "No such process", exc.message)
+    message = exc.message
+    if isinstance(exc, ConcurrencyConflict):
+        seen = caller.field("version")
+        message = (
+            f"Someone else changed process {key.upper()} since you loaded the page"
+            + (f" (you saw version {seen})" if seen else "")
+            + ". Nothing was written. The page below shows the process as it is now: check "
+            "it, then try again if it still makes sense."
+        )
+    blockers = exc.blockers if isinstance(exc, TransitionRefused) else ()
+    return await process_response(
+        gate, caller, key, status_of(exc), problem=message, blockers_refused=blockers
+    )
