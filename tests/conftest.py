@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from webconsole import site  # noqa: F401  (the console on a real server, with accounts)
 from webserver import start  # noqa: F401  (the web tests' real server)
 
 from ibmflow.bootstrap import bootstrap

@@ -32,8 +32,10 @@ from ibmflow.services.processes import definition_for, list_processes, status
 from ibmflow.services.requests import list_requests
 from ibmflow.storage import repository as repo
 from ibmflow.storage.tables import (
+    DecisionRow,
     DocumentRow,
     InboundMessageRow,
+    OutboxRow,
     ProcessRow,
     RequestRow,
     StepRecord,
@@ -133,6 +135,33 @@ def process_page(ctx: Context, key: str) -> dict[str, Any]:
 def unmatched_quarantine(ctx: Context) -> list[dict[str, Any]]:
     """Quarantined mails that match no process (only an administrator sees these)."""
     return [entry for entry in list_quarantine(ctx) if entry["process"] is None]
+
+
+# The objects a path can name, by kind: their table (each row has a `process_id`).
+_OBJECT_TABLES: dict[str, type[Any]] = {
+    "request": RequestRow,
+    "decision": DecisionRow,
+    "inbound": InboundMessageRow,
+    "mail": OutboxRow,
+    "document": DocumentRow,
+}
+OBJECT_KINDS = tuple(_OBJECT_TABLES)
+
+
+def belongs(ctx: Context, key: str, kind: str, object_id: int, *, unmatched_ok: bool) -> bool:
+    """Whether object `object_id` of `kind` belongs to process `key` (a received mail that matches
+    no process counts only when `unmatched_ok`: administrators handle those)."""
+    with ctx.db.reading() as session:
+        process = session.exec(
+            select(ProcessRow).where(ProcessRow.key == key.strip().upper())
+        ).one_or_none()
+        row = session.get(_OBJECT_TABLES[kind], object_id)
+        if process is None or row is None:
+            return False
+        return bool(
+            row.process_id == process.id
+            or (kind == "inbound" and row.process_id is None and unmatched_ok)
+        )
 
 
 def check_inbound(ctx: Context, key: str, inbound_id: int, *, unmatched_ok: bool) -> None:

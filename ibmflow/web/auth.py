@@ -10,6 +10,7 @@ An object of a process the caller may not see is answered 404, as if it did not 
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -26,9 +27,10 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
-from ibmflow.access import Account
+from ibmflow.access import ADMINISTRATOR, Account
 from ibmflow.errors import LoginRefused, LoginThrottled
 from ibmflow.services.accounts import secret_hash
+from ibmflow.services.console import belongs
 from ibmflow.services.context import Context
 from ibmflow.services.sessions import log_in, log_out, session_account, token_account
 from ibmflow.web import csrf
@@ -36,6 +38,15 @@ from ibmflow.web.common import FORM_ALLOWANCE, MB, BodyTooLarge, Capped, Pages
 
 SESSION_COOKIE = "ibmflow_session"
 LOGIN_COOKIE = "ibmflow_login"
+# Path parameters that name an object of the process in `{key}`, and the kind of object.
+OBJECT_PARAMS = {
+    "rid": "request",
+    "did": "decision",
+    "iid": "inbound",
+    "mail": "mail",
+    "doc": "document",
+}
+OTHER_PARAMS = frozenset({"key", "token"})
 MAX_FIELDS = 200
 MAX_FILES = 10
 Handler = Callable[[Request, "Caller"], Awaitable[Response]]
@@ -171,10 +182,24 @@ class Gate:
         ]
         if missing:
             raise RuntimeError(f"routes without declared access (see web.auth): {missing}")
+        unknown = {
+            f"{path} {{{name}}}"
+            for _, path in routes_of(self.app)
+            for name in re.findall(r"\{(\w+)", path)
+            if name not in OBJECT_PARAMS and name not in OTHER_PARAMS
+        }
+        if unknown:
+            raise RuntimeError(
+                f"path parameters the gate cannot check (add them to OBJECT_PARAMS): {unknown}"
+            )
 
     # --- the checks -------------------------------------------------------------------------------
 
-    def _check(self, account: Account, request: Request, permission: str, *, api: bool) -> None:
+    async def _check(
+        self, account: Account, request: Request, permission: str, *, api: bool
+    ) -> None:
+        """The process is one the account sees (else 404), its role may (else 403), and every
+        object the path names belongs to that process (else 404)."""
         key = request.path_params.get("key")
         if key is not None and not account.sees(str(key)):
             raise Refusal(
@@ -186,6 +211,24 @@ class Gate:
             )
         if not account.may(permission):
             raise Refusal(403, "Not allowed", account.refusal(permission), api=api)
+        for name, kind in OBJECT_PARAMS.items():
+            value = str(request.path_params.get(name, ""))
+            if name not in request.path_params:
+                continue
+            found = key is not None and value.isdigit() and len(value) <= 12
+            if found:
+                found = await run_in_threadpool(
+                    belongs,
+                    self.ctx,
+                    str(key),
+                    kind,
+                    int(value),
+                    unmatched_ok=account.role == ADMINISTRATOR,
+                )
+            if not found:
+                raise Refusal(
+                    404, "Not found", f"There is no {kind} {value} in process {key}.", api=api
+                )
 
     @asynccontextmanager
     async def _console(
@@ -195,7 +238,7 @@ class Gate:
         account = await run_in_threadpool(session_account, self.ctx, token)
         if account is None or token is None:
             raise LoginNeeded(request.url.path if request.method == "GET" else "/processes")
-        self._check(account, request, permission, api=False)
+        await self._check(account, request, permission, api=False)
         expected = csrf.session_token(self.secret, secret_hash(token))
         if request.method != "POST":
             yield Caller(account, expected)
@@ -248,7 +291,7 @@ class Gate:
                     "`ibmflow user token EMAIL`); cookies do not authenticate the API.",
                     api=True,
                 )
-            self._check(account, request, permission, api=True)
+            await self._check(account, request, permission, api=True)
             request.state.caller = Caller(account)
 
         return check
