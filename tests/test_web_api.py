@@ -1,0 +1,121 @@
+"""The JSON API through a real server: bearer tokens, the same access rules as the console, the
+operations and their errors, and an OpenAPI document that validates."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from openapi_spec_validator import validate
+from webconsole import EMAILS, MINE, THEIRS, Site
+
+from ibmflow.access import COORDINATOR, MANAGER
+from ibmflow.services import accounts, processes
+
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def bearer(site: Site, role: str) -> httpx.Client:
+    token = accounts.issue_token(site.ctx, EMAILS[role], actor="test")
+    client = site.client()
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+@sqlite_only
+def test_the_openapi_document_validates_and_describes_only_the_api(site: Site) -> None:
+    document = site.client().get("/api/openapi.json").json()
+    validate(document)
+    assert set(document["paths"]) == {
+        "/api/processes",
+        "/api/processes/{key}",
+        "/api/processes/{key}/requests",
+        "/api/processes/{key}/advance",
+        "/api/processes/{key}/return",
+        "/api/processes/{key}/suspend",
+        "/api/processes/{key}/resume",
+    }
+    assert document["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token made with `ibmflow user token EMAIL`.",
+    }
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert operation["security"] == [{"bearer": []}], f"{method} {path} is not secured"
+
+
+@sqlite_only
+def test_a_missing_or_unknown_token_is_refused(site: Site) -> None:
+    anonymous = site.client().get("/api/processes")
+    assert anonymous.status_code == 401 and anonymous.json()["error"] == "unauthenticated"
+    forged = site.client().get("/api/processes", headers={"Authorization": "Bearer ibf_forged"})
+    assert forged.status_code == 401
+
+
+def test_a_manager_reads_the_processes_they_follow_and_nothing_else(site: Site) -> None:
+    api = bearer(site, MANAGER)
+    listed = api.get("/api/processes").json()
+    assert [p["process"] for p in listed] == [MINE]
+    status = api.get(f"/api/processes/{MINE.lower()}").json()
+    assert status["state"] == "stakeholder_identification" and len(status["steps"]) == 10
+    assert any("acknowledged the contact request" in b for b in status["blockers"])
+    requests = api.get(f"/api/processes/{MINE}/requests").json()
+    assert {r["id"] for r in requests} >= {site.objects[MINE]["request"]}
+    hidden = api.get(f"/api/processes/{THEIRS}")
+    assert hidden.status_code == 404 and hidden.json()["error"] == "not_found"
+    refused = api.post(f"/api/processes/{MINE}/advance", json={})
+    assert refused.status_code == 403 and "As a manager you may not" in refused.json()["message"]
+
+
+def test_a_coordinator_opens_requests_and_moves_the_process(site: Site) -> None:
+    api = bearer(site, COORDINATOR)
+    opened = api.post(
+        f"/api/processes/{MINE}/requests",
+        json={"kind": "activity_inventory", "institutions": ["MOF_CUSTOMS"], "due_days": 5},
+    )
+    assert opened.status_code == 201 and len(opened.json()["requests"]) == 1
+    again = api.post(
+        f"/api/processes/{MINE}/requests",
+        json={"kind": "activity_inventory", "institutions": ["MOF_CUSTOMS"]},
+    )
+    assert again.json() == {"requests": []}
+
+    blocked = api.post(f"/api/processes/{MINE}/advance", json={})
+    assert blocked.status_code == 400
+    body = blocked.json()
+    assert body["error"] == "refused" and any("acknowledged" in b for b in body["blockers"])
+
+    seen = processes.read_version(site.ctx, MINE)
+    moved = api.post(
+        f"/api/processes/{MINE}/suspend", json={"reason": "Elections", "expected_version": seen}
+    )
+    assert moved.status_code == 200
+    assert moved.json() == {
+        "process": MINE,
+        "trigger": "suspend",
+        "before": "stakeholder_identification",
+        "after": "suspended",
+        "version": seen + 1,
+    }
+    stale = api.post(
+        f"/api/processes/{MINE}/resume", json={"reason": "Over", "expected_version": seen}
+    )
+    assert stale.status_code == 409 and stale.json()["error"] == "conflict"
+    resumed = api.post(f"/api/processes/{MINE}/resume", json={"reason": "Over"})
+    assert resumed.json()["after"] == "stakeholder_identification"
+
+
+@sqlite_only
+def test_malformed_bodies_are_refused_before_anything_is_done(site: Site) -> None:
+    api = bearer(site, COORDINATOR)
+    no_reason = api.post(f"/api/processes/{MINE}/suspend", json={})
+    assert no_reason.status_code == 422
+    extra = api.post(f"/api/processes/{MINE}/advance", json={"force": True})
+    assert extra.status_code == 422
+    huge = api.post(
+        f"/api/processes/{MINE}/requests",
+        content=b'{"kind": "' + b"x" * (2 * 1024 * 1024) + b'"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert huge.status_code == 413
+    assert processes.status(site.ctx, MINE)["state"] == "stakeholder_identification"
