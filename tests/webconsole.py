@@ -53,7 +53,7 @@ def start_process(ctx: Context, key: str, tmp_path: Path) -> None:
     roster.import_roster(ctx, key, roster_file, actor=COORDINATOR_EMAIL)
 
 
-def add_accounts(ctx: Context) -> None:
+def add_accounts(ctx: Context, *, other: bool = True) -> None:
     """One account per role on MA-1 (the administrator sees all), a coordinator of TN-1."""
     for role, email in EMAILS.items():
         accounts.add_user(
@@ -65,6 +65,8 @@ def add_accounts(ctx: Context) -> None:
             processes=[MINE],
             actor="setup",
         )
+    if not other:
+        return
     accounts.add_user(
         ctx,
         email=OTHER_COORDINATOR,
