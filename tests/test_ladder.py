@@ -98,8 +98,8 @@ def test_a_moved_deadline_keeps_sent_rungs_sent_and_advances_past_them() -> None
         DEFAULT, SAT_SUN, date(2026, 12, 15), date(2027, 1, 12), sent, REQUEST_SUBJECT
     )
     assert [(r.name, r.day) for r in rungs] == [
-        ("escalation", date(2027, 1, 19)),
-        ("overdue:10", date(2027, 1, 26)),
+        ("escalation", date(2027, 1, 20)),
+        ("overdue:10", date(2027, 1, 27)),
     ]
     steps = rungs_after_move(
         DEFAULT, SAT_SUN, date(2026, 12, 1), date(2027, 1, 15), set(), STEP_SUBJECT
