@@ -395,3 +395,29 @@ def test_the_audit_page_shows_the_history_and_that_the_chain_verifies(site: Site
     assert "The audit chain is intact" in text
     assert "step.completed" in text and "request.sent" in text
     assert "account.added" not in text, "account events are not a process's history"
+
+
+@sqlite_only
+def test_deadlines_are_extended_from_the_page_with_a_reason(site: Site) -> None:
+    client, csrf = logged_in(site, EMAILS[COORDINATOR])
+    rid = site.objects[MINE]["request"]
+    before = next(r for r in requests.list_requests(site.ctx, MINE) if r["id"] == rid)["due_at"]
+    refused = client.post(
+        f"/p/{MINE}/requests/{rid}/extend", data={"csrf_token": csrf, "days": "5"}
+    )
+    assert refused.status_code == 400 and "needs a reason" in problem_of(refused)
+    done = client.post(
+        f"/p/{MINE}/requests/{rid}/extend",
+        data={"csrf_token": csrf, "days": "5", "reason": "the minister is abroad"},
+    )
+    assert done.status_code == 303
+    after = next(r for r in requests.list_requests(site.ctx, MINE) if r["id"] == rid)["due_at"]
+    assert after > before
+    step = client.post(
+        f"/p/{MINE}/extend",
+        data={"csrf_token": csrf, "to": "2026-03-02", "reason": "elections"},
+    )
+    assert step.status_code == 303
+    page = text_of(client.get(f"/p/{MINE}"))
+    assert f"request #{rid}: from" in page and "the minister is abroad" in page
+    assert "step stakeholder identification: from" in page and "to 02 Mar 2026" in page

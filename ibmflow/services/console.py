@@ -24,14 +24,15 @@ from ibmflow.guards import REGISTRY
 from ibmflow.remedies import remedies
 from ibmflow.requestkinds import KINDS
 from ibmflow.services import documents, records
-from ibmflow.services.common import iso, on_process, require_step
+from ibmflow.services.common import definition_for, iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.services.decisions import VoteResult, cast_in, list_decisions
 from ibmflow.services.inbound import QUARANTINED, list_quarantine
-from ibmflow.services.processes import definition_for, list_processes, status
+from ibmflow.services.processes import list_processes, status
 from ibmflow.services.requests import list_requests
 from ibmflow.storage import repository as repo
 from ibmflow.storage.tables import (
+    DeadlineExtensionRow,
     DecisionRow,
     DocumentRow,
     InboundMessageRow,
@@ -125,11 +126,40 @@ def process_page(ctx: Context, key: str) -> dict[str, Any]:
         "requests": list_requests(ctx, key),
         "decisions": list_decisions(ctx, key),
         "quarantine": list_quarantine(ctx, key),
+        "extensions": extensions(ctx, key),
         "request_kinds": [(k.name, k.label) for k in KINDS.values() if k.name != "vote"],
         "document_kinds": list(DOCUMENT_KINDS.items()),
         "subjects": list(DECISION_SUBJECTS.items()),
     }
     return page
+
+
+def extensions(ctx: Context, key: str) -> list[dict[str, Any]]:
+    """The deadlines moved in a process, newest first, with who moved them and why."""
+    with ctx.db.reading() as session:
+        process = repo.get_process(session, key)
+        steps = {
+            r.id: r.step
+            for r in session.exec(select(StepRecord).where(StepRecord.process_id == process.id))
+        }
+        rows = session.exec(
+            select(DeadlineExtensionRow)
+            .where(DeadlineExtensionRow.process_id == process.id)
+            .order_by(col(DeadlineExtensionRow.id).desc())
+        ).all()
+        return [
+            {
+                "subject": f"request #{row.request_id}"
+                if row.request_id is not None
+                else f"step {steps.get(row.step_record_id, '')}".replace("_", " "),
+                "old_due_at": iso(row.old_due_at),
+                "new_due_at": iso(row.new_due_at),
+                "reason": row.reason,
+                "actor": row.actor,
+                "at": iso(row.created_at),
+            }
+            for row in rows
+        ]
 
 
 def unmatched_quarantine(ctx: Context) -> list[dict[str, Any]]:

@@ -19,7 +19,16 @@ from starlette.datastructures import UploadFile
 
 from ibmflow.access import ADMINISTRATOR
 from ibmflow.errors import IbmflowError, InvalidCommand
-from ibmflow.services import console, decisions, inbound, processes, records, requests, roster
+from ibmflow.services import (
+    console,
+    deadlines,
+    decisions,
+    inbound,
+    processes,
+    records,
+    requests,
+    roster,
+)
 from ibmflow.web.auth import Caller, Gate
 from ibmflow.web.responses import object_id, refused
 
@@ -348,6 +357,32 @@ def install(gate: Gate) -> None:
                 actor=caller.account.email,
             ),
         )
+
+    def extend(request: Request, caller: Caller, rid: int | None) -> Callable[[], Any]:
+        key = str(request.path_params["key"])
+
+        def command() -> None:
+            days, to = caller.field("days").strip(), caller.field("to").strip()
+            deadlines.extend_deadline(
+                ctx,
+                key,
+                reason=caller.field("reason"),
+                actor=caller.account.email,
+                request_id=rid,
+                days=_number(caller, "days", "the working days") if days else None,
+                to=_day(caller, "to", "the new due day") if to else None,
+            )
+
+        return command
+
+    @gate.page("POST", "/p/{key}/extend", "extend")
+    async def extend_step(request: Request, caller: Caller) -> Response:
+        return await run(request, caller, "extended", extend(request, caller, None))
+
+    @gate.page("POST", "/p/{key}/requests/{rid}/extend", "extend")
+    async def extend_request(request: Request, caller: Caller) -> Response:
+        rid = object_id(request, "rid")
+        return await run(request, caller, "extended", extend(request, caller, rid))
 
     @gate.page("POST", "/p/{key}/quarantine/{iid}/assign", "quarantine")
     async def assign(request: Request, caller: Caller) -> Response:
