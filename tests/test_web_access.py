@@ -146,3 +146,30 @@ def test_a_cookie_session_does_not_authenticate_the_api(site: Site) -> None:
     assert refused.status_code == 401
     assert refused.headers["www-authenticate"] == "Bearer"
     assert refused.json()["error"] == "unauthenticated"
+
+
+@sqlite_only
+def test_an_app_with_a_route_of_undeclared_access_is_refused(ctx: Context) -> None:
+    app = create_app(ctx)
+
+    @app.get("/p/{key}/secret")
+    def secret(key: str) -> str:
+        return key
+
+    with pytest.raises(
+        RuntimeError, match=r"routes without declared access.*GET /p/\{key\}/secret"
+    ):
+        app.state.gate.seal()
+
+
+@sqlite_only
+def test_an_app_with_a_path_parameter_the_gate_cannot_check_is_refused(ctx: Context) -> None:
+    app = create_app(ctx)
+    gate = app.state.gate
+
+    @gate.page("GET", "/p/{key}/chapters/{chapter}", "view")
+    async def chapter(request: Any, caller: Any) -> Any:
+        return None
+
+    with pytest.raises(RuntimeError, match="path parameters the gate cannot check"):
+        gate.seal()
