@@ -636,7 +636,7 @@ def test_ibmflow_serve_serves_the_links_and_keeps_tokens_out_of_its_log(
         server.send_signal(signal.SIGTERM)  # as a service manager stops it
         out, err = server.communicate(timeout=30)
     assert server.returncode == 0, err
-    assert f"Serving answer links on http://127.0.0.1:{port}" in out
+    assert f"Serving the web console on http://127.0.0.1:{port}/" in out
     assert '"GET /r/… HTTP/1.1" 200' in out and '"POST /r/… HTTP/1.1" 403' in out  # access log
     assert token not in out + err
     secret = Path(env["IBMFLOW_PATHS_DATA_DIR"]) / csrf.SECRET_FILE
