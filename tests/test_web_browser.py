@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,14 +29,28 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
+def require_chromium(path: Path, environ: Mapping[str, str]) -> None:
+    """Skip when the browser is missing, saying how to install it; under CI=true, fail."""
+    if path.exists():
+        return
+    reason = f"{path} is missing: install Debian's Chromium (apt-get install chromium)"
+    if environ.get("CI"):
+        pytest.fail(f"the browser tests must run under CI: {reason}")
+    pytest.skip(reason)
+
+
+def test_without_chromium_the_browser_tests_skip_or_under_ci_fail(tmp_path: Path) -> None:
+    missing = tmp_path / "chromium"
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        require_chromium(missing, {})
+    with pytest.raises(pytest.fail.Exception, match="must run under CI"):
+        require_chromium(missing, {"CI": "true"})
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium, headless (never a browser build of Playwright's own)."""
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: install Debian's Chromium (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(f"the browser tests must run under CI: {reason}")
-        pytest.skip(reason)
+    require_chromium(CHROMIUM, os.environ)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True
