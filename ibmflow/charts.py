@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from xml.sax.saxutils import escape, quoteattr
 from zoneinfo import ZoneInfo
 
-from ibmflow.deadlines import CURRENT, DONE, FUTURE, OVERDUE, ProcessReport, StepPlan
+from ibmflow.reports import CURRENT, DONE, FUTURE, OVERDUE, ProcessReport, StepPlan
 
 WIDTH = 960
 LABEL_WIDTH = 290  # the step titles, left

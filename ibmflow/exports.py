@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import icalendar
 
-from ibmflow.deadlines import (
+from ibmflow.reports import (
     OVERDUE,
     STEP,
     Deadline,

@@ -14,7 +14,7 @@ import deadline_scenario as sc
 import icalendar
 import pytest
 
-from ibmflow import deadlines as dl
+from ibmflow import reports as rp
 from ibmflow.calendar import WorkCalendar
 from ibmflow.charts import gantt_svg
 from ibmflow.exports import CSV_HEADER, report_csv, report_ical
@@ -28,14 +28,14 @@ sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def report(ctx: Context, clock: FixedClock, tmp_path: Path) -> tuple[dl.DeadlineReport, sc.Built]:
+def report(ctx: Context, clock: FixedClock, tmp_path: Path) -> tuple[rp.DeadlineReport, sc.Built]:
     built = sc.build(ctx, clock, tmp_path)
     return deadline_report(ctx, at=sc.AT), built
 
 
 @sqlite_only
 def test_the_csv_parses_back_to_one_row_per_listed_deadline(
-    report: tuple[dl.DeadlineReport, sc.Built],
+    report: tuple[rp.DeadlineReport, sc.Built],
 ) -> None:
     data, built = report
     rows = list(csv.DictReader(io.StringIO(report_csv(data))))
@@ -70,7 +70,7 @@ def test_the_csv_parses_back_to_one_row_per_listed_deadline(
 @sqlite_only
 @pytest.mark.parametrize("start", ["=", "+", "-", "@"])
 def test_a_cell_that_would_start_a_formula_is_neutralised(
-    report: tuple[dl.DeadlineReport, sc.Built], start: str
+    report: tuple[rp.DeadlineReport, sc.Built], start: str
 ) -> None:
     data, _ = report
     process = data.processes[0]
@@ -87,7 +87,7 @@ def test_a_cell_that_would_start_a_formula_is_neutralised(
 
 @sqlite_only
 def test_the_icalendar_parses_back_with_one_event_per_open_deadline(
-    report: tuple[dl.DeadlineReport, sc.Built],
+    report: tuple[rp.DeadlineReport, sc.Built],
 ) -> None:
     data, built = report
     calendar = icalendar.Calendar.from_ical(report_ical(data, host="interior.example"))
@@ -120,7 +120,7 @@ def test_the_icalendar_parses_back_with_one_event_per_open_deadline(
 
 @sqlite_only
 def test_the_same_report_gives_the_same_calendar(
-    report: tuple[dl.DeadlineReport, sc.Built],
+    report: tuple[rp.DeadlineReport, sc.Built],
 ) -> None:
     data, _ = report
     assert report_ical(data) == report_ical(data)
@@ -128,7 +128,7 @@ def test_the_same_report_gives_the_same_calendar(
 
 @sqlite_only
 def test_the_gantt_chart_is_well_formed_accessible_svg_with_a_bar_pair_per_step(
-    report: tuple[dl.DeadlineReport, sc.Built],
+    report: tuple[rp.DeadlineReport, sc.Built],
 ) -> None:
     data, _ = report
     process = data.processes[0]
@@ -150,12 +150,12 @@ def test_the_gantt_chart_is_well_formed_accessible_svg_with_a_bar_pair_per_step(
 
 def test_the_gantt_chart_escapes_what_it_is_given() -> None:
     """A step title with markup and a process title with an ampersand stay text."""
-    steps = [dl.StepInfo("one", '<script>alert("x")</script> & more', 5)]
+    steps = [rp.StepInfo("one", '<script>alert("x")</script> & more', 5)]
     start = sc.STARTED
-    report = dl.process_report(
-        dl.ProcessInfo("P-1", "Roads & <b>bridges</b>", "wf", 1, "MA", "UTC", "one", "one", start),
+    report = rp.process_report(
+        rp.ProcessInfo("P-1", "Roads & <b>bridges</b>", "wf", 1, "MA", "UTC", "one", "one", start),
         steps,
-        [dl.Stay(1, "one", start, start + timedelta(days=7), None)],
+        [rp.Stay(1, "one", start, start + timedelta(days=7), None)],
         [],
         calendar=WorkCalendar("UTC"),
         calendars={},

@@ -11,7 +11,7 @@ import deadline_scenario as sc
 import pytest
 from sqlmodel import func, select
 
-from ibmflow import deadlines as dl
+from ibmflow import reports as rp
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.services import processes
 from ibmflow.services.context import Context
@@ -75,7 +75,7 @@ def test_every_figure_matches_the_hand_computed_case(
     assert (p.today, p.horizon_end) == (date(2026, 1, 20), date(2026, 2, 3))
 
     (step,) = p.overdue_steps
-    assert (step.kind, step.step, step.status) == (dl.STEP, "coordinator_appointment", dl.OVERDUE)
+    assert (step.kind, step.step, step.status) == (rp.STEP, "coordinator_appointment", rp.OVERDUE)
     assert step.due_at == _end_of_local_day(date(2025, 12, 29))
     assert step.due_local.isoformat() == "2025-12-29T23:59:59+01:00"
     assert step.working_days_overdue == 14
@@ -95,7 +95,7 @@ def test_every_figure_matches_the_hand_computed_case(
         (built.ids[sc.HEALTH, "S"], date(2026, 1, 21), 1),
         (built.ids[sc.CUSTOMS, "K"], date(2026, 2, 3), 10),
     ]
-    assert all(d.status == dl.UPCOMING and d.working_days_overdue == 0 for d in p.falling_due)
+    assert all(d.status == rp.UPCOMING and d.working_days_overdue == 0 for d in p.falling_due)
     assert [(d.request_id, d.due_day) for d in p.later] == [
         (built.ids[sc.VETERINARY, "K"], date(2026, 2, 4))
     ]
@@ -149,12 +149,12 @@ def test_the_step_plan_chains_targets_and_replans_from_the_current_step(
     ]
     first, second = p.steps[0], p.steps[1]
     assert (first.planned_start, first.planned_end) == (date(2025, 12, 1), date(2025, 12, 29))
-    assert (first.status, first.working_days_overdue) == (dl.OVERDUE, 14)
+    assert (first.status, first.working_days_overdue) == (rp.OVERDUE, 14)
     assert (first.entered_at, first.left_at) == (sc.STARTED, None)
     assert (second.planned_start, second.planned_end) == (date(2026, 1, 20), date(2026, 2, 17))
     for before, after in zip(p.steps[1:], p.steps[2:], strict=False):
         assert after.planned_start == before.planned_end
-        assert after.status == dl.FUTURE and after.entered_at is None
+        assert after.status == rp.FUTURE and after.entered_at is None
 
 
 def test_the_report_reads_without_writing(ctx: Context, clock: FixedClock, tmp_path: Path) -> None:
@@ -205,10 +205,10 @@ def test_every_process_is_reported_when_no_key_is_given(
     second = report.process("ma-two")
     assert second.overdue_steps == () and second.overdue_requests == ()
     # Its step 1 is due in 20 working days: beyond a horizon of 10 or 19, on the last day of 20.
-    assert [d.kind for d in second.later] == [dl.STEP] and second.falling_due == ()
+    assert [d.kind for d in second.later] == [rp.STEP] and second.falling_due == ()
     assert deadline_report(ctx, ["MA-TWO"], horizon_days=19).processes[0].falling_due == ()
     (step,) = deadline_report(ctx, ["MA-TWO"], horizon_days=20).processes[0].falling_due
-    assert (step.kind, step.working_days_left) == (dl.STEP, 20)
+    assert (step.kind, step.working_days_left) == (rp.STEP, 20)
 
 
 def test_a_suspended_process_has_no_running_step_deadline(
@@ -219,7 +219,7 @@ def test_a_suspended_process_has_no_running_step_deadline(
     (p,) = deadline_report(ctx, at=sc.AT + timedelta(hours=1)).processes
     assert (p.state, p.suspended) == ("suspended", True)
     assert p.overdue_steps == ()
-    assert p.steps[0].status == dl.CURRENT  # the step it was suspended in
+    assert p.steps[0].status == rp.CURRENT  # the step it was suspended in
     assert len(p.overdue_requests) == 1  # the requests stay open
 
 

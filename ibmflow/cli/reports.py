@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from ibmflow.cli import app, out, print_json, state, table
-from ibmflow.deadlines import STEP, Deadline, ProcessReport
+from ibmflow.reports import STEP, Deadline, ProcessReport
 
 report_app = typer.Typer(help="Deadline reports for managers.", no_args_is_help=True)
 app.add_typer(report_app, name="report")

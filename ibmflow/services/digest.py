@@ -14,11 +14,11 @@ from jinja2 import TemplateNotFound, UndefinedError
 from sqlmodel import Session, col, select
 
 from ibmflow.audit import AuditRecord
-from ibmflow.deadlines import STEP, Deadline, ProcessReport
 from ibmflow.engine import SUSPENDED
 from ibmflow.errors import InvalidCommand
 from ibmflow.mail import outbox
 from ibmflow.mail.render import Rendered, Renderer
+from ibmflow.reports import STEP, Deadline, ProcessReport
 from ibmflow.services import mailings
 from ibmflow.services.context import Context
 from ibmflow.services.processes import definition_for

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
-from ibmflow import deadlines as dl
+from ibmflow import reports as rp
 from ibmflow.engine import SUSPENDED
 from ibmflow.errors import InvalidCommand
 from ibmflow.requestkinds import KINDS
@@ -21,7 +21,7 @@ from ibmflow.storage.tables import ProcessRow, RequestRow
 DEFAULT_HORIZON_DAYS = 10
 MAX_HORIZON_DAYS = 250
 # How a stored request status counts in the figures (withdrawn, waived and closed count nowhere).
-_COUNTS_AS = {OPEN: dl.OPEN, "answered": dl.ANSWERED}
+_COUNTS_AS = {OPEN: rp.OPEN, "answered": rp.ANSWERED}
 
 
 def deadline_report(
@@ -30,7 +30,7 @@ def deadline_report(
     *,
     at: datetime | None = None,
     horizon_days: int = DEFAULT_HORIZON_DAYS,
-) -> dl.DeadlineReport:
+) -> rp.DeadlineReport:
     """The deadline figures of the processes named by `keys` (every process when None), at `at`
     (now when None), with what falls due within `horizon_days` working days."""
     moment = check_moment(ctx.clock.now() if at is None else at)
@@ -44,7 +44,7 @@ def deadline_report(
         else:
             unique = dict.fromkeys(k.strip().upper() for k in keys)
             rows = [repo.get_process(session, key) for key in unique]
-        return dl.DeadlineReport(
+        return rp.DeadlineReport(
             at=moment,
             horizon_days=horizon_days,
             processes=tuple(
@@ -65,14 +65,14 @@ def check_moment(at: datetime) -> datetime:
 
 def process_report(
     ctx: Context, session: Session, process: ProcessRow, at: datetime, horizon_days: int
-) -> dl.ProcessReport:
+) -> rp.ProcessReport:
     """One process's figures, read in the caller's session (the digest's locked transaction too)."""
     definition = definition_for(ctx, session, process)
     institutions = repo.institutions(session, process)
     by_id = {i.id: i for i in institutions}
     suspended = process.state == SUSPENDED
     state = None if suspended else definition.state(process.state)
-    info = dl.ProcessInfo(
+    info = rp.ProcessInfo(
         key=process.key,
         title=process.title,
         workflow=process.workflow_id,
@@ -86,7 +86,7 @@ def process_report(
         finished=state is not None and state.final,
     )
     stays = [
-        dl.Stay(
+        rp.Stay(
             id=s.id or 0, step=s.step, entered_at=s.entered_at, due_at=s.due_at, left_at=s.left_at
         )
         for s in repo.step_records(session, process)
@@ -98,7 +98,7 @@ def process_report(
     for r in rows:
         institution = by_id[r.institution_id]
         requests.append(
-            dl.RequestItem(
+            rp.RequestItem(
                 id=r.id or 0,
                 kind=r.kind,
                 label=KINDS[r.kind].label if r.kind in KINDS else r.kind,
@@ -108,12 +108,12 @@ def process_report(
                 sent_at=r.sent_at,
                 due_at=r.due_at,
                 answered_at=r.answered_at,
-                status=_COUNTS_AS.get(r.status, dl.CLOSED),
+                status=_COUNTS_AS.get(r.status, rp.CLOSED),
             )
         )
-    return dl.process_report(
+    return rp.process_report(
         info,
-        [dl.StepInfo(s.id, s.title, s.target_days) for s in definition.steps],
+        [rp.StepInfo(s.id, s.title, s.target_days) for s in definition.steps],
         stays,
         requests,
         calendar=ctx.calendar(process),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ibmflow.deadlines.figures import plan, process_report, responsiveness
-from ibmflow.deadlines.model import (
+from ibmflow.reports.figures import plan, process_report, responsiveness
+from ibmflow.reports.model import (
     ANSWERED,
     CLOSED,
     CURRENT,

@@ -6,14 +6,14 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, date, datetime
 
-from ibmflow import deadlines as dl
+from ibmflow import reports as rp
 from ibmflow.calendar import WorkCalendar
 
 TZ = "Africa/Casablanca"
 # Saturday-Sunday, with Wednesday 14 January 2026 a holiday.
 CALENDAR = WorkCalendar(TZ, holidays_of=lambda year: frozenset({date(2026, 1, 14)}))
 FRI_SAT = WorkCalendar(TZ, frozenset({4, 5}), CALENDAR.holidays_of)
-STEPS = [dl.StepInfo("one", "One", 5), dl.StepInfo("two", "Two", 3), dl.StepInfo("three", "3", 2)]
+STEPS = [rp.StepInfo("one", "One", 5), rp.StepInfo("two", "Two", 3), rp.StepInfo("three", "3", 2)]
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # Monday 5 January 2026, 10:00 local
 
 
@@ -27,18 +27,18 @@ def end_of(day: int) -> datetime:
     return datetime(2026, 1, day, 22, 59, 59, tzinfo=UTC)
 
 
-def info(state: str = "one", **changes: object) -> dl.ProcessInfo:
-    base = dl.ProcessInfo("P-1", "Plan", "wf", 1, "MA", TZ, state, state, START)
+def info(state: str = "one", **changes: object) -> rp.ProcessInfo:
+    base = rp.ProcessInfo("P-1", "Plan", "wf", 1, "MA", TZ, state, state, START)
     return dataclasses.replace(base, **changes)
 
 
 def report(
-    process: dl.ProcessInfo,
-    stays: list[dl.Stay],
-    requests: list[dl.RequestItem] | None = None,
+    process: rp.ProcessInfo,
+    stays: list[rp.Stay],
+    requests: list[rp.RequestItem] | None = None,
     moment: datetime | None = None,
-) -> dl.ProcessReport:
-    return dl.process_report(
+) -> rp.ProcessReport:
+    return rp.process_report(
         process,
         STEPS,
         stays,
@@ -52,8 +52,8 @@ def report(
 
 def request(
     rid: int, code: str, due: datetime | None, answered: datetime | None = None
-) -> dl.RequestItem:
-    return dl.RequestItem(
+) -> rp.RequestItem:
+    return rp.RequestItem(
         id=rid,
         kind="chapter_draft",
         label="chapter draft",
@@ -63,19 +63,19 @@ def request(
         sent_at=START,
         due_at=due,
         answered_at=answered,
-        status=dl.ANSWERED if answered else dl.OPEN,
+        status=rp.ANSWERED if answered else rp.OPEN,
     )
 
 
 def test_a_fresh_process_is_planned_step_after_step_from_its_start() -> None:
     """One: Mon 5 + 5 working days = Mon 12; two: + 3 = Tue 13, (Wed 14 holiday) Thu 15, Fri 16;
     three: + 2 = Mon 19, Tue 20."""
-    stay = dl.Stay(1, "one", START, end_of(12), None)
+    stay = rp.Stay(1, "one", START, end_of(12), None)
     plan = report(info(), [stay]).steps
     assert [(s.planned_start.day, s.planned_end.day, s.status) for s in plan] == [
-        (5, 12, dl.CURRENT),
-        (12, 16, dl.FUTURE),
-        (16, 20, dl.FUTURE),
+        (5, 12, rp.CURRENT),
+        (12, 16, rp.FUTURE),
+        (16, 20, rp.FUTURE),
     ]
 
 
@@ -84,22 +84,22 @@ def test_done_steps_keep_the_baseline_and_the_current_step_is_replanned_from_its
     Step two, entered Thu 15, had its deadline extended to Tue 20: it is planned from its entry to
     that day, and step three from there (+2: Wed 21, Thu 22)."""
     stays = [
-        dl.Stay(1, "one", START, end_of(12), at(14)),
-        dl.Stay(2, "two", at(15), end_of(20), None),  # extended to Tuesday 20
+        rp.Stay(1, "one", START, end_of(12), at(14)),
+        rp.Stay(2, "two", at(15), end_of(20), None),  # extended to Tuesday 20
     ]
     plan = report(info("two"), stays, moment=at(16)).steps
     assert [(s.planned_start.day, s.planned_end.day, s.status) for s in plan] == [
-        (5, 12, dl.DONE),
-        (15, 20, dl.CURRENT),  # from its actual entry to its (extended) due day
-        (20, 22, dl.FUTURE),
+        (5, 12, rp.DONE),
+        (15, 20, rp.CURRENT),  # from its actual entry to its (extended) due day
+        (20, 22, rp.FUTURE),
     ]
     assert plan[0].left_at == at(14) and plan[1].entered_at == at(15)
 
 
 def test_an_overdue_current_step_pushes_the_next_ones_to_start_today() -> None:
-    stays = [dl.Stay(1, "one", START, end_of(12), None)]
+    stays = [rp.Stay(1, "one", START, end_of(12), None)]
     r = report(info(), stays, moment=at(16))
-    assert (r.steps[0].status, r.steps[0].working_days_overdue) == (dl.OVERDUE, 3)  # 13, 15, 16
+    assert (r.steps[0].status, r.steps[0].working_days_overdue) == (rp.OVERDUE, 3)  # 13, 15, 16
     assert (r.steps[1].planned_start, r.steps[1].planned_end) == (
         date(2026, 1, 16),
         date(2026, 1, 21),
@@ -110,24 +110,24 @@ def test_an_overdue_current_step_pushes_the_next_ones_to_start_today() -> None:
 
 def test_a_finished_process_has_every_step_done_and_no_deadline() -> None:
     stays = [
-        dl.Stay(1, "one", START, end_of(12), at(9)),
-        dl.Stay(2, "two", at(9), end_of(15), at(13)),
-        dl.Stay(3, "three", at(13), end_of(16), at(16)),
-        dl.Stay(4, "adopted", at(16), None, None),
+        rp.Stay(1, "one", START, end_of(12), at(9)),
+        rp.Stay(2, "two", at(9), end_of(15), at(13)),
+        rp.Stay(3, "three", at(13), end_of(16), at(16)),
+        rp.Stay(4, "adopted", at(16), None, None),
     ]
     r = report(info("adopted", finished=True), stays, moment=at(20))
-    assert [s.status for s in r.steps] == [dl.DONE, dl.DONE, dl.DONE]
+    assert [s.status for s in r.steps] == [rp.DONE, rp.DONE, rp.DONE]
     assert r.open_deadlines == ()
 
 
 def test_a_step_left_by_a_return_is_future_again_and_keeps_its_last_stay() -> None:
     stays = [
-        dl.Stay(1, "one", START, end_of(12), at(7)),
-        dl.Stay(2, "two", at(7), end_of(12), at(8)),  # returned to one
-        dl.Stay(3, "one", at(8), end_of(15), None),
+        rp.Stay(1, "one", START, end_of(12), at(7)),
+        rp.Stay(2, "two", at(7), end_of(12), at(8)),  # returned to one
+        rp.Stay(3, "one", at(8), end_of(15), None),
     ]
     plan = report(info("one"), stays, moment=at(9)).steps
-    assert [s.status for s in plan] == [dl.CURRENT, dl.FUTURE, dl.FUTURE]
+    assert [s.status for s in plan] == [rp.CURRENT, rp.FUTURE, rp.FUTURE]
     assert plan[0].entered_at == at(8)  # the last stay
     assert plan[1].entered_at == at(7) and plan[1].left_at == at(8)
 
@@ -161,7 +161,7 @@ def test_on_time_counts_answers_without_a_due_date_and_the_median_spans_late_and
         request(2, "SS", end_of(5), answered=at(7)),
         request(3, "SS", end_of(5), answered=at(9)),
         request(4, "SS", end_of(6)),
-        dataclasses.replace(request(5, "SS", end_of(5)), status=dl.CLOSED),
+        dataclasses.replace(request(5, "SS", end_of(5)), status=rp.CLOSED),
     ]
     (ss,) = report(info(), [], requests, moment=at(21)).responsiveness
     assert (ss.requests, ss.answered, ss.on_time, ss.late, ss.open, ss.open_overdue) == (
@@ -188,7 +188,7 @@ def test_on_time_counts_answers_without_a_due_date_and_the_median_spans_late_and
 def test_a_due_date_later_today_is_upcoming_with_no_day_left() -> None:
     r = report(info(), [], [request(1, "SS", end_of(8))], moment=at(8))
     (d,) = r.falling_due
-    assert (d.status, d.working_days_left, d.working_days_overdue) == (dl.UPCOMING, 0, 0)
+    assert (d.status, d.working_days_left, d.working_days_overdue) == (rp.UPCOMING, 0, 0)
     assert r.deadlines == (d,) and r.open_deadlines == (d,)
 
 

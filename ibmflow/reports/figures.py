@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from ibmflow.calendar import WorkCalendar
-from ibmflow.deadlines.model import (
+from ibmflow.reports.model import (
     ANSWERED,
     CURRENT,
     DONE,
