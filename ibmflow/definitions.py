@@ -18,6 +18,7 @@ from typing import Any
 
 from ibmflow.errors import DefinitionError, Problem
 from ibmflow.guards import REGISTRY, check_guard_args
+from ibmflow.ladder import Chase, parse_chase
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 RESERVED_STATES = frozenset({"suspended"})
@@ -34,7 +35,7 @@ NOTIFY_ON = frozenset({"enter", "complete"})
 TRIGGERS = frozenset({"complete"})
 MAX_TARGET_DAYS = 3650
 
-_TOP_KEYS = {"workflow", "states", "transitions", "controls"}
+_TOP_KEYS = {"workflow", "states", "transitions", "controls", "chase"}
 _WORKFLOW_KEYS = {"id", "version", "title", "description", "initial"}
 _STATE_KEYS = {
     "id",
@@ -129,6 +130,7 @@ class Definition:
     source_hash: str
     source_text: str
     filename: str
+    chase: Chase = field(default_factory=Chase)
 
     def state(self, state_id: str) -> StateDef:
         """The state with this id (KeyError when unknown)."""
@@ -237,6 +239,7 @@ def parse_definition(text: str, filename: str) -> Definition:
     if initial and ids and initial not in ids:
         chk.add("workflow.initial", f"unknown state {initial!r}; declare it under [[states]]")
     _check_graph(chk, initial, states, transitions)
+    chase = parse_chase(doc.get("chase"), chk.add, (*OPENABLE_KINDS, "vote"))
     if chk.problems:
         raise DefinitionError(chk.problems)
     return Definition(
@@ -252,6 +255,7 @@ def parse_definition(text: str, filename: str) -> Definition:
         source_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         source_text=text,
         filename=filename,
+        chase=chase,
     )
 
 

@@ -65,6 +65,9 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "bad_version.toml": ("workflow.version", "at least 1, found 0"),
     "unknown_initial.toml": ("workflow.initial", "unknown state 'draft'"),
     "unknown_key.toml": ("states[1].deadline", "unknown key"),
+    "chase_bad_before_due.toml": ("chase.before_due", "a list of working days from 1 to 60"),
+    "chase_unknown_kind.toml": ("chase.kinds.petition", "unknown request kind 'petition'"),
+    "chase_bad_send_at.toml": ("chase.send_at", 'a local time such as "09:00"'),
     "unknown_template.toml": ("states[1] (drafting).notify[1].template", "'step_started'"),
     "unknown_recipient_role.toml": (
         "states[1] (drafting).notify[1].to",

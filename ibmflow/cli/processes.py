@@ -265,7 +265,7 @@ def graph(
 ) -> None:
     """Print the workflow as a Mermaid state diagram."""
     from ibmflow.graph import mermaid
-    from ibmflow.services.processes import definition_for
+    from ibmflow.services.common import definition_for
     from ibmflow.storage import repository as repo
 
     context = state(ctx).context

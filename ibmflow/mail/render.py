@@ -33,6 +33,9 @@ MESSAGE_KINDS = (
     "answer_receipt",
     "delivery_failure",
     "quarantine_alert",
+    "reminder",
+    "escalation",
+    "step_overdue",
 )
 
 

@@ -127,6 +127,52 @@ _SAMPLES: dict[str, dict[str, Any]] = {
             "reason": "the sender is not the focal point of the request",
         },
     },
+    "reminder": {
+        "recipient": {"name": "Samira El Idrissi", "email": "focal@customs.example"},
+        "institution": _CUSTOMS,
+        "request": {
+            "id": 42,
+            "kind": "self_assessment",
+            "kind_label": "self-assessment",
+            "instructions": "Please score your institution against each area of the grid.",
+            "due_local": _DUE,
+        },
+        "step": _STEP,
+        "link": _LINK,
+        "decision": None,
+        "representing": None,
+        "reminder": {
+            "rung": "overdue:5",
+            "overdue": True,
+            "working_days_left": 0,
+            "working_days_overdue": 5,
+            "due_day": "Monday 19 January 2026",
+        },
+    },
+    "escalation": {
+        "recipients_names": "Hassan Tazi (IAWG member), Karim Benali (coordinator)",
+        "institution": _CUSTOMS,
+        "request": {"id": 42, "kind_label": "self-assessment", "due_local": _DUE},
+        "step": _STEP,
+        "reminder": {
+            "rung": "escalation",
+            "overdue": True,
+            "working_days_overdue": 5,
+            "sent_local": "Monday 22 December 2025, 10:02 (Africa/Casablanca)",
+            "focal_points": "Samira El Idrissi",
+            "reminders_sent": 2,
+            "representatives": False,
+            "due_day": "Monday 19 January 2026",
+        },
+    },
+    "step_overdue": {
+        "step": {
+            **_STEP,
+            "due_local": _DUE,
+            "working_days_overdue": 1,
+            "blockers": ["2 of 9 involved institutions have not answered the self-assessment"],
+        },
+    },
 }
 
 

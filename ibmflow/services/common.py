@@ -6,12 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+from sqlmodel import Session
+
+from ibmflow.definitions import Definition
 from ibmflow.engine import SUSPENDED
 from ibmflow.errors import InvalidCommand
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
-from ibmflow.storage.tables import ProcessRow
+from ibmflow.storage.tables import ProcessRow, WorkflowDefinitionRow
 
 
 @contextmanager
@@ -51,3 +54,13 @@ def due_after(
 def iso(value: datetime | None) -> str | None:
     """An ISO 8601 UTC timestamp with a Z, or None."""
     return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def definition_for(ctx: Context, session: Session, process: ProcessRow) -> Definition:
+    """The definition version a process runs on."""
+    known = ctx.known_definition(process.definition_pk)
+    if known is not None:
+        return known
+    stored = session.get(WorkflowDefinitionRow, process.definition_pk)
+    assert stored is not None
+    return ctx.definition_of(process, stored)

@@ -13,6 +13,7 @@ from ibmflow.audit import AuditRecord
 from ibmflow.decisions import ADOPTED, OPEN, REJECTED, ballot_for, describe_vote, tally
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.facts import DECISION_SUBJECTS, Facts, Person
+from ibmflow.services import deadlines
 from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
@@ -145,6 +146,7 @@ def issue_votes(
         requests.mail_request(
             ctx, tx, process, request, institution, people, now, representing=representing
         )
+        deadlines.plan_request(ctx, tx, process, request, institution)
         tx.audit(
             AuditRecord(
                 at=now,

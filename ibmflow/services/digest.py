@@ -20,8 +20,8 @@ from ibmflow.mail import outbox
 from ibmflow.mail.render import Rendered, Renderer
 from ibmflow.reports import STEP, Deadline, ProcessReport
 from ibmflow.services import mailings
+from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
-from ibmflow.services.processes import definition_for
 from ibmflow.services.reports import DEFAULT_HORIZON_DAYS, check_moment, process_report
 from ibmflow.storage import repository as repo
 from ibmflow.storage.tables import OutboxRow, PersonRow, ProcessRow

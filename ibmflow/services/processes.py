@@ -15,8 +15,8 @@ from ibmflow.engine import SUSPENDED, Outcome, engine_for
 from ibmflow.errors import ConcurrencyConflict, InvalidCommand
 from ibmflow.guards import reads_of
 from ibmflow.roster import Roster, default_roster
-from ibmflow.services import followups
-from ibmflow.services.common import due_after, iso
+from ibmflow.services import deadlines, followups
+from ibmflow.services.common import definition_for, due_after, iso
 from ibmflow.services.context import Context
 from ibmflow.services.roster import apply_roster
 from ibmflow.storage import repository as repo
@@ -54,16 +54,6 @@ def _stored_definition(tx: Tx, definition: Definition, now: datetime) -> Workflo
     return row
 
 
-def definition_for(ctx: Context, session: Session, process: ProcessRow) -> Definition:
-    """The definition version a process runs on."""
-    known = ctx.known_definition(process.definition_pk)
-    if known is not None:
-        return known
-    stored = session.get(WorkflowDefinitionRow, process.definition_pk)
-    assert stored is not None
-    return ctx.definition_of(process, stored)
-
-
 def _due(ctx: Context, process: ProcessRow, start: datetime, days: int | None) -> datetime | None:
     return None if days is None else due_after(ctx, process, start, days)
 
@@ -72,14 +62,9 @@ def _enter(
     ctx: Context, tx: Tx, process: ProcessRow, definition: Definition, step: str, now: datetime
 ) -> None:
     target = None if step == SUSPENDED else definition.state(step).target_days
-    repo.enter_step(
-        tx.session,
-        process,
-        step,
-        now=now,
-        target_days=target,
-        due_at=_due(ctx, process, now, target),
-    )
+    due = _due(ctx, process, now, target)
+    record_id = repo.enter_step(tx.session, process, step, now=now, target_days=target, due_at=due)
+    deadlines.plan_step(ctx, tx, process, record_id, due)
 
 
 def start_process(

@@ -12,8 +12,8 @@ from ibmflow import reports as rp
 from ibmflow.engine import SUSPENDED
 from ibmflow.errors import InvalidCommand
 from ibmflow.requestkinds import KINDS
+from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
-from ibmflow.services.processes import definition_for
 from ibmflow.services.requests import OPEN
 from ibmflow.storage import repository as repo
 from ibmflow.storage.tables import ProcessRow, RequestRow

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.errors import InvalidCommand, LinkRefused, NotFound
 from ibmflow.requestkinds import KINDS, check_fields
-from ibmflow.services import documents, mailings
+from ibmflow.services import deadlines, documents, mailings
 from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
@@ -137,6 +137,7 @@ def issue(
             tx.session.add(request)
             tx.session.flush()
             mail_request(ctx, tx, process, request, institution, group, now)
+            deadlines.plan_request(ctx, tx, process, request, institution)
             tx.audit(
                 AuditRecord(
                     at=now,
@@ -169,10 +170,13 @@ def mail_request(
     representing: dict[int, PersonRow] | None = None,
     thread: Sequence[str] = (),
     dedupe_key: str | None = None,
+    template: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> list[str]:
     """One mail per person, each with a link of its own; returns the Message-IDs.
 
     The first mail's Message-ID becomes the request's, under which reminders and receipts thread.
+    A reminder passes its own `template` and `extra` context, and the request's thread.
     """
     definition_title = mailings.step_title(ctx, tx, process, request.step)
     decision = tx.session.get(DecisionRow, request.decision_id) if request.decision_id else None
@@ -208,12 +212,13 @@ def mail_request(
             "link": f"{ctx.settings.mail_base_url}/r/{token}",
             "decision": {"id": decision.id, "title": decision.title} if decision else None,
             "representing": {"name": rep.name} if rep else None,
+            **(extra or {}),
         }
         message_id = mailings.send(
             ctx,
             tx,
             process,
-            "vote" if request.kind == "vote" else "request",
+            template or ("vote" if request.kind == "vote" else "request"),
             [person.email],
             context,
             now,

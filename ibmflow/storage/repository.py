@@ -447,9 +447,9 @@ def enter_step(
     now: datetime,
     target_days: int | None,
     due_at: datetime | None,
-) -> None:
-    """Open a stay in `step`."""
-    session.connection().execute(
+) -> int:
+    """Open a stay in `step`; return the stay's id."""
+    result = session.connection().execute(
         _ENTER_STAY,
         {
             "process_id": process.id or 0,
@@ -461,6 +461,9 @@ def enter_step(
             "left_by": None,
         },
     )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def nominations(session: Session, process: ProcessRow, facts: f.Facts) -> list[f.Nomination]:

@@ -1,0 +1,105 @@
+"""Commands of the chaser: one sweep by hand, deadline extensions, and the worker."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+import typer
+
+from ibmflow.cli import app as root
+from ibmflow.cli import out, print_json, state, table
+from ibmflow.errors import InvalidCommand
+
+deadline_app = typer.Typer(help="Deadlines: extend a step's or a request's.", no_args_is_help=True)
+root.add_typer(deadline_app, name="deadline")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def parse_moment(text: str | None, option: str = "--now") -> datetime | None:
+    """An ISO 8601 date-time; without a UTC offset it is taken as UTC."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidCommand(
+            f"{option} {text!r} is not an ISO 8601 date-time; write e.g. 2027-01-15T09:00+01:00 "
+            "(without an offset the time is UTC)."
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@root.command("chase")
+def chase_command(
+    ctx: typer.Context,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            help="Sweep as of this moment (ISO 8601; UTC without an offset). Default: now."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be sent; write nothing.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """One sweep of the chasing ladder: write every due reminder, escalation and step alert to the
+    outbox (`ibmflow mail dispatch` or the worker sends them)."""
+    from ibmflow.services.chase import sweep
+
+    report = sweep(state(ctx).context, now=parse_moment(now), dry_run=dry_run)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    if not report.rungs:
+        out.print(f"Nothing is due as of {report.at:%Y-%m-%d %H:%M} UTC.", highlight=False)
+        return
+    table(
+        f"Chase as of {report.at:%Y-%m-%d %H:%M} UTC"
+        + (" (dry run: nothing written)" if dry_run else ""),
+        ["process", "rung", "subject", "day", "outcome", "to / note"],
+        [
+            (r.process, r.rung, r.subject, r.due_on, r.outcome, ", ".join(r.to) or r.note)
+            for r in report.rungs
+        ],
+    )
+    counts = {o: report.count(o) for o in ("sent", "would send", "deferred", "cancelled")}
+    out.print(", ".join(f"{n} {o}" for o, n in counts.items() if n), highlight=False)
+
+
+@deadline_app.command("extend")
+def extend_command(
+    ctx: typer.Context,
+    process: Annotated[str, typer.Argument(help="The process key.")],
+    reason: Annotated[str, typer.Option(help="Why the deadline moves (on the audit log).")],
+    request: Annotated[
+        int | None,
+        typer.Option(help="The request whose due date moves (default: the current step's)."),
+    ] = None,
+    days: Annotated[int | None, typer.Option(help="Working days later.")] = None,
+    to: Annotated[
+        str | None, typer.Option(help="The new due day, YYYY-MM-DD (a working day).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Extend a deadline; the reminders not yet sent move with it, those sent are not sent again."""
+    from ibmflow.services.deadlines import extend_deadline
+
+    new_day = None
+    if to is not None:
+        try:
+            new_day = date.fromisoformat(to)
+        except ValueError:
+            raise InvalidCommand(f"--to {to!r} is not a date; write YYYY-MM-DD.") from None
+    s = state(ctx)
+    ext = extend_deadline(
+        s.context, process, reason=reason, actor=s.actor, request_id=request, days=days, to=new_day
+    )
+    if as_json:
+        print_json(ext.to_dict())
+        return
+    out.print(f"{ext.subject} of {ext.process} is now due {ext.new_due_local}.", highlight=False)
+    for name, day in ext.rungs:
+        out.print(f"  {name}: {day:%a %d %b %Y}", highlight=False)
