@@ -13,7 +13,7 @@ from sqlmodel import func, select
 
 from ibmflow import reports as rp
 from ibmflow.errors import InvalidCommand, NotFound
-from ibmflow.services import processes
+from ibmflow.services import deadlines, processes
 from ibmflow.services.context import Context
 from ibmflow.services.reports import deadline_report
 from ibmflow.storage.tables import AuditEventRow, OutboxRow
@@ -155,6 +155,40 @@ def test_the_step_plan_chains_targets_and_replans_from_the_current_step(
     for before, after in zip(p.steps[1:], p.steps[2:], strict=False):
         assert after.planned_start == before.planned_end
         assert after.status == rp.FUTURE and after.entered_at is None
+
+
+def test_extended_deadlines_count_from_their_new_due_dates(
+    ctx: Context, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Customs' chapter draft extended by 3 of its working days: Tue 13, (Wed 14) Thu 15, Fri 16, so
+    on Tuesday 20 it is overdue by Mon 19, Tue 20 = 2. Step 1 extended to Thursday 22 January: no
+    longer overdue, it falls due in 2 working days, and the plan's next step starts that day."""
+    built = sc.build(ctx, clock, tmp_path)
+    late = built.ids[sc.CUSTOMS, "C"]
+    deadlines.extend_deadline(
+        ctx, sc.KEY, request_id=late, days=3, reason="minister abroad", actor=sc.COORDINATOR
+    )
+    deadlines.extend_deadline(
+        ctx, sc.KEY, to=date(2026, 1, 22), reason="decree pending", actor=sc.COORDINATOR
+    )
+    (p,) = deadline_report(ctx, at=sc.AT).processes
+    (request,) = p.overdue_requests
+    assert (request.request_id, request.due_day, request.working_days_overdue) == (
+        late,
+        date(2026, 1, 16),
+        2,
+    )
+    assert p.overdue_steps == ()
+    step = next(d for d in p.falling_due if d.kind == rp.STEP)
+    assert (step.due_day, step.working_days_left) == (date(2026, 1, 22), 2)
+    first, second = p.steps[:2]
+    assert (first.status, first.planned_end, second.planned_start) == (
+        rp.CURRENT,
+        date(2026, 1, 22),
+        date(2026, 1, 22),
+    )
+    customs = p.responsiveness[0]
+    assert customs.median_days_late == 2.5  # late answer 3, overdue so far 2
 
 
 def test_the_report_reads_without_writing(ctx: Context, clock: FixedClock, tmp_path: Path) -> None:
