@@ -4,14 +4,13 @@ weekly digest."""
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ibmflow.cli import app, out, print_json, state, table
+from ibmflow.cli import app, out, parse_moment, print_json, state, table
 from ibmflow.reports import STEP, Deadline, ProcessReport
 
 report_app = typer.Typer(help="Deadline reports for managers.", no_args_is_help=True)
@@ -54,28 +53,6 @@ Output = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write to this file (default: standard output)."),
 ]
-
-
-def parse_moment(value: str | None, option: str = "--at") -> datetime | None:
-    """An ISO 8601 date and time with a time zone; a usage error (exit 2) that shows the form
-    expected otherwise."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not an ISO 8601 date and time; write e.g. 2026-01-20T09:00+01:00 "
-            "or 2026-01-20T08:00Z.",
-            param_hint=f"'{option}'",
-        ) from None
-    if moment.tzinfo is None:
-        raise typer.BadParameter(
-            f"{value!r} has no time zone, so it could be read in the wrong one; add it, e.g. "
-            f"{value.strip()}+01:00 or {value.strip()}Z.",
-            param_hint=f"'{option}'",
-        )
-    return moment
 
 
 def _write(data: str | bytes, output: Path | None) -> None:

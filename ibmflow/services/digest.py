@@ -6,18 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import TemplateNotFound, UndefinedError
 from sqlmodel import Session, col, select
 
 from ibmflow.audit import AuditRecord
 from ibmflow.engine import SUSPENDED
-from ibmflow.errors import InvalidCommand
-from ibmflow.mail import outbox
-from ibmflow.mail.render import Rendered, Renderer
 from ibmflow.reports import STEP, Deadline, ProcessReport
 from ibmflow.services import mailings
 from ibmflow.services.common import definition_for
@@ -97,22 +92,15 @@ def _send_for(
         if not due:
             return []
         report = process_report(ctx, tx.session, process, now, horizon_days)
-        base = {**mailings.base_context(ctx, tx, process), **digest_context(report, week)}
+        base = digest_context(report, week)
         sent = []
         for k, manager in due.items():
             context = {**base, "recipient": {"name": manager.name, "email": manager.email}}
-            row = outbox.enqueue(
-                tx,
-                kind=KIND,
-                to=[manager.email],
-                mail=_render(ctx, context),
-                now=now,
-                domain=mailings.domain(ctx),
-                process_id=process.id,
-                dedupe_key=k,
+            message_id = mailings.send(
+                ctx, tx, process, KIND, [manager.email], context, now, dedupe_key=k
             )
             sent.append(
-                DigestSent(process.key, week, manager.email, row.message_id, k, report.figures())
+                DigestSent(process.key, week, manager.email, message_id, k, report.figures())
             )
         tx.audit(
             AuditRecord(
@@ -184,31 +172,3 @@ def digest_context(report: ProcessReport, week: str) -> dict[str, Any]:
             for r in report.responsiveness
         ],
     }
-
-
-class _DigestRenderer(Renderer):
-    """The deployment's templates, with the digest: `mail.render.MESSAGE_KINDS` does not list it
-    (this change leaves the mail package alone), so `mailings.send` would refuse it. Once it is
-    listed, `mailings.send(..., dedupe_key=...)` can replace `_render` and `outbox.enqueue`."""
-
-    def digest(self, context: dict[str, Any]) -> Rendered:
-        lang = self.default_language
-        try:
-            subject = self._pick(self._text, lang, f"{KIND}.subject.txt").render(context)
-            text = self._pick(self._text, lang, f"{KIND}.txt").render(context)
-            html = self._pick(self._html, lang, f"{KIND}.html").render(context)
-        except TemplateNotFound as exc:
-            raise InvalidCommand(f"template {exc.name} is missing in {self.folder}.") from None
-        except UndefinedError as exc:
-            raise InvalidCommand(f"the digest template uses an undefined value: {exc}.") from None
-        return Rendered(subject=" ".join(subject.split()), text=text, html=html)
-
-
-_renderers: dict[tuple[Path, str], _DigestRenderer] = {}
-
-
-def _render(ctx: Context, context: dict[str, Any]) -> Rendered:
-    key = (ctx.settings.notifications_dir, ctx.settings.language)
-    if key not in _renderers:
-        _renderers[key] = _DigestRenderer(*key)
-    return _renderers[key].digest(context)
