@@ -209,6 +209,8 @@ def _ring(
         finally:
             rung.claimed_by = rung.claimed_until = None
             tx.session.add(rung)
+        if worker is not None and rung.status == SENT:
+            rung.outcome = f"{rung.outcome} by {worker}"  # which worker rang it, for operators
         out.append(rang)
     return out
 
