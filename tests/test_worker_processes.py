@@ -31,16 +31,16 @@ sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def spawn(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen[str]]]:
+def spawn(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
     """Start `ibmflow worker` processes (small batches, a sweep and a dispatch every second), each
     logging to its own file; any still running at the end is killed."""
     started: list[subprocess.Popen[str]] = []
 
-    def start(name: str) -> subprocess.Popen[str]:
+    def start(name: str, batch: int = 20) -> subprocess.Popen[str]:
         environ = {
             **os.environ,
             **env,
-            "IBMFLOW_WORKER_BATCH": "20",
+            "IBMFLOW_WORKER_BATCH": str(batch),
             "IBMFLOW_WORKER_SWEEP_EVERY_S": "1",
             "IBMFLOW_WORKER_DISPATCH_EVERY_S": "1",
         }
@@ -93,7 +93,7 @@ def stop(proc: subprocess.Popen[str], log: Path) -> str:
 
 
 def test_two_worker_processes_send_every_due_rung_exactly_once(
-    ctx: Context, env: dict[str, str], tmp_path: Path, spawn: Callable[[str], subprocess.Popen[str]]
+    ctx: Context, env: dict[str, str], tmp_path: Path, spawn: Callable[..., subprocess.Popen[str]]
 ) -> None:
     """280 requests, 560 rungs due, two workers taking 20 rungs a transaction: every rung is sent
     once, by one of them, both of them did some, and every mail went out once."""
@@ -216,13 +216,13 @@ def test_a_worker_killed_between_claim_and_ring_leaves_its_rungs_to_the_lease(
 
 @sqlite_only
 def test_sigterm_lets_the_sweep_finish_its_batch_and_exits_zero(
-    ctx: Context, tmp_path: Path, spawn: Callable[[str], subprocess.Popen[str]]
+    ctx: Context, tmp_path: Path, spawn: Callable[..., subprocess.Popen[str]]
 ) -> None:
-    """Stopped in the middle of a 560-rung backlog: the batch in hand is rung and its claims
-    released (none left for the lease), the rest waits for the next worker, exit code 0."""
+    """Stopped in the middle of a 560-rung backlog, 5 rungs a batch: the batch in hand is rung and
+    its claims released (none left for the lease), the rest waits for the next worker; exit 0."""
     start = datetime.now(UTC)
     due = due_requests(ctx, tmp_path, 10, start)
-    proc = spawn("alone")
+    proc = spawn("alone", batch=5)
     sent = select(sa.func.count()).select_from(RungRow).where(RungRow.status == "sent")
     wait_for(lambda: count(ctx, sent) > 0, "the worker has sent some rungs")
     log = stop(proc, tmp_path / "alone.log")
