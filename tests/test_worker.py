@@ -115,6 +115,12 @@ async def until(condition: Callable[[], bool], timeout: float = 30) -> None:
 
 
 @pytest.fixture
+def no_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No `ibmflow.services.digest` module: the worker runs no digest."""
+    monkeypatch.setitem(sys.modules, DIGEST_MODULE, None)  # an import of it fails
+
+
+@pytest.fixture
 def fake_digest(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
     """An `ibmflow.services.digest` module whose `send_digests` records when it was called."""
     calls: list[datetime] = []
@@ -163,9 +169,12 @@ def test_every_job_coalesces_runs_one_at_a_time_and_forgives_a_late_run(
 
 
 @sqlite_only
-def test_an_hour_without_runs_is_caught_up_by_one_run_of_each_job(ctx: Context) -> None:
+def test_an_hour_without_runs_is_caught_up_by_one_run_of_each_job(
+    ctx: Context, fake_digest: list[datetime]
+) -> None:
     """The loop stalls (or the machine sleeps) for an hour: 60 sweeps and 240 dispatches were
-    missed, and each job runs once when the scheduler wakes, then keeps its interval."""
+    missed, and each job runs once when the scheduler wakes, then keeps its interval. (The digest,
+    due two hours before T0, runs once at start-up.)"""
     events: list[JobExecutionEvent] = []
 
     async def scenario() -> None:
@@ -173,20 +182,20 @@ def test_an_hour_without_runs_is_caught_up_by_one_run_of_each_job(ctx: Context) 
             worker = Worker(ctx, schedule())
             await worker.start()
             worker.scheduler.add_listener(events.append, EVENT_JOB_EXECUTED | EVENT_JOB_MISSED)
-            await until(lambda: len(events) == 2)  # the first run of each, at start-up
+            await until(lambda: len(events) == 3)  # the first run of each, at start-up
             traveller.shift(timedelta(hours=1, seconds=10))
             worker.scheduler.wakeup()
-            await until(lambda: len(events) == 4)
+            await until(lambda: len(events) == 5)
             await asyncio.sleep(0.2)  # were it not coalesced, more runs would come now
-            assert worker.runs == {SWEEP: 2, DISPATCH: 2}
+            assert worker.runs == {SWEEP: 2, DISPATCH: 2, DIGEST: 1}
             assert worker.scheduler.get_job(SWEEP).next_run_time == T0 + timedelta(
                 hours=1, minutes=1
             )
             await worker.stop()
 
     asyncio.run(scenario())
-    assert [e.code for e in events] == [EVENT_JOB_EXECUTED] * 4
-    caught_up = sorted((e.job_id, e.scheduled_run_time) for e in events[2:])
+    assert [e.code for e in events] == [EVENT_JOB_EXECUTED] * 5
+    caught_up = sorted((e.job_id, e.scheduled_run_time) for e in events[3:])
     assert caught_up == [
         (DISPATCH, T0 + timedelta(hours=1)),  # the latest missed run only
         (SWEEP, T0 + timedelta(hours=1)),
@@ -234,10 +243,7 @@ def test_a_worker_started_less_than_a_day_after_the_digest_moment_sends_it_at_on
 
 
 @sqlite_only
-def test_without_the_digest_module_the_worker_runs_no_digest(
-    ctx: Context, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, DIGEST_MODULE, None)  # an import of it fails
+def test_without_the_digest_module_the_worker_runs_no_digest(ctx: Context, no_digest: None) -> None:
     worker = Worker(ctx, schedule())
     assert worker.send_digests is None
     assert DIGEST not in worker.passes()
@@ -343,7 +349,7 @@ def listening() -> Iterator[socket.socket]:
 
 @sqlite_only
 def test_the_worker_runs_beside_the_web_server_in_one_event_loop(
-    ctx: Context, tmp_path: Path, listening: socket.socket
+    ctx: Context, tmp_path: Path, listening: socket.socket, no_digest: None
 ) -> None:
     """The quick start's arrangement: the server answers while the worker sweeps and dispatches."""
     now = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
