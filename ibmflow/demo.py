@@ -8,7 +8,8 @@ advances.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -73,8 +74,10 @@ def drive(
     say: Say = lambda _: None,
     advance: Advance = _default_advance,
     title: str = "Demo national IBM strategy",
+    until: int | None = None,
 ) -> None:
-    """Start process `key` and take it from coordinator appointment to adoption."""
+    """Start process `key` and take it from coordinator appointment to adoption, or stop when
+    step number `until` is reached (the process then waits in that step)."""
     actor = COORDINATOR
 
     def stage(number: int, what: str) -> None:
@@ -104,6 +107,8 @@ def drive(
     step_done()
 
     stage(2, "Identification of and contact with key stakeholders")
+    if until == 2:
+        return
     roster_file = _document(ctx, key, "roster.toml", demo_roster_text())
     counts = roster.import_roster(ctx, key, roster_file, actor=actor)
     people = parse_roster_text(
@@ -122,6 +127,8 @@ def drive(
     step_done()
 
     stage(3, "Establishment of the coordinating bodies")
+    if until == 3:
+        return
     records.add_task_force(
         ctx, key, name="Task force on the situation analysis", lead="MOI_BORDER_GUARD", actor=actor
     )
@@ -136,6 +143,8 @@ def drive(
     step_done()
 
     stage(4, "Definition of the main objectives")
+    if until == 4:
+        return
     records.attach_document(
         ctx,
         key,
@@ -147,6 +156,8 @@ def drive(
     step_done()
 
     stage(5, "Analysis of the current situation")
+    if until == 5:
+        return
     for code in INVOLVED:
         for kind in ("self_assessment", "activity_inventory"):
             records.record_answer(
@@ -169,6 +180,8 @@ def drive(
     step_done()
 
     stage(6, "Drafting of individual strategy chapters")
+    if until == 6:
+        return
     for title_, lead in (
         ("Border checks and surveillance", "MOI_BORDER_GUARD"),
         ("Customs and trade facilitation", "MOF_CUSTOMS"),
@@ -192,6 +205,8 @@ def drive(
     step_done()
 
     stage(7, "Circulation of the draft strategy paper")
+    if until == 7:
+        return
     for code in INVOLVED:
         records.record_answer(
             ctx,
@@ -205,6 +220,8 @@ def drive(
     step_done()
 
     stage(8, "Preparation of the final strategy document")
+    if until == 8:
+        return
     records.attach_document(
         ctx,
         key,
@@ -216,6 +233,8 @@ def drive(
     step_done()
 
     stage(9, "Adoption of the strategy at the highest level")
+    if until == 9:
+        return
     records.record_adoption(
         ctx,
         key,
@@ -226,3 +245,38 @@ def drive(
     )
     say("  adoption recorded: Council of Government, Decision 12/2026")
     step_done()
+
+
+class _Walk:
+    """A clock that starts in the past and moves on 20 minutes at each reading: a demo's history."""
+
+    def __init__(self, start: datetime) -> None:
+        self.at = start
+
+    def now(self) -> datetime:
+        self.at += timedelta(minutes=20)
+        return self.at
+
+
+ANSWERED_IN_PROGRESS = ("CHAIR", "MFA_VISA", "MOI_BORDER_GUARD")
+
+
+def in_progress(ctx: Context, key: str, *, days_ago: int = 40, say: Say = lambda _: None) -> None:
+    """A process started `days_ago` days back and now in the situation analysis, where three
+    institutions answered and four did not: their requests are overdue, so the chaser, the console
+    and the deadline report have something to show."""
+    past = replace(ctx, clock=_Walk(ctx.clock.now() - timedelta(days=days_ago)))
+    drive(past, key, say=say, title="Demo national IBM strategy, in progress", until=5)
+    for code in ANSWERED_IN_PROGRESS:
+        for kind in ("self_assessment", "activity_inventory"):
+            records.record_answer(
+                past,
+                key,
+                kind=kind,
+                institution=code,
+                actor=COORDINATOR,
+                text=f"{kind.replace('_', ' ')} of {code}",
+            )
+    say(
+        f"  {len(ANSWERED_IN_PROGRESS)} of {len(INVOLVED)} institutions answered; the others are late"
+    )

@@ -33,7 +33,7 @@ WORKFLOW = Path(__file__).parent.parent / "workflows" / "ibm_strategy.toml"
 
 def test_the_default_ladder_is_the_domains() -> None:
     """3 working days before due, on the due day, every 5 overdue, escalation at 5 overdue."""
-    assert DEFAULT == Ladder((3,), True, 5, 5, 5, time(9, 0))
+    assert Ladder((3,), True, 5, 5, 5, time(9, 0)) == DEFAULT
 
 
 def test_request_rungs_of_a_saturday_sunday_institution() -> None:

@@ -65,6 +65,8 @@ def chase_command(
             for r in report.rungs
         ],
     )
+    counts = {o: report.count(o) for o in ("sent", "would send", "deferred", "cancelled")}
+    out.print(", ".join(f"{n} {o}" for o, n in counts.items() if n), highlight=False)
 
 
 @deadline_app.command("extend")
