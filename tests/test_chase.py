@@ -383,5 +383,7 @@ def test_a_dry_run_shows_what_would_be_sent_and_writes_nothing(
         assert not session.exec(
             select(OutboxRow).where(col(OutboxRow.dedupe_key).is_not(None))
         ).all()
-    assert run(["chase", "--now", "yesterday"]) == 1
-    assert "is not an ISO 8601 date-time" in capsys.readouterr().err
+    assert run(["chase", "--now", "yesterday"]) == 2
+    assert "is not an ISO 8601 date and time" in capsys.readouterr().err
+    assert run(["chase", "--now", "2026-12-24T09:30"]) == 2
+    assert "has no time zone" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -95,6 +96,28 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     out.print(grid)
 
 
+def parse_moment(value: str | None, option: str = "--at") -> datetime | None:
+    """An ISO 8601 date and time with a time zone; a usage error (exit 2) that shows the form
+    expected otherwise."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO 8601 date and time; write e.g. 2026-01-20T09:00+01:00 "
+            "or 2026-01-20T08:00Z.",
+            param_hint=f"'{option}'",
+        ) from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter(
+            f"{value!r} has no time zone, so it could be read in the wrong one; add it, e.g. "
+            f"{value.strip()}+01:00 or {value.strip()}Z.",
+            param_hint=f"'{option}'",
+        )
+    return moment
+
+
 def _report(exc: IbmflowError) -> int:
     where = " ".join(
         f"{k}={v}"
@@ -121,7 +144,8 @@ def _report(exc: IbmflowError) -> int:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the command line with `argv`; return the exit code (errors are printed, not raised)."""
-    from ibmflow.cli import processes, facts, requests, mail, inbound, audit, web, chase, users  # noqa: F401, I001  (registers the commands, in this order)
+    from ibmflow.cli import processes, facts, requests, mail, inbound, audit, web, chase, worker, users  # noqa: F401, I001  (registers the commands, in this order)
+    from ibmflow.cli import reports  # noqa: F401  (the report and digest commands)
 
     try:
         app(args=list(argv) if argv is not None else None, prog_name="ibmflow")

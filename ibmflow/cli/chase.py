@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated
 
 import typer
 
 from ibmflow.cli import app as root
-from ibmflow.cli import out, print_json, state, table
+from ibmflow.cli import out, parse_moment, print_json, state, table
 from ibmflow.errors import InvalidCommand
 
 deadline_app = typer.Typer(help="Deadlines: extend a step's or a request's.", no_args_is_help=True)
@@ -17,28 +17,12 @@ root.add_typer(deadline_app, name="deadline")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def parse_moment(text: str | None, option: str = "--now") -> datetime | None:
-    """An ISO 8601 date-time; without a UTC offset it is taken as UTC."""
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidCommand(
-            f"{option} {text!r} is not an ISO 8601 date-time; write e.g. 2027-01-15T09:00+01:00 "
-            "(without an offset the time is UTC)."
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 @root.command("chase")
 def chase_command(
     ctx: typer.Context,
     now: Annotated[
         str | None,
-        typer.Option(
-            help="Sweep as of this moment (ISO 8601; UTC without an offset). Default: now."
-        ),
+        typer.Option(help="Sweep as of this moment (ISO 8601 with a time zone). Default: now."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be sent; write nothing.")
@@ -49,7 +33,7 @@ def chase_command(
     outbox (`ibmflow mail dispatch` or the worker sends them)."""
     from ibmflow.services.chase import sweep
 
-    report = sweep(state(ctx).context, now=parse_moment(now), dry_run=dry_run)
+    report = sweep(state(ctx).context, now=parse_moment(now, "--now"), dry_run=dry_run)
     if as_json:
         print_json(report.to_dict())
         return

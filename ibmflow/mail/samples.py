@@ -165,6 +165,41 @@ _SAMPLES: dict[str, dict[str, Any]] = {
             "due_day": "Monday 19 January 2026",
         },
     },
+    "digest": {
+        "recipient": {"name": "Amina Lahlou", "email": "manager@cabinet.example"},
+        "week": "2027-W03",
+        "as_of": "Monday 18 January 2027, 08:00 (Africa/Casablanca)",
+        "state_title": "Analysis of the current situation",
+        "suspended": False,
+        "horizon_days": 10,
+        "figures": {"overdue_steps": 0, "overdue_requests": 1, "falling_due": 1},
+        "overdue": [
+            {
+                "what": "Self-assessment from Customs Directorate (request #42)",
+                "due": "Monday 11 January 2027",
+                "days_overdue": 4,
+                "days_left": 0,
+            }
+        ],
+        "falling_due": [
+            {
+                "what": 'Step "Analysis of the current situation"',
+                "due": "Friday 29 January 2027",
+                "days_overdue": 0,
+                "days_left": 9,
+            }
+        ],
+        "responsiveness": [
+            {
+                "name": "Customs Directorate",
+                "answered": 3,
+                "on_time": 2,
+                "share": "67%",
+                "median": "2",
+                "open_overdue": 1,
+            }
+        ],
+    },
     "step_overdue": {
         "step": {
             **_STEP,

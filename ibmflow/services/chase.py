@@ -202,14 +202,25 @@ def _ring(
         return []
     loaded = _Loaded.of(tx, rungs)
     out = []
-    for rung in rungs:
-        process = loaded.processes[rung.process_id]
-        try:
-            rang = _ring_one(ctx, tx, loaded, process, rung, now, dry=worker is None)
-        finally:
-            rung.claimed_by = rung.claimed_until = None
-            tx.session.add(rung)
-        out.append(rang)
+    # The loop's reads (coordinators, IAWG members...) never depend on what the loop writes, but
+    # the rungs sent earlier in the batch, which `loaded.sent` keeps: so the rows it adds are
+    # flushed once, at the end, not before every read.
+    with tx.session.no_autoflush:
+        for rung in rungs:
+            process = loaded.processes[rung.process_id]
+            try:
+                rang = _ring_one(ctx, tx, loaded, process, rung, now, dry=worker is None)
+            finally:
+                rung.claimed_by = rung.claimed_until = None
+                tx.session.add(rung)
+            if worker is not None and rung.status == SENT:
+                rung.outcome = f"{rung.outcome} by {worker}"  # which worker rang it, for operators
+            out.append(rang)
+    # The batch's next rungs and audit events are written together: a statement each, not one
+    # per rung (and the session's pending rows are flushed once, before the audit append).
+    if loaded.follow:
+        tx.session.connection().execute(sa.insert(_RUNG), loaded.follow)
+    tx.audit_many(loaded.events)
     return out
 
 
@@ -222,6 +233,10 @@ class _Loaded:
     stays: dict[int, StepRecord]
     institutions: dict[int, InstitutionRow]
     addressees: dict[int, list[PersonRow]]  # request id -> the people its first mails went to
+    keys: set[str]  # the keys of the rungs the batch's subjects have, planned or rung
+    sent: dict[int, list[str]]  # request id -> the names of its rungs sent, this batch's too
+    follow: list[dict[str, Any]] = field(default_factory=list)  # next rungs to insert
+    events: list[AuditRecord] = field(default_factory=list)  # to append, in order
 
     @classmethod
     def of(cls, tx: Tx, rungs: Sequence[RungRow]) -> _Loaded:
@@ -267,7 +282,20 @@ class _Loaded:
             if (request_id, person.id or 0) not in seen:
                 seen.add((request_id, person.id or 0))
                 addressees.setdefault(request_id, []).append(person)
-        return cls(processes, requests, stays, institutions, addressees)
+        keys: set[str] = set()
+        sent: dict[int, list[str]] = {}
+        for key, subject_id, name, status in session.exec(
+            select(RungRow.key, RungRow.request_id, RungRow.rung, RungRow.status).where(
+                sa.or_(
+                    col(RungRow.request_id).in_(request_ids),
+                    col(RungRow.step_record_id).in_(stay_ids),
+                )
+            )
+        ):
+            keys.add(key)
+            if status == SENT and subject_id is not None:
+                sent.setdefault(subject_id, []).append(name)
+        return cls(processes, requests, stays, institutions, addressees, keys, sent)
 
 
 def _ring_one(
@@ -311,7 +339,7 @@ def _ring_one(
     due_day = cal.local_day(due_at)
     if request is not None and institution is not None and rung.rung == "escalation":
         to, action = (
-            _escalate(ctx, tx, process, request, institution, cal, rung, now),
+            _escalate(ctx, tx, loaded, process, request, institution, cal, rung, now),
             "chase.escalation",
         )
     elif request is not None and institution is not None:
@@ -326,16 +354,18 @@ def _ring_one(
         rung.status, rung.done_at, rung.outcome = CANCELLED, now, "nobody to write to"
         return _replace(rang, outcome=CANCELLED, note=rung.outcome)
     rung.status, rung.done_at, rung.outcome = SENT, now, f"sent to {len(to)}"
+    if request is not None:
+        loaded.sent.setdefault(request.id or 0, []).append(rung.rung)
     follow = next_rung(ladder, cal, due_day, rung.rung)
     if follow is not None:
         subject_kind, subject_id = (
             ("request", request.id) if request else ("step", stay.id if stay else 0)
         )
         values = rung_values(process, subject_kind, subject_id or 0, follow, cal, ladder)
-        exists = tx.session.exec(select(RungRow.id).where(RungRow.key == values["key"])).first()
-        if exists is None:
-            tx.session.connection().execute(sa.insert(_RUNG), [values])
-    tx.audit(
+        if values["key"] not in loaded.keys:
+            loaded.keys.add(values["key"])
+            loaded.follow.append(values)
+    loaded.events.append(
         AuditRecord(
             at=now,
             actor="ibmflow:chaser",
@@ -408,6 +438,7 @@ def _remind(
 def _escalate(
     ctx: Context,
     tx: Tx,
+    loaded: _Loaded,
     process: ProcessRow,
     request: RequestRow,
     institution: InstitutionRow,
@@ -453,14 +484,8 @@ def _escalate(
     if not to:
         return []
     assert request.due_at is not None
-    earlier = tx.session.exec(
-        select(RungRow.rung).where(RungRow.request_id == request.id, RungRow.status == SENT)
-    ).all()
-    focal = tx.session.exec(
-        select(PersonRow.name)
-        .join(LinkTokenRow, col(LinkTokenRow.person_id) == col(PersonRow.id))
-        .where(LinkTokenRow.request_id == request.id)
-    ).all()
+    earlier = loaded.sent.get(request.id or 0, [])
+    focal = [person.name for person in loaded.addressees.get(request.id or 0, [])]
     context = {
         "recipients_names": ", ".join(names),
         "institution": {

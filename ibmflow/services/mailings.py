@@ -156,9 +156,11 @@ def step_title(ctx: Context, tx: Tx, process: ProcessRow, step: str) -> str:
     """A step's title in the definition version the process runs on."""
     from ibmflow.storage.tables import WorkflowDefinitionRow
 
-    stored = tx.session.get(WorkflowDefinitionRow, process.definition_pk)
-    assert stored is not None
-    definition = ctx.definition_of(process, stored)
+    definition = ctx.known_definition(process.definition_pk)
+    if definition is None:  # first use in this process: read the stored row once
+        stored = tx.session.get(WorkflowDefinitionRow, process.definition_pk)
+        assert stored is not None
+        definition = ctx.definition_of(process, stored)
     try:
         return definition.state(step).title
     except KeyError:

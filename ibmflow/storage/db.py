@@ -8,7 +8,7 @@ through the same code; the audit head row is locked `FOR UPDATE`, which serialis
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -121,36 +121,51 @@ class Tx:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def audit(self, record: audit.AuditRecord) -> audit.ChainedEvent:
-        """Append one event to the audit chain, in this transaction."""
+    def audit_many(self, records: Sequence[audit.AuditRecord]) -> list[audit.ChainedEvent]:
+        """Append events to the audit chain in order, in this transaction: one read and one move
+        of the head for all of them (a sweep appends one per rung)."""
+        if not records:
+            return []
         # Write what the command added so far first, as the ORM read of the head used to (autoflush).
         self.session.flush()
         conn = self.session.connection()
         head = conn.execute(_READ_HEAD).first()
-        seq, prev_hash = (1, audit.GENESIS_HASH) if head is None else (head.seq + 1, head.hash)
-        digest = audit.event_hash(prev_hash, seq, record)
-        conn.execute(
-            _ADD_EVENT,
-            {
-                "seq": seq,
-                "at": record.at,
-                "actor": record.actor,
-                "on_behalf_of": record.on_behalf_of,
-                "action": record.action,
-                "process": record.process,
-                "entity": record.entity,
-                "before_json": _dump(record.before),
-                "after_json": _dump(record.after),
-                "reason": record.reason,
-                "prev_hash": prev_hash,
-                "hash": digest,
-            },
-        )
+        seq, prev_hash = (0, audit.GENESIS_HASH) if head is None else (head.seq, head.hash)
+        rows, events = [], []
+        for record in records:
+            seq += 1
+            digest = audit.event_hash(prev_hash, seq, record)
+            rows.append(
+                {
+                    "seq": seq,
+                    "at": record.at,
+                    "actor": record.actor,
+                    "on_behalf_of": record.on_behalf_of,
+                    "action": record.action,
+                    "process": record.process,
+                    "entity": record.entity,
+                    "before_json": _dump(record.before),
+                    "after_json": _dump(record.after),
+                    "reason": record.reason,
+                    "prev_hash": prev_hash,
+                    "hash": digest,
+                }
+            )
+            events.append(
+                audit.ChainedEvent(seq=seq, record=record, prev_hash=prev_hash, hash=digest)
+            )
+            prev_hash = digest
+        conn.execute(_ADD_EVENT, rows)
         if head is None:
-            conn.execute(_ADD_HEAD, {"id": 1, "seq": seq, "hash": digest})
+            conn.execute(_ADD_HEAD, {"id": 1, "seq": seq, "hash": prev_hash})
         else:
-            conn.execute(_MOVE_HEAD, {"seq": seq, "hash": digest})
-        return audit.ChainedEvent(seq=seq, record=record, prev_hash=prev_hash, hash=digest)
+            conn.execute(_MOVE_HEAD, {"seq": seq, "hash": prev_hash})
+        return events
+
+    # After audit_many: inside the class, `audit` names this method, not the module.
+    def audit(self, record: audit.AuditRecord) -> audit.ChainedEvent:
+        """Append one event to the audit chain, in this transaction."""
+        return self.audit_many([record])[0]
 
 
 def _dump(value: audit.JSONValue) -> str | None:

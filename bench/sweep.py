@@ -1,0 +1,295 @@
+"""Sweep time: one sweep over 100,000 open requests against two bare-SQL floors, in the same run.
+
+    python bench/sweep.py [--scale S] [--db sqlite|postgres|both] [--profile] [--keep] [--json]
+
+Data, by bulk inserts (not the services): 1,000 processes cloned from one the services made (start,
+demo roster, coordinator), 100 open requests each, with the link tokens of their first mails and the
+rungs the ladder planned. 10% of the requests have a rung ringing now: 70% of those on their due day
+(the due-day reminder), 10% five working days overdue (overdue:5 and the escalation), 20% ten days
+overdue (overdue:10); their earlier rungs are sent. The others are due in 4 to 19 working days.
+About 11,000 rungs are due; `--scale 0.1` makes 100 processes and about 1,100.
+
+Timed on a real SQLite file (WAL, synchronous=FULL) and on a fresh database of the machine's
+PostgreSQL: one `chase.sweep` ringing every due rung, then a repeated sweep with nothing to do.
+Floors, with the bare driver (sqlite3, psycopg) on the same database in the same run: (a) select the
+due rungs and insert one outbox-like row per rung into a scratch table, in one transaction; (b) the
+select alone. Targets: sweep <= 3x floor (a); repeated sweep <= 1.5x floor (b).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from sweep_data import NOW, PER_PROCESS, T, build, context
+
+from ibmflow.services import chase
+from ibmflow.services.context import Context
+
+PG_ADMIN = os.environ.get("IBMFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+TARGET_SWEEP, TARGET_REPEAT = 3.0, 1.5
+
+# ----------------------------------------------------------------------------------------- the floors
+
+SCRATCH = (
+    "CREATE TABLE IF NOT EXISTS bench_outbox (id {serial} PRIMARY KEY, rung_id INTEGER NOT NULL, "
+    "dedupe_key VARCHAR(200) NOT NULL UNIQUE, to_addrs TEXT NOT NULL, subject TEXT NOT NULL, "
+    "text_body TEXT NOT NULL, created_at {stamp} NOT NULL)"
+)
+DUE = (
+    "SELECT id, key FROM rung WHERE status = 'pending' AND fire_at <= {p} "
+    "AND (claimed_until IS NULL OR claimed_until < {p}) ORDER BY fire_at, id"
+)
+INSERT = (
+    "INSERT INTO bench_outbox (rung_id, dedupe_key, to_addrs, subject, text_body, created_at) "
+    "VALUES ({p}, {p}, {p}, {p}, {p}, {p})"
+)
+BODY = "A reminder of the request, as long as a short mail. " * 20  # 1,060 characters
+
+
+class Floor:
+    """The bare driver on the same database: the least the sweep's select and inserts can cost."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.sqlite = ctx.db.is_sqlite
+        self.raw = ctx.db.engine.raw_connection()  # with the engine's pragmas (WAL, FULL sync)
+        mark = "?" if self.sqlite else "%s"
+        self.due, self.insert = DUE.format(p=mark), INSERT.format(p=mark)
+        bind = T["rung"].c.fire_at.type.bind_processor(ctx.db.engine.dialect)
+        self.now = bind(NOW) if bind else NOW  # as SQLAlchemy stores it (text on SQLite)
+        serial, stamp = ("INTEGER", "DATETIME") if self.sqlite else ("SERIAL", "TIMESTAMPTZ")
+        self._write(SCRATCH.format(serial=serial, stamp=stamp))
+
+    def _write(self, statement: str) -> None:
+        cur = self.raw.cursor()
+        if self.sqlite:
+            cur.execute("BEGIN IMMEDIATE")
+        cur.execute(statement)
+        self.raw.commit()
+
+    def _select(self, begin: str) -> tuple[Any, Sequence[Any]]:
+        cur = self.raw.cursor()
+        if self.sqlite:
+            cur.execute(begin)
+        cur.execute(self.due, (self.now, self.now))
+        return cur, cur.fetchall()
+
+    def select(self) -> tuple[float, int]:
+        """(b): the due rungs' ids and keys, in a read transaction."""
+        start = time.perf_counter()
+        _, rows = self._select("BEGIN")
+        self.raw.rollback()
+        return time.perf_counter() - start, len(rows)
+
+    def select_insert(self) -> tuple[float, int]:
+        """(a): the same select, then one outbox-like row per rung, in one write transaction."""
+        start = time.perf_counter()
+        cur, rows = self._select("BEGIN IMMEDIATE")
+        mails = [
+            (i, f"{key}:1", '["focal@x.example"]', "Reminder", BODY, self.now) for i, key in rows
+        ]
+        cur.executemany(self.insert, mails)
+        self.raw.commit()
+        spent = time.perf_counter() - start
+        self._write("DELETE FROM bench_outbox")
+        return spent, len(rows)
+
+
+# -------------------------------------------------------------------------------------- measuring
+
+
+@contextmanager
+def profiled(enabled: bool, sink: list[str]) -> Iterator[None]:
+    """cProfile around the block when enabled; the top 30 functions go to `sink`."""
+    profile = cProfile.Profile() if enabled else None
+    if profile is not None:
+        profile.enable()
+    try:
+        yield
+    finally:
+        if profile is not None:
+            profile.disable()
+            text = io.StringIO()
+            stats = pstats.Stats(profile, stream=text)
+            stats.sort_stats("cumulative").print_stats(30)
+            stats.sort_stats("tottime").print_stats(30)
+            sink.append(text.getvalue())
+
+
+def _median(run: Callable[[], tuple[float, int]], repeat: int) -> tuple[float, int]:
+    runs = [run() for _ in range(repeat)]
+    return statistics.median(t for t, _ in runs), runs[-1][1]
+
+
+def _count(ctx: Context, query: sa.Select[Any]) -> int:
+    with ctx.db.reading() as session:
+        return int(session.connection().execute(query).scalar_one())
+
+
+def measure(
+    url: str, folder: Path, scale: float, profile: bool, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """Build the data on one database; measure the floors, the sweep, the repeated sweep."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ctx = context(url, folder)
+    label = "sqlite" if ctx.db.is_sqlite else "postgres"
+    try:
+        start = time.perf_counter()
+        rows = build(ctx, folder, scale)
+        built = time.perf_counter() - start
+        say(f"{label}: built {rows['request']} requests, {rows['rung']} rungs in {built:.1f} s")
+        floor = Floor(ctx)
+        floor.select(), floor.select_insert()  # warm-up: page cache, plans
+        select_s, due = _median(floor.select, 5)
+        insert_s, _ = _median(floor.select_insert, 5)
+        say(f"{label}: {due} due; floor (a) {insert_s * 1e3:.1f} ms, (b) {select_s * 1e3:.1f} ms")
+        profile_text: list[str] = []
+        with profiled(profile, profile_text):
+            start = time.perf_counter()
+            swept = chase.sweep(ctx, now=NOW, worker="bench:1")
+            sweep_s = time.perf_counter() - start
+        say(f"{label}: sweep {sweep_s:.2f} s for {len(swept.rungs)} rungs")
+        rung, outbox = T["rung"], T["outbox"]
+        left = _count(
+            ctx, sa.select(sa.func.count()).where(rung.c.status == "pending", rung.c.fire_at <= NOW)
+        )
+        if left or len(swept.rungs) != due:
+            raise SystemExit(f"{label}: the sweep rang {len(swept.rungs)} of {due}; {left} left")
+        mails = _count(ctx, sa.select(sa.func.count()).where(outbox.c.dedupe_key.is_not(None)))
+        repeats = []
+        for _ in range(21):
+            start = time.perf_counter()
+            if chase.sweep(ctx, now=NOW, worker="bench:1").rungs:
+                raise SystemExit(f"{label}: the repeated sweep rang something")
+            repeats.append(time.perf_counter() - start)
+        empty_s, _ = _median(floor.select, 21)
+        floor.raw.close()
+    finally:
+        ctx.db.dispose()
+    repeat_s = statistics.median(repeats)
+    return {
+        "database": label,
+        "rows": rows,
+        "build_seconds": built,
+        "due_rungs": due,
+        "sent": swept.count("sent"),
+        "mails": mails,
+        "sweep_seconds": sweep_s,
+        "floor_a_seconds": insert_s,
+        "floor_b_seconds": select_s,
+        "floor_b_empty_seconds": empty_s,
+        "repeat_seconds": repeat_s,
+        "ratio_sweep": sweep_s / insert_s,
+        "ratio_repeat": repeat_s / select_s,
+        "ratio_repeat_empty": repeat_s / empty_s,
+        "profiled": profile,
+        "profile": profile_text[0] if profile_text else None,
+    }
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the machine's PostgreSQL, dropped afterwards."""
+    name = f"ibmflow_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def report(results: list[dict[str, Any]], scale: float) -> str:
+    """The short table."""
+    ms = "{:8.2f} ms".format
+    lines = [
+        f"sweep: {round(1000 * scale)} processes x {PER_PROCESS} open requests, 10% with a rung "
+        f"ringing now (scale {scale:g}); floors measured in the same run",
+        "",
+        f"{'':9}{'due':>7}{'sweep':>11}{'floor (a)':>12}{'ratio':>8}{'repeat':>12}"
+        f"{'floor (b)':>12}{'ratio':>7}{'(b) empty':>12}{'ratio':>7}",
+    ]
+    for r in results:
+        lines.append(
+            f"{r['database']:9}{r['due_rungs']:7d}{r['sweep_seconds']:10.2f}s"
+            f"{ms(r['floor_a_seconds'] * 1e3):>12}{r['ratio_sweep']:8.1f}"
+            f"{ms(r['repeat_seconds'] * 1e3):>12}{ms(r['floor_b_seconds'] * 1e3):>12}"
+            f"{r['ratio_repeat']:7.2f}{ms(r['floor_b_empty_seconds'] * 1e3):>12}"
+            f"{r['ratio_repeat_empty']:7.1f}"
+        )
+    lines.append("")
+    for r in results:
+        met = {True: "MET", False: "MISSED"}
+        lines.append(
+            f"{r['database']}: {r['sweep_seconds'] * 1e3 / r['due_rungs']:.2f} ms per rung "
+            f"({r['sent']} sent, {r['mails']} mails); sweep <= {TARGET_SWEEP:g}x (a): "
+            f"{met[r['ratio_sweep'] <= TARGET_SWEEP]}; repeated sweep <= {TARGET_REPEAT:g}x (b): "
+            f"{met[r['ratio_repeat'] <= TARGET_REPEAT]}"
+            + (" [under cProfile]" if r["profiled"] else "")
+        )
+    return "\n".join(
+        [
+            *lines,
+            "",
+            "(a) = select the due rungs + one 1 KB outbox-like row per rung, one transaction, bare",
+            "driver; (b) = that select alone; (b) empty = the same select after the sweep (nothing",
+            "due). Medians of 5 (floors) and 21 (repeated sweep, (b) empty) runs; the sweep runs once.",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 1,000 processes")
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--profile", action="store_true", help="cProfile the sweep, print the top")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (SQLite)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    if not 0 < args.scale <= 10:
+        parser.error("--scale must be in (0, 10]")
+    folder = Path(tempfile.mkdtemp(prefix="ibmflow-bench-sweep-"))
+    say = (lambda _: None) if args.json else (lambda line: print(line, file=sys.stderr))
+    results = []
+    try:
+        if args.db in ("sqlite", "both"):
+            url = f"sqlite:///{folder / 'sqlite' / 'ibmflow.db'}"
+            results.append(measure(url, folder / "sqlite", args.scale, args.profile, say))
+        if args.db in ("postgres", "both"):
+            with postgres_database() as url:
+                results.append(measure(url, folder / "postgres", args.scale, args.profile, say))
+        if args.json:
+            print(json.dumps(results, indent=2, default=str))
+        else:
+            print(report(results, args.scale))
+            for r in results:
+                if r["profile"]:
+                    print(f"\n--- profile of the sweep on {r['database']} ---\n{r['profile']}")
+    finally:
+        if args.keep:
+            print(f"files kept in {folder}", file=sys.stderr)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

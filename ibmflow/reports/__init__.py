@@ -1,0 +1,55 @@
+"""The pure core of deadline reporting: its records (`model`) and their computation (`figures`)."""
+
+from __future__ import annotations
+
+from ibmflow.reports.figures import plan, process_report, responsiveness
+from ibmflow.reports.model import (
+    ANSWERED,
+    CLOSED,
+    CURRENT,
+    DONE,
+    FUTURE,
+    OPEN,
+    OVERDUE,
+    REQUEST,
+    STEP,
+    UPCOMING,
+    Deadline,
+    DeadlineReport,
+    ProcessInfo,
+    ProcessReport,
+    RequestItem,
+    Responsiveness,
+    Stay,
+    StepInfo,
+    StepPlan,
+    local_text,
+    utc_text,
+)
+
+__all__ = [
+    "ANSWERED",
+    "CLOSED",
+    "CURRENT",
+    "DONE",
+    "FUTURE",
+    "OPEN",
+    "OVERDUE",
+    "REQUEST",
+    "STEP",
+    "UPCOMING",
+    "Deadline",
+    "DeadlineReport",
+    "ProcessInfo",
+    "ProcessReport",
+    "RequestItem",
+    "Responsiveness",
+    "Stay",
+    "StepInfo",
+    "StepPlan",
+    "local_text",
+    "plan",
+    "process_report",
+    "responsiveness",
+    "utc_text",
+]

@@ -1,0 +1,243 @@
+"""Workers as real OS processes on a real SQLite file and on the machine's PostgreSQL: two at once
+send every due rung exactly once between them; one killed (SIGKILL) between claiming and ringing
+leaves its claims to be taken up after the lease; SIGTERM lets the job in hand finish, exit 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col, select
+from test_worker import due_requests
+
+from ibmflow.services import chase
+from ibmflow.services.audit_log import verify_chain
+from ibmflow.services.context import Context
+from ibmflow.storage.tables import AuditEventRow, OutboxRow, RungRow
+
+IBMFLOW = str(Path(sys.executable).parent / "ibmflow")
+pytestmark = pytest.mark.slow
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def spawn(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start `ibmflow worker` processes (small batches, a sweep and a dispatch every second), each
+    logging to its own file; any still running at the end is killed."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(name: str, batch: int = 20) -> subprocess.Popen[str]:
+        environ = {
+            **os.environ,
+            **env,
+            "IBMFLOW_WORKER_BATCH": str(batch),
+            "IBMFLOW_WORKER_SWEEP_EVERY_S": "1",
+            "IBMFLOW_WORKER_DISPATCH_EVERY_S": "1",
+        }
+        log = (tmp_path / f"{name}.log").open("w", encoding="utf-8")
+        proc = subprocess.Popen(
+            [IBMFLOW, "worker"], env=environ, cwd=tmp_path, stdout=log, stderr=log, text=True
+        )
+        log.close()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 240) -> None:
+    """Poll the database until `condition` holds (the workers run on their own clocks)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.2)
+
+
+def count(ctx: Context, query: sa.Select[tuple[int]]) -> int:
+    with ctx.db.reading() as session:
+        return int(session.exec(query).one())  # type: ignore[call-overload]
+
+
+def pending_due(ctx: Context, at: datetime) -> sa.Select[tuple[int]]:
+    return (
+        select(sa.func.count())
+        .select_from(RungRow)
+        .where(RungRow.status == "pending", col(RungRow.fire_at) <= at)
+    )
+
+
+PENDING_MAIL = select(sa.func.count()).select_from(OutboxRow).where(OutboxRow.status == "pending")
+
+
+def stop(proc: subprocess.Popen[str], log: Path) -> str:
+    """SIGTERM, then the exit code must be 0; returns the worker's log."""
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=120)
+    text = log.read_text(encoding="utf-8")
+    assert code == 0, text
+    return text
+
+
+def test_two_worker_processes_send_every_due_rung_exactly_once(
+    ctx: Context, env: dict[str, str], tmp_path: Path, spawn: Callable[..., subprocess.Popen[str]]
+) -> None:
+    """280 requests, 560 rungs due, two workers taking 20 rungs a transaction: every rung is sent
+    once, by one of them, both of them did some, and every mail went out once."""
+    start = datetime.now(UTC)
+    due = due_requests(ctx, tmp_path, 10, start)
+    assert due == 560
+    workers = {name: spawn(name) for name in ("one", "two")}
+    wait_for(
+        lambda: count(ctx, pending_due(ctx, start)) == 0 and count(ctx, PENDING_MAIL) == 0,
+        "every due rung is sent and every mail delivered",
+    )
+    for name, proc in workers.items():
+        log = stop(proc, tmp_path / f"{name}.log")
+        assert "Traceback" not in log, log
+
+    with ctx.db.reading() as session:
+        rungs = session.exec(
+            select(RungRow.key, RungRow.status, RungRow.outcome).where(
+                col(RungRow.fire_at) <= start
+            )
+        ).all()
+        mails = session.exec(select(OutboxRow.dedupe_key, OutboxRow.id, OutboxRow.status)).all()
+        events = session.exec(
+            select(AuditEventRow.entity, AuditEventRow.after_json).where(
+                AuditEventRow.action == "chase.reminder"
+            )
+        ).all()
+    assert len(rungs) == due and {status for _, status, _ in rungs} == {"sent"}
+    # "sent to 2 by host:4242": each worker rang some of them
+    by_worker = Counter(outcome.rsplit(":", 1)[1] for _, _, outcome in rungs if outcome)
+    assert set(by_worker) == {str(proc.pid) for proc in workers.values()}, by_worker
+    assert min(by_worker.values()) > 0 and sum(by_worker.values()) == due
+    # one set of mails per rung: one per addressee, dedupe key `rung key:person id`
+    # (a weekly digest the workers may send at start-up has keys of its own: not counted here)
+    per_rung = Counter(
+        key.rsplit(":", 1)[0]
+        for key, _, _ in mails
+        if key and key.startswith(("request:", "step:"))
+    )
+    for key, _, outcome in rungs:
+        assert outcome is not None
+        assert per_rung[key] == int(outcome.split()[2]), (key, outcome)
+    assert sum(per_rung.values()) == sum(int(o.split()[2]) for _, _, o in rungs if o)
+    # one audit event per rung, and every mail delivered once to the shared mailbox
+    assert len(events) == due == len(set(events))
+    assert {status for _, _, status in mails} == {"sent"}
+    mailbox = sorted(ctx.settings.mailbox_dir.glob("*.eml"))
+    assert len(mailbox) == len(mails)
+    verified = subprocess.run(
+        [IBMFLOW, "audit", "verify"],
+        env={**os.environ, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+CLAIM_THEN_DIE = textwrap.dedent(
+    """
+    import os, signal, sys
+    from datetime import datetime
+    from ibmflow.bootstrap import bootstrap
+    from ibmflow.config import load_settings
+    from ibmflow.services import chase
+
+    claim = chase.claim
+
+    def claim_then_die(*args, **kwargs):
+        ids = claim(*args, **kwargs)
+        print(chase.worker_name(), ",".join(map(str, ids)), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # after the claim's commit, before the ringing
+
+    chase.claim = claim_then_die
+    chase.sweep(bootstrap(load_settings()), now=datetime.fromisoformat(sys.argv[1]), batch=20)
+    """
+)
+
+
+def test_a_worker_killed_between_claim_and_ring_leaves_its_rungs_to_the_lease(
+    ctx: Context, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The killed worker's 20 claimed rungs stay pending through a sweep within the lease (which
+    sends the 36 others), and are sent, once, by the first sweep after it."""
+    now = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
+    due = due_requests(ctx, tmp_path, 1, now)
+    killed = subprocess.run(
+        [sys.executable, "-c", CLAIM_THEN_DIE, now.isoformat()],
+        env={**os.environ, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    doomed, ids = killed.stdout.split()
+    claimed = {int(i) for i in ids.split(",")}
+    assert len(claimed) == 20
+    lease = timedelta(seconds=ctx.settings.worker_lease_s)
+
+    within = chase.sweep(ctx, now=now + lease - timedelta(seconds=1), worker="survivor:1")
+    assert within.count("sent") == due - 20
+    with ctx.db.reading() as session:
+        held = session.exec(
+            select(RungRow.id, RungRow.status, RungRow.claimed_by).where(
+                col(RungRow.id).in_(claimed)
+            )
+        ).all()
+    assert {(status, by) for _, status, by in held} == {("pending", doomed)}
+
+    after = chase.sweep(ctx, now=now + lease + timedelta(seconds=1), worker="survivor:1")
+    assert after.count("sent") == 20 and len(after.rungs) == 20
+    assert chase.sweep(ctx, now=now + lease + timedelta(seconds=2)).rungs == []
+    with ctx.db.reading() as session:
+        statuses = session.exec(select(RungRow.status).where(col(RungRow.fire_at) <= now)).all()
+        reminders = session.exec(
+            select(sa.func.count())
+            .select_from(AuditEventRow)
+            .where(AuditEventRow.action == "chase.reminder")
+        ).one()
+    assert set(statuses) == {"sent"} and reminders == due
+    assert verify_chain(ctx).ok
+
+
+@sqlite_only
+def test_sigterm_lets_the_sweep_finish_its_batch_and_exits_zero(
+    ctx: Context, tmp_path: Path, spawn: Callable[..., subprocess.Popen[str]]
+) -> None:
+    """Stopped in the middle of a 560-rung backlog, 5 rungs a batch: the batch in hand is rung and
+    its claims released (none left for the lease), the rest waits for the next worker; exit 0."""
+    start = datetime.now(UTC)
+    due = due_requests(ctx, tmp_path, 10, start)
+    proc = spawn("alone", batch=5)
+    sent = select(sa.func.count()).select_from(RungRow).where(RungRow.status == "sent")
+    wait_for(lambda: count(ctx, sent) > 0, "the worker has sent some rungs")
+    log = stop(proc, tmp_path / "alone.log")
+    assert "stopping: letting the job in hand finish" in log and "stopped" in log
+    with ctx.db.reading() as session:
+        claimed = session.exec(
+            select(sa.func.count())
+            .select_from(RungRow)
+            .where(col(RungRow.claimed_until).is_not(None))
+        ).one()
+    assert claimed == 0
+    assert 0 < count(ctx, sent) < due
+    assert verify_chain(ctx).ok
