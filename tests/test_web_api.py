@@ -33,6 +33,7 @@ def test_the_openapi_document_validates_and_describes_only_the_api(site: Site) -
         "/api/processes/{key}/return",
         "/api/processes/{key}/suspend",
         "/api/processes/{key}/resume",
+        "/api/report",
     }
     assert document["components"]["securitySchemes"]["bearer"] == {
         "type": "http",
@@ -119,3 +120,12 @@ def test_malformed_bodies_are_refused_before_anything_is_done(site: Site) -> Non
     )
     assert huge.status_code == 413
     assert processes.status(site.ctx, MINE)["state"] == "stakeholder_identification"
+
+
+def test_the_report_covers_only_the_processes_the_caller_follows(site: Site) -> None:
+    report = bearer(site, MANAGER).get("/api/report", params={"horizon": 5})
+    assert report.status_code == 200
+    body = report.json()
+    assert body["horizon_days"] == 5 and [p["key"] for p in body["processes"]] == [MINE]
+    assert "responsiveness" in body["processes"][0] and "steps" in body["processes"][0]
+    assert bearer(site, MANAGER).get("/api/report", params={"horizon": 999}).status_code == 422

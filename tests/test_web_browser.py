@@ -10,19 +10,24 @@ Without Chromium (`apt-get install chromium`) these tests are skipped, except un
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import icalendar
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from webconsole import EMAILS, MINE, PASSWORD, add_accounts, start_process
 
-from ibmflow.access import COORDINATOR
+from ibmflow.access import COORDINATOR, MANAGER
 from ibmflow.mail.dispatch import build_transport, dispatch_once
+from ibmflow.services import records, requests
 from ibmflow.services.context import Context
+from ibmflow.testing import FixedClock
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -147,3 +152,58 @@ def test_a_coordinator_clears_a_blocker_with_answers_by_link_and_completes_the_s
     )
     expect(page.locator("#blockers + .blocker")).to_contain_text("name at least 1")
     assert screenshot(page, "process-page").stat().st_size > 10_000
+
+
+@sqlite_only
+def test_a_manager_sees_an_overdue_request_and_downloads_the_report_as_csv_and_ical(
+    ctx: Context,
+    tmp_path: Path,
+    start: Callable[[Context], str],
+    page: Page,
+    clock: FixedClock,
+) -> None:
+    url = start(ctx)
+    start_process(ctx, MINE, tmp_path)
+    add_accounts(ctx, other=False)
+    sent = requests.send_requests(
+        ctx, MINE, kind="acknowledge_contact", scope="permanent", actor=EMAILS[COORDINATOR]
+    )
+    for email in ("focal@customs.example", "visa@mfa.example"):
+        records.record_answer(
+            ctx, MINE, kind="acknowledge_contact", email=email, actor=EMAILS[COORDINATOR]
+        )
+    open_ids = {r["id"] for r in requests.list_requests(ctx, MINE) if r["status"] == "sent"}
+    assert len(sent) == 7 and len(open_ids) == 5
+    clock.advance(days=40)  # past the requests' 10 and the step's 20 working days
+
+    page.goto(f"{url}/report")
+    log_in(page, url, EMAILS[MANAGER])
+    expect(page).to_have_url(f"{url}/report")
+    overdue = page.locator("tr.overdue-row")
+    expect(overdue).to_have_count(6)
+    border_guard = page.locator("tr.overdue-row", has_text="Border Guard")
+    expect(border_guard).to_contain_text("acknowledgement of the contact request")
+    expect(border_guard).to_contain_text("overdue")
+    expect(page.locator("figure.gantt svg")).to_have_count(1)
+    expect(page.locator("figure.gantt svg title").first).to_contain_text(MINE)
+    screenshot(page, "deadline-report")
+
+    with page.expect_download() as csv_download:
+        page.get_by_role("link", name="Download as CSV").click()
+    rows = list(csv.DictReader(io.StringIO(Path(csv_download.value.path()).read_text("utf-8"))))
+    assert {r["status"] for r in rows} == {"overdue"}
+    assert {int(r["request_id"]) for r in rows if r["kind"] == "request"} == open_ids
+    assert [r["step"] for r in rows if r["kind"] == "step"] == ["stakeholder_identification"]
+    assert all(r["process"] == MINE and int(r["working_days_overdue"]) > 0 for r in rows)
+
+    with page.expect_download() as ics_download:
+        page.get_by_role("link", name="Add the deadlines to a calendar (.ics)").click()
+    assert ics_download.value.suggested_filename == "ibmflow-deadlines.ics"
+    calendar = icalendar.Calendar.from_ical(Path(ics_download.value.path()).read_bytes())
+    events = list(calendar.walk("VEVENT"))
+    uids = {str(e["UID"]).split("@")[0] for e in events}
+    assert uids == {f"request-{i}" for i in open_ids} | {
+        next(str(e["UID"]).split("@")[0] for e in events if str(e["UID"]).startswith("step-"))
+    }
+    assert len(events) == 6
+    assert all(str(e["SUMMARY"]).startswith(f"[{MINE}]") for e in events)

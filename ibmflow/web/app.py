@@ -26,7 +26,7 @@ from ibmflow.errors import ConcurrencyConflict, IbmflowError, InvalidCommand, Li
 from ibmflow.requestkinds import check_fields
 from ibmflow.services.context import Context
 from ibmflow.services.requests import LinkView, Upload, answer_by_link, token_hash, view_link
-from ibmflow.web import api, console, csrf
+from ibmflow.web import api, console, csrf, report
 from ibmflow.web.auth import Gate
 from ibmflow.web.common import (
     FORM_ALLOWANCE,
@@ -253,6 +253,7 @@ def create_app(ctx: Context) -> FastAPI:
 
     console.install(gate)
     api.install(gate)
+    report.install(gate)
     gate.seal()
     return app
 

@@ -1,0 +1,130 @@
+"""The manager's deadline report in the console (with each process's Gantt chart inline), its CSV and
+iCalendar downloads, and the same report as JSON under `/api/report`: across every process the
+account follows (an administrator: every process)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Query, Request
+from fastapi.responses import Response
+from markupsafe import Markup
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from ibmflow.access import Account
+from ibmflow.charts import gantt_svg
+from ibmflow.errors import IbmflowError
+from ibmflow.exports import report_csv, report_ical
+from ibmflow.reports import DeadlineReport
+from ibmflow.services.mailings import domain
+from ibmflow.services.reports import DEFAULT_HORIZON_DAYS, MAX_HORIZON_DAYS, deadline_report
+from ibmflow.web.api import ERRORS
+from ibmflow.web.auth import Caller, Gate, Refusal, caller_of
+
+
+class ReportOut(BaseModel):
+    """The deadline report (see `ibmflow report deadlines --format json` for every field)."""
+
+    at: str = Field(description="The moment of the report, UTC.")
+    horizon_days: int = Field(description="What falls due within this many working days.")
+    processes: list[dict[str, Any]] = Field(
+        description="Per process: overdue_steps, overdue_requests, falling_due, later, "
+        "responsiveness (per institution: answered, on_time, late, median_days_late, ...), "
+        "steps (the plan against the actual dates) and figures."
+    )
+
+
+def _horizon(value: str | None) -> int:
+    if value is None or value == "":
+        return DEFAULT_HORIZON_DAYS
+    if not value.isdigit() or not 0 <= int(value) <= MAX_HORIZON_DAYS:
+        raise Refusal(
+            400,
+            "This horizon cannot be used",
+            f"Give a whole number of working days from 0 to {MAX_HORIZON_DAYS}.",
+        )
+    return int(value)
+
+
+def _keys(account: Account) -> list[str] | None:
+    """The processes the report covers: the account's (None: every process)."""
+    return None if account.processes is None else sorted(account.processes)
+
+
+def install(gate: Gate) -> None:
+    """Add the report's page, downloads and API route."""
+    ctx = gate.ctx
+
+    async def build(account: Account, horizon: int) -> DeadlineReport:
+        try:
+            return await run_in_threadpool(
+                deadline_report, ctx, _keys(account), horizon_days=horizon
+            )
+        except IbmflowError as exc:
+            raise Refusal(400, "The report cannot be made", exc.message) from None
+
+    @gate.page("GET", "/report", "report")
+    async def report_page(request: Request, caller: Caller) -> Response:
+        horizon = _horizon(request.query_params.get("horizon"))
+        report = await build(caller.account, horizon)
+        charts = {p.key: Markup(gantt_svg(p)) for p in report.processes}
+        suffix = "" if horizon == DEFAULT_HORIZON_DAYS else f"?horizon={horizon}"
+        return gate.render(
+            "console/report.html",
+            200,
+            caller,
+            report=report,
+            charts=charts,
+            horizon=horizon,
+            suffix=suffix,
+        )
+
+    def download(data: bytes, media_type: str, name: str) -> Response:
+        return Response(
+            data,
+            media_type=media_type,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @gate.page("GET", "/report.csv", "report")
+    async def report_csv_file(request: Request, caller: Caller) -> Response:
+        report = await build(caller.account, _horizon(request.query_params.get("horizon")))
+        stamp = f"{report.at:%Y%m%d}"
+        return download(
+            report_csv(report).encode("utf-8"),
+            "text/csv; charset=utf-8",
+            f"ibmflow-deadlines-{stamp}.csv",
+        )
+
+    @gate.page("GET", "/report.ics", "report")
+    async def report_ics_file(request: Request, caller: Caller) -> Response:
+        report = await build(caller.account, _horizon(request.query_params.get("horizon")))
+        return download(
+            report_ical(report, host=domain(ctx)),
+            "text/calendar; charset=utf-8",
+            "ibmflow-deadlines.ics",
+        )
+
+    @gate.api(
+        "GET",
+        "/api/report",
+        "report",
+        response_model=ReportOut,
+        responses=ERRORS,
+        tags=["report"],
+    )
+    async def report_json(
+        request: Request,
+        horizon: int = Query(
+            DEFAULT_HORIZON_DAYS,
+            ge=0,
+            le=MAX_HORIZON_DAYS,
+            description="What falls due within this many working days counts as upcoming.",
+        ),
+    ) -> Any:
+        """The deadline report across every process the caller follows."""
+        report = await run_in_threadpool(
+            deadline_report, ctx, _keys(caller_of(request).account), horizon_days=horizon
+        )
+        return report.to_dict()
