@@ -26,7 +26,7 @@ from ibmflow.errors import ConcurrencyConflict, IbmflowError, InvalidCommand, Li
 from ibmflow.requestkinds import check_fields
 from ibmflow.services.context import Context
 from ibmflow.services.requests import LinkView, Upload, answer_by_link, token_hash, view_link
-from ibmflow.web import api, console, csrf, report
+from ibmflow.web import api, console, csrf, login, report
 from ibmflow.web.auth import Gate
 from ibmflow.web.common import (
     FORM_ALLOWANCE,
@@ -85,6 +85,7 @@ def create_app(ctx: Context) -> FastAPI:
     app.add_middleware(ApiBodyLimit)
     app.add_middleware(SecurityHeaders)
     gate = Gate(app, ctx, secret, pages)
+    login.install(gate)
     gate.public("GET", api.OPENAPI_URL)
 
     def message(status: int, heading: str, *paragraphs: str) -> HTMLResponse:

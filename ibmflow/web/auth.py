@@ -2,8 +2,8 @@
 this, did the form come from our page. Deny by default: the app refuses to start with a route whose
 access was not declared here, and the access matrix test walks the same declarations.
 
-Browsers authenticate with a session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS) and every
-console form carries a CSRF token bound to the session. The JSON API authenticates with
+Browsers authenticate with a session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS; set by
+`web.login`) and every console form carries a CSRF token bound to the session. The JSON API authenticates with
 `Authorization: Bearer <token>` only: a cookie never authenticates `/api`, so it needs no CSRF token.
 An object of a process the caller may not see is answered 404, as if it did not exist.
 """
@@ -11,7 +11,6 @@ An object of a process the caller may not see is answered 404, as if it did not 
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,11 +27,10 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from ibmflow.access import ADMINISTRATOR, Account
-from ibmflow.errors import LoginRefused, LoginThrottled
 from ibmflow.services.accounts import secret_hash
 from ibmflow.services.console import belongs
 from ibmflow.services.context import Context
-from ibmflow.services.sessions import log_in, log_out, session_account, token_account
+from ibmflow.services.sessions import session_account, token_account
 from ibmflow.web import csrf
 from ibmflow.web.common import FORM_ALLOWANCE, MB, BodyTooLarge, Capped, Pages
 
@@ -94,7 +92,7 @@ def caller_of(request: Request) -> Caller:
     return caller
 
 
-def _safe_next(target: str) -> str:
+def safe_next(target: str) -> str:
     """A local path to go back to after logging in (never another site)."""
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
@@ -112,7 +110,6 @@ class Gate:
         app.state.gate = self
         app.add_exception_handler(Refusal, self._refused)
         app.add_exception_handler(LoginNeeded, self._to_login)
-        self._install_login()
 
     # --- declaring routes -------------------------------------------------------------------------
 
@@ -243,8 +240,8 @@ class Gate:
         if request.method != "POST":
             yield Caller(account, expected)
             return
-        async with self._form(request, self.upload_cap if upload else FORM_ALLOWANCE) as form:
-            if not csrf.matches(expected, _text(form, csrf.FIELD)):
+        async with self.read_form(request, self.upload_cap if upload else FORM_ALLOWANCE) as form:
+            if not csrf.matches(expected, text_field(form, csrf.FIELD)):
                 raise Refusal(
                     403,
                     "This form cannot be accepted",
@@ -255,7 +252,8 @@ class Gate:
             yield Caller(account, expected, form)
 
     @asynccontextmanager
-    async def _form(self, request: Request, cap: int) -> AsyncIterator[FormData]:
+    async def read_form(self, request: Request, cap: int) -> AsyncIterator[FormData]:
+        """The posted form, read up to `cap` bytes (413 past it, 400 when malformed)."""
         header = request.headers.get("content-length", "")
         declared = int(header) if header.isdigit() else None
         body = Capped.of(request, cap)
@@ -340,98 +338,9 @@ class Gate:
             "https://"
         )
 
-    # --- logging in and out -------------------------------------------------------------------
 
-    def _install_login(self) -> None:
-        @self.public_route("GET", "/")
-        async def home(request: Request) -> Response:
-            return RedirectResponse("/processes", status_code=303)
-
-        @self.public_route("GET", "/login")
-        async def login_page(request: Request) -> Response:
-            return self._login_form(request, 200)
-
-        @self.public_route("POST", "/login")
-        async def login(request: Request) -> Response:
-            async with self._form(request, FORM_ALLOWANCE) as form:
-                email, password = _text(form, "email"), _text(form, "password")
-                back_to, given = _safe_next(_text(form, "next")), _text(form, csrf.FIELD)
-            nonce = request.cookies.get(LOGIN_COOKIE) or ""
-            if not nonce or not csrf.matches(csrf.login_token(self.secret, nonce), given):
-                return self._login_form(
-                    request,
-                    403,
-                    problem="The login form expired or cookies are blocked: log in again from "
-                    "this page (cookies must be allowed for this site).",
-                    email=email,
-                    back_to=back_to,
-                )
-            client = request.client.host if request.client else "unknown"
-            try:
-                _, token = await run_in_threadpool(log_in, self.ctx, email, password, client=client)
-            except LoginThrottled as exc:
-                paused = self._login_form(
-                    request, 429, problem=exc.message, email=email, back_to=back_to
-                )
-                paused.headers["Retry-After"] = str(exc.retry_after_s)
-                return paused
-            except LoginRefused as exc:
-                return self._login_form(
-                    request, 401, problem=exc.message, email=email, back_to=back_to
-                )
-            response = RedirectResponse(back_to, status_code=303)
-            response.set_cookie(
-                SESSION_COOKIE,
-                token,
-                max_age=self.ctx.settings.web_session_hours * 3600,
-                path="/",
-                secure=self.secure(request),
-                httponly=True,
-                samesite="lax",
-            )
-            response.delete_cookie(LOGIN_COOKIE, path="/login")
-            return response
-
-        @self.page("POST", "/logout", "view")
-        async def logout(request: Request, caller: Caller) -> Response:
-            await run_in_threadpool(log_out, self.ctx, request.cookies.get(SESSION_COOKIE))
-            response = RedirectResponse("/login", status_code=303)
-            response.delete_cookie(SESSION_COOKIE, path="/")
-            return response
-
-    def _login_form(
-        self,
-        request: Request,
-        status: int,
-        *,
-        problem: str | None = None,
-        email: str = "",
-        back_to: str | None = None,
-    ) -> HTMLResponse:
-        nonce = secrets.token_urlsafe(24)
-        response = self.pages.render(
-            "console/login.html",
-            status,
-            me=None,
-            csrf_field=csrf.FIELD,
-            csrf_token=csrf.login_token(self.secret, nonce),
-            problem=problem,
-            email=email,
-            back_to=_safe_next(back_to or request.query_params.get("next", "/processes")),
-        )
-        response.set_cookie(
-            LOGIN_COOKIE,
-            nonce,
-            max_age=3600,
-            path="/login",
-            secure=self.secure(request),
-            httponly=True,
-            samesite="strict",
-        )
-        return response
-
-
-def _text(form: FormData, name: str) -> str:
+def text_field(form: FormData, name: str) -> str:
+    """A text field of a form ("" when absent or a file)."""
     value = form.get(name)
     return value if isinstance(value, str) else ""
 

@@ -1,0 +1,109 @@
+"""Logging in and out of the console: the login form (its CSRF token bound to a nonce cookie, since
+there is no session yet), the rate-limited password check, the session cookie, and logging out."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from ibmflow.errors import LoginRefused, LoginThrottled
+from ibmflow.services.sessions import log_in, log_out
+from ibmflow.web import csrf
+from ibmflow.web.auth import LOGIN_COOKIE, SESSION_COOKIE, Caller, Gate, safe_next, text_field
+from ibmflow.web.common import FORM_ALLOWANCE
+
+
+def install(gate: Gate) -> None:
+    """Add the home, login and logout routes."""
+
+    @gate.public_route("GET", "/")
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/processes", status_code=303)
+
+    @gate.public_route("GET", "/login")
+    async def login_page(request: Request) -> Response:
+        return _login_form(gate, request, 200)
+
+    @gate.public_route("POST", "/login")
+    async def login(request: Request) -> Response:
+        async with gate.read_form(request, FORM_ALLOWANCE) as form:
+            email, password = text_field(form, "email"), text_field(form, "password")
+            back_to, given = safe_next(text_field(form, "next")), text_field(form, csrf.FIELD)
+        nonce = request.cookies.get(LOGIN_COOKIE) or ""
+        if not nonce or not csrf.matches(csrf.login_token(gate.secret, nonce), given):
+            return _login_form(
+                gate,
+                request,
+                403,
+                problem="The login form expired or cookies are blocked: log in again from "
+                "this page (cookies must be allowed for this site).",
+                email=email,
+                back_to=back_to,
+            )
+        client = request.client.host if request.client else "unknown"
+        try:
+            _, token = await run_in_threadpool(log_in, gate.ctx, email, password, client=client)
+        except LoginThrottled as exc:
+            paused = _login_form(
+                gate, request, 429, problem=exc.message, email=email, back_to=back_to
+            )
+            paused.headers["Retry-After"] = str(exc.retry_after_s)
+            return paused
+        except LoginRefused as exc:
+            return _login_form(
+                gate, request, 401, problem=exc.message, email=email, back_to=back_to
+            )
+        response = RedirectResponse(back_to, status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=gate.ctx.settings.web_session_hours * 3600,
+            path="/",
+            secure=gate.secure(request),
+            httponly=True,
+            samesite="lax",
+        )
+        response.delete_cookie(LOGIN_COOKIE, path="/login")
+        return response
+
+    @gate.page("POST", "/logout", "view")
+    async def logout(request: Request, caller: Caller) -> Response:
+        await run_in_threadpool(log_out, gate.ctx, request.cookies.get(SESSION_COOKIE))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+
+def _login_form(
+    gate: Gate,
+    request: Request,
+    status: int,
+    *,
+    problem: str | None = None,
+    email: str = "",
+    back_to: str | None = None,
+) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(24)
+    response = gate.pages.render(
+        "console/login.html",
+        status,
+        me=None,
+        csrf_field=csrf.FIELD,
+        csrf_token=csrf.login_token(gate.secret, nonce),
+        problem=problem,
+        email=email,
+        back_to=safe_next(back_to or request.query_params.get("next", "/processes")),
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        max_age=3600,
+        path="/login",
+        secure=gate.secure(request),
+        httponly=True,
+        samesite="strict",
+    )
+    return response
