@@ -145,8 +145,7 @@ def _report(exc: IbmflowError) -> int:
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the command line with `argv`; return the exit code (errors are printed, not raised)."""
     from ibmflow.cli import processes, facts, requests, mail, inbound, audit, web, chase, worker  # noqa: F401, I001  (registers the commands, in this order)
-    from ibmflow.cli import reports  # noqa: F401  (the report and digest commands)
-    from ibmflow.cli import users  # noqa: F401  (the web console's accounts)
+    from ibmflow.cli import reports, users, demo  # noqa: F401  (reports and digest, accounts, the demo)
 
     try:
         app(args=list(argv) if argv is not None else None, prog_name="ibmflow")
