@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -242,7 +242,7 @@ def _ring_one(
     rang = Rang(rung.key, process.key, rung.rung, subject, rung.due_on.isoformat(), SENT)
     if not still_open or due_at is None:
         rung.status, rung.done_at, rung.outcome = CANCELLED, now, gone
-        return _replace(rang, outcome=CANCELLED, note=gone)
+        return replace(rang, outcome=CANCELLED, note=gone)
     today = cal.local_day(now)
     if process.state == SUSPENDED or not cal.is_working(today):
         # Nobody is chased while the process is suspended, nor on a day off of the recipient.
@@ -250,7 +250,7 @@ def _ring_one(
         rung.fire_at = cal.at(later, ladder.send_at)
         why = "process suspended" if process.state == SUSPENDED else f"{today:%A} is a day off"
         rung.outcome = f"deferred to {later.isoformat()}: {why}"
-        return _replace(rang, outcome=DEFERRED, note=rung.outcome)
+        return replace(rang, outcome=DEFERRED, note=rung.outcome)
     due_day = cal.local_day(due_at)
     if request is not None and institution is not None and rung.rung == "escalation":
         to, action = (
@@ -267,7 +267,7 @@ def _ring_one(
         to, action = alert_step(ctx, tx, process, stay, cal, rung, now), "chase.step_overdue"
     if not to:
         rung.status, rung.done_at, rung.outcome = CANCELLED, now, "nobody to write to"
-        return _replace(rang, outcome=CANCELLED, note=rung.outcome)
+        return replace(rang, outcome=CANCELLED, note=rung.outcome)
     rung.status, rung.done_at, rung.outcome = SENT, now, f"sent to {len(to)}"
     if request is not None:
         loaded.sent.setdefault(request.id or 0, []).append(rung.rung)
@@ -287,13 +287,7 @@ def _ring_one(
             action=action,
             process=process.key,
             entity=f"request:{request.id}" if request else f"step:{stay.step if stay else ''}",
-            after={"rung": rung.rung, "due_on": rung.due_on.isoformat(), "to": list[Any](to)},
+            after={"rung": rung.rung, "due_on": rung.due_on.isoformat(), "to": [*to]},
         )
     )
-    return _replace(rang, outcome=WOULD_SEND if dry else SENT, to=tuple(to))
-
-
-def _replace(rang: Rang, **changes: Any) -> Rang:
-    from dataclasses import replace
-
-    return replace(rang, **changes)
+    return replace(rang, outcome=WOULD_SEND if dry else SENT, to=tuple(to))

@@ -26,7 +26,7 @@ from ibmflow.requestkinds import KINDS
 from ibmflow.services import documents, records
 from ibmflow.services.common import definition_for, iso, on_process, require_step
 from ibmflow.services.context import Context
-from ibmflow.services.decisions import VoteResult, cast_in, list_decisions
+from ibmflow.services.decisions import list_decisions
 from ibmflow.services.inbound import QUARANTINED, list_quarantine
 from ibmflow.services.processes import list_processes, status
 from ibmflow.services.requests import list_requests
@@ -214,34 +214,6 @@ def check_request(ctx: Context, key: str, request_id: int) -> None:
         row = session.get(RequestRow, request_id)
         if row is None or row.process_id != process.id:
             raise NotFound(f"no request #{request_id} in {process.key}.")
-
-
-def record_vote(
-    ctx: Context,
-    key: str,
-    decision_id: int,
-    *,
-    institution: str,
-    voter: str,
-    approve: bool,
-    reason: str | None,
-    actor: str,
-) -> VoteResult:
-    """Record a vote cast outside ibmflow (at a meeting, on paper), entered in the web console."""
-    with on_process(ctx, key) as (tx, process, now):
-        return cast_in(
-            ctx,
-            tx,
-            process,
-            now,
-            decision_id,
-            institution=institution,
-            voter=voter,
-            approve=approve,
-            reason=reason,
-            actor=actor,
-            via="web",
-        )
 
 
 def _checked_upload(ctx: Context, filename: str, content: bytes) -> str:

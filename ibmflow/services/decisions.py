@@ -254,8 +254,9 @@ def vote(
     approve: bool,
     actor: str,
     reason: str | None = None,
+    via: str = "cli",
 ) -> VoteResult:
-    """Record a vote received outside ibmflow (the CLI's `vote`)."""
+    """Record a vote received outside ibmflow (the CLI's `vote`; the console's, `via="web"`)."""
     with on_process(ctx, key) as (tx, process, now):
         return cast_in(
             ctx,
@@ -268,7 +269,7 @@ def vote(
             approve=approve,
             reason=reason,
             actor=actor,
-            via="cli",
+            via=via,
         )
 
 

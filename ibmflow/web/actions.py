@@ -173,7 +173,7 @@ def install(gate: Gate) -> None:
 
         def command() -> None:
             choice = _required(caller, "choice", "approve or object")
-            console.record_vote(
+            decisions.vote(
                 ctx,
                 key,
                 did,
@@ -182,6 +182,7 @@ def install(gate: Gate) -> None:
                 approve=choice == "approve",
                 reason=caller.field("reason").strip() or None,
                 actor=caller.account.email,
+                via="web",
             )
 
         return await run(request, caller, "vote", command)
