@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 import time_machine
 from sqlmodel import col, select
 
@@ -23,7 +24,7 @@ from ibmflow.cli import run
 from ibmflow.config import load_settings
 from ibmflow.demo import demo_roster_text
 from ibmflow.errors import InvalidCommand
-from ibmflow.services import chase, deadlines, processes, records, requests, roster
+from ibmflow.services import chase, deadlines, extensions, processes, records, requests, roster
 from ibmflow.services.audit_log import verify_chain
 from ibmflow.services.context import Context
 from ibmflow.storage import migrate
@@ -283,7 +284,7 @@ def test_a_deadline_extension_moves_the_following_rungs_and_never_resends_one(
     c = f"request:{ids['customs']}"
     _sweep_at(live, local(date(2026, 12, 24), time(9, 30)))
     with time_machine.travel(local(date(2026, 12, 24), time(15)), tick=False):
-        ext = deadlines.extend_deadline(
+        ext = extensions.extend_deadline(
             live,
             KEY,
             request_id=ids["customs"],
@@ -310,6 +311,28 @@ def test_a_deadline_extension_moves_the_following_rungs_and_never_resends_one(
     ] == [f"{c}:due"]
     events = _all(live, select(AuditEventRow).where(AuditEventRow.action == "deadline.extended"))
     assert len(events) == 1 and events[0].reason == "Minister abroad"
+    # Customs' focal points are told the new date, under the request's thread; the reason, which
+    # may be internal, stays on the audit chain.
+    (told,) = _all(live, select(OutboxRow).where(OutboxRow.kind == "deadline_extended"))
+    (thread,) = _all(live, select(RequestRow.message_id).where(RequestRow.id == ids["customs"]))
+    assert sorted(told.to_addrs) == ["deputy@customs.example", "focal@customs.example"]
+    assert told.in_reply_to == thread
+    assert "Wednesday 06 January 2027, 23:59" in told.text_body
+    assert "Minister abroad" not in told.text_body
+
+
+def test_open_deadlines_from_before_the_ladder_get_their_rungs_once(
+    live: Context, tmp_path: Path
+) -> None:
+    """A database upgraded to the ladder's schema has open requests and a current step without
+    rungs: `plan_missing` (run by `ibmflow init`) writes the same rungs they would have had."""
+    _morocco(live, tmp_path)
+    planned = {k: (r.due_on, r.fire_at) for k, r in _rungs(live).items()}
+    with live.db.transaction() as tx:
+        tx.session.execute(sa.delete(RungRow))
+    assert deadlines.plan_missing(live) == 3  # two requests and the current step
+    assert {k: (r.due_on, r.fire_at) for k, r in _rungs(live).items()} == planned
+    assert deadlines.plan_missing(live) == 0
 
 
 def test_an_extension_needs_a_reason_a_working_day_and_a_later_date(
@@ -318,11 +341,11 @@ def test_an_extension_needs_a_reason_a_working_day_and_a_later_date(
     ids = _morocco(live, tmp_path)
     with time_machine.travel(START, tick=False):
         with pytest.raises(InvalidCommand, match="needs a reason"):
-            deadlines.extend_deadline(
+            extensions.extend_deadline(
                 live, KEY, request_id=ids["customs"], days=2, reason=" ", actor=COORDINATOR
             )
         with pytest.raises(InvalidCommand, match=r"not a working day.*2027-01-04"):
-            deadlines.extend_deadline(
+            extensions.extend_deadline(
                 live,
                 KEY,
                 request_id=ids["customs"],
@@ -331,7 +354,7 @@ def test_an_extension_needs_a_reason_a_working_day_and_a_later_date(
                 actor=COORDINATOR,
             )
         with pytest.raises(InvalidCommand, match="not later"):
-            deadlines.extend_deadline(
+            extensions.extend_deadline(
                 live,
                 KEY,
                 request_id=ids["customs"],
@@ -340,10 +363,10 @@ def test_an_extension_needs_a_reason_a_working_day_and_a_later_date(
                 actor=COORDINATOR,
             )
         with pytest.raises(InvalidCommand, match="either --days"):
-            deadlines.extend_deadline(
+            extensions.extend_deadline(
                 live, KEY, request_id=ids["customs"], reason="x", actor=COORDINATOR
             )
-        step = deadlines.extend_deadline(
+        step = extensions.extend_deadline(
             live, KEY, days=10, reason="Decree pending", actor=COORDINATOR
         )
     assert step.subject == "step:coordinator_appointment"
@@ -387,3 +410,28 @@ def test_a_dry_run_shows_what_would_be_sent_and_writes_nothing(
     assert "is not an ISO 8601 date and time" in capsys.readouterr().err
     assert run(["chase", "--now", "2026-12-24T09:30"]) == 2
     assert "has no time zone" in capsys.readouterr().err
+
+
+def test_init_upgrading_a_database_from_before_the_ladder_plans_its_rungs(
+    live: Context,
+    tmp_path: Path,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from alembic import command
+
+    from ibmflow.storage.migrate import _config
+
+    _morocco(live, tmp_path)
+    config = _config()
+    with live.db.engine.begin() as conn:  # back to the schema before the ladder (0002)
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(REPO)
+    assert run(["init"]) == 0
+    assert "chasing ladder planned for 3 open deadline(s)" in capsys.readouterr().out
+    assert len(_rungs(live)) == 4 + 4 + 1  # Customs, Veterinary (before:3, due, overdue:5,
+    # escalation each) and the current step

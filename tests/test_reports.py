@@ -13,7 +13,7 @@ from sqlmodel import func, select
 
 from ibmflow import reports as rp
 from ibmflow.errors import InvalidCommand, NotFound
-from ibmflow.services import deadlines, processes
+from ibmflow.services import extensions, processes
 from ibmflow.services.context import Context
 from ibmflow.services.reports import deadline_report
 from ibmflow.storage.tables import AuditEventRow, OutboxRow
@@ -165,10 +165,10 @@ def test_extended_deadlines_count_from_their_new_due_dates(
     longer overdue, it falls due in 2 working days, and the plan's next step starts that day."""
     built = sc.build(ctx, clock, tmp_path)
     late = built.ids[sc.CUSTOMS, "C"]
-    deadlines.extend_deadline(
+    extensions.extend_deadline(
         ctx, sc.KEY, request_id=late, days=3, reason="minister abroad", actor=sc.COORDINATOR
     )
-    deadlines.extend_deadline(
+    extensions.extend_deadline(
         ctx, sc.KEY, to=date(2026, 1, 22), reason="decree pending", actor=sc.COORDINATOR
     )
     (p,) = deadline_report(ctx, at=sc.AT).processes

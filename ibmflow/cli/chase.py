@@ -69,7 +69,7 @@ def extend_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Extend a deadline; the reminders not yet sent move with it, those sent are not sent again."""
-    from ibmflow.services.deadlines import extend_deadline
+    from ibmflow.services.extensions import extend_deadline
 
     new_day = None
     if to is not None:

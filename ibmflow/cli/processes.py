@@ -28,6 +28,7 @@ Expect = Annotated[
 @app.command()
 def init(ctx: typer.Context) -> None:
     """Create the database or upgrade it to the newest schema."""
+    from ibmflow.services.deadlines import plan_missing
     from ibmflow.storage.migrate import upgrade
 
     context = state(ctx).context
@@ -38,6 +39,10 @@ def init(ctx: typer.Context) -> None:
         out.print(f"database {where} is up to date (schema {after})", highlight=False)
     else:
         out.print(f"database {where}: schema {before or 'none'} -> {after}", highlight=False)
+        # Open deadlines from before the chasing ladder get their rungs now.
+        planned = plan_missing(context) if before is not None else 0
+        if planned:
+            out.print(f"chasing ladder planned for {planned} open deadline(s)", highlight=False)
 
 
 @app.command()

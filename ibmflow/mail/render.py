@@ -37,6 +37,7 @@ MESSAGE_KINDS = (
     "escalation",
     "step_overdue",
     "digest",
+    "deadline_extended",
 )
 
 

@@ -165,6 +165,17 @@ _SAMPLES: dict[str, dict[str, Any]] = {
             "due_day": "Monday 19 January 2026",
         },
     },
+    "deadline_extended": {
+        "recipients_count": 2,
+        "institution": _CUSTOMS,
+        "request": {
+            "id": 42,
+            "kind_label": "self-assessment",
+            "due_local": "Monday 26 January 2026, 23:59 (Africa/Casablanca)",
+            "previous_due_local": _DUE,
+        },
+        "step": _STEP,
+    },
     "digest": {
         "recipient": {"name": "Amina Lahlou", "email": "manager@cabinet.example"},
         "week": "2027-W03",

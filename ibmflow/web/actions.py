@@ -21,8 +21,8 @@ from ibmflow.access import ADMINISTRATOR
 from ibmflow.errors import IbmflowError, InvalidCommand
 from ibmflow.services import (
     console,
-    deadlines,
     decisions,
+    extensions,
     inbound,
     processes,
     records,
@@ -364,7 +364,7 @@ def install(gate: Gate) -> None:
 
         def command() -> None:
             days, to = caller.field("days").strip(), caller.field("to").strip()
-            deadlines.extend_deadline(
+            extensions.extend_deadline(
                 ctx,
                 key,
                 reason=caller.field("reason"),
