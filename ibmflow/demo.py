@@ -45,6 +45,10 @@ def _document(ctx: Context, key: str, name: str, text: str) -> Path:
     return path
 
 
+def _attach(ctx: Context, key: str, kind: str, name: str, text: str) -> None:
+    records.attach_document(ctx, key, _document(ctx, key, name, text), kind=kind, actor=COORDINATOR)
+
+
 def _unanimous(
     ctx: Context, key: str, subject: str, actor: str, say: Say, representative: bool = False
 ) -> None:
@@ -132,26 +136,14 @@ def drive(
     records.add_task_force(
         ctx, key, name="Task force on the situation analysis", lead="MOI_BORDER_GUARD", actor=actor
     )
-    records.attach_document(
-        ctx,
-        key,
-        _document(ctx, key, "tor.txt", "Terms of Reference of the IAWG"),
-        kind="terms_of_reference",
-        actor=actor,
-    )
+    _attach(ctx, key, "terms_of_reference", "tor.txt", "Terms of Reference of the IAWG")
     _unanimous(ctx, key, "terms_of_reference", actor, say, representative=True)
     step_done()
 
     stage(4, "Definition of the main objectives")
     if until == 4:
         return
-    records.attach_document(
-        ctx,
-        key,
-        _document(ctx, key, "objectives.txt", "Main objectives"),
-        kind="objectives",
-        actor=actor,
-    )
+    _attach(ctx, key, "objectives", "objectives.txt", "Main objectives")
     _unanimous(ctx, key, "objectives", actor, say)
     step_done()
 
@@ -169,13 +161,7 @@ def drive(
                 text=f"{kind.replace('_', ' ')} of {code}",
             )
     say(f"  {len(INVOLVED)} institutions answered the self-assessment and the inventory")
-    records.attach_document(
-        ctx,
-        key,
-        _document(ctx, key, "report.txt", "Consolidated report"),
-        kind="consolidated_report",
-        actor=actor,
-    )
+    _attach(ctx, key, "consolidated_report", "report.txt", "Consolidated report")
     _unanimous(ctx, key, "consolidated_report", actor, say)
     step_done()
 
@@ -194,13 +180,7 @@ def drive(
             actor=actor,
             path=_document(ctx, key, f"{lead}.txt", f"Draft: {title_}"),
         )
-    records.attach_document(
-        ctx,
-        key,
-        _document(ctx, key, "draft.txt", "Assembled draft strategy"),
-        kind="assembled_draft",
-        actor=actor,
-    )
+    _attach(ctx, key, "assembled_draft", "draft.txt", "Assembled draft strategy")
     say("  two chapters drafted and the assembled draft attached")
     step_done()
 
@@ -222,13 +202,7 @@ def drive(
     stage(8, "Preparation of the final strategy document")
     if until == 8:
         return
-    records.attach_document(
-        ctx,
-        key,
-        _document(ctx, key, "final.txt", "Final strategy"),
-        kind="final_document",
-        actor=actor,
-    )
+    _attach(ctx, key, "final_document", "final.txt", "Final strategy")
     _unanimous(ctx, key, "submission_for_adoption", actor, say)
     step_done()
 

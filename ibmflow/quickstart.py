@@ -8,11 +8,9 @@ Ctrl-C or SIGTERM stops the server, then lets the worker finish the job in hand.
 from __future__ import annotations
 
 import asyncio
-import signal
-import threading
 
 from ibmflow.services.context import Context
-from ibmflow.web.server import build_server
+from ibmflow.web.server import build_server, stopped_by_sigterm
 from ibmflow.worker import start_worker
 
 
@@ -30,12 +28,5 @@ async def run_console(ctx: Context, *, host: str | None = None, port: int | None
 
 def serve_console(ctx: Context, *, host: str | None = None, port: int | None = None) -> None:
     """Run `run_console` until Ctrl-C or SIGTERM, then return normally."""
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main else None
-    try:
+    with stopped_by_sigterm():
         asyncio.run(run_console(ctx, host=host, port=port))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if main:
-            signal.signal(signal.SIGTERM, previous)

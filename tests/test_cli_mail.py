@@ -5,17 +5,17 @@ from __future__ import annotations
 import email
 import json
 from collections.abc import Callable
-from datetime import date
 from email import policy
 from pathlib import Path
 
 import pytest
+from scenarios import at_stakeholder_identification
 
 import ibmflow.cli.mail  # noqa: F401  (registers `ibmflow mail` until cli.run imports it)
 from ibmflow.cli import run
-from ibmflow.demo import COORDINATOR, demo_roster_text
+from ibmflow.demo import COORDINATOR
 from ibmflow.mail.render import MESSAGE_KINDS
-from ibmflow.services import processes, records, requests, roster
+from ibmflow.services import requests
 from ibmflow.services.context import Context
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -66,21 +66,7 @@ def bare_cli(
 @pytest.fixture
 def requested(ctx: Context, tmp_path: Path) -> list[int]:
     """A process whose Customs focal points were sent the acknowledgement request."""
-    processes.start_process(ctx, title="National IBM Strategy", key=KEY, actor=COORDINATOR)
-    records.appoint_coordinator(
-        ctx,
-        KEY,
-        name="Karim Benali",
-        email=COORDINATOR,
-        authority="Head of Government",
-        reference="Decree 2.26.101",
-        appointed_on=date(2026, 1, 5),
-        actor=COORDINATOR,
-    )
-    processes.fire(ctx, KEY, "complete", actor=COORDINATOR)
-    path = tmp_path / "roster.toml"
-    path.write_text(demo_roster_text(), encoding="utf-8")
-    roster.import_roster(ctx, KEY, path, actor=COORDINATOR)
+    at_stakeholder_identification(ctx, KEY, tmp_path, starter=COORDINATOR)
     return requests.send_requests(
         ctx, KEY, kind="acknowledge_contact", actor=COORDINATOR, institutions=["MOF_CUSTOMS"]
     )

@@ -19,7 +19,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,13 @@ from typing import Any
 import aiosmtplib
 import pytest
 import sqlalchemy as sa
+from scenarios import at_stakeholder_identification
 from sqlmodel import col, select
 
-from ibmflow.demo import COORDINATOR, demo_roster_text
+from ibmflow.demo import COORDINATOR
 from ibmflow.errors import DatabaseNotReady, InvalidCommand
 from ibmflow.mail.receiver import controller
-from ibmflow.services import decisions, inbound, processes, records, requests, roster
+from ibmflow.services import decisions, inbound, processes, requests
 from ibmflow.services.audit_log import verify_chain
 from ibmflow.services.context import Context
 from ibmflow.storage.tables import (
@@ -60,21 +60,7 @@ BORDER_MEMBER = "member@borderguard.example"
 def process(ctx: Context, tmp_path: Path) -> str:
     """A process at stakeholder identification with the demo roster, its acknowledgement requests
     sent to every focal point of the permanent institutions."""
-    processes.start_process(ctx, title="Demo strategy", key=KEY, actor="chair@interior.example")
-    records.appoint_coordinator(
-        ctx,
-        KEY,
-        name="Karim Benali",
-        email=COORDINATOR,
-        authority="Head of Government",
-        reference="Decree 2.26.101",
-        appointed_on=date(2026, 1, 5),
-        actor="chair@interior.example",
-    )
-    processes.fire(ctx, KEY, "complete", actor=COORDINATOR)
-    path = tmp_path / "roster.toml"
-    path.write_text(demo_roster_text(), encoding="utf-8")
-    roster.import_roster(ctx, KEY, path, actor=COORDINATOR)
+    at_stakeholder_identification(ctx, KEY, tmp_path, title="Demo strategy")
     requests.send_requests(
         ctx, KEY, kind="acknowledge_contact", actor=COORDINATOR, scope="permanent"
     )

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from datetime import date
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -28,14 +27,15 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+from scenarios import at_stakeholder_identification
 from sqlmodel import col, select
 
 from ibmflow.config import load_settings
-from ibmflow.demo import COORDINATOR, demo_roster_text
+from ibmflow.demo import COORDINATOR
 from ibmflow.mail.compose import compose
 from ibmflow.mail.dispatch import DispatchReport, dispatch_once, retry_delay
 from ibmflow.mail.transport import SmtpTransport, TransientMailError
-from ibmflow.services import mailings, processes, records, requests, roster
+from ibmflow.services import mailings, requests
 from ibmflow.services.context import Context
 from ibmflow.storage.tables import (
     AuditEventRow,
@@ -214,21 +214,7 @@ SET_ASIDE = "set aside by the test setup"
 
 def prepare(ctx: Context, tmp_path: Path) -> None:
     """A process at stakeholder identification with the demo roster and an appointed coordinator."""
-    processes.start_process(ctx, title="National IBM Strategy", key=KEY, actor=COORDINATOR)
-    records.appoint_coordinator(
-        ctx,
-        KEY,
-        name="Karim Benali",
-        email=COORDINATOR,
-        authority="Head of Government",
-        reference="Decree 2.26.101",
-        appointed_on=date(2026, 1, 5),
-        actor=COORDINATOR,
-    )
-    processes.fire(ctx, KEY, "complete", actor=COORDINATOR)
-    path = tmp_path / "roster.toml"
-    path.write_text(demo_roster_text(), encoding="utf-8")
-    roster.import_roster(ctx, KEY, path, actor=COORDINATOR)
+    at_stakeholder_identification(ctx, KEY, tmp_path, starter=COORDINATOR)
     # The setup's own mails (the step notifications of the advance) are not under test here: set
     # them aside so that each test sees only the mails it causes.
     with ctx.db.transaction() as tx:
@@ -520,7 +506,10 @@ def test_dispatchers_running_at_once_send_each_mail_once(
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
     if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make a test certificate")
+        reason = "the openssl command is needed to make a test certificate"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; install Debian's openssl")
+        pytest.skip(reason)
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(

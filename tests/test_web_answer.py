@@ -26,12 +26,13 @@ from typing import Any
 
 import httpx
 import pytest
+from scenarios import at_stakeholder_identification
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from ibmflow.demo import COORDINATOR, demo_roster_text
+from ibmflow.demo import COORDINATOR
 from ibmflow.requestkinds import KINDS
-from ibmflow.services import decisions, processes, records, requests, roster
+from ibmflow.services import decisions, requests
 from ibmflow.services.context import Context
 from ibmflow.storage.tables import (
     AuditEventRow,
@@ -64,21 +65,9 @@ sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.fixture
 def process(ctx: Context, tmp_path: Path) -> str:
     """A process at stakeholder identification with the demo roster imported (people, members)."""
-    processes.start_process(ctx, title="National IBM strategy", key=KEY, actor="chair@ma.example")
-    records.appoint_coordinator(
-        ctx,
-        KEY,
-        name="Karim Benali",
-        email=COORDINATOR,
-        authority="Head of Government",
-        reference="Decree 2.26.101",
-        appointed_on=date(2026, 1, 5),
-        actor="chair@ma.example",
+    at_stakeholder_identification(
+        ctx, KEY, tmp_path, title="National IBM strategy", starter="chair@ma.example"
     )
-    processes.fire(ctx, KEY, "complete", actor=COORDINATOR)
-    roster_file = tmp_path / "roster.toml"
-    roster_file.write_text(demo_roster_text(), encoding="utf-8")
-    roster.import_roster(ctx, KEY, roster_file, actor=COORDINATOR)
     return KEY
 
 

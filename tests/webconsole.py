@@ -6,19 +6,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from scenarios import at_stakeholder_identification
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from ibmflow.access import ADMINISTRATOR, CHAIR, COORDINATOR, MANAGER
 from ibmflow.demo import COORDINATOR as COORDINATOR_EMAIL
-from ibmflow.demo import demo_roster_text
-from ibmflow.services import accounts, decisions, inbound, processes, records, requests, roster
+from ibmflow.services import accounts, decisions, inbound, records, requests
 from ibmflow.services.context import Context
 from ibmflow.storage.tables import AuditEventRow, OutboxRow, RequestRow
 
@@ -36,21 +35,9 @@ OTHER_COORDINATOR = "coordinator@tunisia.example"
 def start_process(ctx: Context, key: str, tmp_path: Path) -> None:
     """A process at stakeholder identification, its coordinator appointed, the demo roster
     imported after the step was entered (so its acknowledgement requests are still to send)."""
-    processes.start_process(ctx, title=f"National IBM strategy {key}", key=key, actor="chair@x")
-    records.appoint_coordinator(
-        ctx,
-        key,
-        name="Karim Benali",
-        email=COORDINATOR_EMAIL,
-        authority="Head of Government",
-        reference="Decree 2.26.101",
-        appointed_on=date(2026, 1, 5),
-        actor="chair@interior.example",
+    at_stakeholder_identification(
+        ctx, key, tmp_path, title=f"National IBM strategy {key}", coordinator=COORDINATOR_EMAIL
     )
-    processes.fire(ctx, key, "complete", actor=COORDINATOR_EMAIL)
-    roster_file = tmp_path / f"roster-{key}.toml"
-    roster_file.write_text(demo_roster_text(), encoding="utf-8")
-    roster.import_roster(ctx, key, roster_file, actor=COORDINATOR_EMAIL)
 
 
 def add_accounts(ctx: Context, *, other: bool = True) -> None:

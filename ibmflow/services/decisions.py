@@ -13,7 +13,6 @@ from ibmflow.audit import AuditRecord
 from ibmflow.decisions import ADOPTED, OPEN, REJECTED, ballot_for, describe_vote, tally
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.facts import DECISION_SUBJECTS, Facts, Person
-from ibmflow.services import deadlines
 from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
@@ -141,27 +140,17 @@ def issue_votes(
             created_by=actor,
             decision_id=decision.id,
         )
-        tx.session.add(request)
-        tx.session.flush()
-        requests.mail_request(
-            ctx, tx, process, request, institution, people, now, representing=representing
-        )
-        deadlines.plan_request(ctx, tx, process, request, institution)
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="request.sent",
-                process=process.key,
-                entity=f"request:{request.id}",
-                after={
-                    "kind": "vote",
-                    "decision_id": decision.id,
-                    "institution": code,
-                    "to": [p.email for p in people],
-                    "due_at": iso(due),
-                },
-            )
+        requests.send_new(
+            ctx,
+            tx,
+            process,
+            request,
+            institution,
+            people,
+            now,
+            actor=actor,
+            representing=representing,
+            details={"decision_id": decision.id},
         )
         created.append(request.id or 0)
     return created

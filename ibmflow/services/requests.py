@@ -134,28 +134,56 @@ def issue(
                 reply_key=secrets.token_hex(8),
                 created_by=actor,
             )
-            tx.session.add(request)
-            tx.session.flush()
-            mail_request(ctx, tx, process, request, institution, group, now)
-            deadlines.plan_request(ctx, tx, process, request, institution)
-            tx.audit(
-                AuditRecord(
-                    at=now,
-                    actor=actor,
-                    action="request.sent",
-                    process=process.key,
-                    entity=f"request:{request.id}",
-                    after={
-                        "kind": kind,
-                        "institution": code,
-                        "to": [p.email for p in group],
-                        "due_at": iso(due),
-                        "step": process.state,
-                    },
-                )
+            send_new(
+                ctx,
+                tx,
+                process,
+                request,
+                institution,
+                group,
+                now,
+                actor=actor,
+                details={"step": process.state},
             )
             created.append(request.id or 0)
     return created
+
+
+def send_new(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    request: RequestRow,
+    institution: InstitutionRow,
+    people: Sequence[PersonRow],
+    now: datetime,
+    *,
+    actor: str,
+    representing: dict[int, PersonRow] | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Send a new request: store it, mail each addressee their link, plan its chasing ladder and
+    put `request.sent` on the audit chain, all in the caller's transaction."""
+    tx.session.add(request)
+    tx.session.flush()
+    mail_request(ctx, tx, process, request, institution, people, now, representing=representing)
+    deadlines.plan_request(ctx, tx, process, request, institution)
+    tx.audit(
+        AuditRecord(
+            at=now,
+            actor=actor,
+            action="request.sent",
+            process=process.key,
+            entity=f"request:{request.id}",
+            after={
+                "kind": request.kind,
+                "institution": institution.code,
+                "to": [p.email for p in people],
+                "due_at": iso(request.due_at),
+                **(details or {}),
+            },
+        )
+    )
 
 
 def mail_request(

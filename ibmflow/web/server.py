@@ -10,7 +10,8 @@ import logging
 import re
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
@@ -85,17 +86,24 @@ def build_server(
     return uvicorn.Server(config)
 
 
-def serve(ctx: Context, *, host: str | None = None, port: int | None = None) -> None:
-    """Serve the answer pages until stopped by Ctrl-C or SIGTERM (then return normally)."""
-    server = build_server(ctx, host=host, port=port)
-    # uvicorn shuts down gracefully on either signal, then raises it again with the handlers it
-    # found; make SIGTERM's one raise KeyboardInterrupt too, so that a stop is a clean exit.
+@contextmanager
+def stopped_by_sigterm() -> Iterator[None]:
+    """Run a block that Ctrl-C or SIGTERM stops cleanly: both raise KeyboardInterrupt, which is
+    swallowed when the block ends. uvicorn shuts down gracefully on either signal, then raises it
+    again with the handlers it found; SIGTERM's default would kill the process at that point."""
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main else None
     try:
-        server.run()
+        yield
     except KeyboardInterrupt:
         pass
     finally:
         if main:
             signal.signal(signal.SIGTERM, previous)
+
+
+def serve(ctx: Context, *, host: str | None = None, port: int | None = None) -> None:
+    """Serve the answer pages until stopped by Ctrl-C or SIGTERM (then return normally)."""
+    server = build_server(ctx, host=host, port=port)
+    with stopped_by_sigterm():
+        server.run()
