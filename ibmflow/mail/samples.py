@@ -165,6 +165,7 @@ _SAMPLES: dict[str, dict[str, Any]] = {
             "due_day": "Monday 19 January 2026",
         },
         "passed_over": "",
+        "chased_as": "the focal point",
     },
     "chase_digest": {
         "recipient": {"name": "Youssef Amrani", "email": "chair@interior.example"},
@@ -193,6 +194,7 @@ _SAMPLES: dict[str, dict[str, Any]] = {
                 "kind": "escalation",
                 "recipients_names": "Karim Benali (coordinator), Youssef Amrani (chair)",
                 "passed_over": "Rachid Alaoui (IAWG member)",
+                "chased_as": "the focal point",
                 "institution": _CUSTOMS,
                 "request": {"id": 43, "kind_label": "activity inventory", "due_local": _DUE},
                 "step": _STEP,

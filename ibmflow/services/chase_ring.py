@@ -159,7 +159,9 @@ def ring_process(
         today = s.cal.local_day(now)
         if process.state == SUSPENDED or not s.cal.is_working(today):
             # Nobody is chased while the process is suspended, nor on a day off of the recipient.
-            later = s.cal.next_working(today + timedelta(days=process.state == SUSPENDED))
+            later = s.cal.next_working(
+                today + timedelta(days=1 if process.state == SUSPENDED else 0)
+            )
             why = "process suspended" if process.state == SUSPENDED else f"{today:%A} is a day off"
             for row in rows:
                 row.fire_at = s.cal.at(later, s.ladder.send_at)

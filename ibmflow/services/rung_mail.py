@@ -191,6 +191,7 @@ def escalation(
             "representatives": any(role == "representative" for _, role in to.values()),
         },
         "passed_over": ", ".join(f"{p.name} ({role})" for p, role in passed_over),
+        "chased_as": "the voter" if request.kind == "vote" else "the focal point",
     }
     people = [p for p, _ in to.values()]
     return Item(rung, ESCALATION_MAIL, people, context, request, institution)
@@ -234,7 +235,7 @@ def write_mails(
 ) -> None:
     """Write one mail per person for the items of one process that rang in this sweep."""
     mine: dict[int, tuple[PersonRow, list[Item]]] = {}
-    for item in sorted(items, key=lambda i: (_ORDER[i.template], i.rung.key)):
+    for item in sorted(items, key=lambda i: (_ORDER[i.template], i.request.id if i.request else 0)):
         for person in item.people:
             mine.setdefault(person.id or 0, (person, []))[1].append(item)
     for person, its in mine.values():
