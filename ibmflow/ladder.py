@@ -32,6 +32,7 @@ from typing import Any
 from ibmflow.calendar import WorkCalendar
 
 REQUEST_SUBJECT, STEP_SUBJECT = "request", "step"
+ESCALATION = "escalation"
 _KEYS = {"before_due", "on_due", "overdue_every", "escalate_after", "step_overdue_every", "send_at"}
 
 
@@ -82,7 +83,7 @@ def request_rungs(ladder: Ladder, cal: WorkCalendar, sent_day: date, due_day: da
             Rung(cal.add(due_day, ladder.overdue_every), f"overdue:{ladder.overdue_every}")
         )
     if ladder.escalate_after:
-        rungs.append(Rung(cal.add(due_day, ladder.escalate_after), "escalation"))
+        rungs.append(Rung(cal.add(due_day, ladder.escalate_after), ESCALATION))
     return sorted(r for r in rungs if r.day > sent_day)
 
 
@@ -121,6 +122,59 @@ def rungs_after_move(
         if current is not None:
             out.append(current)
     return sorted(out)
+
+
+# Catching up: several rungs of one subject due at once ------------------------------------------------
+
+
+def _rank(rung: Rung) -> tuple[date, int, int]:
+    """Later rungs rank higher: by day, then before < due < overdue, then by number."""
+    kind, _, number = rung.name.partition(":")
+    order = {"before": 0, "due": 1}.get(kind, 2)
+    days = int(number) if number.isdigit() else 0
+    return (rung.day, order, -days if kind == "before" else days)
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """What one sweep does with the reminder rungs of one subject that are due together.
+
+    `send` is the latest applicable rung (one of `due`, or an overdue rung further along the
+    open-ended part of the ladder whose day has come too); `superseded` are the others, including
+    the overdue rungs passed over on the way, which were never planned; `follow` is the next rung to
+    plan, always on a later day than `until`.
+    """
+
+    send: Rung
+    superseded: tuple[Rung, ...]
+    follow: Rung | None
+
+
+def catch_up(
+    ladder: Ladder, cal: WorkCalendar, due_day: date, due: list[Rung], until: date
+) -> CatchUp:
+    """Only the latest of several due reminder rungs is sent (the chaser is polite): a late start or
+    a downtime never sends a subject's before, due-day and overdue reminders in the same minute.
+
+    `due` are the subject's rungs due now, escalation excluded; `until` is the last day whose
+    sending moment has passed.
+    """
+    assert due and all(r.name != ESCALATION for r in due)
+    latest = max(due, key=_rank)
+    passed: list[Rung] = []
+    follow = next_rung(ladder, cal, due_day, latest.name)
+    while follow is not None and follow.day <= until:
+        passed.append(latest)
+        latest = follow
+        follow = next_rung(ladder, cal, due_day, latest.name)
+    superseded = sorted({*(r for r in due if r != latest), *passed}, key=_rank)
+    return CatchUp(latest, tuple(superseded), follow)
+
+
+def escalation_waits(reminded_before: bool, reminding_now: bool) -> bool:
+    """An escalation never goes out in the same sweep as the first reminder the person chased ever
+    got for that request: it waits for a later sweep, so that they had a chance to answer."""
+    return reminding_now and not reminded_before
 
 
 # Reading the [chase] table of a workflow file -------------------------------------------------------

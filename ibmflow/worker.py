@@ -123,7 +123,7 @@ class Worker:
 
     def sweep_pass(self) -> Done:
         """Ring every due rung, a batch per transaction, stopping between batches when told to."""
-        sent = deferred = cancelled = 0
+        sent = superseded = deferred = cancelled = 0
         while not self._stopping:
             report = chase.sweep(
                 self.ctx,
@@ -135,11 +135,12 @@ class Worker:
             if not report.rungs:
                 break
             sent += report.count(SENT)
+            superseded += report.count(chase.SUPERSEDED)
             deferred += report.count(chase.DEFERRED)
             cancelled += report.count(CANCELLED)
         return (
-            sent + deferred + cancelled,
-            f"{sent} sent, {deferred} deferred, {cancelled} cancelled",
+            sent + superseded + deferred + cancelled,
+            f"{sent} sent, {superseded} superseded, {deferred} deferred, {cancelled} cancelled",
         )
 
     def dispatch_pass(self) -> Done:

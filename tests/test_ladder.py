@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,10 +13,13 @@ from ibmflow.calendar import WorkCalendar
 from ibmflow.definitions import parse_definition
 from ibmflow.errors import DefinitionError
 from ibmflow.ladder import (
+    ESCALATION,
     REQUEST_SUBJECT,
     STEP_SUBJECT,
     Ladder,
     Rung,
+    catch_up,
+    escalation_waits,
     next_rung,
     request_rungs,
     rungs_after_move,
@@ -124,6 +127,105 @@ def test_every_rung_rings_on_a_working_day_of_its_institution_and_after_sending(
     for rung in rungs:
         assert cal.is_working(rung.day)
         assert rung.day > sent
+
+
+def test_a_late_start_sends_only_the_latest_rung_and_walks_the_overdue_ones() -> None:
+    """Due Tuesday 29 December 2026 (Saturday-Sunday weekend); nobody swept until Wednesday 20
+    January: before:3, due and overdue:5 are due, overdue:10 (15 January) has passed too."""
+    due = [
+        Rung(date(2026, 12, 24), "before:3"),
+        Rung(date(2026, 12, 29), "due"),
+        Rung(date(2027, 1, 6), "overdue:5"),
+    ]
+    plan = catch_up(DEFAULT, SAT_SUN, date(2026, 12, 29), due, date(2027, 1, 20))
+    assert plan.send == Rung(date(2027, 1, 15), "overdue:10")
+    assert plan.superseded == tuple(due)
+    assert plan.follow == Rung(date(2027, 1, 22), "overdue:15")
+    one = catch_up(DEFAULT, SAT_SUN, date(2026, 12, 29), due[:2], date(2026, 12, 29))
+    assert (one.send.name, [r.name for r in one.superseded], one.follow) == (
+        "due",
+        ["before:3"],
+        None,
+    )
+
+
+def _simulate(
+    cal: WorkCalendar, sent: date, due: date, sweeps: list[date]
+) -> tuple[list[tuple[date, str]], list[tuple[date, Rung]], list[Rung]]:
+    """The sweep's decisions, on the ladder alone, for sweeps after 09:00 local on these days."""
+    pending = {r.name: r for r in request_rungs(DEFAULT, cal, sent, due)}
+    planned = list(pending.values())
+    rang: list[tuple[date, str]] = []
+    superseded: list[tuple[date, Rung]] = []
+    for day in sweeps:
+        if not cal.is_working(day):
+            continue  # deferred, all of them, to a working day
+        reminders = [r for r in pending.values() if r.day <= day and r.name != ESCALATION]
+        if reminders:
+            plan = catch_up(DEFAULT, cal, due, reminders, day)
+            for rung in reminders:
+                del pending[rung.name]
+            rang.append((day, plan.send.name))
+            superseded += [(day, r) for r in plan.superseded]
+            if plan.follow is not None:
+                assert plan.follow.day > day
+                pending[plan.follow.name] = plan.follow
+                planned.append(plan.follow)
+        escalation = pending.get(ESCALATION)
+        if escalation is not None and escalation.day <= day:
+            before = any(name != ESCALATION for d, name in rang if d < day)
+            if escalation_waits(before, bool(reminders)):
+                pending[ESCALATION] = Rung(cal.next_working(day + timedelta(days=1)), ESCALATION)
+            else:
+                rang.append((day, ESCALATION))
+                del pending[ESCALATION]
+    return rang, superseded, planned
+
+
+@given(
+    sent_offset=st.integers(0, 400),
+    due_days=st.integers(1, 40),
+    weekend=st.sampled_from([frozenset({5, 6}), frozenset({4, 5}), frozenset({6})]),
+    sweeps=st.lists(st.integers(0, 150), max_size=25),
+)
+def test_no_reminder_is_sent_twice_nor_two_in_one_sweep_whatever_the_sweeps(
+    sent_offset: int, due_days: int, weekend: frozenset[int], sweeps: list[int]
+) -> None:
+    """Sweeps on any days (a worker down for weeks, or sweeping every day): each rung is sent at
+    most once, a request's people get at most one reminder a sweep, an escalation never goes out
+    in the sweep of the first reminder, and nothing is both sent and superseded."""
+    cal = WorkCalendar("Africa/Casablanca", weekend, lambda year: HOLIDAYS)
+    sent = date.fromordinal(date(2026, 1, 1).toordinal() + sent_offset)
+    due = cal.add(sent, due_days)
+    days = sorted({sent + timedelta(days=n) for n in sweeps})
+    rang, superseded, _ = _simulate(cal, sent, due, days)
+    names = [name for _, name in rang]
+    assert len(names) == len(set(names))
+    reminders_by_day = [day for day, name in rang if name != ESCALATION]
+    assert len(reminders_by_day) == len(set(reminders_by_day))
+    escalated = [day for day, name in rang if name == ESCALATION]
+    if escalated and reminders_by_day:
+        assert escalated[0] != min(reminders_by_day)
+    assert not {name for name in names} & {r.name for _, r in superseded}
+    assert all(rung.day <= day for day, rung in superseded)
+
+
+@given(
+    sent_offset=st.integers(0, 400),
+    due_days=st.integers(1, 40),
+    weekend=st.sampled_from([frozenset({5, 6}), frozenset({4, 5}), frozenset({6})]),
+)
+def test_a_sweep_every_day_sends_every_rung_on_its_day_and_supersedes_none(
+    sent_offset: int, due_days: int, weekend: frozenset[int]
+) -> None:
+    cal = WorkCalendar("Africa/Casablanca", weekend, lambda year: HOLIDAYS)
+    sent = date.fromordinal(date(2026, 1, 1).toordinal() + sent_offset)
+    due = cal.add(sent, due_days)
+    days = [sent + timedelta(days=n) for n in range(1, due_days * 2 + 60)]
+    rang, superseded, planned = _simulate(cal, sent, due, days)
+    assert superseded == []  # a worker that never misses a day behaves as before catch-up existed
+    on_time = {(r.day, r.name) for r in planned if r.day <= days[-1]}
+    assert set(rang) == on_time
 
 
 def test_a_workflow_declares_a_ladder_per_request_kind() -> None:

@@ -50,7 +50,8 @@ sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def due_requests(ctx: Context, tmp_path: Path, count: int, now: datetime) -> int:
     """`count` processes with 28 requests each (4 kinds x 7 institutions), sent 9 days before
     `now` and due 5 days later: the reminder 3 days before and the due-day reminder are due at
-    `now`, the next rung (overdue and escalation) a day after. The processes are in ZZ (ISO's
+    `now` (a sweep sends the latest, the due-day reminder, and supersedes the other), the next rung
+    (overdue and escalation) a day after. The processes are in ZZ (ISO's
     user-assigned code: no public holidays) and every institution works every day, so a worker on
     the system clock finds today a working day whatever day the test runs. Returns how many rungs
     are due at `now`."""
@@ -283,9 +284,10 @@ def test_once_rings_every_due_rung_and_delivers_its_mails(
     worker = Worker(ctx, schedule(batch=7), name="tester:1")
     results = asyncio.run(worker.run_once())
     assert results == {
-        SWEEP: "56 sent, 0 deferred, 0 cancelled",
-        # 32 requests (Customs has two focal points), then their 64 reminders
-        DISPATCH: "claimed 96, sent 96, deferred 0, failed 0",
+        SWEEP: "28 sent, 28 superseded, 0 deferred, 0 cancelled",
+        # 32 requests (Customs has two focal points), then one reminder mail to each of the 8
+        # people, listing their institution's 4 requests
+        DISPATCH: "claimed 40, sent 40, deferred 0, failed 0",
         DIGEST: "1 sent",
     }
     assert fake_digest == [now]
@@ -296,8 +298,12 @@ def test_once_rings_every_due_rung_and_delivers_its_mails(
         reminders = session.exec(
             select(OutboxRow.id, OutboxRow.status).where(col(OutboxRow.dedupe_key).is_not(None))
         ).all()
-    assert set(rungs) == {("sent", "sent to 1 by tester:1"), ("sent", "sent to 2 by tester:1")}
-    assert len(reminders) == 64 and {status for _, status in reminders} == {"sent"}
+    assert set(rungs) == {
+        ("sent", "sent to 1 by tester:1"),
+        ("sent", "sent to 2 by tester:1"),
+        ("skipped", "superseded by due"),
+    }
+    assert len(reminders) == 8 and {status for _, status in reminders} == {"sent"}
     mailbox = {p.name for p in ctx.settings.mailbox_dir.glob("*.eml")}
     assert {f"{outbox_id}.eml" for outbox_id, _ in reminders} <= mailbox
     assert verify_chain(ctx).ok
@@ -330,7 +336,9 @@ def test_a_locked_database_fails_one_sweep_and_the_next_run_sends(
             conn.exec_driver_sql("ROLLBACK")
         assert failed is None and worker.failures[SWEEP] == 1
         assert "sweep failed" in caplog.text and "retrying at its next run" in caplog.text
-        assert asyncio.run(worker.run_job(SWEEP)) == f"{due} sent, 0 deferred, 0 cancelled"
+        assert asyncio.run(worker.run_job(SWEEP)) == (
+            f"{due // 2} sent, {due // 2} superseded, 0 deferred, 0 cancelled"
+        )
     finally:
         blocker.dispose()
         impatient.db.dispose()
@@ -378,4 +386,4 @@ def test_the_worker_runs_beside_the_web_server_in_one_event_loop(
         sent = session.exec(
             select(sa.func.count()).select_from(RungRow).where(RungRow.status == "sent")
         ).one()
-    assert sent == due
+    assert sent == due // 2  # the due-day reminders; the reminders 3 days before, superseded

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from typing import Annotated
 
 import typer
@@ -22,7 +22,10 @@ def chase_command(
     ctx: typer.Context,
     now: Annotated[
         str | None,
-        typer.Option(help="Sweep as of this moment (ISO 8601 with a time zone). Default: now."),
+        typer.Option(
+            help="With --dry-run: show what a sweep at this moment (ISO 8601 with a time zone) "
+            "would send. A real sweep runs at the present moment only."
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be sent; write nothing.")
@@ -33,23 +36,34 @@ def chase_command(
     outbox (`ibmflow mail dispatch` or the worker sends them)."""
     from ibmflow.services.chase import sweep
 
-    report = sweep(state(ctx).context, now=parse_moment(now, "--now"), dry_run=dry_run)
+    moment = parse_moment(now, "--now")
+    if moment is not None and not dry_run:
+        # A sweep dated elsewhere than now would mark rungs sent and date mails and audit events at
+        # that moment: in the future, they would go out months later for requests answered since.
+        raise typer.BadParameter(
+            f"{now} is for --dry-run only: a real sweep sends at the present moment. Run "
+            f"`ibmflow chase --dry-run --now {now}` to see what a sweep then would send, or "
+            "`ibmflow chase` to sweep now.",
+            param_hint="'--now'",
+        )
+    report = sweep(state(ctx).context, now=moment, dry_run=dry_run)
     if as_json:
         print_json(report.to_dict())
         return
+    at = report.at.astimezone(UTC)
     if not report.rungs:
-        out.print(f"Nothing is due as of {report.at:%Y-%m-%d %H:%M} UTC.", highlight=False)
+        out.print(f"Nothing is due as of {at:%Y-%m-%d %H:%M} UTC.", highlight=False)
         return
     table(
-        f"Chase as of {report.at:%Y-%m-%d %H:%M} UTC"
-        + (" (dry run: nothing written)" if dry_run else ""),
+        f"Chase as of {at:%Y-%m-%d %H:%M} UTC" + (" (dry run: nothing written)" if dry_run else ""),
         ["process", "rung", "subject", "day", "outcome", "to / note"],
         [
             (r.process, r.rung, r.subject, r.due_on, r.outcome, ", ".join(r.to) or r.note)
             for r in report.rungs
         ],
     )
-    counts = {o: report.count(o) for o in ("sent", "would send", "deferred", "cancelled")}
+    outcomes = ("sent", "would send", "superseded", "deferred", "cancelled")
+    counts = {o: report.count(o) for o in outcomes}
     out.print(", ".join(f"{n} {o}" for o, n in counts.items() if n), highlight=False)
 
 

@@ -36,6 +36,7 @@ MESSAGE_KINDS = (
     "reminder",
     "escalation",
     "step_overdue",
+    "chase_digest",
     "digest",
     "deadline_extended",
 )

@@ -1,17 +1,19 @@
-"""The chaser's sweep: ring every rung of the ladder whose moment has come, exactly once.
+"""The chaser's sweep: ring every rung of the ladder whose moment has come, exactly once, politely.
 
 The rung rows in the database are the truth; the worker only calls `sweep` now and then. A sweep
 works in batches of two short transactions each:
 
-1. **claim**: mark up to `batch` due rungs as this worker's until `now + lease` (on PostgreSQL with
-   `FOR UPDATE SKIP LOCKED`, so two workers take different rungs; on SQLite the claim runs in a
-   `BEGIN IMMEDIATE` transaction, which writers take one at a time);
-2. **ring**: for each claimed rung still pending and still this worker's, write its mails to the
-   outbox, its audit event, its outcome and the next overdue rung, in one transaction.
+1. **claim**: mark the due rungs of whole processes as this worker's until `now + lease` (on
+   PostgreSQL with `FOR UPDATE SKIP LOCKED` on the rungs and their processes, so two workers take
+   different processes; on SQLite the claim runs in a `BEGIN IMMEDIATE` transaction, which writers
+   take one at a time). A process is never split between two claims: its people get one mail;
+2. **ring**: for the claimed rungs still pending and still this worker's, decide what each becomes
+   (`chase_ring`: sent, superseded, deferred or cancelled), write one mail per person to the outbox,
+   the audit events, the outcomes and the next overdue rungs, in one transaction.
 
 A worker killed between the two leaves its claims to expire; another worker takes them up after the
-lease. The rung's unique key, and the outbox's unique dedupe key derived from it, make a second
-sending impossible whatever happens.
+lease. The rung's unique key, and the unique (rung, person) record of the mail that carried it
+(`chase_mail`), make a second sending impossible whatever happens.
 """
 
 from __future__ import annotations
@@ -19,29 +21,27 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from ibmflow.audit import AuditRecord
-from ibmflow.engine import SUSPENDED
-from ibmflow.ladder import next_rung
-from ibmflow.services.common import definition_for, iso
+from ibmflow.services.chase_batch import Batch
+from ibmflow.services.chase_ring import DEFERRED, SUPERSEDED, WOULD_SEND, Rang, ring_process
+from ibmflow.services.common import iso
 from ibmflow.services.context import Context
-from ibmflow.services.deadlines import CANCELLED, PENDING, SENT, request_calendar, rung_values
-from ibmflow.services.requests import OPEN
-from ibmflow.services.rung_mail import Batch, alert_step, escalate, remind
+from ibmflow.services.deadlines import PENDING, SENT
 from ibmflow.storage.db import Tx
-from ibmflow.storage.tables import (
-    ProcessRow,
-    RungRow,
-)
+from ibmflow.storage.tables import ChaseMailRow, ProcessRow, RungRow
+
+__all__ = ["DEFERRED", "SUPERSEDED", "WOULD_SEND", "Rang", "SweepReport", "claim", "sweep"]
 
 _RUNG = RungRow.__table__  # type: ignore[attr-defined]
-DEFERRED, WOULD_SEND = "deferred", "would send"
+_PROCESS = ProcessRow.__table__  # type: ignore[attr-defined]
+_CHASE_MAIL = ChaseMailRow.__table__  # type: ignore[attr-defined]
+_DRY_ROUNDS = 50  # a dry run rings what comes due as it rings, as the real sweep's loop would
 
 
 def worker_name() -> str:
@@ -49,35 +49,9 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-@dataclass(frozen=True)
-class Rang:
-    """What a sweep did with one rung."""
-
-    key: str
-    process: str
-    rung: str
-    subject: str
-    due_on: str
-    outcome: str  # sent, would send, deferred, cancelled
-    to: tuple[str, ...] = ()
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "process": self.process,
-            "rung": self.rung,
-            "subject": self.subject,
-            "due_on": self.due_on,
-            "outcome": self.outcome,
-            "to": list(self.to),
-            "note": self.note,
-        }
-
-
 @dataclass
 class SweepReport:
-    """Everything one sweep rang, deferred or cancelled, in the order it did so."""
+    """Everything one sweep rang, superseded, deferred or cancelled, in the order it did so."""
 
     at: datetime
     dry_run: bool
@@ -98,17 +72,18 @@ class _DryRun(Exception):
     """Raised inside a dry run's transaction so that nothing it wrote is kept."""
 
 
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        _RUNG.c.status == PENDING,
+        _RUNG.c.fire_at <= now,
+        sa.or_(_RUNG.c.claimed_until.is_(None), _RUNG.c.claimed_until < now),
+    )
+
+
 def due_rungs_query(now: datetime, limit: int, *, skip_locked: bool) -> sa.Select[Any]:
     """The ids of the pending rungs due at `now` that no live claim holds, oldest first."""
     query = (
-        sa.select(_RUNG.c.id)
-        .where(
-            _RUNG.c.status == PENDING,
-            _RUNG.c.fire_at <= now,
-            sa.or_(_RUNG.c.claimed_until.is_(None), _RUNG.c.claimed_until < now),
-        )
-        .order_by(_RUNG.c.fire_at, _RUNG.c.id)
-        .limit(limit)
+        sa.select(_RUNG.c.id).where(_due(now)).order_by(_RUNG.c.fire_at, _RUNG.c.id).limit(limit)
     )
     return query.with_for_update(skip_locked=True) if skip_locked else query
 
@@ -123,22 +98,25 @@ def sweep(
     lease_s: int | None = None,
     max_batches: int | None = None,
 ) -> SweepReport:
-    """Ring every due rung as of `now` (the clock's time by default); a dry run writes nothing."""
-    now = now or ctx.clock.now()
+    """Ring every due rung as of `now` (the clock's time by default); a dry run writes nothing and
+    reports exactly what a sweep at `now` would do."""
+    now = (now or ctx.clock.now()).astimezone(UTC)
     worker = worker or worker_name()
     size = batch or ctx.settings.worker_batch
     lease = timedelta(seconds=lease_s or ctx.settings.worker_lease_s)
     report = SweepReport(now, dry_run)
     if dry_run:
-        with ctx.db.reading() as session:
-            ids = list(
-                session.connection()
-                .execute(due_rungs_query(now, 1_000_000, skip_locked=False))
-                .scalars()
-            )
         try:
             with ctx.db.transaction() as tx:
-                report.rungs.extend(_ring(ctx, tx, ids, now, None))
+                for _ in range(_DRY_ROUNDS):
+                    ids = list(
+                        tx.session.connection()
+                        .execute(due_rungs_query(now, 1_000_000, skip_locked=False))
+                        .scalars()
+                    )
+                    if not ids:
+                        break
+                    report.rungs.extend(_ring(ctx, tx, ids, now, None))
                 raise _DryRun
         except _DryRun:
             pass
@@ -163,13 +141,35 @@ def _any_due(ctx: Context, now: datetime) -> bool:
 
 
 def claim(ctx: Context, now: datetime, worker: str, size: int, lease: timedelta) -> list[int]:
-    """Claim up to `size` due rungs for `worker` until `now + lease`; return their ids."""
-    skip_locked = ctx.db.engine.dialect.name == "postgresql"
+    """Claim for `worker`, until `now + lease`, every due rung of the processes of the `size`
+    oldest due rungs; return their ids."""
+    postgres = ctx.db.engine.dialect.name == "postgresql"
     with ctx.db.transaction() as tx:
-        due = due_rungs_query(now, size, skip_locked=skip_locked).scalar_subquery()
-        rows = tx.session.connection().execute(
+        conn = tx.session.connection()
+        first = (
+            sa.select(_RUNG.c.process_id)
+            .where(_due(now))
+            .order_by(_RUNG.c.fire_at, _RUNG.c.id)
+            .limit(size)
+        )
+        if postgres:
+            first = first.with_for_update(skip_locked=True)
+        process_ids = sorted(set(conn.execute(first).scalars()))
+        if postgres and process_ids:
+            # A process another worker is claiming or ringing is left to it, whole.
+            process_ids = list(
+                conn.execute(
+                    sa.select(_PROCESS.c.id)
+                    .where(_PROCESS.c.id.in_(process_ids))
+                    .order_by(_PROCESS.c.id)
+                    .with_for_update(skip_locked=True)
+                ).scalars()
+            )
+        if not process_ids:
+            return []
+        rows = conn.execute(
             sa.update(_RUNG)
-            .where(_RUNG.c.id.in_(due))
+            .where(_RUNG.c.process_id.in_(process_ids), _due(now))
             .values(claimed_by=worker, claimed_until=now + lease)
             .returning(_RUNG.c.id)
         )
@@ -190,104 +190,38 @@ def _ring(
     if not rungs:
         return []
     loaded = Batch.of(tx, rungs)
+    by_process: dict[int, list[RungRow]] = {}
+    for rung in rungs:
+        by_process.setdefault(rung.process_id, []).append(rung)
     out = []
     # The loop's reads (coordinators, IAWG members...) never depend on what the loop writes, but
     # the rungs sent earlier in the batch, which `loaded.sent` keeps: so the rows it adds are
     # flushed once, at the end, not before every read.
     with tx.session.no_autoflush:
-        for rung in rungs:
-            process = loaded.processes[rung.process_id]
-            try:
-                rang = _ring_one(ctx, tx, loaded, process, rung, now, dry=worker is None)
-            finally:
+        try:
+            for process_id in sorted(by_process):
+                process = loaded.processes[process_id]
+                its = by_process[process_id]
+                out.extend(ring_process(ctx, tx, loaded, process, its, now, dry=worker is None))
+        finally:
+            for rung in rungs:
                 rung.claimed_by = rung.claimed_until = None
                 tx.session.add(rung)
-            if worker is not None and rung.status == SENT:
-                rung.outcome = f"{rung.outcome} by {worker}"  # which worker rang it, for operators
-            out.append(rang)
-    # The batch's next rungs and audit events are written together: a statement each, not one
-    # per rung (and the session's pending rows are flushed once, before the audit append).
+    for rung in (*rungs, *loaded.added):
+        if worker is not None and rung.status == SENT:
+            rung.outcome = f"{rung.outcome} by {worker}"  # which worker rang it, for operators
+    # The batch's next rungs, mail records and audit events are written together: a statement
+    # each, not one per rung.
     if loaded.follow:
         tx.session.connection().execute(sa.insert(_RUNG), loaded.follow)
+    tx.session.flush()  # the rungs added by catching up get their ids
+    if loaded.carried:
+        tx.session.connection().execute(
+            sa.insert(_CHASE_MAIL),
+            [
+                {"rung_id": rung.id, "person_id": person_id, "message_id": message_id}
+                for rung, person_id, message_id in loaded.carried
+            ],
+        )
     tx.audit_many(loaded.events)
     return out
-
-
-def _ring_one(
-    ctx: Context,
-    tx: Tx,
-    loaded: Batch,
-    process: ProcessRow,
-    rung: RungRow,
-    now: datetime,
-    *,
-    dry: bool,
-) -> Rang:
-    """Send one rung (or defer or cancel it), and plan the rung that follows it."""
-    definition = definition_for(ctx, tx.session, process)
-    request = loaded.requests.get(rung.request_id or 0)
-    stay = loaded.stays.get(rung.step_record_id or 0)
-    if request is not None:
-        institution = loaded.institutions[request.institution_id]
-        ladder = definition.chase.for_kind(request.kind)
-        cal = request_calendar(ctx, process, institution)
-        subject = f"request {request.id} ({request.kind}, {institution.code})"
-        due_at, still_open = request.due_at, request.status == OPEN
-        gone = f"request {request.status}"
-    else:
-        assert stay is not None
-        institution, ladder, cal = None, definition.chase.default, ctx.calendar(process)
-        subject = f"step {stay.step}"
-        due_at, still_open, gone = stay.due_at, stay.left_at is None, "step left"
-    rang = Rang(rung.key, process.key, rung.rung, subject, rung.due_on.isoformat(), SENT)
-    if not still_open or due_at is None:
-        rung.status, rung.done_at, rung.outcome = CANCELLED, now, gone
-        return replace(rang, outcome=CANCELLED, note=gone)
-    today = cal.local_day(now)
-    if process.state == SUSPENDED or not cal.is_working(today):
-        # Nobody is chased while the process is suspended, nor on a day off of the recipient.
-        later = cal.next_working(today + timedelta(days=1 if process.state == SUSPENDED else 0))
-        rung.fire_at = cal.at(later, ladder.send_at)
-        why = "process suspended" if process.state == SUSPENDED else f"{today:%A} is a day off"
-        rung.outcome = f"deferred to {later.isoformat()}: {why}"
-        return replace(rang, outcome=DEFERRED, note=rung.outcome)
-    due_day = cal.local_day(due_at)
-    if request is not None and institution is not None and rung.rung == "escalation":
-        to, action = (
-            escalate(ctx, tx, loaded, process, request, institution, cal, rung, now),
-            "chase.escalation",
-        )
-    elif request is not None and institution is not None:
-        to, action = (
-            remind(ctx, tx, loaded, process, request, institution, cal, rung, now),
-            "chase.reminder",
-        )
-    else:
-        assert stay is not None
-        to, action = alert_step(ctx, tx, process, stay, cal, rung, now), "chase.step_overdue"
-    if not to:
-        rung.status, rung.done_at, rung.outcome = CANCELLED, now, "nobody to write to"
-        return replace(rang, outcome=CANCELLED, note=rung.outcome)
-    rung.status, rung.done_at, rung.outcome = SENT, now, f"sent to {len(to)}"
-    if request is not None:
-        loaded.sent.setdefault(request.id or 0, []).append(rung.rung)
-    follow = next_rung(ladder, cal, due_day, rung.rung)
-    if follow is not None:
-        subject_kind, subject_id = (
-            ("request", request.id) if request else ("step", stay.id if stay else 0)
-        )
-        values = rung_values(process, subject_kind, subject_id or 0, follow, cal, ladder)
-        if values["key"] not in loaded.keys:
-            loaded.keys.add(values["key"])
-            loaded.follow.append(values)
-    loaded.events.append(
-        AuditRecord(
-            at=now,
-            actor="ibmflow:chaser",
-            action=action,
-            process=process.key,
-            entity=f"request:{request.id}" if request else f"step:{stay.step if stay else ''}",
-            after={"rung": rung.rung, "due_on": rung.due_on.isoformat(), "to": [*to]},
-        )
-    )
-    return replace(rang, outcome=WOULD_SEND if dry else SENT, to=tuple(to))

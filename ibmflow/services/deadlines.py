@@ -30,6 +30,7 @@ from ibmflow.storage.tables import (
 )
 
 PENDING, SENT, CANCELLED = "pending", "sent", "cancelled"
+SKIPPED = "skipped"  # superseded: a later rung of the same subject was sent in its place
 _RUNG = RungRow.__table__  # type: ignore[attr-defined]
 
 

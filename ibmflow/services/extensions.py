@@ -18,7 +18,14 @@ from ibmflow.ladder import REQUEST_SUBJECT, STEP_SUBJECT, Ladder, rungs_after_mo
 from ibmflow.requestkinds import KINDS
 from ibmflow.services.common import definition_for, iso, on_process
 from ibmflow.services.context import Context
-from ibmflow.services.deadlines import CANCELLED, PENDING, SENT, request_calendar, rung_values
+from ibmflow.services.deadlines import (
+    CANCELLED,
+    PENDING,
+    SENT,
+    SKIPPED,
+    request_calendar,
+    rung_values,
+)
 from ibmflow.services.mailings import local_time, reply_address, send, step_title
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
@@ -206,12 +213,14 @@ def _replan(
     due_day: date,
     now: datetime,
 ) -> list[tuple[str, date]]:
-    """Move the subject's pending rungs to the new due day; sent rungs stay sent, never again."""
+    """Move the subject's pending rungs to the new due day; sent (and superseded) rungs stay so,
+    never sent again."""
     column = RungRow.request_id if subject == REQUEST_SUBJECT else RungRow.step_record_id
     existing = {
         r.rung: r for r in tx.session.exec(select(RungRow).where(col(column) == subject_id))
     }
-    sent = {name for name, r in existing.items() if r.status == SENT}
+    # A rung superseded by a later one counts as sent: the overdue rungs go on past it.
+    sent = {name for name, r in existing.items() if r.status in (SENT, SKIPPED)}
     planned = rungs_after_move(ladder, cal, start_day, due_day, sent, subject)
     for rung in planned:
         values = rung_values(process, subject, subject_id, rung, cal, ladder)

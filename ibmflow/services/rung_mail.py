@@ -1,26 +1,31 @@
-"""The mails a rung of the chasing ladder writes: reminders, escalations and step alerts, and what
-a batch of rungs reads once for all of them."""
+"""The mails the chasing ladder writes: what rang (an item: a reminder, an escalation, a step alert)
+and for whom, then one mail per person per process per sweep.
+
+A person with one item gets that item's own mail (`reminder`, `escalation`, `step_overdue`); a person
+with several gets one `chase_digest` listing them, each reminder with a fresh link of its own,
+threaded under the first item's request mail. Every rung a mail carries is recorded against the
+person (`chase_mail`, unique per rung and person), and the mail's outbox key is its first rung's key
+and the person's id: a rung reaches a person at most once, whatever happens.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 
-from ibmflow.audit import AuditRecord
 from ibmflow.calendar import WorkCalendar
 from ibmflow.engine import engine_for
 from ibmflow.guards import reads_of
 from ibmflow.requestkinds import KINDS
 from ibmflow.services import mailings
+from ibmflow.services.chase_batch import Batch, people_with_roles
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
-from ibmflow.services.deadlines import SENT
-from ibmflow.services.requests import mail_request
+from ibmflow.services.requests import mail_request, token_hash
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.tables import (
@@ -35,84 +40,44 @@ from ibmflow.storage.tables import (
     StepRecord,
 )
 
+REMINDER, ESCALATION_MAIL, STEP_OVERDUE, DIGEST = (
+    "reminder",
+    "escalation",
+    "step_overdue",
+    "chase_digest",
+)
+
 
 @dataclass
-class Batch:
-    """What a batch of rungs needs, read in a few queries rather than one per rung."""
+class Item:
+    """One rung that rings, the people it goes to, and what its mail says to all of them."""
 
-    processes: dict[int, ProcessRow]
-    requests: dict[int, RequestRow]
-    stays: dict[int, StepRecord]
-    institutions: dict[int, InstitutionRow]
-    addressees: dict[int, list[PersonRow]]  # request id -> the people its first mails went to
-    keys: set[str]  # the keys of the rungs the batch's subjects have, planned or rung
-    sent: dict[int, list[str]]  # request id -> the names of its rungs sent, this batch's too
-    follow: list[dict[str, Any]] = field(default_factory=list)  # next rungs to insert
-    events: list[AuditRecord] = field(default_factory=list)  # to append, in order
+    rung: RungRow
+    template: str  # the mail of this item alone: reminder, escalation or step_overdue
+    people: list[PersonRow]
+    context: dict[str, Any]
+    request: RequestRow | None = None
+    institution: InstitutionRow | None = None
+    representing: dict[int, PersonRow] = field(default_factory=dict)
 
-    @classmethod
-    def of(cls, tx: Tx, rungs: Sequence[RungRow]) -> Batch:
-        session = tx.session
-        process_ids = sorted({r.process_id for r in rungs})
-        # Lock the processes in id order, as every command does one at a time: an answer arriving
-        # during the sweep waits for it, or the sweep sees the answer.
-        processes = {
-            p.id or 0: p
-            for p in session.exec(
-                select(ProcessRow)
-                .where(col(ProcessRow.id).in_(process_ids))
-                .order_by(col(ProcessRow.id))
-                .with_for_update()
-            )
-        }
-        request_ids = [r.request_id for r in rungs if r.request_id is not None]
-        requests = {
-            q.id or 0: q
-            for q in session.exec(select(RequestRow).where(col(RequestRow.id).in_(request_ids)))
-        }
-        stay_ids = [r.step_record_id for r in rungs if r.step_record_id is not None]
-        stays = {
-            s.id or 0: s
-            for s in session.exec(select(StepRecord).where(col(StepRecord.id).in_(stay_ids)))
-        }
-        institutions = {
-            i.id or 0: i
-            for i in session.exec(
-                select(InstitutionRow).where(
-                    col(InstitutionRow.id).in_({q.institution_id for q in requests.values()})
-                )
-            )
-        }
-        addressees: dict[int, list[PersonRow]] = {}
-        seen: set[tuple[int, int]] = set()
-        for request_id, person in session.exec(
-            select(LinkTokenRow.request_id, PersonRow)
-            .join(PersonRow, col(PersonRow.id) == col(LinkTokenRow.person_id))
-            .where(col(LinkTokenRow.request_id).in_(request_ids))
-            .order_by(col(LinkTokenRow.id))
-        ):
-            if (request_id, person.id or 0) not in seen:
-                seen.add((request_id, person.id or 0))
-                addressees.setdefault(request_id, []).append(person)
-        keys: set[str] = set()
-        sent: dict[int, list[str]] = {}
-        for key, subject_id, name, status in session.exec(
-            select(RungRow.key, RungRow.request_id, RungRow.rung, RungRow.status).where(
-                sa.or_(
-                    col(RungRow.request_id).in_(request_ids),
-                    col(RungRow.step_record_id).in_(stay_ids),
-                )
-            )
-        ):
-            keys.add(key)
-            if status == SENT and subject_id is not None:
-                sent.setdefault(subject_id, []).append(name)
-        return cls(processes, requests, stays, institutions, addressees, keys, sent)
+    @property
+    def thread(self) -> list[str]:
+        """The request mail it follows, if any."""
+        return [self.request.message_id] if self.request and self.request.message_id else []
+
+
+def _institution(institution: InstitutionRow) -> dict[str, Any]:
+    return {
+        "code": institution.code,
+        "name": institution.name,
+        "short_name": institution.short_name,
+    }
 
 
 def reminder_context(
-    cal: WorkCalendar, process: ProcessRow, rung: RungRow, due_at: datetime, now: datetime
+    cal: WorkCalendar, rung: RungRow, due_at: datetime, now: datetime
 ) -> dict[str, Any]:
+    """Where a request stands on its ladder today."""
     today, due_day = cal.local_day(now), cal.local_day(due_at)
     return {
         "rung": rung.rung,
@@ -123,7 +88,7 @@ def reminder_context(
     }
 
 
-def remind(
+def reminder(
     ctx: Context,
     tx: Tx,
     loaded: Batch,
@@ -133,35 +98,30 @@ def remind(
     cal: WorkCalendar,
     rung: RungRow,
     now: datetime,
-) -> list[str]:
-    """A reminder to the people the request went to, threaded under it, each with a fresh link."""
+) -> Item:
+    """A reminder to the people the request went to."""
     people = loaded.addressees.get(request.id or 0, [])
-    if not people:
-        return []
     representing: dict[int, PersonRow] = {}
     if request.kind == "vote":
         member = next((p for p in people if p.id == request.focal_point_id), None)
         if member is not None:
             representing = {p.id or 0: member for p in people if p.id != member.id}
     assert request.due_at is not None
-    mail_request(
-        ctx,
-        tx,
-        process,
-        request,
-        institution,
-        people,
-        now,
-        representing=representing,
-        thread=[request.message_id] if request.message_id else (),
-        dedupe_key=rung.key,
-        template="reminder",
-        extra={"reminder": reminder_context(cal, process, rung, request.due_at, now)},
-    )
-    return [p.email for p in people]
+    context = {
+        "institution": _institution(institution),
+        "request": {
+            "id": request.id,
+            "kind": request.kind,
+            "kind_label": KINDS[request.kind].label,
+            "due_local": mailings.local_time(process, request.due_at),
+        },
+        "step": {"id": request.step, "title": mailings.step_title(ctx, tx, process, request.step)},
+        "reminder": reminder_context(cal, rung, request.due_at, now),
+    }
+    return Item(rung, REMINDER, list(people), context, request, institution, representing)
 
 
-def escalate(
+def escalation(
     ctx: Context,
     tx: Tx,
     loaded: Batch,
@@ -171,18 +131,22 @@ def escalate(
     cal: WorkCalendar,
     rung: RungRow,
     now: datetime,
-) -> list[str]:
-    """The institution's IAWG member (and their representatives) and the coordinator are told."""
-    members = tx.session.exec(
-        select(PersonRow)
-        .join(RoleRow, col(RoleRow.person_id) == col(PersonRow.id))
-        .where(
-            RoleRow.process_id == process.id,
-            RoleRow.role == "iawg_member",
-            RoleRow.institution_id == institution.id,
-            col(RoleRow.active).is_(True),
+) -> Item:
+    """The escalation goes up: to the institution's IAWG member (and their representatives) and
+    the coordinator, never to a person it chases; when the member is that person, to the
+    coordinator and the chair, and it says so."""
+    members = list(
+        tx.session.exec(
+            select(PersonRow)
+            .join(RoleRow, col(RoleRow.person_id) == col(PersonRow.id))
+            .where(
+                RoleRow.process_id == process.id,
+                RoleRow.role == "iawg_member",
+                RoleRow.institution_id == institution.id,
+                col(RoleRow.active).is_(True),
+            )
         )
-    ).all()
+    )
     today = cal.local_day(now)
     reps = [
         person
@@ -198,27 +162,21 @@ def escalate(
         if (nomination.valid_from is None or nomination.valid_from <= today)
         and (nomination.valid_until is None or today <= nomination.valid_until)
     ]
-    coordinator = mailings.coordinator(tx, process)
-    names = [f"{m.name} (IAWG member)" for m in members] + [
-        f"{r.name} (representative)" for r in reps
-    ]
-    to = [m.email for m in members] + [r.email for r in reps]
-    if coordinator["email"]:
-        names.append(f"{coordinator['name']} (coordinator)")
-        to.append(coordinator["email"])
-    to = list(dict.fromkeys(to))
-    if not to:
-        return []
+    focal = loaded.addressees.get(request.id or 0, [])
+    chased = {p.id for p in focal} | {request.focal_point_id}
+    above = [(m, "IAWG member") for m in members] + [(r, "representative") for r in reps]
+    passed_over = [(p, role) for p, role in above if p.id in chased]
+    above += [(p, "coordinator") for p in people_with_roles(tx, process, ["coordinator"])]
+    if passed_over:
+        above += [(p, "chair") for p in people_with_roles(tx, process, ["chair"])]
+    to: dict[int, tuple[PersonRow, str]] = {}
+    for person, role in above:
+        if person.id not in chased and person.id not in to:
+            to[person.id or 0] = (person, role)
     assert request.due_at is not None
-    earlier = loaded.sent.get(request.id or 0, [])
-    focal = [person.name for person in loaded.addressees.get(request.id or 0, [])]
     context = {
-        "recipients_names": ", ".join(names),
-        "institution": {
-            "code": institution.code,
-            "name": institution.name,
-            "short_name": institution.short_name,
-        },
+        "recipients_names": ", ".join(f"{p.name} ({role})" for p, role in to.values()),
+        "institution": _institution(institution),
         "request": {
             "id": request.id,
             "kind_label": KINDS[request.kind].label,
@@ -226,29 +184,20 @@ def escalate(
         },
         "step": {"id": request.step, "title": mailings.step_title(ctx, tx, process, request.step)},
         "reminder": {
-            **reminder_context(cal, process, rung, request.due_at, now),
+            **reminder_context(cal, rung, request.due_at, now),
             "sent_local": mailings.local_time(process, request.sent_at),
-            "focal_points": ", ".join(dict.fromkeys(focal)) or "its focal point",
-            "reminders_sent": sum(1 for name in earlier if name != "escalation"),
-            "representatives": bool(reps),
+            "focal_points": ", ".join(dict.fromkeys(p.name for p in focal)) or "its focal point",
+            "reminders_sent": loaded.reminders_sent(request.id or 0),
+            "representatives": any(role == "representative" for _, role in to.values()),
         },
+        "passed_over": ", ".join(f"{p.name} ({role})" for p, role in passed_over),
+        "chased_as": "the voter" if request.kind == "vote" else "the focal point",
     }
-    mailings.send(
-        ctx,
-        tx,
-        process,
-        "escalation",
-        to,
-        context,
-        now,
-        request_id=request.id,
-        thread=[request.message_id] if request.message_id else (),
-        dedupe_key=rung.key,
-    )
-    return to
+    people = [p for p, _ in to.values()]
+    return Item(rung, ESCALATION_MAIL, people, context, request, institution)
 
 
-def alert_step(
+def step_alert(
     ctx: Context,
     tx: Tx,
     process: ProcessRow,
@@ -256,13 +205,11 @@ def alert_step(
     cal: WorkCalendar,
     rung: RungRow,
     now: datetime,
-) -> list[str]:
+) -> Item:
     """An overdue step: the coordinator and the chair are told what still blocks it."""
-    to = mailings.addresses_for_roles(tx, process, ["coordinator", "chair"])
-    if not to or stay.due_at is None:
-        return []
+    people = people_with_roles(tx, process, ["coordinator", "chair"])
+    assert stay.due_at is not None
     definition = definition_for(ctx, tx.session, process)
-    engine = engine_for(definition)
     state = definition.state(stay.step)
     facts = repo.load_facts(tx.session, process, now, reads_of(g.name for g in state.guards))
     due_day = cal.local_day(stay.due_at)
@@ -272,8 +219,115 @@ def alert_step(
             "title": state.title,
             "due_local": mailings.local_time(process, stay.due_at),
             "working_days_overdue": max(cal.between(due_day, cal.local_day(now)), 0),
-            "blockers": engine.blockers(stay.step, facts),
+            "blockers": engine_for(definition).blockers(stay.step, facts),
         }
     }
-    mailings.send(ctx, tx, process, "step_overdue", to, context, now, dedupe_key=rung.key)
-    return to
+    return Item(rung, STEP_OVERDUE, people, context)
+
+
+# One mail per person ------------------------------------------------------------------------------
+
+_ORDER = {REMINDER: 0, ESCALATION_MAIL: 1, STEP_OVERDUE: 2}
+
+
+def write_mails(
+    ctx: Context, tx: Tx, loaded: Batch, process: ProcessRow, items: list[Item], now: datetime
+) -> None:
+    """Write one mail per person for the items of one process that rang in this sweep."""
+    mine: dict[int, tuple[PersonRow, list[Item]]] = {}
+    for item in sorted(items, key=lambda i: (_ORDER[i.template], i.request.id if i.request else 0)):
+        for person in item.people:
+            mine.setdefault(person.id or 0, (person, []))[1].append(item)
+    for person, its in mine.values():
+        first = its[0]
+        key = f"{first.rung.key}:{person.id}"
+        if len(its) > 1:
+            message_id = _digest(ctx, tx, process, person, its, key, now)
+        elif first.template == REMINDER:
+            assert first.request is not None and first.institution is not None
+            (message_id,) = mail_request(
+                ctx,
+                tx,
+                process,
+                first.request,
+                first.institution,
+                [person],
+                now,
+                representing=first.representing,
+                thread=first.thread,
+                dedupe_key=first.rung.key,
+                template=REMINDER,
+                extra={"reminder": first.context["reminder"]},
+            )
+        else:
+            message_id = mailings.send(
+                ctx,
+                tx,
+                process,
+                first.template,
+                [person.email],
+                {**first.context, "recipient": {"name": person.name, "email": person.email}},
+                now,
+                request_id=first.request.id if first.request else None,
+                thread=first.thread,
+                dedupe_key=key,
+            )
+        loaded.carried.extend((item.rung, person.id or 0, message_id) for item in its)
+
+
+def _digest(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    person: PersonRow,
+    items: list[Item],
+    key: str,
+    now: datetime,
+) -> str:
+    """One mail listing every item that rang for a person, each reminder with a fresh link."""
+    listed = []
+    for item in items:
+        entry = {**item.context, "kind": item.template, "link": None, "representing": None}
+        if item.template == REMINDER and item.request is not None:
+            entry["link"] = _fresh_link(ctx, tx, item.request, person, now)
+            rep = item.representing.get(person.id or 0)
+            entry["representing"] = {"name": rep.name} if rep else None
+        listed.append(entry)
+    replies = next((i.request for i in items if i.template == REMINDER and i.request), None)
+    context = {
+        "recipient": {"name": person.name, "email": person.email},
+        "items": listed,
+        "counts": {
+            kind: sum(1 for i in items if i.template == kind)
+            for kind in (REMINDER, ESCALATION_MAIL, STEP_OVERDUE)
+        },
+        "reply_request": replies.id if replies else None,
+    }
+    return mailings.send(
+        ctx,
+        tx,
+        process,
+        DIGEST,
+        [person.email],
+        context,
+        now,
+        request_id=replies.id if replies else None,
+        reply_to=mailings.reply_address(ctx, replies.reply_key or "") if replies else None,
+        thread=next((i.thread for i in items if i.thread), []),
+        dedupe_key=key,
+    )
+
+
+def _fresh_link(ctx: Context, tx: Tx, request: RequestRow, person: PersonRow, now: datetime) -> str:
+    """A new answer link of the person for the request (earlier links keep working)."""
+    token = secrets.token_urlsafe(24)
+    tx.session.add(
+        LinkTokenRow(
+            request_id=request.id or 0,
+            person_id=person.id,
+            token_hash=token_hash(token),
+            created_at=now,
+            expires_at=(request.due_at or now) + timedelta(days=ctx.settings.mail_token_grace_days),
+        )
+    )
+    return f"{ctx.settings.mail_base_url}/r/{token}"

@@ -387,6 +387,19 @@ class RungRow(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=500)
 
 
+class ChaseMailRow(SQLModel, table=True):
+    """Which chaser mail carried which rung to whom. A mail may list several rungs (one mail per
+    person per process per sweep); the unique (rung, person) pair makes a second sending of a rung
+    to a person impossible, whatever two workers or a re-run do."""
+
+    __tablename__ = "chase_mail"
+    __table_args__ = (sa.UniqueConstraint("rung_id", "person_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    rung_id: int = Field(foreign_key="rung.id")
+    person_id: int = Field(foreign_key="person.id")
+    message_id: str = Field(max_length=250)
+
+
 class DeadlineExtensionRow(SQLModel, table=True):
     """A deadline the coordinator moved, with the reason (the audit chain holds it too)."""
 

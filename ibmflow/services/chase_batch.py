@@ -1,0 +1,127 @@
+"""What a batch of the chaser's rungs reads once for all of them, and what it writes at its end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from ibmflow.audit import AuditRecord
+from ibmflow.ladder import ESCALATION
+from ibmflow.services.deadlines import SENT
+from ibmflow.storage import repository as repo
+from ibmflow.storage.db import Tx
+from ibmflow.storage.tables import (
+    InstitutionRow,
+    LinkTokenRow,
+    PersonRow,
+    ProcessRow,
+    RequestRow,
+    RungRow,
+    StepRecord,
+)
+
+
+@dataclass
+class Batch:
+    """What a batch of rungs needs, read in a few queries rather than one per rung, and the rows it
+    writes together at its end."""
+
+    processes: dict[int, ProcessRow]
+    requests: dict[int, RequestRow]
+    stays: dict[int, StepRecord]
+    institutions: dict[int, InstitutionRow]
+    addressees: dict[int, list[PersonRow]]  # request id -> the people its first mails went to
+    keys: set[str]  # the keys of the rungs the batch's subjects have, planned or rung
+    sent: dict[int, list[str]]  # request id -> the names of its rungs sent, this batch's too
+    sent_before: dict[int, frozenset[str]]  # request id -> its rungs sent before this batch
+    follow: list[dict[str, Any]] = field(default_factory=list)  # next rungs to insert
+    events: list[AuditRecord] = field(default_factory=list)  # to append, in order
+    added: list[RungRow] = field(default_factory=list)  # rungs rung or passed over, not planned
+    carried: list[tuple[RungRow, int, str]] = field(default_factory=list)  # rung, person, mail
+
+    @classmethod
+    def of(cls, tx: Tx, rungs: Sequence[RungRow]) -> Batch:
+        session = tx.session
+        process_ids = sorted({r.process_id for r in rungs})
+        # Lock the processes in id order, as every command does one at a time: an answer arriving
+        # during the sweep waits for it, or the sweep sees the answer.
+        processes = {
+            p.id or 0: p
+            for p in session.exec(
+                select(ProcessRow)
+                .where(col(ProcessRow.id).in_(process_ids))
+                .order_by(col(ProcessRow.id))
+                .with_for_update()
+            )
+        }
+        request_ids = [r.request_id for r in rungs if r.request_id is not None]
+        requests = {
+            q.id or 0: q
+            for q in session.exec(select(RequestRow).where(col(RequestRow.id).in_(request_ids)))
+        }
+        stay_ids = [r.step_record_id for r in rungs if r.step_record_id is not None]
+        stays = {
+            s.id or 0: s
+            for s in session.exec(select(StepRecord).where(col(StepRecord.id).in_(stay_ids)))
+        }
+        institutions = {
+            i.id or 0: i
+            for i in session.exec(
+                select(InstitutionRow).where(
+                    col(InstitutionRow.id).in_({q.institution_id for q in requests.values()})
+                )
+            )
+        }
+        addressees: dict[int, list[PersonRow]] = {}
+        seen: set[tuple[int, int]] = set()
+        for request_id, person in session.exec(
+            select(LinkTokenRow.request_id, PersonRow)
+            .join(PersonRow, col(PersonRow.id) == col(LinkTokenRow.person_id))
+            .where(col(LinkTokenRow.request_id).in_(request_ids))
+            .order_by(col(LinkTokenRow.id))
+        ):
+            if (request_id, person.id or 0) not in seen:
+                seen.add((request_id, person.id or 0))
+                addressees.setdefault(request_id, []).append(person)
+        keys: set[str] = set()
+        sent: dict[int, list[str]] = {}
+        for key, subject_id, name, status in session.exec(
+            select(RungRow.key, RungRow.request_id, RungRow.rung, RungRow.status).where(
+                sa.or_(
+                    col(RungRow.request_id).in_(request_ids),
+                    col(RungRow.step_record_id).in_(stay_ids),
+                )
+            )
+        ):
+            keys.add(key)
+            if status == SENT and subject_id is not None:
+                sent.setdefault(subject_id, []).append(name)
+        before = {k: frozenset(v) for k, v in sent.items()}
+        return cls(processes, requests, stays, institutions, addressees, keys, sent, before)
+
+    def reminded_before(self, request_id: int) -> bool:
+        """Whether the request's people got a reminder from a sweep before this one."""
+        return any(name != ESCALATION for name in self.sent_before.get(request_id, ()))
+
+    def reminders_sent(self, request_id: int) -> int:
+        """How many reminders of the request were really sent, this batch's included."""
+        return sum(1 for name in self.sent.get(request_id, []) if name != ESCALATION)
+
+
+def people_with_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[PersonRow]:
+    """The people holding any of these roles in the process, in the roster's order (read once per
+    transaction and set of roles)."""
+    memo = tx.session.info.setdefault("ibmflow.chase.people", {})
+    key = (process.id, tuple(roles))
+    if key not in memo:
+        wanted = set(key[1])
+        ids = [r.person_id for r in repo.active_roles(tx.session, process) if r.role in wanted]
+        people = {
+            p.id: p for p in tx.session.exec(select(PersonRow).where(col(PersonRow.id).in_(ids)))
+        }
+        memo[key] = [people[i] for i in dict.fromkeys(ids) if i in people]
+    return list(memo[key])
