@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from sqlmodel import Session, col, select
 
@@ -25,10 +26,11 @@ from ibmflow.storage import repository as repo
 from ibmflow.storage.account_tables import (
     AccountProcessRow,
     ApiTokenRow,
+    LoginAttemptRow,
     UserAccountRow,
     WebSessionRow,
 )
-from ibmflow.storage.db import Tx
+from ibmflow.storage.db import Tx, table_of
 from ibmflow.storage.tables import ProcessRow
 
 MIN_PASSWORD = 10
@@ -304,15 +306,18 @@ def list_users(ctx: Context) -> list[dict[str, Any]]:
         return out
 
 
-def ensure_demo_accounts(ctx: Context, process_key: str) -> list[tuple[str, str, str]]:
-    """The demo's accounts, each with a fresh random password and `process_key` among its
-    processes: (email, password, role) for the quick start to print. Run again, it resets them."""
+def ensure_demo_accounts(ctx: Context, *process_keys: str) -> list[tuple[str, str, str]]:
+    """The demo's accounts, each with one fresh random password and every one of `process_keys`
+    among its processes: (email, password, role), what the quick start prints. Run again, it
+    gives new passwords and lifts the pause that failed logins put on these accounts, so that the
+    passwords it returns are the ones that work."""
     out = []
     actor = "demo"
+    wanted = frozenset(key.strip().upper() for key in process_keys)
     with ctx.db.reading() as session:
         existing = set(session.exec(select(UserAccountRow.email)).all())
     for email, name, role in DEMO_ACCOUNTS:
-        password = secrets.token_urlsafe(9)
+        password = secrets.token_urlsafe(12)
         if email not in existing:
             add_user(
                 ctx,
@@ -321,7 +326,7 @@ def ensure_demo_accounts(ctx: Context, process_key: str) -> list[tuple[str, str,
                 role=role,
                 password=password,
                 actor=actor,
-                processes=[process_key],
+                processes=sorted(wanted),
             )
         else:
             set_password(ctx, email, password, actor=actor)
@@ -332,6 +337,14 @@ def ensure_demo_accounts(ctx: Context, process_key: str) -> list[tuple[str, str,
                         select(UserAccountRow).where(UserAccountRow.email == email)
                     ).one()
                     keys = account_of(session, row).processes or frozenset()
-                set_processes(ctx, email, sorted(keys | {process_key.upper()}), actor=actor)
+                set_processes(ctx, email, sorted(keys | wanted), actor=actor)
         out.append((email, password, role))
+    with ctx.db.transaction() as tx:
+        attempts = table_of(LoginAttemptRow)
+        tx.session.connection().execute(
+            sa.delete(attempts).where(
+                attempts.c.email.in_([email for email, _, _ in DEMO_ACCOUNTS]),
+                attempts.c.succeeded.is_(False),
+            )
+        )
     return out
