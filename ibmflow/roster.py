@@ -13,6 +13,15 @@ from pathlib import Path
 from typing import Literal, cast, get_args
 
 from ibmflow.errors import Problem, RosterError
+from ibmflow.text import (
+    INSTITUTION_NAME,
+    PERSON_NAME,
+    SHORT_NAME,
+    Field,
+    escape,
+    normalise,
+    problem_in,
+)
 
 Category = Literal["permanent", "associated", "other"]
 CATEGORIES: tuple[str, ...] = get_args(Category)
@@ -31,7 +40,6 @@ _NO_INSTITUTION_ROLES = ("chair", "manager", "coordinator")
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _CODE_RE = re.compile(r"[A-Z][A-Z0-9_]{1,31}")
 _EMAIL_RE = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -81,13 +89,13 @@ class _Entry:
         return f"{label}, {self.columns.get(key, key)}"
 
 
-def _esc(text: str) -> str:
-    """Show control characters as escapes so that a message stays on one line."""
-    return _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+def _esc(value: str) -> str:
+    """Show refused characters as escapes so that a message stays on one line."""
+    return escape(value)[1:-1]
 
 
 def _q(value: object) -> str:
-    return f'"{_esc(value)}"' if isinstance(value, str) else repr(value)
+    return escape(value) if isinstance(value, str) else repr(value)
 
 
 class _Checker:
@@ -103,8 +111,11 @@ class _Checker:
     def add(self, where: str, what: str) -> None:
         self.problems.append(Problem(self.filename, where, what))
 
-    def text(self, e: _Entry, key: str, example: str, *, required: bool = True) -> str | None:
-        """Stripped one-line text; None when absent and optional, "" when wrong or missing."""
+    def text(
+        self, e: _Entry, key: str, example: str, *, required: bool = True, longest: int = 254
+    ) -> str | None:
+        """One-line text, normalised as every name is (`ibmflow.text`); None when absent and
+        optional, "" when wrong or missing."""
         value, where = e.values.get(key), e.where(key)
         if value is None:
             if not required:
@@ -112,13 +123,17 @@ class _Checker:
             self.add(where, f"is missing; give it, e.g. {example}")
         elif not isinstance(value, str):
             self.add(where, f"{_q(value)} is not text; write it in quotes, e.g. {example}")
-        elif _CONTROL_RE.search(value):
-            self.add(where, f"{_q(value)} contains a control character; write it on one line")
-        elif not value.strip():
+        elif problem := problem_in(value, longest):
+            self.add(where, problem)
+        elif not normalise(value):
             self.add(where, f"is empty; give a value, e.g. {example}")
         else:
-            return value.strip()
+            return normalise(value)
         return ""
+
+    def name(self, e: _Entry, key: str, field: Field, *, required: bool = True) -> str | None:
+        """A name or title, checked as everywhere else (`ibmflow.text`)."""
+        return self.text(e, key, field.example, required=required, longest=field.max_length)
 
     def code(self, e: _Entry, key: str) -> str:
         text = self.text(e, key, '"MOF_CUSTOMS"') or ""
@@ -177,8 +192,11 @@ class _Checker:
 
 def _institution(c: _Checker, e: _Entry) -> RosterInstitution:
     code = c.code(e, "code")
-    name = c.text(e, "name", '"Ministry of Health"') or ""
-    short_name = c.text(e, "short_name", '"Customs Directorate"', required=False) or name
+    name = c.name(e, "name", INSTITUTION_NAME) or ""
+    short_name = c.name(e, "short_name", SHORT_NAME, required=False)
+    if short_name is None and len(name) > SHORT_NAME.max_length:
+        what = f"is needed when the name is over {SHORT_NAME.max_length} characters long; give one"
+        c.add(e.where("short_name"), what)
     category = c.choice(e, "category", CATEGORIES)
     involved = c.flag(e, "involved")
     days = c.words(e, "weekend", WEEKDAYS, "weekday")
@@ -188,11 +206,11 @@ def _institution(c: _Checker, e: _Entry) -> RosterInstitution:
     if involved is None:
         involved = category in ("permanent", "associated")
     category_ = cast(Category, category)  # "" only when a problem was recorded
-    return RosterInstitution(code, name, short_name, category_, involved, weekend)
+    return RosterInstitution(code, name, short_name or name, category_, involved, weekend)
 
 
 def _person(c: _Checker, e: _Entry) -> RosterPerson:
-    name = c.text(e, "name", '"Amina El Idrissi"') or ""
+    name = c.name(e, "name", PERSON_NAME) or ""
     email = c.email(e, "email") or ""
     institution = c.text(e, "institution", '"MOF_CUSTOMS"', required=c.csv)
     roles = c.words(e, "roles", ROLES, "role")
@@ -367,7 +385,7 @@ def _split(cell: str | None) -> list[str] | None:
 def _norm(key: str, value: str) -> str:
     """A CSV institution cell as compared between rows (case and spaces ignored but in names)."""
     if key in ("name", "short_name"):
-        return value.strip()
+        return normalise(value)
     word = value.replace(" ", "").lower()
     return str(_BOOLEANS.get(word, word)) if key == "involved" else word
 

@@ -32,6 +32,7 @@ from ibmflow.storage.account_tables import (
 )
 from ibmflow.storage.db import Tx, table_of
 from ibmflow.storage.tables import ProcessRow
+from ibmflow.text import ACCOUNT_NAME, clean
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # hashing is deliberately slow: refuse to spend it on a megabyte of input
@@ -156,8 +157,7 @@ def add_user(
 ) -> Account:
     """Create an account; an administrator sees every process, the others only `processes`."""
     email, role = _email(email), _role(role)
-    if not name.strip():
-        raise InvalidCommand("an account needs the person's name, e.g. --name 'Karim Benali'.")
+    name = clean(name, ACCOUNT_NAME)
     hashed = hash_password(password)
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
@@ -168,7 +168,7 @@ def add_user(
             )
         row = UserAccountRow(
             email=email,
-            name=name.strip(),
+            name=name,
             role=role,
             password_hash=hashed,
             created_at=now,
