@@ -42,6 +42,7 @@ TASK_FORCE_LEAD = Field("the task force's lead", 200, '"MOI_BORDER_GUARD"')
 APPOINTING_AUTHORITY = Field("the appointing authority", 300, '"Head of Government"')
 ADOPTING_AUTHORITY = Field("the adopting authority", 300, '"Council of Government"')
 REFERENCE = Field("the decision reference", 200, '"Decree 2.26.101"')
+TOKEN_LABEL = Field("the token's label", 100, '"reporting dashboard"')
 
 
 def _refused(char: str) -> str | None:

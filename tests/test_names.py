@@ -18,7 +18,7 @@ from ibmflow.access import COORDINATOR
 from ibmflow.cli import run
 from ibmflow.errors import InvalidCommand, RosterError
 from ibmflow.roster import CSV_COLUMNS, parse_roster_text
-from ibmflow.services import decisions, records
+from ibmflow.services import accounts, decisions, records
 from ibmflow.services.context import Context
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -288,6 +288,12 @@ def test_the_services_check_what_they_store_whoever_calls_them(ctx: Context) -> 
     processes.start_process(ctx, title="Morocco", key="MA-9", actor="chair@interior.example")
     with pytest.raises(InvalidCommand, match="the decision's title"):
         decisions.open_decision(ctx, "MA-9", subject="other", title="A\u2028B", actor="c")
+    accounts.add_user(
+        ctx, email="k@interior.example", name=" Karim Benali ", role="manager",
+        password="a long enough password", actor="setup",
+    )  # fmt: skip
+    with pytest.raises(InvalidCommand, match="the token's label"):
+        accounts.issue_token(ctx, "k@interior.example", label="CI\r\nX: 1", actor="setup")
     with pytest.raises(InvalidCommand, match="the adopting authority"):
         records.record_adoption(
             ctx, "MA-9", authority="Council\n", reference="1", adopted_on=ctx.clock.now().date(),

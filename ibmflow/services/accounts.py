@@ -32,7 +32,7 @@ from ibmflow.storage.account_tables import (
 )
 from ibmflow.storage.db import Tx, table_of
 from ibmflow.storage.tables import ProcessRow
-from ibmflow.text import ACCOUNT_NAME, clean
+from ibmflow.text import ACCOUNT_NAME, TOKEN_LABEL, clean, clean_optional
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # hashing is deliberately slow: refuse to spend it on a megabyte of input
@@ -242,6 +242,7 @@ def set_processes(ctx: Context, email: str, processes: Sequence[str], *, actor: 
 
 def issue_token(ctx: Context, email: str, *, actor: str, label: str = "") -> str:
     """A new API token for an account, returned once (only its SHA-256 is stored)."""
+    label = clean_optional(label, TOKEN_LABEL) or ""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
@@ -251,7 +252,7 @@ def issue_token(ctx: Context, email: str, *, actor: str, label: str = "") -> str
         token_row = ApiTokenRow(
             account_id=row.id or 0,
             token_hash=secret_hash(token),
-            label=label.strip()[:100],
+            label=label,
             created_at=now,
         )
         tx.session.add(token_row)
