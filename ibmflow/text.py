@@ -55,7 +55,7 @@ def _refused(char: str) -> str | None:
     if category == "Cf" and char not in _ALLOWED_FORMAT:
         return "an invisible formatting character"
     if category == "Cs":
-        return "an unpaired surrogate (text that was not valid UTF-8)"
+        return "a byte that is not UTF-8"
     return None
 
 
@@ -79,10 +79,8 @@ def problem_in(value: str, max_length: int) -> str | None:
     Emptiness is the caller's to judge."""
     for char in value:
         if kind := _refused(char):
-            return (
-                f"{escape(value)} contains {kind} ({escape(char)[1:-1]}); write it on one line, "
-                "as plain text"
-            )
+            fix = "give it as UTF-8 text" if kind.endswith("UTF-8") else "write it on one line"
+            return f"{escape(value)} contains {kind} ({escape(char)[1:-1]}); {fix}, as plain text"
     length = len(normalise(value))
     if length > max_length:
         return (
