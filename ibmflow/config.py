@@ -10,7 +10,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -59,6 +59,8 @@ class Settings:
     mail_from_name: str = "ibmflow"
     mail_reply_address: str = "replies@ibmflow.invalid"
     mail_base_url: str = "http://127.0.0.1:8000"
+    # True when mail.base_url is not configured: the links then follow where the console listens.
+    mail_base_url_derived: bool = True
     mail_token_grace_days: int = 14
     mail_max_attempts: int = 8
     mail_retry_base_s: int = 30
@@ -86,6 +88,13 @@ class Settings:
     worker_batch: int = 500
     worker_digest: tuple[str, int, int] = ("mon", 7, 0)
 
+    def listening_on(self, host: str | None, port: int | None) -> Settings:
+        """These settings for a console listening on `host:port` (None: as configured); unless
+        mail.base_url is configured, the links in mails follow it there."""
+        host, port = host or self.web_host, self.web_port if port is None else port
+        base_url = console_url(host, port) if self.mail_base_url_derived else self.mail_base_url
+        return replace(self, web_host=host, web_port=port, mail_base_url=base_url)
+
     @property
     def mailbox_dir(self) -> Path:
         """Where outgoing mail is captured when no SMTP server is configured."""
@@ -95,6 +104,13 @@ class Settings:
     def documents_dir(self) -> Path:
         """Where attached documents are stored, content-addressed."""
         return self.data_dir / "documents"
+
+
+def console_url(host: str, port: int) -> str:
+    """The address a browser on this machine opens for a console listening on host:port (the
+    loopback address for a wildcard one)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def _text(value: Any) -> str:
@@ -253,7 +269,7 @@ _SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "mail.from_address": (_address, "ibmflow@ibmflow.invalid"),
     "mail.from_name": (_text, "ibmflow"),
     "mail.reply_address": (_address, "replies@ibmflow.invalid"),
-    "mail.base_url": (_url, "http://127.0.0.1:8000"),
+    "mail.base_url": (_url, None),  # None: the console's address, web.host:web.port
     "mail.token_grace_days": (_whole("days", 0, 365), 14),
     "mail.max_attempts": (_whole("attempts", 1, 100), 8),
     "mail.retry_base_s": (_whole("seconds", 1, 86400), 30),
@@ -354,8 +370,12 @@ def load_settings(
         relative = url.removeprefix("sqlite:///")
         if relative and relative != ":memory:":
             url = f"sqlite:///{(base / relative).resolve()}"
+    derived = resolved["mail.base_url"] is None
+    if derived:
+        resolved["mail.base_url"] = console_url(resolved["web.host"], resolved["web.port"])
     return Settings(
         database_url=url,
+        mail_base_url_derived=derived,
         data_dir=data_dir,
         workflows_dir=(base / resolved["paths.workflows_dir"]).resolve(),
         notifications_dir=(base / resolved["paths.notifications_dir"]).resolve(),

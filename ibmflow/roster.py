@@ -2,36 +2,48 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import tomllib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Literal, cast, get_args
 
 from ibmflow.errors import Problem, RosterError
+from ibmflow.roster_files import (
+    BOOLEANS,
+    CSV_COLUMNS,
+    CSV_REQUIRED,
+    Entry,
+    Problems,
+    csv_entries,
+    quoted,
+    toml_entries,
+)
+from ibmflow.text import INSTITUTION_NAME, PERSON_NAME, SHORT_NAME, Field, normalise, problem_in
+
+__all__ = [
+    "CATEGORIES",
+    "CSV_COLUMNS",
+    "CSV_REQUIRED",
+    "ROLES",
+    "WEEKDAYS",
+    "Category",
+    "Roster",
+    "RosterInstitution",
+    "RosterPerson",
+    "default_roster",
+    "parse_roster",
+    "parse_roster_text",
+]
 
 Category = Literal["permanent", "associated", "other"]
 CATEGORIES: tuple[str, ...] = get_args(Category)
 ROLES = ("focal_point", "iawg_member", "chair", "manager", "coordinator")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-CSV_COLUMNS = (
-    *("institution_code", "institution_name", "short_name", "category", "involved", "weekend"),
-    *("person_name", "email", "roles", "deputy_for"),
-)
-CSV_REQUIRED = ("institution_code", "institution_name", "category", "person_name", "email", "roles")
-_INSTITUTION_KEYS = ("code", "name", "short_name", "category", "involved", "weekend")
-_PERSON_KEYS = ("name", "email", "institution", "roles", "deputy_for")
-_INSTITUTION_COLUMN = {"code": "institution_code", "name": "institution_name"}
-_PERSON_COLUMN = {"name": "person_name", "institution": "institution_code"}
 _NO_INSTITUTION_ROLES = ("chair", "manager", "coordinator")
-_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _CODE_RE = re.compile(r"[A-Z][A-Z0-9_]{1,31}")
 _EMAIL_RE = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -65,86 +77,61 @@ class Roster:
     people: tuple[RosterPerson, ...]
 
 
-@dataclass(frozen=True)
-class _Entry:
-    """One raw record: a TOML table (`person[2]`) or CSV row(s) (`row 7`, then `columns` is set)."""
-
-    values: Mapping[str, object]
-    label: str
-    columns: Mapping[str, str] | None = None  # CSV: key -> column
-    rows: Mapping[str, int] = field(default_factory=dict)  # CSV: the row that gave each key
-
-    def where(self, key: str) -> str:
-        if self.columns is None:
-            return f"{self.label}.{key}"
-        label = f"row {self.rows[key]}" if key in self.rows else self.label
-        return f"{label}, {self.columns.get(key, key)}"
-
-
-def _esc(text: str) -> str:
-    """Show control characters as escapes so that a message stays on one line."""
-    return _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
-def _q(value: object) -> str:
-    return f'"{_esc(value)}"' if isinstance(value, str) else repr(value)
-
-
-class _Checker:
+class _Checker(Problems):
     """Collects the problems of one file; each check returns a placeholder when a value is wrong.
 
     Placeholders never leave the module: any problem raises RosterError at the end.
     """
 
-    def __init__(self, filename: str, fmt: str) -> None:
-        self.filename, self.csv = filename, fmt == "csv"
-        self.problems: list[Problem] = []
-
-    def add(self, where: str, what: str) -> None:
-        self.problems.append(Problem(self.filename, where, what))
-
-    def text(self, e: _Entry, key: str, example: str, *, required: bool = True) -> str | None:
-        """Stripped one-line text; None when absent and optional, "" when wrong or missing."""
+    def text(
+        self, e: Entry, key: str, example: str, *, required: bool = True, longest: int = 254
+    ) -> str | None:
+        """One-line text, normalised as every name is (`ibmflow.text`); None when absent and
+        optional, "" when wrong or missing."""
         value, where = e.values.get(key), e.where(key)
         if value is None:
             if not required:
                 return None
             self.add(where, f"is missing; give it, e.g. {example}")
         elif not isinstance(value, str):
-            self.add(where, f"{_q(value)} is not text; write it in quotes, e.g. {example}")
-        elif _CONTROL_RE.search(value):
-            self.add(where, f"{_q(value)} contains a control character; write it on one line")
-        elif not value.strip():
+            self.add(where, f"{quoted(value)} is not text; write it in quotes, e.g. {example}")
+        elif problem := problem_in(value, longest):
+            self.add(where, problem)
+        elif not normalise(value):
             self.add(where, f"is empty; give a value, e.g. {example}")
         else:
-            return value.strip()
+            return normalise(value)
         return ""
 
-    def code(self, e: _Entry, key: str) -> str:
+    def name(self, e: Entry, key: str, field: Field, *, required: bool = True) -> str | None:
+        """A name or title, checked as everywhere else (`ibmflow.text`)."""
+        return self.text(e, key, field.example, required=required, longest=field.max_length)
+
+    def code(self, e: Entry, key: str) -> str:
         text = self.text(e, key, '"MOF_CUSTOMS"') or ""
         if text and not _CODE_RE.fullmatch(text):
             what = "must be 2-32 capital letters, digits or _, starting with a letter"
-            self.add(e.where(key), f'code {_q(text)} {what}, e.g. "MOF_CUSTOMS"')
+            self.add(e.where(key), f'code {quoted(text)} {what}, e.g. "MOF_CUSTOMS"')
         return text
 
-    def choice(self, e: _Entry, key: str, allowed: tuple[str, ...]) -> str:
-        text = (self.text(e, key, _q(allowed[0])) or "").lower()
+    def choice(self, e: Entry, key: str, allowed: tuple[str, ...]) -> str:
+        text = (self.text(e, key, quoted(allowed[0])) or "").lower()
         if text and text not in allowed:
-            self.add(e.where(key), f"{key} {_q(text)} is not one of {', '.join(allowed)}")
+            self.add(e.where(key), f"{key} {quoted(text)} is not one of {', '.join(allowed)}")
             return ""
         return text
 
-    def flag(self, e: _Entry, key: str) -> bool | None:
+    def flag(self, e: Entry, key: str) -> bool | None:
         value = e.values.get(key)
         if value is None or isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip(" ").lower() in _BOOLEANS:
-            return _BOOLEANS[value.strip(" ").lower()]
-        self.add(e.where(key), f"{_q(value)} is not a yes/no value; write true or false")
+        if isinstance(value, str) and value.strip(" ").lower() in BOOLEANS:
+            return BOOLEANS[value.strip(" ").lower()]
+        self.add(e.where(key), f"{quoted(value)} is not a yes/no value; write true or false")
         return None
 
     def words(
-        self, e: _Entry, key: str, allowed: tuple[str, ...], noun: str
+        self, e: Entry, key: str, allowed: tuple[str, ...], noun: str
     ) -> tuple[str, ...] | None:
         """Distinct words from `allowed`; None when absent; an empty list is a problem."""
         value, where = e.values.get(key), e.where(key)
@@ -152,7 +139,7 @@ class _Checker:
             return None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             sample = '"a;b"' if self.csv else '["a", "b"]'
-            self.add(where, f"{_q(value)} is not a list of words; write it like {sample}")
+            self.add(where, f"{quoted(value)} is not a list of words; write it like {sample}")
             return ()
         if not value:
             self.add(where, f"is empty; list at least one {noun} from {', '.join(allowed)}")
@@ -160,25 +147,30 @@ class _Checker:
         for item in value:
             word = item.strip(" ").lower()
             if word not in allowed:
-                self.add(where, f"{noun} {_q(item)} is not one of {', '.join(allowed)}")
+                self.add(where, f"{noun} {quoted(item)} is not one of {', '.join(allowed)}")
             elif word in found:
-                self.add(where, f"{noun} {_q(word)} is listed twice; give it once")
+                self.add(where, f"{noun} {quoted(word)} is listed twice; give it once")
             else:
                 found.append(word)
         return tuple(found)
 
-    def email(self, e: _Entry, key: str, *, required: bool = True) -> str | None:
+    def email(self, e: Entry, key: str, *, required: bool = True) -> str | None:
         text = self.text(e, key, '"name@domain.example"', required=required)
         if text and not _EMAIL_RE.fullmatch(text.lower()):
-            self.add(e.where(key), f"{_q(text)} is not an email address; write it as name@domain")
+            self.add(
+                e.where(key), f"{quoted(text)} is not an email address; write it as name@domain"
+            )
             return ""
         return text.lower() if text else text
 
 
-def _institution(c: _Checker, e: _Entry) -> RosterInstitution:
+def _institution(c: _Checker, e: Entry) -> RosterInstitution:
     code = c.code(e, "code")
-    name = c.text(e, "name", '"Ministry of Health"') or ""
-    short_name = c.text(e, "short_name", '"Customs Directorate"', required=False) or name
+    name = c.name(e, "name", INSTITUTION_NAME) or ""
+    short_name = c.name(e, "short_name", SHORT_NAME, required=False)
+    if short_name is None and len(name) > SHORT_NAME.max_length:
+        what = f"is needed when the name is over {SHORT_NAME.max_length} characters long; give one"
+        c.add(e.where("short_name"), what)
     category = c.choice(e, "category", CATEGORIES)
     involved = c.flag(e, "involved")
     days = c.words(e, "weekend", WEEKDAYS, "weekday")
@@ -188,11 +180,11 @@ def _institution(c: _Checker, e: _Entry) -> RosterInstitution:
     if involved is None:
         involved = category in ("permanent", "associated")
     category_ = cast(Category, category)  # "" only when a problem was recorded
-    return RosterInstitution(code, name, short_name, category_, involved, weekend)
+    return RosterInstitution(code, name, short_name or name, category_, involved, weekend)
 
 
-def _person(c: _Checker, e: _Entry) -> RosterPerson:
-    name = c.text(e, "name", '"Amina El Idrissi"') or ""
+def _person(c: _Checker, e: Entry) -> RosterPerson:
+    name = c.name(e, "name", PERSON_NAME) or ""
     email = c.email(e, "email") or ""
     institution = c.text(e, "institution", '"MOF_CUSTOMS"', required=c.csv)
     roles = c.words(e, "roles", ROLES, "role")
@@ -204,8 +196,8 @@ def _person(c: _Checker, e: _Entry) -> RosterPerson:
 
 def _check_links(
     c: _Checker,
-    institutions: list[tuple[RosterInstitution, _Entry]],
-    people: list[tuple[RosterPerson, _Entry]],
+    institutions: list[tuple[RosterInstitution, Entry]],
+    people: list[tuple[RosterPerson, Entry]],
     known_institutions: Mapping[str, str],
     known_emails: Collection[str],
 ) -> None:
@@ -253,125 +245,6 @@ def _check_links(
             c.add(e.where("deputy_for"), f"{p.deputy_for} {what}")
 
 
-def _toml_entries(c: _Checker, text: str) -> tuple[list[_Entry], list[_Entry]]:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = re.search(r"at line (\d+)", str(exc))
-        message = re.sub(r"\s*\(at [^)]*\)$", "", str(exc))
-        where = f"line {line.group(1)}" if line else "end of file"
-        c.add(where, f"is not valid TOML ({message}); correct the syntax")
-        return [], []
-    for key in data:
-        if key not in ("institution", "person"):
-            c.add(_esc(key), "unknown section; a roster has only [[institution]] and [[person]]")
-
-    def tables(kind: str, allowed: tuple[str, ...]) -> list[_Entry]:
-        found, entries = data.get(kind, []), []
-        for i, table in enumerate(found if isinstance(found, list) else [found], start=1):
-            label = f"{kind}[{i}]" if isinstance(found, list) else kind
-            if not isinstance(table, dict) or not isinstance(found, list):
-                c.add(label, f"write each {kind} as a [[{kind}]] table (two brackets)")
-                continue
-            for key in [k for k in table if k not in allowed]:
-                c.add(f"{label}.{_esc(key)}", f"unknown key; the keys are {', '.join(allowed)}")
-            entries.append(_Entry(table, label))
-        return entries
-
-    return tables("institution", _INSTITUTION_KEYS), tables("person", _PERSON_KEYS)
-
-
-def _csv_rows(c: _Checker, text: str) -> list[tuple[int, dict[str, str | None]]]:
-    """The data rows as (line number, column -> cell or None); [] when the header is wrong."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows: list[tuple[int, list[str]]] = []
-    start = 1
-    try:
-        for row in reader:
-            rows.append((start, row))
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        c.add(f"row {start}", f"cannot be read as CSV ({exc}); check the double quotes")
-    rows = [(n, row) for n, row in rows if any(cell.strip() for cell in row)]
-    columns = ",".join(CSV_COLUMNS)
-    if not rows:
-        c.add("row 1", f"the file is empty; the first row must be the header {columns}")
-        return []
-    header = [cell.strip().lower() for cell in rows[0][1]]
-    for name in sorted({h for h in header if h not in CSV_COLUMNS or header.count(h) > 1}):
-        c.add("row 1", f"column {_q(name)} is unknown or repeated; the columns are {columns}")
-    if missing := [name for name in CSV_REQUIRED if name not in header]:
-        c.add("row 1", f"the header lacks {', '.join(missing)}; the columns are {columns}")
-    if c.problems:
-        return []
-    result: list[tuple[int, dict[str, str | None]]] = []
-    for n, row in rows[1:]:
-        if len(row) > len(header):
-            what = f"has {len(row)} cells for {len(header)} columns; quote values with commas"
-            c.add(f"row {n}", what)
-            continue
-        cells: dict[str, str | None] = dict.fromkeys(CSV_COLUMNS)
-        cells.update(
-            (h, cell if cell.strip(" ") else None) for h, cell in zip(header, row, strict=False)
-        )
-        result.append((n, cells))
-    return result
-
-
-def _csv_entries(
-    c: _Checker, text: str, known: Mapping[str, str]
-) -> tuple[list[_Entry], list[_Entry]]:
-    groups: dict[str, list[tuple[int, dict[str, str | None]]]] = {}
-    people: list[_Entry] = []
-    for n, cells in _csv_rows(c, text):
-        code = cells["institution_code"]
-        if code is not None:
-            groups.setdefault(code.strip(" "), []).append((n, cells))
-        values: dict[str, object] = {k: cells[_PERSON_COLUMN.get(k, k)] for k in _PERSON_KEYS}
-        values["roles"] = _split(cells["roles"])
-        if cells["person_name"] is not None:
-            people.append(_Entry(values, f"row {n}", _PERSON_COLUMN))
-            continue
-        if code is None:
-            c.add(f"row {n}, institution_code", "is missing; every row belongs to an institution")
-        if given := [col for col in ("email", "roles", "deputy_for") if cells[col] is not None]:
-            what = f"is empty but {', '.join(given)} given; add the name or empty those cells"
-            c.add(f"row {n}, person_name", what)
-    institutions = []
-    for code, group in groups.items():
-        merged: dict[str, object] = {"code": code}
-        first: dict[str, int] = {}
-        for n, cells in group:
-            for key in _INSTITUTION_KEYS[1:]:
-                col = _INSTITUTION_COLUMN.get(key, key)
-                value = cells[col]
-                if value is not None and key not in merged:
-                    merged[key], first[key] = value, n
-                elif value is not None and _norm(key, value) != _norm(key, str(merged[key])):
-                    what = f"disagrees with {_q(merged[key])} on row {first[key]}"
-                    c.add(f"row {n}, {col}", f"{_q(value)} {what}; give one value or none")
-        if code in known and len(merged) == 1:
-            continue  # the rows only refer to an institution already in the process
-        if code in known:
-            merged.setdefault("category", known[code])
-        merged["weekend"] = _split(cast(str | None, merged.get("weekend")))
-        institutions.append(_Entry(merged, f"row {group[0][0]}", _INSTITUTION_COLUMN, first))
-    return institutions, people
-
-
-def _split(cell: str | None) -> list[str] | None:
-    """The `;`-separated words of a CSV cell (None for an empty cell)."""
-    return None if cell is None else [s for s in cell.split(";") if s.strip(" ")]
-
-
-def _norm(key: str, value: str) -> str:
-    """A CSV institution cell as compared between rows (case and spaces ignored but in names)."""
-    if key in ("name", "short_name"):
-        return value.strip()
-    word = value.replace(" ", "").lower()
-    return str(_BOOLEANS.get(word, word)) if key == "involved" else word
-
-
 def _position(problem: Problem) -> tuple[str, int]:
     """Sort key putting problems in file order: `row 2` < `row 10`, institutions < people."""
     match = re.match(r"(\D*)(\d*)", problem.where)
@@ -390,9 +263,9 @@ def parse_roster_text(
     c = _Checker(filename, fmt)
     text = text.removeprefix("\ufeff")
     if fmt == "csv":
-        inst_entries, person_entries = _csv_entries(c, text, known_institutions)
+        inst_entries, person_entries = csv_entries(c, text, known_institutions)
     else:
-        inst_entries, person_entries = _toml_entries(c, text)
+        inst_entries, person_entries = toml_entries(c, text)
     institutions = [(_institution(c, e), e) for e in inst_entries]
     people = [(_person(c, e), e) for e in person_entries]
     _check_links(c, institutions, people, known_institutions, known_emails)
@@ -412,7 +285,7 @@ def parse_roster(
     """Parse a .toml or .csv roster file (UTF-8); raise RosterError listing every problem."""
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in ("toml", "csv"):
-        what = f"{_q(path.suffix)} is not a roster format; use a file ending in .toml or .csv"
+        what = f"{quoted(path.suffix)} is not a roster format; use a file ending in .toml or .csv"
         raise RosterError([Problem(str(path), "file name", what)])
     try:
         data = path.read_bytes()

@@ -217,6 +217,29 @@ def test_demo_accounts_log_in_with_the_passwords_returned_and_are_reset_when_run
         assert account.sees("MA-1") and account.sees("TN-1")
 
 
+def test_demo_accounts_for_two_processes_get_one_password_each_that_works_on_both(
+    ctx: Context, two_processes: tuple[str, str]
+) -> None:
+    """What the quick start prints (one call for both demo processes) is what logs in."""
+    for email, password, _ in accounts.ensure_demo_accounts(ctx, "MA-1", "TN-1"):
+        account, _ = sessions.log_in(ctx, email, password, client="demo")
+        assert account.sees("MA-1") and account.sees("TN-1")
+
+
+def test_running_the_demo_again_lifts_the_pause_of_failed_logins_on_its_accounts(
+    ctx: Context, two_processes: tuple[str, str]
+) -> None:
+    """Someone who tried old passwords until paused can log in with the new ones at once."""
+    email = accounts.ensure_demo_accounts(ctx, "MA-1")[0][0]
+    for _ in range(ctx.settings.web_login_max_failures):
+        with pytest.raises(LoginRefused):
+            sessions.log_in(ctx, email, "not the password", client=f"c-{_}")
+    with pytest.raises(LoginThrottled):
+        sessions.log_in(ctx, email, "not the password", client="other")
+    for email, password, _ in accounts.ensure_demo_accounts(ctx, "MA-1"):
+        sessions.log_in(ctx, email, password, client="other")
+
+
 # --- the command line ---------------------------------------------------------------------------
 
 Cli = Callable[..., tuple[int, str, str]]

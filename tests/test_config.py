@@ -358,3 +358,15 @@ def test_a_wrong_weekend_or_digest_time_is_refused_with_what_is_expected(
     """A weekend with no working day left, or a digest time that is not a weekday and a time."""
     with pytest.raises(ConfigError, match=expected):
         load_settings(config_path=None, environ={env_name(key): raw})
+
+
+def test_unless_configured_the_mail_links_point_where_the_console_listens(tmp_path: Path) -> None:
+    """`ibmflow demo --port N` mails links to port N, not to web.port's default."""
+    derived = load_settings(config_path=_write(tmp_path / "a.toml", "[web]\nport = 8080\n"))
+    assert derived.mail_base_url == "http://127.0.0.1:8080"
+    assert derived.listening_on(None, 9001).mail_base_url == "http://127.0.0.1:9001"
+    assert derived.listening_on("0.0.0.0", 9001).mail_base_url == "http://127.0.0.1:9001"
+    assert derived.listening_on("::1", 9001).mail_base_url == "http://[::1]:9001"
+    configured = _write(tmp_path / "b.toml", '[mail]\nbase_url = "https://ibm.example"\n')
+    kept = load_settings(config_path=configured).listening_on("127.0.0.1", 9001)
+    assert (kept.mail_base_url, kept.web_port) == ("https://ibm.example", 9001)

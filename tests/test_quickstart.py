@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import httpx
@@ -67,37 +69,114 @@ def test_the_demo_sets_up_two_processes_chases_the_late_one_and_prints_the_login
     assert "[1/9]" not in again.stdout
 
 
-def test_the_demo_serves_the_console_beside_the_worker_until_sigterm(tmp_path: Path) -> None:
-    folder = _folder(tmp_path)
+ROLES = ("coordinator", "chair", "manager", "administrator")
+_LOGIN = re.compile(rf"^\s+({'|'.join(ROLES)})\s+(\S+@\S+)\s+(\S+)\s*$", re.M)
+_LINK = re.compile(r"https?://[^/\s\"'<>]+/r/[A-Za-z0-9_-]+")
+
+
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = (tmp_path / "demo.log").open("w", encoding="utf-8")
-    proc = subprocess.Popen(
-        [IBMFLOW, "demo", "--port", str(port)], cwd=folder, env=_environ(), stdout=log,
-        stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        return int(probe.getsockname()[1])
+
+
+def _serve_demo(folder: Path, port: int, log: Path) -> subprocess.Popen[str]:
+    """`ibmflow demo --port PORT` as a user runs it, its output in `log`; back once the console
+    answers (the logins are printed before it listens)."""
+    with log.open("w", encoding="utf-8") as out:  # the child keeps its own copy
+        proc = subprocess.Popen(
+            [IBMFLOW, "demo", "--port", str(port)], cwd=folder, env=_environ(), stdout=out,
+            stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + 240
+    while True:
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "the console did not come up"
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/login", timeout=5)
+            return proc
+        except httpx.TransportError:
+            time.sleep(0.5)
+
+
+def _stop(proc: subprocess.Popen[str], log: Path) -> None:
+    """SIGTERM, as Ctrl-C or a service manager stops it; it must exit 0."""
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 240
-        while True:
-            assert proc.poll() is None, (tmp_path / "demo.log").read_text()
-            assert time.monotonic() < deadline, "the console did not come up"
-            try:
-                page = httpx.get(f"{base}/login", timeout=5)
-                break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        assert page.status_code == 200 and "password" in page.text.lower()
-        text = (tmp_path / "demo.log").read_text()
-        assert f"Open {base}/" in text
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0, (tmp_path / "demo.log").read_text()
+        assert proc.wait(timeout=60) == 0, log.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        log.close()
+
+
+def _printed_logins(text: str) -> dict[str, tuple[str, str]]:
+    """role -> (email, password), exactly as the demo printed them."""
+    found = {role: (email, password) for role, email, password in _LOGIN.findall(text)}
+    assert set(found) == set(ROLES), text
+    return found
+
+
+def _log_in(base: str, email: str, password: str) -> httpx.Response:
+    """The login form posted as a browser does (CSRF token and nonce cookie from the form)."""
+    with httpx.Client(base_url=base, timeout=30) as browser:
+        form = browser.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert form.status_code == 200 and token, form.text
+        answer = browser.post(
+            "/login", data={"csrf_token": token[1], "email": email, "password": password}
+        )
+        if answer.status_code == 303:
+            assert browser.get("/processes").status_code == 200
+        return answer
+
+
+def _assert_printed_logins_work(base: str, text: str) -> dict[str, tuple[str, str]]:
+    logins = _printed_logins(text)
+    refused = {
+        role: status
+        for role, (email, password) in logins.items()
+        if (status := _log_in(base, email, password).status_code) != 303
+    }
+    assert not refused, f"printed logins refused (role: HTTP status): {refused}"
+    return logins
+
+
+def _mail_links(folder: Path) -> list[str]:
+    """The answer links in the mails captured under var/mailbox."""
+    links: list[str] = []
+    for eml in sorted((folder / "var" / "mailbox").rglob("*.eml")):
+        message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+        for part in message.walk():
+            if part.get_content_type() == "text/plain":
+                links += _LINK.findall(part.get_content())
+    return links
+
+
+def test_the_demo_serves_the_console_beside_the_worker_until_sigterm(tmp_path: Path) -> None:
+    """The quick start followed literally: every printed login opens the console it serves, the
+    mails link to the port it listens on, and a second run prints new logins that work too."""
+    folder = _folder(tmp_path)
+    port, log = _free_port(), tmp_path / "demo.log"
+    base = f"http://127.0.0.1:{port}"
+    proc = _serve_demo(folder, port, log)
+    try:
+        assert f"Open {base}/" in log.read_text()
+        first = _assert_printed_logins_work(base, log.read_text())
+        links = _mail_links(folder)
+        assert links, "the demo captured no mail with an answer link"
+        assert {link.rsplit("/r/", 1)[0] for link in links} == {base}
+        opened = [httpx.get(link, timeout=30) for link in links[-5:]]
+        assert any(p.status_code == 200 and 'name="csrf_token"' in p.text for p in opened)
+    finally:
+        _stop(proc, log)
+    port, log = _free_port(), tmp_path / "again.log"
+    proc = _serve_demo(folder, port, log)
+    try:
+        again = _assert_printed_logins_work(f"http://127.0.0.1:{port}", log.read_text())
+        assert all(again[role][1] != first[role][1] for role in ROLES), "new passwords each run"
+    finally:
+        _stop(proc, log)
 
 
 def test_the_demo_says_what_it_does() -> None:

@@ -37,6 +37,7 @@ def demo(
     """Set up the database, take a demo process from the coordinator's appointment to adoption,
     start a second one that is late, chase it, then serve the web console and run the worker."""
     from ibmflow import demo as scenario
+    from ibmflow.config import console_url
     from ibmflow.services.accounts import ensure_demo_accounts
     from ibmflow.services.audit_log import verify_chain
     from ibmflow.services.chase import sweep
@@ -44,6 +45,9 @@ def demo(
     from ibmflow.storage.migrate import upgrade
 
     context = state(ctx).context
+    # Everything below, the worker included, mails links to where this run's console listens.
+    context.settings = context.settings.listening_on(host, port)
+    settings = context.settings
     upgrade(context.db)
     _say(f"ibmflow demo: database {context.db.url.split('@')[-1]}")
     taken = {p["process"] for p in list_processes(context)}
@@ -60,10 +64,8 @@ def demo(
     chain = verify_chain(context)
     _say(f"audit chain: {'intact' if chain.ok else 'BROKEN'}, {chain.checked} events")
     _say(f"mails: {_dispatch(context)} sent to {_where(context)}")
-    logins = ensure_demo_accounts(context, IN_PROGRESS)
-    ensure_demo_accounts(context, ADOPTED)
-    settings = context.settings
-    address = f"http://{host or settings.web_host}:{settings.web_port if port is None else port}"
+    logins = ensure_demo_accounts(context, IN_PROGRESS, ADOPTED)
+    address = console_url(settings.web_host, settings.web_port)
     _say("\nDemo logins (new passwords at each run):")
     for email, password, role in logins:
         _say(f"  {role:<14} {email:<32} {password}")
@@ -74,11 +76,11 @@ def demo(
         return
     _say(
         f"\nOpen {address}/ and log in. The worker chases and dispatches meanwhile; "
-        "the captured mails are under Mail. Ctrl-C stops."
+        "the captured mails are under Outgoing mail, on each process's page. Ctrl-C stops."
     )
     from ibmflow.quickstart import serve_console
 
-    serve_console(context, host=host, port=port)
+    serve_console(context, host=settings.web_host, port=settings.web_port)
 
 
 def _dispatch(context: Context) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from sqlmodel import Session, col, select
 
@@ -25,11 +26,13 @@ from ibmflow.storage import repository as repo
 from ibmflow.storage.account_tables import (
     AccountProcessRow,
     ApiTokenRow,
+    LoginAttemptRow,
     UserAccountRow,
     WebSessionRow,
 )
-from ibmflow.storage.db import Tx
+from ibmflow.storage.db import Tx, table_of
 from ibmflow.storage.tables import ProcessRow
+from ibmflow.text import ACCOUNT_NAME, TOKEN_LABEL, clean, clean_optional
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # hashing is deliberately slow: refuse to spend it on a megabyte of input
@@ -154,8 +157,7 @@ def add_user(
 ) -> Account:
     """Create an account; an administrator sees every process, the others only `processes`."""
     email, role = _email(email), _role(role)
-    if not name.strip():
-        raise InvalidCommand("an account needs the person's name, e.g. --name 'Karim Benali'.")
+    name = clean(name, ACCOUNT_NAME)
     hashed = hash_password(password)
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
@@ -166,7 +168,7 @@ def add_user(
             )
         row = UserAccountRow(
             email=email,
-            name=name.strip(),
+            name=name,
             role=role,
             password_hash=hashed,
             created_at=now,
@@ -240,6 +242,7 @@ def set_processes(ctx: Context, email: str, processes: Sequence[str], *, actor: 
 
 def issue_token(ctx: Context, email: str, *, actor: str, label: str = "") -> str:
     """A new API token for an account, returned once (only its SHA-256 is stored)."""
+    label = clean_optional(label, TOKEN_LABEL) or ""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
@@ -249,7 +252,7 @@ def issue_token(ctx: Context, email: str, *, actor: str, label: str = "") -> str
         token_row = ApiTokenRow(
             account_id=row.id or 0,
             token_hash=secret_hash(token),
-            label=label.strip()[:100],
+            label=label,
             created_at=now,
         )
         tx.session.add(token_row)
@@ -304,15 +307,18 @@ def list_users(ctx: Context) -> list[dict[str, Any]]:
         return out
 
 
-def ensure_demo_accounts(ctx: Context, process_key: str) -> list[tuple[str, str, str]]:
-    """The demo's accounts, each with a fresh random password and `process_key` among its
-    processes: (email, password, role) for the quick start to print. Run again, it resets them."""
+def ensure_demo_accounts(ctx: Context, *process_keys: str) -> list[tuple[str, str, str]]:
+    """The demo's accounts, each with one fresh random password and every one of `process_keys`
+    among its processes: (email, password, role), what the quick start prints. Run again, it
+    gives new passwords and lifts the pause that failed logins put on these accounts, so that the
+    passwords it returns are the ones that work."""
     out = []
     actor = "demo"
+    wanted = frozenset(key.strip().upper() for key in process_keys)
     with ctx.db.reading() as session:
         existing = set(session.exec(select(UserAccountRow.email)).all())
     for email, name, role in DEMO_ACCOUNTS:
-        password = secrets.token_urlsafe(9)
+        password = secrets.token_urlsafe(12)
         if email not in existing:
             add_user(
                 ctx,
@@ -321,7 +327,7 @@ def ensure_demo_accounts(ctx: Context, process_key: str) -> list[tuple[str, str,
                 role=role,
                 password=password,
                 actor=actor,
-                processes=[process_key],
+                processes=sorted(wanted),
             )
         else:
             set_password(ctx, email, password, actor=actor)
@@ -332,6 +338,14 @@ def ensure_demo_accounts(ctx: Context, process_key: str) -> list[tuple[str, str,
                         select(UserAccountRow).where(UserAccountRow.email == email)
                     ).one()
                     keys = account_of(session, row).processes or frozenset()
-                set_processes(ctx, email, sorted(keys | {process_key.upper()}), actor=actor)
+                set_processes(ctx, email, sorted(keys | wanted), actor=actor)
         out.append((email, password, role))
+    with ctx.db.transaction() as tx:
+        attempts = table_of(LoginAttemptRow)
+        tx.session.connection().execute(
+            sa.delete(attempts).where(
+                attempts.c.email.in_([email for email, _, _ in DEMO_ACCOUNTS]),
+                attempts.c.succeeded.is_(False),
+            )
+        )
     return out

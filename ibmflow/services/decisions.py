@@ -26,6 +26,7 @@ from ibmflow.storage.tables import (
     RequestRow,
     VoteRow,
 )
+from ibmflow.text import DECISION_TITLE, clean_optional
 
 
 def open_decision(
@@ -44,6 +45,7 @@ def open_decision(
         raise InvalidCommand(
             f"unknown decision subject {subject!r}; one of {', '.join(DECISION_SUBJECTS)}."
         )
+    title = clean_optional(title, DECISION_TITLE)
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, doing="opening an IAWG decision")
         pending = tx.session.exec(

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, col, func, select
 
@@ -22,8 +23,9 @@ from ibmflow.services.roster import apply_roster
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.tables import ProcessRow, WorkflowDefinitionRow
+from ibmflow.text import PROCESS_TITLE, clean
 
-KEY_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,39}$")
+KEY_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9-]{1,39}")  # fullmatch: no trailing line break
 
 
 def _stored_definition(tx: Tx, definition: Definition, now: datetime) -> WorkflowDefinitionRow:
@@ -84,10 +86,20 @@ def start_process(
             f"no workflow {workflow!r} in {ctx.settings.workflows_dir}; known: "
             f"{', '.join(sorted(ctx.workflows)) or 'none'}."
         )
-    if not title.strip():
-        raise InvalidCommand('a process needs a title, e.g. "Morocco national IBM strategy".')
+    title = clean(title, PROCESS_TITLE)
     definition = ctx.workflows[workflow]
     country = (country or ctx.settings.country).upper()
+    if not re.fullmatch(r"[A-Z]{2}", country):
+        raise InvalidCommand(
+            f"country {country!r} is not valid; give a two-letter ISO 3166 code such as MA or SN."
+        )
+    timezone = timezone or ctx.settings.timezone
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidCommand(
+            f"time zone {timezone!r} is not known; give an IANA name such as Africa/Casablanca."
+        ) from None
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
         stored = _stored_definition(tx, definition, now)
@@ -97,7 +109,7 @@ def start_process(
             ).one()
             key = f"{country}-{count + 1}"
         key = key.upper()
-        if not KEY_PATTERN.match(key):
+        if not KEY_PATTERN.fullmatch(key):
             raise InvalidCommand(
                 f"process key {key!r} is not valid; use 2-40 capital letters, digits "
                 "and dashes, e.g. MA-2026."
@@ -106,9 +118,9 @@ def start_process(
             raise InvalidCommand(f"a process {key} already exists; choose another --key.")
         process = ProcessRow(
             key=key,
-            title=title.strip(),
+            title=title,
             country=country,
-            timezone=timezone or ctx.settings.timezone,
+            timezone=timezone,
             definition_pk=stored.id or 0,
             workflow_id=definition.id,
             workflow_version=definition.version,

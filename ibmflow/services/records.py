@@ -31,6 +31,18 @@ from ibmflow.storage.tables import (
     RoleRow,
     TaskForceRow,
 )
+from ibmflow.text import (
+    ADOPTING_AUTHORITY,
+    APPOINTING_AUTHORITY,
+    CHAPTER_LEAD,
+    CHAPTER_TITLE,
+    REFERENCE,
+    TASK_FORCE_LEAD,
+    TASK_FORCE_NAME,
+    clean,
+    clean_optional,
+    normalise,
+)
 
 
 def _text(value: str | None, what: str) -> str:
@@ -51,10 +63,7 @@ def appoint_coordinator(
     actor: str,
 ) -> None:
     """Record the national coordinator, the appointing authority and the decision reference."""
-    authority, reference = (
-        _text(authority, "the appointing authority"),
-        _text(reference, "the decision reference"),
-    )
+    authority, reference = clean(authority, APPOINTING_AUTHORITY), clean(reference, REFERENCE)
     entry = (
         f"[[person]]\nname = {json.dumps(name)}\nemail = {json.dumps(email)}\n"
         'roles = ["coordinator"]\n'
@@ -225,7 +234,7 @@ def record_answer(
 
 def add_task_force(ctx: Context, key: str, *, name: str, lead: str | None, actor: str) -> None:
     """Name a task force of the implementing body."""
-    name = _text(name, "the task force's name")
+    name, lead = clean(name, TASK_FORCE_NAME), clean_optional(lead, TASK_FORCE_LEAD)
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, doing="naming a task force")
         if tx.session.exec(
@@ -249,7 +258,7 @@ def add_task_force(ctx: Context, key: str, *, name: str, lead: str | None, actor
 
 def add_chapter(ctx: Context, key: str, *, title: str, lead: str | None, actor: str) -> None:
     """Define a strategy chapter and its lead (a task force or an institution)."""
-    title = _text(title, "the chapter's title")
+    title, lead = clean(title, CHAPTER_TITLE), clean_optional(lead, CHAPTER_LEAD)
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, doing="defining a chapter")
         if tx.session.exec(
@@ -271,7 +280,7 @@ def add_chapter(ctx: Context, key: str, *, title: str, lead: str | None, actor: 
 
 def set_chapter_lead(ctx: Context, key: str, *, title: str, lead: str, actor: str) -> None:
     """Give a chapter its lead (a task force or an institution), or change it."""
-    lead = _text(lead, "the chapter's lead")
+    title, lead = normalise(title), clean(lead, CHAPTER_LEAD)
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, doing="setting a chapter's lead")
         chapter = _chapter(tx, process, title)
@@ -304,6 +313,7 @@ def _chapter(tx: Tx, process: ProcessRow, title: str) -> ChapterRow:
 
 def submit_chapter(ctx: Context, key: str, *, title: str, path: Path, actor: str) -> None:
     """Attach a chapter's draft and mark it submitted."""
+    title = normalise(title)
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, "chapter_drafting", doing="submitting a chapter draft")
         chapter = _chapter(tx, process, title)
@@ -371,8 +381,8 @@ def record_adoption(
     ctx: Context, key: str, *, authority: str, reference: str, adopted_on: date, actor: str
 ) -> None:
     """Record the adoption at the highest level: authority, decision reference, date."""
-    authority = _text(authority, "the adopting authority")
-    reference = _text(reference, "the decision reference")
+    authority = clean(authority, ADOPTING_AUTHORITY)
+    reference = clean(reference, REFERENCE)
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, "adoption", doing="recording the adoption")
         if tx.session.exec(select(AdoptionRow).where(AdoptionRow.process_id == process.id)).first():
