@@ -69,7 +69,11 @@ def build_server(
     """A uvicorn server for the answer pages (host and port default to web.host and web.port).
 
     `log_config=None` leaves logging as the caller set it up (records reach the root logger).
+    `X-Forwarded-For` and `X-Forwarded-Proto` are believed only from the addresses in
+    `web.trusted_proxies` (none by default: uvicorn would otherwise trust them from loopback, and any
+    local client could pose as any address to the login limit).
     """
+    proxies = list(ctx.settings.web_trusted_proxies)
     config = uvicorn.Config(
         create_app(ctx),
         host=host or ctx.settings.web_host,
@@ -81,6 +85,8 @@ def build_server(
         ws="none",
         lifespan="off",
         server_header=False,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
     )
     install_log_redaction()  # after the Config, whose logging setup would come first otherwise
     return uvicorn.Server(config)
