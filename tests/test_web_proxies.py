@@ -110,5 +110,5 @@ def test_trusted_proxies_are_addresses_or_networks() -> None:
     assert settings.web_trusted_proxies == ("127.0.0.1", "10.0.0.0/8", "::1")
     assert load_settings(config_path=None, environ={}).web_trusted_proxies == ()
     for wrong in ("*", "proxy.example", "10.0.0.0/33"):
-        with pytest.raises(ConfigError, match="web.trusted_proxies"):
+        with pytest.raises(ConfigError, match=r"web\.trusted_proxies"):
             load_settings(config_path=None, environ={"IBMFLOW_WEB_TRUSTED_PROXIES": wrong})

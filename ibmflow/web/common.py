@@ -94,6 +94,7 @@ async def _too_large(cap: int, scope: Scope, receive: Receive, send: Send) -> No
             "message": f"the request body is larger than {cap // 1024} KB; send less at once.",
         },
         status_code=413,
+        headers={"Connection": "close"},  # the rest of the body is not read
     )
     await response(scope, receive, send)
 
