@@ -209,10 +209,7 @@ def check_inbound(ctx: Context, key: str, inbound_id: int, *, unmatched_ok: bool
 def check_request(ctx: Context, key: str, request_id: int) -> None:
     """Raise NotFound unless request `request_id` belongs to process `key`."""
     with ctx.db.reading() as session:
-        process = repo.get_process(session, key)
-        row = session.get(RequestRow, request_id)
-        if row is None or row.process_id != process.id:
-            raise NotFound(f"no request #{request_id} in {process.key}.")
+        repo.owned(session, repo.get_process(session, key), RequestRow, request_id)
 
 
 def _checked(ctx: Context, upload: Upload | None, what: str) -> Upload:
@@ -255,10 +252,7 @@ def submit_chapter_upload(
 def document_file(ctx: Context, key: str, document_id: int) -> tuple[str, bytes]:
     """A document of process `key`: its file name and content (NotFound for another's)."""
     with ctx.db.reading() as session:
-        process = repo.get_process(session, key)
-        row = session.get(DocumentRow, document_id)
-        if row is None or row.process_id != process.id:
-            raise NotFound(f"no document #{document_id} in {process.key}.")
+        row = repo.owned(session, repo.get_process(session, key), DocumentRow, document_id)
         filename, digest = row.filename, row.sha256
     return filename, ctx.documents.read(digest)
 
