@@ -96,7 +96,11 @@ def test_the_same_ids_of_the_own_process_are_accepted(site: Site) -> None:
     client, csrf = logged_in(site, EMAILS[COORDINATOR])
     opened = client.post(
         f"/p/{MINE}/decisions",
-        data={"csrf_token": csrf, "subject": "terms_of_reference", "document": str(mine["document"])},
+        data={
+            "csrf_token": csrf,
+            "subject": "terms_of_reference",
+            "document": str(mine["document"]),
+        },
     )
     assert opened.status_code == 303, problem_of(opened)
     nominated = client.post(

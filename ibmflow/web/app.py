@@ -232,14 +232,15 @@ def create_app(ctx: Context) -> FastAPI:
                     )
                 given, uploads = _read_answer(form)
                 return await _record(token, given, uploads)
-        except BodyTooLarge:
+        except BodyTooLarge as exc:
             page = await _again(
                 token,
                 413,
                 f"Nothing was recorded: your files are larger than {limit_mb} MB in all. Send "
                 "smaller files, or send them by replying to the mail.",
             )
-            page.headers["Connection"] = "close"  # the rest of the body is not read
+            if exc.close:  # the rest of the body was not read and has no known end
+                page.headers["Connection"] = "close"
             return page
         except FormUnreadable as exc:  # a malformed form, too many files or fields
             return await _again(

@@ -82,9 +82,12 @@ class Caller:
 class Refusal(Exception):
     """A request refused by the gate: its status and what to tell the caller."""
 
-    def __init__(self, status: int, heading: str, *paragraphs: str, api: bool = False) -> None:
+    def __init__(
+        self, status: int, heading: str, *paragraphs: str, api: bool = False, close: bool = False
+    ) -> None:
         super().__init__(heading)
         self.status, self.heading, self.paragraphs, self.api = status, heading, paragraphs, api
+        self.close = close  # the body was not read to its end: close the connection
 
 
 class LoginNeeded(Exception):
@@ -278,12 +281,13 @@ class Gate:
                 max_fields=MAX_FIELDS,
             ) as received:
                 yield received.fields, tuple(received.files)
-        except BodyTooLarge:
+        except BodyTooLarge as exc:
             raise Refusal(
                 413,
                 "This form is too large",
                 f"Nothing was changed: the files are larger than {limit_mb} MB in all. Send a "
                 "smaller file.",
+                close=exc.close,
             ) from None
         except FormUnreadable as exc:
             raise Refusal(
@@ -309,11 +313,12 @@ class Gate:
             async with body.request.form(max_files=0, max_fields=MAX_FIELDS) as form:
                 yield form, ()
         except BodyTooLarge:
-            await body.drain(request.receive, declared)
+            refusal = await body.refuse(request.receive, declared)
             raise Refusal(
                 413,
                 "This form is too large",
                 f"Nothing was changed: send at most {cap // MB} MB at once.",
+                close=refusal.close,
             ) from None
         except HTTPException as exc:  # a malformed form, too many files or fields
             raise Refusal(
@@ -363,8 +368,8 @@ class Gate:
     async def _refused(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Refusal)
         response = self._refusal(exc)
-        if exc.status == 413:
-            response.headers["Connection"] = "close"  # the rest of the body is not read
+        if exc.close:
+            response.headers["Connection"] = "close"
         return response
 
     def _refusal(self, exc: Refusal) -> Response:

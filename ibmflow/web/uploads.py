@@ -176,8 +176,7 @@ async def read_form(
             except HTTPException as exc:
                 raise FormUnreadable(str(exc.detail)) from None
     except BodyTooLarge:
-        await body.drain(request.receive, declared)
-        raise
+        raise await body.refuse(request.receive, declared) from None
     try:
         yield received
     finally:
