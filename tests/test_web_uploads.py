@@ -7,7 +7,9 @@ browser's would not be hostile enough."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import secrets
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -127,17 +129,15 @@ def test_files_together_over_the_cap_are_refused_though_each_is_within_it(
     assert [p.stat().st_size for p in stored_files(ctx)] == [len(half)]
 
 
-@sqlite_only
-def test_the_server_answers_413_before_an_endless_upload_ends(
-    ctx: Context, answering: tuple[httpx.Client, str]
-) -> None:
-    """Reading stops at the cap: an upload that never ends is answered and cut off, and the client
-    could not push more than a fraction of what it tried to."""
-    client, token = answering
-    form = opened(client, token)
+ATTEMPTED = 64 * MB
+
+
+def endless_upload(client: httpx.Client, token: str, csrf_token: str) -> tuple[bytes, int]:
+    """POST an upload to a link that never ends (chunked, no last chunk), pouring from a thread
+    while the answer is awaited; the answer's head and how many bytes could be poured."""
     cookies = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
     head = (
-        part(csrf.FIELD, form.encode())
+        part(csrf.FIELD, csrf_token.encode())
         + part("text", b"Our chapter")
         + (
             f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; '
@@ -145,9 +145,7 @@ def test_the_server_answers_413_before_an_endless_upload_ends(
         ).encode()
     )
     host, port = str(client.base_url.host), int(client.base_url.port or 80)
-    attempted = 64 * MB
     sent = 0
-    before = snapshot(ctx)
     with socket.create_connection((host, port), timeout=60) as sock:
         sock.sendall(
             (
@@ -165,7 +163,7 @@ def test_the_server_answers_413_before_an_endless_upload_ends(
             chunk = b"e" * 65536
             framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
             try:
-                while sent < attempted:  # never the last chunk: the body does not end
+                while sent < ATTEMPTED:  # never the last chunk: the body does not end
                     sock.sendall(framed)
                     sent += len(chunk)
             except OSError:
@@ -179,9 +177,50 @@ def test_the_server_answers_413_before_an_endless_upload_ends(
             assert data, "the server closed the connection without answering"
             answer += data
         pourer.join(timeout=60)
+    return answer, sent
+
+
+@sqlite_only
+def test_the_server_answers_413_before_an_endless_upload_ends(
+    ctx: Context, answering: tuple[httpx.Client, str]
+) -> None:
+    """Reading stops at the cap: an upload that never ends is answered and cut off, and the client
+    could not push more than a fraction of what it tried to."""
+    client, token = answering
+    form = opened(client, token)
+    before = snapshot(ctx)
+    answer, sent = endless_upload(client, token, form)
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
-    assert sent < attempted // 4, f"the server read {sent} bytes of an upload capped at 1 MB"
+    assert sent < ATTEMPTED // 4, f"the server read {sent} bytes of an upload capped at 1 MB"
     assert snapshot(ctx) == before and stored_files(ctx) == []
+
+
+@sqlite_only
+def test_a_link_that_cannot_be_answered_takes_no_upload_at_all(
+    ctx: Context, answering: tuple[httpx.Client, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown (or used, expired, closed) link is refused before the body is read: without an
+    open link nobody can make the server write a byte (every write under the documents folder is
+    counted through `os.write`, the store's lowest write)."""
+    client, token = answering
+    form = {"csrf_token": opened(client, token), "text": "Our chapter"}
+    written: list[int] = []
+    real, root = os.write, str(ctx.settings.documents_dir)
+
+    def write(fd: int, data: bytes | memoryview) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(root):
+            written.append(len(data))
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    forged = secrets.token_urlsafe(24)
+    refused = post(client, forged, form, [("files", ("draft.pdf", b"d" * 300_000, "a/b"))])
+    assert refused.status_code == 404 and written == []
+    answer, sent = endless_upload(client, forged, form["csrf_token"])
+    assert answer.startswith(b"HTTP/1.1 404 ") and sent < ATTEMPTED // 4
+    assert written == [] and stored_files(ctx) == []
+    fine = post(client, token, form, [("files", ("draft.pdf", b"d" * 300_000, "a/b"))])
+    assert fine.status_code == 303 and sum(written) == 300_000  # the count does see writes
 
 
 def test_the_reader_stops_pulling_the_body_one_chunk_past_the_cap(tmp_path: Path) -> None:

@@ -206,8 +206,16 @@ def create_app(ctx: Context) -> FastAPI:
     @gate.public_route("POST", "/r/{token}")
     async def answer(token: str, request: Request) -> Response:
         """Record the answer sent from a link's form (CSRF-checked; files streamed to disk, the
-        cap checked as they arrive)."""
+        cap checked as they arrive). A link that cannot be answered is refused before the body is
+        read: only an open link takes files."""
         link_hash = token_hash(token)
+        try:
+            await run_in_threadpool(view_link, ctx, token)
+        except (LinkRefused, IbmflowError) as exc:
+            early = refused(exc) if isinstance(exc, LinkRefused) else unavailable(exc)
+            if "content-length" not in request.headers:  # an unread body of no known end
+                early.headers["Connection"] = "close"
+            return early
         try:
             async with read_form(
                 request,
