@@ -6,6 +6,7 @@ value is reported with its key, where it came from and the value expected.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -81,6 +82,7 @@ class Settings:
     web_session_hours: int = 12
     web_login_max_failures: int = 5
     web_login_window_min: int = 15
+    web_trusted_proxies: tuple[str, ...] = ()
     process_weekend: tuple[int, ...] = (5, 6)
     worker_sweep_every_s: int = 60
     worker_dispatch_every_s: int = 15
@@ -215,6 +217,20 @@ def _types(value: Any) -> tuple[str, ...]:
     return out
 
 
+def _proxies(value: Any) -> tuple[str, ...]:
+    expected = 'a list of proxy addresses or networks such as ["127.0.0.1", "10.0.0.0/8"]'
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError(expected)
+    out = tuple(str(item).strip() for item in items if str(item).strip())
+    try:
+        for item in out:
+            ipaddress.ip_network(item, strict=False)
+    except ValueError:
+        raise ValueError(expected) from None
+    return out
+
+
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -290,6 +306,7 @@ _SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "web.session_hours": (_whole("hours", 1, 24 * 30), 12),
     "web.login_max_failures": (_whole("failures", 1, 1000), 5),
     "web.login_window_min": (_whole("minutes", 1, 24 * 60), 15),
+    "web.trusted_proxies": (_proxies, ()),
     "worker.sweep_every_s": (_whole("seconds", 1, 86400), 60),
     "worker.dispatch_every_s": (_whole("seconds", 1, 86400), 15),
     "worker.lease_s": (_whole("seconds", 10, 86400), 300),

@@ -13,6 +13,7 @@
     ├── DatabaseNotReady         the schema is missing or behind: run `ibmflow init`
     ├── AuditChainBroken         `audit verify` found an edited, missing, inserted or reordered event
     ├── LinkRefused              an answer link is unknown, expired, used or its request closed
+    ├── StorageFailed            a file could not be stored: disk full, over quota, read-only...
     ├── LoginRefused             wrong email or password, or a disabled account
     │   └── LoginThrottled       too many failed logins lately: wait (carries how long)
     └── Forbidden                the account's role may not do this
@@ -130,6 +131,11 @@ class LinkRefused(IbmflowError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class StorageFailed(IbmflowError):
+    """A file could not be written under the data folder (no space left, over quota, read-only file
+    system, not a folder...); nothing was recorded. The message says what to free or fix."""
 
 
 class LoginRefused(IbmflowError):

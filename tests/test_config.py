@@ -87,6 +87,11 @@ FROM_ENV: dict[str, tuple[str, str, Any]] = {
     "web.session_hours": ("8", "web_session_hours", 8),
     "web.login_max_failures": ("3", "web_login_max_failures", 3),
     "web.login_window_min": ("30", "web_login_window_min", 30),
+    "web.trusted_proxies": (
+        "127.0.0.1,10.0.0.0/8",
+        "web_trusted_proxies",
+        ("127.0.0.1", "10.0.0.0/8"),
+    ),
     "process.weekend": ("fri, sat", "process_weekend", (4, 5)),
     "worker.sweep_every_s": ("30", "worker_sweep_every_s", 30),
     "worker.dispatch_every_s": ("5", "worker_dispatch_every_s", 5),

@@ -8,10 +8,8 @@ CLI would decide differently.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path, PurePath
 from typing import Any
 
 from sqlmodel import col, select
@@ -27,6 +25,7 @@ from ibmflow.services import documents, records
 from ibmflow.services.common import definition_for, iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.services.decisions import list_decisions
+from ibmflow.services.documents import Upload, upload_problems
 from ibmflow.services.inbound import QUARANTINED, list_quarantine
 from ibmflow.services.processes import list_processes, status
 from ibmflow.services.requests import list_requests
@@ -210,40 +209,30 @@ def check_inbound(ctx: Context, key: str, inbound_id: int, *, unmatched_ok: bool
 def check_request(ctx: Context, key: str, request_id: int) -> None:
     """Raise NotFound unless request `request_id` belongs to process `key`."""
     with ctx.db.reading() as session:
-        process = repo.get_process(session, key)
-        row = session.get(RequestRow, request_id)
-        if row is None or row.process_id != process.id:
-            raise NotFound(f"no request #{request_id} in {process.key}.")
+        repo.owned(session, repo.get_process(session, key), RequestRow, request_id)
 
 
-def _checked_upload(ctx: Context, filename: str, content: bytes) -> str:
-    name = PurePath(filename.replace("\\", "/")).name.strip() or "document"
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    allowed = ctx.settings.answers_allowed_types
-    if extension not in allowed:
-        raise InvalidCommand(
-            f"{name}: files of this type are not accepted; attach {', '.join(allowed)}."
-        )
-    if not content:
-        raise InvalidCommand(f"{name} is empty; choose the file again.")
-    if len(content) > ctx.settings.answers_max_upload_mb * 1024 * 1024:
-        raise InvalidCommand(f"{name} is larger than {ctx.settings.answers_max_upload_mb} MB.")
-    return name[:255]
+def _checked(ctx: Context, upload: Upload | None, what: str) -> Upload:
+    if upload is None:
+        raise InvalidCommand(f"{what} is required: choose the file.")
+    problems = upload_problems(ctx, [upload])
+    if problems:
+        raise InvalidCommand(" ".join(problems))
+    return upload
 
 
-def attach_upload(
-    ctx: Context, key: str, *, filename: str, content: bytes, kind: str, actor: str
-) -> int:
-    """Attach an uploaded file to the current step (same checks as answers' files); its id."""
-    name = _checked_upload(ctx, filename, content)
+def attach_upload(ctx: Context, key: str, *, upload: Upload | None, kind: str, actor: str) -> int:
+    """Attach a file sent from the console to the current step (the same checks as answers'
+    files); its id."""
+    checked = _checked(ctx, upload, "the file")
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, doing="attaching a document")
         row = documents.attach(
             ctx,
             tx,
             process,
-            content=content,
-            filename=name,
+            content=checked.data,
+            filename=checked.filename,
             kind=kind,
             step=process.state,
             actor=actor,
@@ -253,23 +242,17 @@ def attach_upload(
 
 
 def submit_chapter_upload(
-    ctx: Context, key: str, *, title: str, filename: str, content: bytes, actor: str
+    ctx: Context, key: str, *, title: str, upload: Upload | None, actor: str
 ) -> None:
-    """Submit an uploaded chapter draft through the command line's own use case."""
-    name = _checked_upload(ctx, filename, content)
-    with tempfile.TemporaryDirectory(prefix="ibmflow-upload-") as folder:
-        path = Path(folder) / name
-        path.write_bytes(content)
-        records.submit_chapter(ctx, key, title=title, path=path, actor=actor)
+    """Submit a chapter draft sent from the console through the command line's own use case."""
+    checked = _checked(ctx, upload, "the draft's file")
+    records.submit_chapter(ctx, key, title=title, path=checked, actor=actor)
 
 
 def document_file(ctx: Context, key: str, document_id: int) -> tuple[str, bytes]:
     """A document of process `key`: its file name and content (NotFound for another's)."""
     with ctx.db.reading() as session:
-        process = repo.get_process(session, key)
-        row = session.get(DocumentRow, document_id)
-        if row is None or row.process_id != process.id:
-            raise NotFound(f"no document #{document_id} in {process.key}.")
+        row = repo.owned(session, repo.get_process(session, key), DocumentRow, document_id)
         filename, digest = row.filename, row.sha256
     return filename, ctx.documents.read(digest)
 

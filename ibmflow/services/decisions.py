@@ -19,6 +19,7 @@ from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.tables import (
     DecisionRow,
+    DocumentRow,
     InstitutionRow,
     NominationRow,
     PersonRow,
@@ -48,6 +49,8 @@ def open_decision(
     title = clean_optional(title, DECISION_TITLE)
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, doing="opening an IAWG decision")
+        if document_id is not None:
+            repo.owned(tx.session, process, DocumentRow, document_id)
         pending = tx.session.exec(
             select(DecisionRow).where(
                 DecisionRow.process_id == process.id,
@@ -193,8 +196,8 @@ def nominate(
                 "members nominate representatives.",
                 process=key,
             )
-        if decision_id is not None and tx.session.get(DecisionRow, decision_id) is None:
-            raise NotFound(f"no decision #{decision_id} in {key}.")
+        if decision_id is not None:
+            repo.owned(tx.session, process, DecisionRow, decision_id)
         row = NominationRow(
             process_id=process.id or 0,
             member_id=member_row.id or 0,

@@ -16,7 +16,7 @@ from ibmflow.roster import parse_roster_text
 from ibmflow.services import documents, requests
 from ibmflow.services.common import iso, on_process, require_step
 from ibmflow.services.context import Context
-from ibmflow.services.requests import Upload
+from ibmflow.services.documents import Upload
 from ibmflow.services.roster import apply_roster
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
@@ -121,14 +121,22 @@ def appoint_coordinator(
 
 
 def _store(
-    ctx: Context, tx: Tx, process: ProcessRow, path: Path, kind: str, actor: str, now: datetime
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    path: Path | Upload,
+    kind: str,
+    actor: str,
+    now: datetime,
 ) -> DocumentRow:
+    """Attach a file named on the command line, or one sent from a console form."""
+    upload = path if isinstance(path, Upload) else Upload(path.name, _read(path))
     return documents.attach(
         ctx,
         tx,
         process,
-        content=_read(path),
-        filename=path.name,
+        content=upload.data,
+        filename=upload.filename,
         kind=kind,
         step=process.state,
         actor=actor,
@@ -311,8 +319,9 @@ def _chapter(tx: Tx, process: ProcessRow, title: str) -> ChapterRow:
     return chapter
 
 
-def submit_chapter(ctx: Context, key: str, *, title: str, path: Path, actor: str) -> None:
-    """Attach a chapter's draft and mark it submitted."""
+def submit_chapter(ctx: Context, key: str, *, title: str, path: Path | Upload, actor: str) -> None:
+    """Attach a chapter's draft (a file on disk, or one sent from the console) and mark it
+    submitted."""
     title = normalise(title)
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, "chapter_drafting", doing="submitting a chapter draft")

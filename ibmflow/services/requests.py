@@ -22,6 +22,8 @@ from ibmflow.requestkinds import KINDS, check_fields
 from ibmflow.services import deadlines, documents, mailings
 from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
+from ibmflow.services.documents import Upload as Upload  # where the other channels found it
+from ibmflow.services.documents import upload_problems
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.tables import (
@@ -42,14 +44,6 @@ FINISHED = ("answered", "withdrawn", "waived", "closed")
 def token_hash(token: str) -> str:
     """The stored form of a link token."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A file sent with an answer (by link or attached to a reply)."""
-
-    filename: str
-    content: bytes
 
 
 def _focal_points(tx: Tx, process: ProcessRow) -> dict[int, list[PersonRow]]:
@@ -308,7 +302,7 @@ def _files(
             ctx,
             tx,
             process,
-            content=upload.content,
+            content=upload.data,
             filename=upload.filename,
             kind="other",
             step=request.step,
@@ -550,19 +544,7 @@ def answer_by_link(
         clean, problems = check_fields(request.kind, fields)
         if KINDS[request.kind].text_required and not (text and text.strip()):
             problems.append('Your comments: please write them, or write "no comments".')
-        limit = ctx.settings.answers_max_upload_mb * 1024 * 1024
-        allowed = ctx.settings.answers_allowed_types
-        for upload in uploads:
-            extension = upload.filename.rsplit(".", 1)[-1].lower() if "." in upload.filename else ""
-            if extension not in allowed:
-                problems.append(
-                    f"{upload.filename}: files of this type are not accepted; send "
-                    f"{', '.join(allowed)}."
-                )
-            if len(upload.content) > limit:
-                problems.append(
-                    f"{upload.filename}: larger than {ctx.settings.answers_max_upload_mb} MB."
-                )
+        problems.extend(upload_problems(ctx, uploads))
         if problems:
             raise InvalidCommand(" ".join(problems))
         record(

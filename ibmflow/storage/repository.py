@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from functools import cached_property
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
@@ -54,6 +54,28 @@ def get_process(session: Session, key: str, *, lock: bool = False) -> ProcessRow
     if row is None:
         raise NotFound(
             f"no process {key!r}; `ibmflow process list` shows the processes.", process=key
+        )
+    return row
+
+
+_Owned = TypeVar("_Owned", DecisionRow, DocumentRow, RequestRow)
+_LISTS = {
+    DecisionRow: "decision list",
+    DocumentRow: "status",
+    RequestRow: "request list",
+}
+
+
+def owned(session: Session, process: ProcessRow, model: type[_Owned], object_id: int) -> _Owned:
+    """Object `object_id` of `model` if it belongs to `process`; NotFound otherwise (an id typed
+    into a form or a command must never reach another process's object)."""
+    row = session.get(model, object_id)
+    if row is None or row.process_id != process.id:
+        what = model.__name__.removesuffix("Row").lower()
+        raise NotFound(
+            f"no {what} #{object_id} in {process.key}; `ibmflow {_LISTS[model]} {process.key}` "
+            "shows them.",
+            process=process.key,
         )
     return row
 

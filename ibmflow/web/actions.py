@@ -15,7 +15,6 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from ibmflow.access import ADMINISTRATOR
 from ibmflow.errors import IbmflowError, InvalidCommand
@@ -55,13 +54,6 @@ def _day(caller: Caller, name: str, what: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise InvalidCommand(f"{what} {value!r} is not a date; use the date field.") from None
-
-
-async def _upload(caller: Caller) -> tuple[str, bytes]:
-    item = caller.form.get("file") if caller.form is not None else None
-    if not isinstance(item, UploadFile) or not item.filename:
-        return "", b""
-    return item.filename, await item.read()
 
 
 def install(gate: Gate) -> None:
@@ -211,7 +203,6 @@ def install(gate: Gate) -> None:
     @gate.page("POST", "/p/{key}/documents", "document", upload=True)
     async def attach(request: Request, caller: Caller) -> Response:
         key = str(request.path_params["key"])
-        filename, content = await _upload(caller)
         return await run(
             request,
             caller,
@@ -219,8 +210,7 @@ def install(gate: Gate) -> None:
             lambda: console.attach_upload(
                 ctx,
                 key,
-                filename=filename or _required(caller, "file", "the file"),
-                content=content,
+                upload=caller.upload("file"),
                 kind=_required(caller, "kind", "the kind of document"),
                 actor=caller.account.email,
             ),
@@ -315,7 +305,6 @@ def install(gate: Gate) -> None:
     @gate.page("POST", "/p/{key}/chapters/draft", "record", upload=True)
     async def chapter_draft(request: Request, caller: Caller) -> Response:
         key = str(request.path_params["key"])
-        filename, content = await _upload(caller)
         return await run(
             request,
             caller,
@@ -324,8 +313,7 @@ def install(gate: Gate) -> None:
                 ctx,
                 key,
                 title=_required(caller, "title", "the chapter"),
-                filename=filename or _required(caller, "file", "the draft's file"),
-                content=content,
+                upload=caller.upload("file"),
                 actor=caller.account.email,
             ),
         )

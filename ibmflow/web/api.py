@@ -20,10 +20,13 @@ from ibmflow.errors import (
     Forbidden,
     IbmflowError,
     NotFound,
+    StorageFailed,
     TransitionRefused,
 )
 from ibmflow.services import processes, requests
 from ibmflow.services.console import visible_processes
+from ibmflow.web import api_errors
+from ibmflow.web.api_errors import ErrorOut
 from ibmflow.web.auth import Gate, caller_of
 
 OPENAPI_URL = "/api/openapi.json"
@@ -32,15 +35,10 @@ DESCRIPTION = (
     "A caller sees only the processes of their account (an administrator sees all), and may do "
     "what their role allows: a manager reads, a coordinator also acts. Errors come as "
     '`{"error": ..., "message": ...}` with 400 (refused: nothing written; `blockers` lists what '
-    "must be true first), 401, 403, 404 or 409 (the process changed since the version you gave)."
+    "must be true first), 401, 403, 404, 409 (the process changed since the version you gave), "
+    "413 (a body over 1 MB) or 422 (a malformed body or parameter)."
 )
 T = TypeVar("T")
-
-
-class ErrorOut(BaseModel):
-    error: str = Field(description="refused, not_found, conflict, forbidden, unauthenticated")
-    message: str = Field(description="What is wrong and what to do next.")
-    blockers: list[str] = Field(default_factory=list, description="Unmet exit conditions.")
 
 
 class ProcessOut(BaseModel):
@@ -167,6 +165,8 @@ async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise ApiError(409, ErrorOut(error="conflict", message=exc.message)) from None
     except Forbidden as exc:
         raise ApiError(403, ErrorOut(error="forbidden", message=exc.message)) from None
+    except StorageFailed as exc:
+        raise ApiError(507, ErrorOut(error="storage", message=exc.message)) from None
     except IbmflowError as exc:
         raise ApiError(400, ErrorOut(error="refused", message=exc.message)) from None
 
@@ -178,6 +178,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (401, "No valid bearer token."),
         (403, "The account's role may not do this."),
         (404, "No such process (or not one of the caller's), or no such object in it."),
+        (413, "The body is larger than 1 MB."),
+        (422, "A malformed body or parameter; the message names the fields at fault."),
     )
 }
 CONFLICT: dict[int | str, dict[str, Any]] = {
@@ -194,6 +196,7 @@ def install(gate: Gate) -> None:
         return JSONResponse(exc.body.model_dump(), status_code=exc.status)
 
     gate.app.add_exception_handler(ApiError, api_error)
+    api_errors.install(gate.app)
     tags = ["processes"]
 
     @gate.api(

@@ -11,6 +11,7 @@ no page is cached.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -19,13 +20,19 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
-from starlette.exceptions import HTTPException
+from starlette.datastructures import FormData
 
-from ibmflow.errors import ConcurrencyConflict, IbmflowError, InvalidCommand, LinkRefused
+from ibmflow.errors import (
+    ConcurrencyConflict,
+    IbmflowError,
+    InvalidCommand,
+    LinkRefused,
+    StorageFailed,
+)
 from ibmflow.requestkinds import check_fields
 from ibmflow.services.context import Context
-from ibmflow.services.requests import LinkView, Upload, answer_by_link, token_hash, view_link
+from ibmflow.services.documents import Upload
+from ibmflow.services.requests import LinkView, answer_by_link, token_hash, view_link
 from ibmflow.web import api, console, csrf, login, report
 from ibmflow.web.auth import Gate
 from ibmflow.web.common import (
@@ -33,12 +40,14 @@ from ibmflow.web.common import (
     MB,
     ApiBodyLimit,
     BodyTooLarge,
-    Capped,
     Pages,
     SecurityHeaders,
 )
+from ibmflow.web.uploads import FormUnreadable, Received, read_form
 
 __all__ = ["FORM_ALLOWANCE", "MB", "create_app"]
+
+LOG = logging.getLogger("ibmflow.web")
 
 MAX_FILES = 10
 MAX_FIELDS = 50
@@ -70,7 +79,6 @@ def create_app(ctx: Context) -> FastAPI:
     secret = csrf.load_secret(settings.data_dir)
     pages = Pages()
     limit_mb = settings.answers_max_upload_mb
-    cap = limit_mb * MB + FORM_ALLOWANCE
     secure_cookie = settings.mail_base_url.startswith("https://")
     app = FastAPI(
         title="ibmflow",
@@ -136,6 +144,14 @@ def create_app(ctx: Context) -> FastAPI:
         return response
 
     def unavailable(exc: IbmflowError) -> HTMLResponse:
+        if isinstance(exc, StorageFailed):
+            LOG.error("an answer could not be stored: %s", exc.message)
+            return message(
+                507,
+                "Your answer could not be stored",
+                "The server has no room for it right now; nothing was recorded.",
+                "Please try again later, or reply to the mail instead.",
+            )
         if isinstance(exc, ConcurrencyConflict):
             return message(
                 409,
@@ -189,19 +205,30 @@ def create_app(ctx: Context) -> FastAPI:
 
     @gate.public_route("POST", "/r/{token}")
     async def answer(token: str, request: Request) -> Response:
-        """Record the answer sent from a link's form (CSRF-checked, the body read up to a cap)."""
+        """Record the answer sent from a link's form (CSRF-checked; files streamed to disk, the
+        cap checked as they arrive). A link that cannot be answered is refused before the body is
+        read: only an open link takes files."""
         link_hash = token_hash(token)
-        header = request.headers.get("content-length", "")
-        declared = int(header) if header.isdigit() else None
-        body = Capped.of(request, cap)
         try:
-            if declared is not None and declared > cap:
-                raise BodyTooLarge
-            async with body.request.form(max_files=MAX_FILES, max_fields=MAX_FIELDS) as form:
+            await run_in_threadpool(view_link, ctx, token)
+        except (LinkRefused, IbmflowError) as exc:
+            early = refused(exc) if isinstance(exc, LinkRefused) else unavailable(exc)
+            if "content-length" not in request.headers:  # an unread body of no known end
+                early.headers["Connection"] = "close"
+            return early
+        try:
+            async with read_form(
+                request,
+                folder=ctx.documents.incoming,
+                files_cap=limit_mb * MB,
+                fields_cap=FORM_ALLOWANCE,
+                max_files=MAX_FILES,
+                max_fields=MAX_FIELDS,
+            ) as form:
                 if not csrf.verify(
                     secret,
                     link_hash,
-                    _text(form, csrf.FIELD),
+                    _text(form.fields, csrf.FIELD),
                     request.cookies.get(csrf.cookie_name(secret, link_hash)),
                 ):
                     return message(
@@ -211,18 +238,26 @@ def create_app(ctx: Context) -> FastAPI:
                         "this browser (or cookies are blocked).",
                         "Open the link from the mail again and send the form from that page.",
                     )
-                given, uploads = await _read_answer(form)
-        except BodyTooLarge:
-            await body.drain(request.receive, declared)
-            return await _again(
+                given, uploads = _read_answer(form)
+                return await _record(token, given, uploads)
+        except BodyTooLarge as exc:
+            page = await _again(
                 token,
-                f"Nothing was recorded: your files together are larger than {limit_mb} MB. Send "
+                413,
+                f"Nothing was recorded: your files are larger than {limit_mb} MB in all. Send "
                 "smaller files, or send them by replying to the mail.",
             )
-        except HTTPException as exc:  # a malformed form, too many files or fields
+            if exc.close:  # the rest of the body was not read and has no known end
+                page.headers["Connection"] = "close"
+            return page
+        except FormUnreadable as exc:  # a malformed form, too many files or fields
             return await _again(
-                token, f"Nothing was recorded: the form could not be read ({exc.detail})."
+                token, 400, f"Nothing was recorded: the form could not be read ({exc})."
             )
+        except StorageFailed as exc:
+            return unavailable(exc)
+
+    async def _record(token: str, given: Given, uploads: list[Upload]) -> Response:
         try:
             view = await run_in_threadpool(view_link, ctx, token)
         except LinkRefused as exc:
@@ -243,14 +278,14 @@ def create_app(ctx: Context) -> FastAPI:
             return form_page(view, 400, problem=problem, given=given)
         return RedirectResponse(f"{token}/done", status_code=303)
 
-    async def _again(token: str, problem: str) -> Response:
+    async def _again(token: str, status: int, problem: str) -> Response:
         try:
             view = await run_in_threadpool(view_link, ctx, token)
         except LinkRefused as exc:
             return refused(exc)
         except IbmflowError as exc:
             return unavailable(exc)
-        return form_page(view, 400, problem=problem)
+        return form_page(view, status, problem=problem)
 
     console.install(gate)
     api.install(gate)
@@ -264,24 +299,19 @@ def _text(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-async def _read_answer(form: FormData) -> tuple[Given, list[Upload]]:
-    """The answer in a parsed form: text, structured fields (`f_<name>`), vote, files."""
+def _read_answer(form: Received) -> tuple[Given, list[Upload]]:
+    """The answer in a posted form: text, structured fields (`f_<name>`), vote, files."""
     fields = {
         key.removeprefix("f_"): value
-        for key, value in form.multi_items()
+        for key, value in form.fields.multi_items()
         if key.startswith("f_") and isinstance(value, str)
     }
-    uploads = []
-    for item in form.getlist("files"):
-        if isinstance(item, UploadFile):
-            content = await item.read()
-            if item.filename or content:  # an empty file input still sends an empty part
-                uploads.append(Upload(filename=item.filename or "attachment", content=content))
+    uploads = form.uploads("files")
     given = Given(
-        text=_text(form, "text"),
+        text=_text(form.fields, "text"),
         fields=fields,
-        choice=_text(form, "choice"),
-        reason=_text(form, "reason"),
+        choice=_text(form.fields, "choice"),
+        reason=_text(form.fields, "reason"),
         had_files=bool(uploads),
     )
     return given, uploads

@@ -27,12 +27,16 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from ibmflow.access import ADMINISTRATOR, Account
+from ibmflow.errors import StorageFailed
 from ibmflow.services.accounts import secret_hash
 from ibmflow.services.console import belongs
 from ibmflow.services.context import Context
+from ibmflow.services.documents import Upload
 from ibmflow.services.sessions import session_account, token_account
 from ibmflow.web import csrf
 from ibmflow.web.common import FORM_ALLOWANCE, MB, BodyTooLarge, Capped, Pages
+from ibmflow.web.uploads import FormUnreadable
+from ibmflow.web.uploads import read_form as read_upload_form
 
 SESSION_COOKIE = "ibmflow_session"
 LOGIN_COOKIE = "ibmflow_login"
@@ -57,24 +61,33 @@ BEARER = HTTPBearer(
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling, the CSRF token of their session's forms, and the form they posted."""
+    """Who is calling, the CSRF token of their session's forms, and the form they posted (its files
+    on disk until the request ends)."""
 
     account: Account
     csrf_token: str = ""
     form: FormData | None = None
+    files: tuple[tuple[str, Upload], ...] = ()
 
     def field(self, name: str) -> str:
         """A text field of the posted form ("" when absent)."""
         value = self.form.get(name) if self.form is not None else None
         return value if isinstance(value, str) else ""
 
+    def upload(self, name: str) -> Upload | None:
+        """The first file sent in field `name` (None when none was chosen)."""
+        return next((upload for field, upload in self.files if field == name), None)
+
 
 class Refusal(Exception):
     """A request refused by the gate: its status and what to tell the caller."""
 
-    def __init__(self, status: int, heading: str, *paragraphs: str, api: bool = False) -> None:
+    def __init__(
+        self, status: int, heading: str, *paragraphs: str, api: bool = False, close: bool = False
+    ) -> None:
         super().__init__(heading)
         self.status, self.heading, self.paragraphs, self.api = status, heading, paragraphs, api
+        self.close = close  # the body was not read to its end: close the connection
 
 
 class LoginNeeded(Exception):
@@ -106,7 +119,6 @@ class Gate:
         self.app, self.ctx, self.secret, self.pages = app, ctx, secret, pages
         # (method, path) -> the permission it needs; None: public.
         self.access: dict[tuple[str, str], str | None] = {}
-        self.upload_cap = ctx.settings.answers_max_upload_mb * MB + FORM_ALLOWANCE
         app.state.gate = self
         app.add_exception_handler(Refusal, self._refused)
         app.add_exception_handler(LoginNeeded, self._to_login)
@@ -240,7 +252,8 @@ class Gate:
         if request.method != "POST":
             yield Caller(account, expected)
             return
-        async with self.read_form(request, self.upload_cap if upload else FORM_ALLOWANCE) as form:
+        reading = self.read_upload(request) if upload else self.read_form(request, FORM_ALLOWANCE)
+        async with reading as (form, files):
             if not csrf.matches(expected, text_field(form, csrf.FIELD)):
                 raise Refusal(
                     403,
@@ -249,25 +262,63 @@ class Gate:
                     "(it may be old, from before you logged in again).",
                     "Go back, reload the page and send the form again.",
                 )
-            yield Caller(account, expected, form)
+            yield Caller(account, expected, form, files)
 
     @asynccontextmanager
-    async def read_form(self, request: Request, cap: int) -> AsyncIterator[FormData]:
-        """The posted form, read up to `cap` bytes (413 past it, 400 when malformed)."""
+    async def read_upload(
+        self, request: Request
+    ) -> AsyncIterator[tuple[FormData, tuple[tuple[str, Upload], ...]]]:
+        """A posted form with files: the files streamed to disk, `answers.max_upload_mb` in all
+        checked as they arrive (413 past it), 400 when malformed, 507 when the disk refuses."""
+        limit_mb = self.ctx.settings.answers_max_upload_mb
+        try:
+            async with read_upload_form(
+                request,
+                folder=self.ctx.documents.incoming,
+                files_cap=limit_mb * MB,
+                fields_cap=FORM_ALLOWANCE,
+                max_files=MAX_FILES,
+                max_fields=MAX_FIELDS,
+            ) as received:
+                yield received.fields, tuple(received.files)
+        except BodyTooLarge as exc:
+            raise Refusal(
+                413,
+                "This form is too large",
+                f"Nothing was changed: the files are larger than {limit_mb} MB in all. Send a "
+                "smaller file.",
+                close=exc.close,
+            ) from None
+        except FormUnreadable as exc:
+            raise Refusal(
+                400, "This form cannot be read", f"Nothing was changed ({exc})."
+            ) from None
+        except StorageFailed as exc:
+            raise Refusal(
+                507, "The file could not be stored", f"Nothing was changed: {exc.message}"
+            ) from None
+
+    @asynccontextmanager
+    async def read_form(
+        self, request: Request, cap: int
+    ) -> AsyncIterator[tuple[FormData, tuple[tuple[str, Upload], ...]]]:
+        """The posted form without files, read up to `cap` bytes (413 past it, 400 when
+        malformed)."""
         header = request.headers.get("content-length", "")
         declared = int(header) if header.isdigit() else None
         body = Capped.of(request, cap)
         try:
             if declared is not None and declared > cap:
                 raise BodyTooLarge
-            async with body.request.form(max_files=MAX_FILES, max_fields=MAX_FIELDS) as form:
-                yield form
+            async with body.request.form(max_files=0, max_fields=MAX_FIELDS) as form:
+                yield form, ()
         except BodyTooLarge:
-            await body.drain(request.receive, declared)
+            refusal = await body.refuse(request.receive, declared)
             raise Refusal(
                 413,
                 "This form is too large",
                 f"Nothing was changed: send at most {cap // MB} MB at once.",
+                close=refusal.close,
             ) from None
         except HTTPException as exc:  # a malformed form, too many files or fields
             raise Refusal(
@@ -316,6 +367,12 @@ class Gate:
 
     async def _refused(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Refusal)
+        response = self._refusal(exc)
+        if exc.close:
+            response.headers["Connection"] = "close"
+        return response
+
+    def _refusal(self, exc: Refusal) -> Response:
         if exc.api:
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
             error = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}.get(

@@ -55,8 +55,9 @@ class SecurityHeaders:
 
 
 class ApiBodyLimit:
-    """ASGI middleware refusing JSON API bodies past `cap` bytes with 413 (FastAPI reads a JSON
-    body whole before any check of ours runs)."""
+    """ASGI middleware refusing JSON API bodies past `cap` bytes with 413, in the API's error shape.
+    The body is read (up to the cap) before the app sees it: FastAPI reads a JSON body whole before
+    any check of ours runs, and would answer an error raised while reading with its own 400."""
 
     def __init__(self, app: ASGIApp, cap: int = FORM_ALLOWANCE) -> None:
         self.app = app
@@ -66,40 +67,62 @@ class ApiBodyLimit:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.cap:
-            await _too_large(self.cap, scope, receive, send)
+        header = dict(scope["headers"]).get(b"content-length", b"")
+        declared = int(header) if header.isdigit() else None
+        if declared is not None and declared > self.cap:
+            await _too_large(self.cap, BodyTooLarge(), scope, receive, send)
             return
-        seen = 0
-
-        async def capped() -> Message:
-            nonlocal seen
+        chunks: list[bytes] = []
+        body = Capped(Request(scope, receive), self.cap)
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.cap:
-                    raise BodyTooLarge
-            return message
+            if message["type"] != "http.request":  # the client left
+                return
+            chunk = message.get("body", b"")
+            body.seen += len(chunk)
+            body.finished = not message.get("more_body", False)
+            if body.seen > self.cap:
+                refusal = await body.refuse(receive, declared)
+                await _too_large(self.cap, refusal, scope, receive, send)
+                return
+            chunks.append(chunk)
+            if body.finished:
+                break
+        replayed = False
 
-        try:
-            await self.app(scope, capped, send)
-        except BodyTooLarge:
-            await _too_large(self.cap, scope, receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
-async def _too_large(cap: int, scope: Scope, receive: Receive, send: Send) -> None:
+async def _too_large(
+    cap: int, refusal: BodyTooLarge, scope: Scope, receive: Receive, send: Send
+) -> None:
     response = JSONResponse(
         {
             "error": "too_large",
             "message": f"the request body is larger than {cap // 1024} KB; send less at once.",
         },
         status_code=413,
+        headers={"Connection": "close"} if refusal.close else None,
     )
     await response(scope, receive, send)
 
 
 class BodyTooLarge(Exception):
-    """The request body went past the cap; reading stopped there."""
+    """The request body went past the cap; reading stopped there. `close`: the rest was not read
+    and has no known end (a chunked body), so the answer closes the connection; a body of declared
+    length is left to the server to read and drop, so that a browser still sending hears the
+    answer."""
+
+    def __init__(self, *, close: bool = False) -> None:
+        super().__init__("the request body is too large")
+        self.close = close
 
 
 @dataclass
@@ -130,18 +153,20 @@ class Capped:
         capped.request = Request(request.scope, receive)
         return capped
 
-    async def drain(self, receive: Receive, declared: int | None) -> None:
-        """Read and drop the rest of a refused body, up to `cap` more bytes, so that the browser is
-        still listening when the answer page comes (past that, the connection is simply closed)."""
+    async def refuse(self, receive: Receive, declared: int | None) -> BodyTooLarge:
+        """The refusal of a body past the cap. A chunked body's rest is read and dropped up to
+        `cap` more bytes, so that the browser is still listening when the answer comes; past that
+        the answer closes the connection. A declared length is left to the server to drop."""
         budget = self.cap
-        if declared is not None and declared - self.seen > budget:
-            return
+        if declared is not None:
+            return BodyTooLarge()
         while not self.finished and budget > 0:
             message = await receive()
             if message["type"] != "http.request":
-                return
+                return BodyTooLarge(close=True)
             budget -= len(message.get("body", b""))
             self.finished = not message.get("more_body", False)
+        return BodyTooLarge(close=not self.finished)
 
 
 _URL = re.compile(r"https?://[^\s<>\"']+")

@@ -29,7 +29,7 @@ def install(gate: Gate) -> None:
 
     @gate.public_route("POST", "/login")
     async def login(request: Request) -> Response:
-        async with gate.read_form(request, FORM_ALLOWANCE) as form:
+        async with gate.read_form(request, FORM_ALLOWANCE) as (form, _):
             email, password = text_field(form, "email"), text_field(form, "password")
             back_to, given = safe_next(text_field(form, "next")), text_field(form, csrf.FIELD)
         nonce = request.cookies.get(LOGIN_COOKIE) or ""

@@ -15,6 +15,7 @@ from ibmflow.errors import (
     Forbidden,
     IbmflowError,
     NotFound,
+    StorageFailed,
     TransitionRefused,
 )
 from ibmflow.services import console as reads
@@ -56,6 +57,8 @@ def status_of(exc: IbmflowError) -> int:
         return 409
     if isinstance(exc, Forbidden):
         return 403
+    if isinstance(exc, StorageFailed):
+        return 507
     return 400
 
 

@@ -1,7 +1,8 @@
 """Serving the answer pages with uvicorn, run from Python, with link tokens kept out of its logs.
 
 The access log stays on (operators need it) but every `/r/<token>` in a log record, its arguments or
-its traceback becomes `/r/…` before any handler sees it.
+its traceback becomes `/r/…`, and any other token-shaped run of characters `…`, after percent-escapes
+are decoded, before any handler sees it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import unquote
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
@@ -21,13 +23,23 @@ from ibmflow.services.context import Context
 from ibmflow.web.app import create_app
 
 _LINK = re.compile(r"/r/[^/\s\"'?#]+")
+# A link token is 32 URL-safe characters; any run of 32 or more is taken for one, wherever it is
+# (a crafted path such as /r/%2e%2e%2f…/TOKEN puts it after other segments).
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9_-]{32,}")
 REDACTED = "/r/…"
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
 
-def redact(text: str) -> str:
-    """`text` with the token of every answer link replaced by an ellipsis."""
-    return _LINK.sub(REDACTED, text)
+def redact(text: str, *, decode: bool = True) -> str:
+    """`text` with the token of every answer link replaced by an ellipsis: percent-escapes decoded
+    first (up to three levels, unless `decode` is false: a format string keeps its `%`), then every
+    `/r/` segment and every token-shaped run of characters hidden."""
+    for _ in range(3 if decode else 0):
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    return _TOKEN_LIKE.sub("…", _LINK.sub(REDACTED, text))
 
 
 def _redact_value(value: Any) -> Any:
@@ -39,7 +51,7 @@ class RedactLinkTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
+            record.msg = redact(record.msg, decode=False)
         if isinstance(record.args, tuple):
             record.args = tuple(_redact_value(arg) for arg in record.args)
         elif isinstance(record.args, Mapping):
@@ -69,7 +81,11 @@ def build_server(
     """A uvicorn server for the answer pages (host and port default to web.host and web.port).
 
     `log_config=None` leaves logging as the caller set it up (records reach the root logger).
+    `X-Forwarded-For` and `X-Forwarded-Proto` are believed only from the addresses in
+    `web.trusted_proxies` (none by default: uvicorn would otherwise trust them from loopback, and any
+    local client could pose as any address to the login limit).
     """
+    proxies = list(ctx.settings.web_trusted_proxies)
     config = uvicorn.Config(
         create_app(ctx),
         host=host or ctx.settings.web_host,
@@ -81,6 +97,8 @@ def build_server(
         ws="none",
         lifespan="off",
         server_header=False,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
     )
     install_log_redaction()  # after the Config, whose logging setup would come first otherwise
     return uvicorn.Server(config)

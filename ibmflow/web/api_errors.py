@@ -1,0 +1,92 @@
+"""The JSON API's errors that FastAPI and Starlette raise themselves (a malformed body or parameter,
+no such call, a method the call does not take), answered in the API's own shape,
+`{"error": ..., "message": ...}`, like every other API error; outside `/api` they are left as they
+were."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ErrorOut(BaseModel):
+    """Every error of the API."""
+
+    error: str = Field(
+        description="refused, invalid, not_found, conflict, forbidden, unauthenticated, "
+        "too_large, method_not_allowed, storage"
+    )
+    message: str = Field(description="What is wrong and what to do next.")
+    blockers: list[str] = Field(default_factory=list, description="Unmet exit conditions.")
+
+
+# The `error` of an HTTP error Starlette raises itself (no such path, wrong method...).
+HTTP_ERRORS = {
+    400: "refused",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _invalid_message(exc: RequestValidationError) -> str:
+    """FastAPI's validation errors in one sentence: each field at fault and what is wrong."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(
+            str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")
+        )
+        problems.append(f"{where or 'the body'}: {error.get('msg', 'invalid')}")
+    return (
+        "The request is malformed, nothing was done: "
+        + "; ".join(problems)
+        + ". The schema is at /api/openapi.json."
+    )
+
+
+def _http_message(exc: StarletteHTTPException) -> str:
+    if exc.status_code == 404:
+        return "There is no such API call; the calls are listed at /api/openapi.json."
+    if exc.status_code == 405:
+        return "This API call does not take this method; see /api/openapi.json."
+    return str(exc.detail)
+
+
+async def invalid(request: Request, exc: Exception) -> Response:
+    """A malformed body or parameter: 422 `invalid`, naming each field at fault."""
+    assert isinstance(exc, RequestValidationError)
+    if not request.url.path.startswith("/api/"):
+        return await request_validation_exception_handler(request, exc)
+    return JSONResponse(
+        ErrorOut(error="invalid", message=_invalid_message(exc)).model_dump(exclude={"blockers"}),
+        status_code=422,
+    )
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """No such call, a method it does not take...: the status, with an `error` and a message."""
+    assert isinstance(exc, StarletteHTTPException)
+    if not request.url.path.startswith("/api/"):
+        return await http_exception_handler(request, exc)
+    error = HTTP_ERRORS.get(exc.status_code, "refused")
+    return JSONResponse(
+        ErrorOut(error=error, message=_http_message(exc)).model_dump(exclude={"blockers"}),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Answer validation and HTTP errors under `/api` in the API's shape."""
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
