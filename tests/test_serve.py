@@ -1,5 +1,5 @@
-"""`ibmflow serve` as a user runs it: a subprocess on a free port, a request sent through its API, the
-mail dispatched by a separate `ibmflow mail dispatch`, and the link in that mail opened on it."""
+"""`ibmflow serve` as a user runs it: a subprocess on a free port, a request sent through its API,
+the mail dispatched by a separate `ibmflow mail dispatch`, and the link in that mail opened on it."""
 
 from __future__ import annotations
 

@@ -91,19 +91,24 @@ def person_add(
     ] = None,
 ) -> None:
     """Add a person with their roles (checked like a roster row)."""
+    from ibmflow.errors import RosterError
+    from ibmflow.roster_files import one_person_refusal
     from ibmflow.services.roster import add_person
 
     s = state(ctx)
-    add_person(
-        s.context,
-        process,
-        name=name,
-        email=email,
-        institution=institution,
-        roles=role,
-        deputy_for=deputy_for,
-        actor=s.actor,
-    )
+    try:
+        add_person(
+            s.context,
+            process,
+            name=name,
+            email=email,
+            institution=institution,
+            roles=role,
+            deputy_for=deputy_for,
+            actor=s.actor,
+        )
+    except RosterError as exc:  # one person, not a roster file: say it in this command's words
+        raise one_person_refusal(exc, "person add") from None
     out.print(f"{email}: {', '.join(role)}", highlight=False)
 
 
