@@ -1,6 +1,6 @@
 """Reading a roster file's text into raw records, each located for messages: the TOML tables, or
 the CSV rows (a person per row, an institution's cells merged across its rows). The checks of the
-values and the rules between records are `ibmflow.roster`'s. `one_person_refusal` says the problems
+values and the rules between records are `ibmflow.roster`'s. `in_one_person_words` says the problems
 of a one-person roster built from a command (`person add`) in that command's words."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import csv
 import io
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import cast
+from functools import wraps
+from typing import ParamSpec, TypeVar, cast
 
 from ibmflow.errors import InvalidCommand, Problem, RosterError
 from ibmflow.text import escape, normalise
@@ -195,6 +196,24 @@ _NOT_IN_THE_FILE = "is neither declared in the roster nor known; declare it or c
 _NOT_IN_THE_PROCESS = (
     "is not an institution of this process; import it with a roster or correct the code"
 )
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def in_one_person_words(add: Callable[P, T], command: str) -> Callable[P, T]:
+    """`add` (a use case checking one person as a roster of one record, such as
+    `services.roster.add_person`), its RosterError turned into `one_person_refusal`."""
+
+    @wraps(add)
+    def adding(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return add(*args, **kwargs)
+        except RosterError as exc:
+            raise one_person_refusal(exc, command) from None
+
+    return adding
 
 
 def one_person_refusal(error: RosterError, command: str) -> InvalidCommand:

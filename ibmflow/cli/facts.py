@@ -91,24 +91,20 @@ def person_add(
     ] = None,
 ) -> None:
     """Add a person with their roles (checked like a roster row)."""
-    from ibmflow.errors import RosterError
-    from ibmflow.roster_files import one_person_refusal
+    from ibmflow.roster_files import in_one_person_words
     from ibmflow.services.roster import add_person
 
     s = state(ctx)
-    try:
-        add_person(
-            s.context,
-            process,
-            name=name,
-            email=email,
-            institution=institution,
-            roles=role,
-            deputy_for=deputy_for,
-            actor=s.actor,
-        )
-    except RosterError as exc:  # one person, not a roster file: say it in this command's words
-        raise one_person_refusal(exc, "person add") from None
+    in_one_person_words(add_person, "person add")(
+        s.context,
+        process,
+        name=name,
+        email=email,
+        institution=institution,
+        roles=role,
+        deputy_for=deputy_for,
+        actor=s.actor,
+    )
     out.print(f"{email}: {', '.join(role)}", highlight=False)
 
 
