@@ -1,6 +1,7 @@
 """Reading a roster file's text into raw records, each located for messages: the TOML tables, or
 the CSV rows (a person per row, an institution's cells merged across its rows). The checks of the
-values and the rules between records are `ibmflow.roster`'s."""
+values and the rules between records are `ibmflow.roster`'s. `in_one_person_words` says the problems
+of a one-person roster built from a command (`person add`) in that command's words."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import csv
 import io
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import cast
+from functools import wraps
+from typing import ParamSpec, TypeVar, cast
 
-from ibmflow.errors import Problem
+from ibmflow.errors import InvalidCommand, Problem, RosterError
 from ibmflow.text import escape, normalise
 
 CSV_COLUMNS = (
@@ -181,3 +183,53 @@ def _norm(key: str, value: str) -> str:
         return normalise(value)
     word = value.replace(" ", "").lower()
     return str(BOOLEANS.get(word, word)) if key == "involved" else word
+
+
+_ONE_PERSON = {
+    "name": "the person's name",
+    "email": "the person's email",
+    "institution": "the institution",
+    "roles": "the role",
+    "deputy_for": "the deputised focal point",
+}
+_NOT_IN_THE_FILE = "is neither declared in the roster nor known; declare it or correct the code"
+_NOT_IN_THE_PROCESS = (
+    "is not an institution of this process; import it with a roster or correct the code"
+)
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def in_one_person_words(add: Callable[P, T], command: str) -> Callable[P, T]:
+    """`add` (a use case checking one person as a roster of one record, such as
+    `services.roster.add_person`), its RosterError turned into `one_person_refusal`."""
+
+    @wraps(add)
+    def adding(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return add(*args, **kwargs)
+        except RosterError as exc:
+            raise one_person_refusal(exc, command) from None
+
+    return adding
+
+
+def one_person_refusal(error: RosterError, command: str) -> InvalidCommand:
+    """The refusal of one person given to `command` (checked as a roster of one record), in the
+    command's words: `the person's name "..." contains ...`, not `person[1].name` of a roster."""
+    lines = [_in_words(problem) for problem in error.problems]
+    if len(lines) == 1:
+        return InvalidCommand(f"{command}: {lines[0]}")
+    listed = "\n".join(f"  {line}" for line in lines)
+    return InvalidCommand(f"{command}: {len(lines)} problems; nobody was added:\n{listed}")
+
+
+def _in_words(problem: Problem) -> str:
+    record, _, key = problem.where.partition(".")
+    label = _ONE_PERSON.get(key)
+    if record != "person[1]" or label is None:
+        return f"{problem.where}: {problem.what}"
+    what = problem.what.replace(_NOT_IN_THE_FILE, _NOT_IN_THE_PROCESS)
+    return f"{label} {what.removeprefix('role ') if key == 'roles' else what}"

@@ -165,7 +165,7 @@ COMMANDS = {
             "--role",
             "focal_point",
         ),
-        "person[1].name",
+        "the person's name",
     ),
     "appointment": (
         (
@@ -211,6 +211,34 @@ def test_every_command_that_takes_a_name_refuses_it_the_same_way(
     assert field in err and "write it on one line" in err, err
     assert "Traceback" not in err
     assert cli("audit", "log", "MA-9", "--json")[1] == before
+
+
+def test_person_add_says_what_is_wrong_in_the_words_of_the_command(cli: Cli) -> None:
+    """Not "problem(s) in the roster ... person[1].name": `person add` has no roster file."""
+    cli("process", "start", "--title", "Morocco", "--key", "MA-9")
+    before = cli("roster", "show", "MA-9", "--json")[1]
+    person = ("person", "add", "MA-9", "--email", "amina@customs.example")
+    _, _, err = cli(*person, "--name", "Amina\u2029", "--role", "manager", expect=1)
+    assert err.strip() == (
+        'error: person add: the person\'s name "Amina\\u2029" contains a line or paragraph '
+        "separator (\\u2029); write it on one line, as plain text"
+    ), err
+    _, _, err = cli(
+        "person", "add", "MA-9", "--name", "Amina", "--email", "amina", "--role", "boss",
+        "--institution", "NOWHERE", expect=1,
+    )  # fmt: skip
+    lines = err.strip().splitlines()
+    assert lines[0] == "error: person add: 3 problems; nobody was added:", err
+    assert sorted(lines[1:]) == sorted(
+        [
+            '  the person\'s email "amina" is not an email address; write it as name@domain',
+            '  the role "boss" is not one of focal_point, iawg_member, chair, manager, coordinator',
+            "  the institution NOWHERE is not an institution of this process; import it with a "
+            "roster or correct the code",
+        ]
+    ), err
+    assert "person[1]" not in err and "roster;" not in err
+    assert cli("roster", "show", "MA-9", "--json")[1] == before
 
 
 # --- the roster ---------------------------------------------------------------------------------

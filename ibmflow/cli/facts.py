@@ -91,10 +91,11 @@ def person_add(
     ] = None,
 ) -> None:
     """Add a person with their roles (checked like a roster row)."""
+    from ibmflow.roster_files import in_one_person_words
     from ibmflow.services.roster import add_person
 
     s = state(ctx)
-    add_person(
+    in_one_person_words(add_person, "person add")(
         s.context,
         process,
         name=name,

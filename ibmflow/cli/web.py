@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ibmflow.cli import app, out, state
+
+if TYPE_CHECKING:
+    from ibmflow.config import Settings
 
 
 @app.command()
@@ -20,17 +23,34 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the web console, the JSON API and the answer links (Ctrl-C stops)."""
+    from ibmflow.config import console_url
     from ibmflow.storage import migrate
     from ibmflow.web.server import serve as run_server
 
     context = state(ctx).context
-    settings = context.settings
+    configured = context.settings
+    # The mails this process writes link to where it listens, unless mail.base_url is configured.
+    context.settings = settings = configured.listening_on(host, port)
     migrate.ensure_ready(context.db)
-    listen = f"http://{host or settings.web_host}:{settings.web_port if port is None else port}"
+    listen = console_url(settings.web_host, settings.web_port)
     out.print(
         f"Serving the web console on {listen}/ (accounts: `ibmflow user add`), the JSON API on "
         f"{listen}/api (described at /api/openapi.json), and the answer links; the mails link to "
-        f"{settings.mail_base_url}/r/… (mail.base_url must reach this server).",
+        f"{settings.mail_base_url}/r/… ({_link_note(configured.mail_base_url, settings)}).",
         highlight=False,
+        markup=False,
     )
-    run_server(context, host=host, port=port)
+    run_server(context, host=settings.web_host, port=settings.web_port)
+
+
+def _link_note(configured_url: str, settings: Settings) -> str:
+    """What to know about the links: who else writes mails, and where theirs point."""
+    if not settings.mail_base_url_derived:
+        return "mail.base_url, which must reach this server"
+    note = "set mail.base_url if people reach this server at another address"
+    if configured_url == settings.mail_base_url:
+        return note
+    return (
+        f"{note}; a separate `ibmflow worker` links to {configured_url}/r/…, from web.host and "
+        "web.port: set web.port or mail.base_url in config.toml to match"
+    )
