@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from ibmflow.audit import AuditRecord
-from ibmflow.decisions import ADOPTED, OPEN, REJECTED, ballot_for, describe_vote, tally
+from ibmflow.decisions import ADOPTED, OPEN, REJECTED, describe_vote, tally
 from ibmflow.errors import InvalidCommand, NotFound
-from ibmflow.facts import DECISION_SUBJECTS, Facts, Person
+from ibmflow.facts import DECISION_SUBJECTS, Facts
+from ibmflow.services import answerers
 from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
@@ -20,6 +21,7 @@ from ibmflow.storage.db import Tx
 from ibmflow.storage.tables import (
     DecisionRow,
     InstitutionRow,
+    LinkTokenRow,
     NominationRow,
     PersonRow,
     ProcessRow,
@@ -191,8 +193,9 @@ def nominate(
                 "members nominate representatives.",
                 process=key,
             )
-        if decision_id is not None and tx.session.get(DecisionRow, decision_id) is None:
-            raise NotFound(f"no decision #{decision_id} in {key}.")
+        decision = tx.session.get(DecisionRow, decision_id) if decision_id is not None else None
+        if decision_id is not None and (decision is None or decision.process_id != process.id):
+            raise NotFound(f"no decision #{decision_id} in {key}; `ibmflow decision list {key}`.")
         row = NominationRow(
             process_id=process.id or 0,
             member_id=member_row.id or 0,
@@ -221,7 +224,82 @@ def nominate(
                 },
             )
         )
+        _send_vote_requests(ctx, tx, process, row, member_row, rep_row, now, actor)
         return row.id or 0
+
+
+def _send_vote_requests(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    nomination: NominationRow,
+    member: PersonRow,
+    representative: PersonRow,
+    now: datetime,
+    actor: str,
+) -> None:
+    """A representative nominated while decisions are open gets, at once, the pending vote request
+    of each open decision the nomination covers (a link of their own, audited, through the outbox)."""
+    from ibmflow.services import requests
+
+    today = now.astimezone(ZoneInfo(process.timezone)).date()
+    if nomination.valid_from is not None and today < nomination.valid_from:
+        return
+    if nomination.valid_until is not None and today > nomination.valid_until:
+        return
+    query = (
+        select(RequestRow)
+        .join(DecisionRow, col(DecisionRow.id) == col(RequestRow.decision_id))
+        .where(
+            RequestRow.process_id == process.id,
+            RequestRow.kind == "vote",
+            RequestRow.status == "sent",
+            RequestRow.institution_id == nomination.institution_id,
+            DecisionRow.status == OPEN,
+        )
+        .order_by(col(RequestRow.id))
+    )
+    if nomination.decision_id is not None:
+        query = query.where(RequestRow.decision_id == nomination.decision_id)
+    institution = tx.session.get(InstitutionRow, nomination.institution_id)
+    assert institution is not None
+    for request in tx.session.exec(query).all():
+        mailed = tx.session.exec(
+            select(LinkTokenRow).where(
+                LinkTokenRow.request_id == request.id,
+                LinkTokenRow.person_id == representative.id,
+            )
+        ).first()
+        if mailed is not None:
+            continue
+        requests.mail_request(
+            ctx,
+            tx,
+            process,
+            request,
+            institution,
+            [representative],
+            now,
+            representing={representative.id or 0: member},
+        )
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action="request.sent",
+                process=process.key,
+                entity=f"request:{request.id}",
+                after={
+                    "kind": request.kind,
+                    "institution": institution.code,
+                    "to": [representative.email],
+                    "due_at": iso(request.due_at),
+                    "decision_id": request.decision_id,
+                    "representing": member.email,
+                    "nomination": nomination.id,
+                },
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -287,19 +365,8 @@ def cast_in(
     row = tx.session.get(DecisionRow, decision_id)
     if row is None or row.process_id != process.id:
         raise NotFound(f"no decision #{decision_id} in {key}; `ibmflow decision list {key}`.")
-    facts = repo.load_facts(tx.session, process, now)
-    decision = next(d for d in facts.decisions if d.id == decision_id)
-    voter_row = repo.person(tx.session, process, voter)
-    person = Person(id=voter_row.id or 0, name=voter_row.name, email=voter_row.email)
-    today = now.astimezone(ZoneInfo(process.timezone)).date()
-    ballot = ballot_for(
-        facts,
-        decision,
-        institution.upper(),
-        person,
-        repo.nominations(tx.session, process, facts),
-        today,
-    )
+    ballot = answerers.ballot(tx, process, decision_id, institution, voter, now)
+    person = ballot.voter
     inst = repo.institution(tx.session, process, ballot.institution)
     tx.session.add(
         VoteRow(

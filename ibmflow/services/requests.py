@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.errors import InvalidCommand, LinkRefused, NotFound
 from ibmflow.requestkinds import KINDS, check_fields
-from ibmflow.services import deadlines, documents, mailings
+from ibmflow.services import answerers, deadlines, documents, mailings
 from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
@@ -82,9 +82,11 @@ def issue(
     scope: str = "involved",
     instructions: str = "",
     due_days: int = DEFAULT_DUE_DAYS,
+    also_covered: Sequence[str] = (),
 ) -> list[int]:
     """Send requests of `kind` in the current step to every institution (or focal point) in scope
-    that has none pending or answered yet; return the new requests' ids (in the caller's tx)."""
+    that has none pending or answered yet (nor in a status of `also_covered`); return the new
+    requests' ids (in the caller's tx)."""
     spec = KINDS.get(kind)
     if spec is None or kind == "vote":
         raise InvalidCommand(
@@ -102,7 +104,7 @@ def issue(
             RequestRow.process_id == process.id,
             RequestRow.kind == kind,
             RequestRow.step == process.state,
-            col(RequestRow.status).in_([OPEN, "answered", "waived"]),
+            col(RequestRow.status).in_([OPEN, "answered", "waived", *also_covered]),
         )
     ).all()
     created: list[int] = []
@@ -547,6 +549,12 @@ def answer_by_link(
                 via="link",
             )
             return request.id or 0
+        try:
+            answerers.may_answer(tx, process, request, person.email, now)
+        except InvalidCommand as exc:
+            raise LinkRefused(
+                f"This link no longer lets you answer: {exc.message}", reason="closed"
+            ) from None
         clean, problems = check_fields(request.kind, fields)
         if KINDS[request.kind].text_required and not (text and text.strip()):
             problems.append('Your comments: please write them, or write "no comments".')
