@@ -38,6 +38,7 @@ MESSAGE_KINDS = (
     "step_overdue",
     "digest",
     "deadline_extended",
+    "request_reopened",
 )
 
 

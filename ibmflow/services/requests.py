@@ -621,7 +621,10 @@ def close(ctx: Context, key: str, request_id: int, *, status: str, reason: str, 
 
 
 def list_requests(ctx: Context, key: str) -> list[dict[str, Any]]:
-    """Every request of a process with its status and answer."""
+    """Every request of a process with its status and answer, and the earlier answers of those the
+    coordinator reopened."""
+    from ibmflow.services.reopen import earlier_answers
+
     now = ctx.clock.now()
     with ctx.db.reading() as session:
         process = repo.get_process(session, key)
@@ -635,6 +638,7 @@ def list_requests(ctx: Context, key: str) -> list[dict[str, Any]]:
             .where(RequestRow.process_id == process.id)
             .order_by(col(RequestRow.id))
         ).all()
+        earlier = earlier_answers(session, [r.id or 0 for r in rows])
         return [
             {
                 "id": r.id,
@@ -653,6 +657,7 @@ def list_requests(ctx: Context, key: str) -> list[dict[str, Any]]:
                 "answer_fields": r.answer_fields,
                 "decision_id": r.decision_id,
                 "reason": r.closed_reason,
+                "earlier_answers": earlier.get(r.id or 0, []),
             }
             for r in rows
         ]
