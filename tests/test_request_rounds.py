@@ -249,3 +249,42 @@ def test_init_upgrades_a_database_of_the_previous_schema_for_reopening(
     cli("init")
     cli("request", "reopen", KEY, str(rid), "--reason", "wrong office")
     assert _request(cli, rid)["earlier_answers"][0]["reason"] == "wrong office"
+
+
+def test_a_deputy_added_without_a_role_acknowledges_but_may_not_vote(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """`person add --deputy-for` needs no --role; `ack --email DEPUTY` answers the request of the
+    focal point deputised; `vote --voter DEPUTY` is refused with the rule."""
+    cli("roster", "import", KEY, str(_walkthrough_to_step_2(cli, tmp_path)))
+    deputy = "assistant@customs.example"
+    _, out, _ = cli(
+        "person",
+        "add",
+        KEY,
+        "--name",
+        "Salma Bennis",
+        "--email",
+        deputy,
+        "--institution",
+        "MOF_CUSTOMS",
+        "--deputy-for",
+        CUSTOMS_FOCAL,
+    )
+    assert f"{deputy}: deputy" in out and "requests" not in out
+    cli("ack", KEY, "--email", deputy)
+    [ack] = [r for r in _acks(cli) if r["focal_point"] == CUSTOMS_FOCAL]
+    assert (ack["status"], ack["answered_by"]) == ("answered", COORDINATOR)
+    decision = _json(cli, "decision", "open", KEY, "--subject", "terms_of_reference")["decision"]
+    _, _, err = cli(
+        "vote",
+        KEY,
+        str(decision),
+        "--institution",
+        "MOF_CUSTOMS",
+        "--voter",
+        deputy,
+        "--approve",
+        expect=1,
+    )
+    assert "is a deputy of Rachid Alaoui: deputies answer requests but do not vote" in err

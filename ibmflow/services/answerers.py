@@ -80,16 +80,20 @@ def may_answer(
     person = repo.person_or_none(tx.session, process, email)
     institution = tx.session.get(InstitutionRow, request.institution_id)
     assert institution is not None
+    if person is None:
+        who = (
+            "its IAWG member or the representative they nominated"
+            if request.kind == "vote"
+            else "a focal point or a deputy registered for one"
+        )
+        raise InvalidCommand(
+            f"{email} is not on the roster of {process.key}; request #{request.id} of "
+            f"{institution.short_name} is answered by {who}."
+        )
     if request.kind == "vote":
         assert request.decision_id is not None
         ballot(tx, process, request.decision_id, institution.code, email, now)
-        assert person is not None  # ballot() refuses anyone off the roster
         return Answerer(person)
-    if person is None:
-        raise InvalidCommand(
-            f"{email} is not on the roster of {process.key}; request #{request.id} is answered by "
-            f"a focal point of {institution.short_name} or a deputy registered for one."
-        )
     for_whom = addressees(tx, process, request)
     if person.id in {p.id for p in for_whom}:
         return Answerer(person)
