@@ -27,7 +27,7 @@ PERMISSIONS: dict[str, tuple[frozenset[str], str]] = {
     "report": (_EVERYONE, "see the deadline report"),
     "mail": (_RUNS_IT, "read the captured outgoing mail"),
     "move": (_RUNS_IT, "advance, return, suspend or resume a process"),
-    "request": (_RUNS_IT, "open, waive or withdraw requests to focal points"),
+    "request": (_RUNS_IT, "open, waive, withdraw or reopen requests to focal points"),
     "appoint": (_IAWG, "record the coordinator's appointment"),
     "decide": (_IAWG, "open an IAWG decision"),
     "vote": (_IAWG, "record a vote on an IAWG decision"),

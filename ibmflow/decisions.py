@@ -59,8 +59,12 @@ def ballot_for(
     voter: Person,
     nominations: Iterable[Nomination],
     today: date,
+    *,
+    deputy_for: Sequence[str] = (),
 ) -> Ballot:
-    """Check that `voter` may vote for `institution` on `decision`; raise InvalidCommand if not."""
+    """Check that `voter` may vote for `institution` on `decision`: its IAWG member, or the
+    representative the member nominated for it. A deputy (`deputy_for`: the names of those they
+    deputise for) does not vote as such. Raise InvalidCommand if not."""
     permanent = facts.permanent_codes()
     if institution not in permanent:
         raise InvalidCommand(
@@ -94,6 +98,12 @@ def ballot_for(
             and nomination.covers(decision.id, today)
         ):
             return Ballot(institution=institution, voter=voter, represented=member)
+    if deputy_for:
+        raise InvalidCommand(
+            f"{voter.email} is a deputy of {', '.join(deputy_for)}: deputies answer requests but "
+            f"do not vote. The vote of {facts.short_name(institution)} is cast by its IAWG member "
+            f"({member.name}) or the representative they nominate (`ibmflow nominate`)."
+        )
     raise InvalidCommand(
         f"{voter.name} <{voter.email}> is neither the IAWG member for "
         f"{facts.short_name(institution)} ({member.name}) nor their representative for decision "

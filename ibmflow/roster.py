@@ -188,9 +188,12 @@ def _person(c: _Checker, e: Entry) -> RosterPerson:
     email = c.email(e, "email") or ""
     institution = c.text(e, "institution", '"MOF_CUSTOMS"', required=c.csv)
     roles = c.words(e, "roles", ROLES, "role")
-    if roles is None:
-        c.add(e.where("roles"), f"is missing; give at least one of {', '.join(ROLES)}")
     deputy_for = c.email(e, "deputy_for", required=False)
+    if roles is None and not deputy_for:  # a deputy needs no other role
+        c.add(
+            e.where("roles"),
+            f"is missing; give at least one of {', '.join(ROLES)} (or deputy_for, for a deputy)",
+        )
     return RosterPerson(name, email, institution, roles or (), deputy_for)
 
 

@@ -65,11 +65,14 @@ def bare_cli(
 
 @pytest.fixture
 def requested(ctx: Context, tmp_path: Path) -> list[int]:
-    """A process whose Customs focal points were sent the acknowledgement request."""
+    """A process whose focal points were sent the acknowledgement request by the roster import;
+    the ids of those to the Customs focal points."""
     at_stakeholder_identification(ctx, KEY, tmp_path, starter=COORDINATOR)
-    return requests.send_requests(
-        ctx, KEY, kind="acknowledge_contact", actor=COORDINATOR, institutions=["MOF_CUSTOMS"]
-    )
+    return [
+        r["id"]
+        for r in requests.list_requests(ctx, KEY)
+        if r["kind"] == "acknowledge_contact" and r["institution"] == "MOF_CUSTOMS"
+    ]
 
 
 @pytest.mark.parametrize("kind", MESSAGE_KINDS)
@@ -91,7 +94,7 @@ def test_list_dispatch_and_show_on_the_local_mailbox(
     """Without SMTP, dispatch writes `<id>.eml` files; list shows the rows; show displays one, and
     `--raw` prints the captured message itself."""
     _, out, _ = cli("mail", "list", KEY, "--json")
-    rows = [r for r in json.loads(out) if r["kind"] == "request"]
+    rows = [r for r in json.loads(out) if r["kind"] == "request" and "customs" in r["to"][0]]
     assert len(rows) == len(requested) == 2  # the Customs focal point and their deputy
     assert {r["status"] for r in rows} == {"pending"}
     assert {r["to"][0] for r in rows} == {"focal@customs.example", "deputy@customs.example"}

@@ -213,8 +213,9 @@ SET_ASIDE = "set aside by the test setup"
 
 
 def prepare(ctx: Context, tmp_path: Path) -> None:
-    """A process at stakeholder identification with the demo roster and an appointed coordinator."""
-    at_stakeholder_identification(ctx, KEY, tmp_path, starter=COORDINATOR)
+    """A process at stakeholder identification with the demo roster and an appointed coordinator,
+    no request sent yet."""
+    at_stakeholder_identification(ctx, KEY, tmp_path, starter=COORDINATOR, requests=False)
     # The setup's own mails (the step notifications of the advance) are not under test here: set
     # them aside so that each test sees only the mails it causes.
     with ctx.db.transaction() as tx:

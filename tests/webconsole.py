@@ -34,9 +34,14 @@ OTHER_COORDINATOR = "coordinator@tunisia.example"
 
 def start_process(ctx: Context, key: str, tmp_path: Path) -> None:
     """A process at stakeholder identification, its coordinator appointed, the demo roster
-    imported after the step was entered (so its acknowledgement requests are still to send)."""
+    recorded without the step's requests (the tests send them)."""
     at_stakeholder_identification(
-        ctx, key, tmp_path, title=f"National IBM strategy {key}", coordinator=COORDINATOR_EMAIL
+        ctx,
+        key,
+        tmp_path,
+        title=f"National IBM strategy {key}",
+        coordinator=COORDINATOR_EMAIL,
+        requests=False,
     )
 
 

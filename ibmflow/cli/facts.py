@@ -82,9 +82,12 @@ def person_add(
     name: Annotated[str, typer.Option()],
     email: Annotated[str, typer.Option()],
     role: Annotated[
-        list[str],
-        typer.Option(help="focal_point, iawg_member, chair, manager; repeat for several."),
-    ],
+        list[str] | None,
+        typer.Option(
+            help="focal_point, iawg_member, chair, manager; repeat for several (none for a "
+            "deputy given --deputy-for)."
+        ),
+    ] = None,
     institution: Annotated[str | None, typer.Option(help="Institution code.")] = None,
     deputy_for: Annotated[
         str | None, typer.Option(help="Email of the focal point deputised.")
@@ -101,11 +104,12 @@ def person_add(
         name=name,
         email=email,
         institution=institution,
-        roles=role,
+        roles=role or [],
         deputy_for=deputy_for,
         actor=s.actor,
     )
-    out.print(f"{email}: {', '.join(role)}", highlight=False)
+    roles = [*(role or []), *(["deputy"] if deputy_for else [])]
+    out.print(f"{email}: {', '.join(roles)}", highlight=False)
 
 
 @app.command()

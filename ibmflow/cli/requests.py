@@ -1,4 +1,4 @@
-"""Commands on requests to focal points: send, list, withdraw, waive."""
+"""Commands on requests to focal points: send, list, withdraw, waive, reopen."""
 
 from __future__ import annotations
 
@@ -106,3 +106,29 @@ def request_withdraw(ctx: typer.Context, process: str, request_id: int, reason: 
 def request_waive(ctx: typer.Context, process: str, request_id: int, reason: Reason) -> None:
     """Waive a pending request: it counts as done for the step's guards."""
     _close(ctx, process, request_id, "waived", reason)
+
+
+@request_app.command("reopen")
+def request_reopen(
+    ctx: typer.Context,
+    process: str,
+    request_id: int,
+    reason: Annotated[
+        str, typer.Option(help="What must be corrected (required; quoted in the mail, audited).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Reopen an answered request: the answer stays on the record, the focal point gets a new link."""
+    from ibmflow.services.reopen import reopen
+
+    s = state(ctx)
+    done = reopen(s.context, process, request_id, reason=reason, actor=s.actor)
+    if as_json:
+        print_json(done.to_dict())
+        return
+    kept = "kept" if done.due_kept else "new"
+    out.print(
+        f"request #{request_id} reopened; due {done.due_local} ({kept}); "
+        f"new link mailed to {', '.join(done.to)}",
+        highlight=False,
+    )

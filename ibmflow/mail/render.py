@@ -39,6 +39,7 @@ MESSAGE_KINDS = (
     "chase_digest",
     "digest",
     "deadline_extended",
+    "request_reopened",
 )
 
 

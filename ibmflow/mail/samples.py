@@ -226,6 +226,25 @@ _SAMPLES: dict[str, dict[str, Any]] = {
         "counts": {"reminder": 1, "escalation": 1, "step_overdue": 1},
         "reply_request": 42,
     },
+    "request_reopened": {
+        "recipient": {"name": "Samira El Idrissi", "email": "focal@customs.example"},
+        "institution": _CUSTOMS,
+        "request": {
+            "id": 42,
+            "kind": "self_assessment",
+            "kind_label": "self-assessment",
+            "instructions": "Please score your institution against each area of the grid.",
+            "due_local": _DUE,
+        },
+        "step": _STEP,
+        "link": _LINK,
+        "decision": None,
+        "representing": None,
+        "reopened": {
+            "reason": "The scores of the Procedures area were entered in the wrong row.",
+            "answered_local": "Wednesday 14 January 2026, 11:20 (Africa/Casablanca)",
+        },
+    },
     "deadline_extended": {
         "recipients_count": 2,
         "institution": _CUSTOMS,

@@ -1,28 +1,30 @@
-"""Use cases of IAWG decisions: open a motion, nominate a representative, cast a vote."""
+"""Use cases of IAWG decisions: open a motion, cast a vote (nominating a representative:
+`services.nominations`, re-exported here)."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
 from ibmflow.audit import AuditRecord
-from ibmflow.decisions import ADOPTED, OPEN, REJECTED, ballot_for, describe_vote, tally
+from ibmflow.decisions import ADOPTED, OPEN, REJECTED, describe_vote, tally
 from ibmflow.errors import InvalidCommand, NotFound
-from ibmflow.facts import DECISION_SUBJECTS, Facts, Person
+from ibmflow.facts import DECISION_SUBJECTS, Facts
+from ibmflow.services import answerers
 from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
+from ibmflow.services.nominations import nominate as nominate  # re-exported
+from ibmflow.services.nominations import vote_addressees
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.tables import (
     DecisionRow,
     DocumentRow,
     InstitutionRow,
-    NominationRow,
-    PersonRow,
     ProcessRow,
     RequestRow,
     VoteRow,
@@ -113,25 +115,13 @@ def issue_votes(
     nominations = repo.nominations(tx.session, process, facts)
     created = []
     for code in facts.permanent_codes():
-        member = facts.iawg_members.get(code)
-        if member is None:
+        found = vote_addressees(tx, facts, nominations, decision.id or 0, code, today)
+        if found is None:
             continue  # the guard names the seat without a member
+        people, representing = found
+        member = people[0]
         institution = repo.institution(tx.session, process, code)
         due = due_after(ctx, process, now, due_days, weekend=institution.weekend)
-        member_row = tx.session.get(PersonRow, member.id)
-        assert member_row is not None
-        people = [member_row]
-        representing: dict[int, PersonRow] = {}
-        for n in nominations:
-            if (
-                n.institution == code
-                and n.member.email == member.email
-                and n.covers(decision.id or 0, today)
-            ):
-                rep = tx.session.get(PersonRow, n.representative.id)
-                if rep is not None and rep.id not in {p.id for p in people}:
-                    people.append(rep)
-                    representing[rep.id or 0] = member_row
         request = RequestRow(
             process_id=process.id or 0,
             step=process.state,
@@ -159,74 +149,6 @@ def issue_votes(
         )
         created.append(request.id or 0)
     return created
-
-
-def nominate(
-    ctx: Context,
-    key: str,
-    *,
-    member: str,
-    representative: str,
-    actor: str,
-    decision_id: int | None = None,
-    valid_from: date | None = None,
-    valid_until: date | None = None,
-) -> int:
-    """Record a member's representative, for one decision or for a date range."""
-    if decision_id is None and valid_from is None:
-        raise InvalidCommand(
-            "a nomination is for one decision (--decision) or a date range "
-            "(--from, optionally --until)."
-        )
-    if valid_from and valid_until and valid_until < valid_from:
-        raise InvalidCommand(f"the range ends ({valid_until}) before it starts ({valid_from}).")
-    with on_process(ctx, key) as (tx, process, now):
-        member_row = repo.person(tx.session, process, member)
-        rep_row = repo.person(tx.session, process, representative)
-        if member_row.id == rep_row.id:
-            raise InvalidCommand("a member cannot be their own representative.")
-        roles = [
-            r
-            for r in repo.active_roles(tx.session, process, "iawg_member")
-            if r.person_id == member_row.id
-        ]
-        if not roles:
-            raise InvalidCommand(
-                f"{member_row.name} <{member_row.email}> is not an IAWG member; only "
-                "members nominate representatives.",
-                process=key,
-            )
-        if decision_id is not None:
-            repo.owned(tx.session, process, DecisionRow, decision_id)
-        row = NominationRow(
-            process_id=process.id or 0,
-            member_id=member_row.id or 0,
-            representative_id=rep_row.id or 0,
-            institution_id=roles[0].institution_id or 0,
-            decision_id=decision_id,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            created_at=now,
-        )
-        tx.session.add(row)
-        tx.session.flush()
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="representative.nominated",
-                process=key,
-                entity=f"nomination:{row.id}",
-                after={
-                    "member": member_row.email,
-                    "representative": rep_row.email,
-                    "decision_id": decision_id,
-                    "valid_from": valid_from.isoformat() if valid_from else None,
-                    "valid_until": valid_until.isoformat() if valid_until else None,
-                },
-            )
-        )
-        return row.id or 0
 
 
 @dataclass(frozen=True)
@@ -292,19 +214,8 @@ def cast_in(
     row = tx.session.get(DecisionRow, decision_id)
     if row is None or row.process_id != process.id:
         raise NotFound(f"no decision #{decision_id} in {key}; `ibmflow decision list {key}`.")
-    facts = repo.load_facts(tx.session, process, now)
-    decision = next(d for d in facts.decisions if d.id == decision_id)
-    voter_row = repo.person(tx.session, process, voter)
-    person = Person(id=voter_row.id or 0, name=voter_row.name, email=voter_row.email)
-    today = now.astimezone(ZoneInfo(process.timezone)).date()
-    ballot = ballot_for(
-        facts,
-        decision,
-        institution.upper(),
-        person,
-        repo.nominations(tx.session, process, facts),
-        today,
-    )
+    ballot = answerers.ballot(tx, process, decision_id, institution, voter, now)
+    person = ballot.voter
     inst = repo.institution(tx.session, process, ballot.institution)
     tx.session.add(
         VoteRow(

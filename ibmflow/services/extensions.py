@@ -102,7 +102,7 @@ def extend_deadline(
             label = f"step:{record.step}"
         new_due = _new_due(cal, old, now, days, to, label)
         due_day = cal.local_day(new_due)
-        rungs = _replan(tx, process, subject, subject_id, ladder, cal, start_day, due_day, now)
+        rungs = replan(tx, process, subject, subject_id, ladder, cal, start_day, due_day, now)
         if request_id is not None:
             request.due_at = new_due
             tx.session.add(request)
@@ -202,7 +202,7 @@ def _new_due(
     return cal.end_of(to)
 
 
-def _replan(
+def replan(
     tx: Tx,
     process: ProcessRow,
     subject: str,
@@ -212,9 +212,11 @@ def _replan(
     start_day: date,
     due_day: date,
     now: datetime,
+    *,
+    why: str = "deadline extended",
 ) -> list[tuple[str, date]]:
-    """Move the subject's pending rungs to the new due day; sent (and superseded) rungs stay so,
-    never sent again."""
+    """Move the subject's rungs not yet sent to the new due day (those no longer on the ladder are
+    cancelled, `why`); sent and superseded rungs stay so, never sent again."""
     column = RungRow.request_id if subject == REQUEST_SUBJECT else RungRow.step_record_id
     existing = {
         r.rung: r for r in tx.session.exec(select(RungRow).where(col(column) == subject_id))
@@ -234,7 +236,7 @@ def _replan(
     names = {r.name for r in planned}
     for name, row in existing.items():
         if row.status == PENDING and name not in names:
-            row.status, row.done_at, row.outcome = CANCELLED, now, "deadline extended"
+            row.status, row.done_at, row.outcome = CANCELLED, now, why
             tx.session.add(row)
     return [(r.name, r.day) for r in planned]
 

@@ -1,5 +1,6 @@
 """What a transition causes besides the state change: the notifications its definition declares and
-the requests the entered step opens, all written in the transition's own transaction."""
+the requests the entered step opens, all written in the transition's own transaction; and the requests
+of the current step that people named during the step are still owed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlmodel import select
 from ibmflow.definitions import Definition, StateDef
 from ibmflow.engine import SUSPENDED, Outcome
 from ibmflow.services import mailings, requests
+from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
@@ -58,8 +60,22 @@ def entered(
     record = repo.current_step_record(tx.session, process)
     context = {"step": _step(process, state, record.due_at if record else None)}
     _notify(ctx, tx, process, definition, state, "enter", context, now)
+    _open(ctx, tx, process, state, now, actor, covered=())
+
+
+def _open(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    state: StateDef,
+    now: datetime,
+    actor: str,
+    *,
+    covered: tuple[str, ...],
+) -> list[int]:
+    created: list[int] = []
     for opening in state.opens:
-        requests.issue(
+        created += requests.issue(
             ctx,
             tx,
             process,
@@ -69,7 +85,23 @@ def entered(
             scope=opening.scope,
             instructions=opening.instructions,
             due_days=opening.due_days,
+            also_covered=covered,
         )
+    return created
+
+
+def open_missing(ctx: Context, tx: Tx, process: ProcessRow, now: datetime, actor: str) -> list[int]:
+    """Send the current step's `opens` requests that people or institutions named since the step
+    was entered are owed (a roster import, `person add`, the console); return the new ids.
+
+    What the step already sent is left alone, and so is what the coordinator withdrew: only the
+    missing requests go out, in the caller's transaction (audited, mailed through the outbox).
+    """
+    definition = definition_for(ctx, tx.session, process)
+    if process.state not in {s.id for s in definition.steps}:
+        return []  # suspended or finished: resuming does not re-send, `request send` does
+    state = definition.state(process.state)
+    return _open(ctx, tx, process, state, now, actor, covered=("withdrawn",))
 
 
 def completed(

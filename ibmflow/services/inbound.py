@@ -2,9 +2,9 @@
 as the answer, recorded as an auto-reply or bounce, or kept in quarantine for the coordinator.
 
 A mail is matched by the `+KEY` of the reply address it was sent to, else by the Message-IDs it answers
-(`In-Reply-To`, `References`). Its sender must be the request's addressee: a focal point of the
-institution or a deputy registered for one (for a vote, the IAWG member or the representative the vote
-was sent to). Nothing is ever dropped: the raw message goes to the document store, and whatever cannot
+(`In-Reply-To`, `References`). Its sender must be someone who may answer the request, by the one rule of
+`services.answerers` (a focal point or their deputy; for a vote, the IAWG member or their
+representative, never a deputy). Nothing is ever dropped: the raw message goes to the document store, and whatever cannot
 be taken as an answer waits in quarantine with the reason.
 """
 
@@ -24,16 +24,14 @@ from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.errors import DatabaseNotReady, IbmflowError, InvalidCommand, NotFound
 from ibmflow.mail import inbound as mail
 from ibmflow.requestkinds import KINDS, check_fields
-from ibmflow.services import mailings, requests
+from ibmflow.services import answerers, mailings, requests
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.tables import (
     InboundMessageRow,
-    InstitutionRow,
     OutboxRow,
-    PersonRow,
     ProcessRow,
     RequestRow,
 )
@@ -188,7 +186,7 @@ def _receive(
         problem = found.problem or "it does not answer any request of ibmflow"
         return _quarantine(ctx, tx, row, process, request, problem, now)
     try:
-        _check_sender(tx, process, request, incoming)
+        _check_sender(tx, process, request, incoming, now)
         _check_open(request)
         tx.session.add(row)
         tx.session.flush()
@@ -264,61 +262,16 @@ def _match(
     return _Match(None, None, None)
 
 
-def _addressees(tx: Tx, process: ProcessRow, request: RequestRow) -> set[str]:
-    """Who may answer a request: whom its mail went to, its focal point, and (for a request to an
-    institution) the institution's focal points today; then the deputies registered for any of them.
-    A vote goes to the IAWG member and their representative, who have no deputies."""
-    people = {
-        p.id: p.email.lower()
-        for p in tx.session.exec(select(PersonRow).where(PersonRow.process_id == process.id))
-    }
-    by_address = {email: pid for pid, email in people.items()}
-    allowed = {
-        address.lower()
-        for row in tx.session.exec(
-            select(OutboxRow).where(
-                OutboxRow.request_id == request.id, col(OutboxRow.kind).in_(("request", "vote"))
-            )
-        )
-        for address in row.to_addrs
-    }
-    current = "iawg_member" if request.kind == "vote" else "focal_point"
-    if request.kind == "vote" or KINDS[request.kind].per == "institution":
-        allowed |= {
-            people[r.person_id]
-            for r in repo.active_roles(tx.session, process, current)
-            if r.institution_id == request.institution_id and r.person_id in people
-        }
-    if request.focal_point_id in people:
-        allowed.add(people[request.focal_point_id])
-    if request.kind == "vote":
-        return allowed
-    deputised = {by_address[a] for a in allowed if a in by_address}
-    allowed |= {
-        people[r.person_id]
-        for r in repo.active_roles(tx.session, process, "deputy")
-        if r.deputy_for_id in deputised and r.person_id in people
-    }
-    return allowed
-
-
 def _check_sender(
-    tx: Tx, process: ProcessRow, request: RequestRow, incoming: mail.Incoming
+    tx: Tx, process: ProcessRow, request: RequestRow, incoming: mail.Incoming, now: datetime
 ) -> None:
+    """The sender must be someone who may answer the request (`services.answerers`)."""
     if not incoming.sender:
         raise _Refused("it has no sender address (no From header)")
-    if incoming.sender.lower() not in _addressees(tx, process, request):
-        institution = tx.session.get(InstitutionRow, request.institution_id)
-        assert institution is not None
-        who = (
-            "the IAWG member or their representative"
-            if request.kind == "vote"
-            else ("a focal point or a registered deputy")
-        )
-        raise _Refused(
-            f"{incoming.sender} is not {who} of {institution.short_name}, to whom "
-            f"request #{request.id} was sent"
-        )
+    try:
+        answerers.may_answer(tx, process, request, incoming.sender, now)
+    except (InvalidCommand, NotFound) as exc:
+        raise _Refused(exc.message) from None
 
 
 def _check_open(request: RequestRow) -> None:

@@ -13,7 +13,7 @@ from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.facts import REQUEST_KINDS
 from ibmflow.roster import parse_roster_text
-from ibmflow.services import documents, requests
+from ibmflow.services import answerers, documents, requests
 from ibmflow.services.common import iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.services.documents import Upload
@@ -26,6 +26,7 @@ from ibmflow.storage.tables import (
     ChapterRow,
     ConsultationClosureRow,
     DocumentRow,
+    PersonRow,
     ProcessRow,
     RequestRow,
     RoleRow,
@@ -183,34 +184,25 @@ def record_answer(
         )
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, doing=f"recording a {REQUEST_KINDS[kind]}")
-        focal = None
+        focal, deputy_for, request = None, None, None
         if email:
             focal = repo.person(tx.session, process, email)
-            fp_roles = [
-                r
-                for r in repo.active_roles(tx.session, process, "focal_point")
-                if r.person_id == focal.id
-            ]
-            if not fp_roles:
-                raise InvalidCommand(
-                    f"{focal.name} <{focal.email}> is not a focal point; only "
-                    "focal points answer requests.",
-                    process=key,
-                )
-            inst_id = fp_roles[0].institution_id
+            request, deputy_for = answerers.first_answerable(tx, process, kind, focal, now)
+            inst_id = request.institution_id if request else _focal_institution(tx, process, focal)
         elif institution:
             inst_id = repo.institution(tx.session, process, institution).id
+            request = tx.session.exec(
+                select(RequestRow)
+                .where(
+                    RequestRow.process_id == process.id,
+                    RequestRow.kind == kind,
+                    RequestRow.status == "sent",
+                    RequestRow.institution_id == inst_id,
+                )
+                .order_by(col(RequestRow.id))
+            ).first()
         else:
             raise InvalidCommand("say whose answer this is: --institution CODE or --email ADDRESS.")
-        query = select(RequestRow).where(
-            RequestRow.process_id == process.id,
-            RequestRow.kind == kind,
-            RequestRow.status == "sent",
-            RequestRow.institution_id == inst_id,
-        )
-        if focal is not None:
-            query = query.where(col(RequestRow.focal_point_id) == focal.id)
-        request = tx.session.exec(query.order_by(col(RequestRow.id))).first()
         if request is None:
             request = RequestRow(
                 process_id=process.id or 0,
@@ -235,9 +227,28 @@ def record_answer(
             text=text,
             fields=dict(fields or {}),
             uploads=uploads,
-            detail={"focal_point": focal.email if focal else None},
+            detail={
+                "focal_point": focal.email if focal else None,
+                **({"deputy_for": deputy_for.email} if deputy_for else {}),
+            },
         )
         return request.id or 0
+
+
+def _focal_institution(tx: Tx, process: ProcessRow, person: PersonRow) -> int | None:
+    """The institution of a focal point answering a request ibmflow did not send (received by
+    other means): one is recorded for them."""
+    roles = [
+        r for r in repo.active_roles(tx.session, process, "focal_point") if r.person_id == person.id
+    ]
+    if not roles:
+        raise InvalidCommand(
+            f"{person.name} <{person.email}> has no open request of this kind that they may answer, "
+            "and is not a focal point; requests are answered by focal points and the deputies "
+            "registered for them (`ibmflow request list`).",
+            process=process.key,
+        )
+    return roles[0].institution_id
 
 
 def add_task_force(ctx: Context, key: str, *, name: str, lead: str | None, actor: str) -> None:

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.errors import InvalidCommand, LinkRefused, NotFound
 from ibmflow.requestkinds import KINDS, check_fields
-from ibmflow.services import deadlines, documents, mailings
+from ibmflow.services import answerers, deadlines, documents, mailings
 from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.services.documents import Upload as Upload  # where the other channels found it
@@ -76,9 +76,11 @@ def issue(
     scope: str = "involved",
     instructions: str = "",
     due_days: int = DEFAULT_DUE_DAYS,
+    also_covered: Sequence[str] = (),
 ) -> list[int]:
     """Send requests of `kind` in the current step to every institution (or focal point) in scope
-    that has none pending or answered yet; return the new requests' ids (in the caller's tx)."""
+    that has none pending or answered yet (nor in a status of `also_covered`); return the new
+    requests' ids (in the caller's tx)."""
     spec = KINDS.get(kind)
     if spec is None or kind == "vote":
         raise InvalidCommand(
@@ -96,7 +98,7 @@ def issue(
             RequestRow.process_id == process.id,
             RequestRow.kind == kind,
             RequestRow.step == process.state,
-            col(RequestRow.status).in_([OPEN, "answered", "waived"]),
+            col(RequestRow.status).in_([OPEN, "answered", "waived", *also_covered]),
         )
     ).all()
     created: list[int] = []
@@ -541,6 +543,12 @@ def answer_by_link(
                 via="link",
             )
             return request.id or 0
+        try:
+            answerers.may_answer(tx, process, request, person.email, now)
+        except InvalidCommand as exc:
+            raise LinkRefused(
+                f"This link no longer lets you answer: {exc.message}", reason="closed"
+            ) from None
         clean, problems = check_fields(request.kind, fields)
         if KINDS[request.kind].text_required and not (text and text.strip()):
             problems.append('Your comments: please write them, or write "no comments".')
@@ -595,7 +603,10 @@ def close(ctx: Context, key: str, request_id: int, *, status: str, reason: str, 
 
 
 def list_requests(ctx: Context, key: str) -> list[dict[str, Any]]:
-    """Every request of a process with its status and answer."""
+    """Every request of a process with its status and answer, and the earlier answers of those the
+    coordinator reopened."""
+    from ibmflow.services.reopen import earlier_answers
+
     now = ctx.clock.now()
     with ctx.db.reading() as session:
         process = repo.get_process(session, key)
@@ -609,6 +620,7 @@ def list_requests(ctx: Context, key: str) -> list[dict[str, Any]]:
             .where(RequestRow.process_id == process.id)
             .order_by(col(RequestRow.id))
         ).all()
+        earlier = earlier_answers(session, [r.id or 0 for r in rows])
         return [
             {
                 "id": r.id,
@@ -627,6 +639,7 @@ def list_requests(ctx: Context, key: str) -> list[dict[str, Any]]:
                 "answer_fields": r.answer_fields,
                 "decision_id": r.decision_id,
                 "reason": r.closed_reason,
+                "earlier_answers": earlier.get(r.id or 0, []),
             }
             for r in rows
         ]

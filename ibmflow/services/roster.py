@@ -1,4 +1,5 @@
-"""Use cases on a process's roster: import a roster file, add a person, all or nothing."""
+"""Use cases on a process's roster: import a roster file, add a person, all or nothing; the current
+step's requests then go to the people and institutions added."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlmodel import select
 
 from ibmflow.audit import AuditRecord
 from ibmflow.roster import Category, Roster, parse_roster, parse_roster_text
+from ibmflow.services import followups
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
@@ -128,7 +130,10 @@ def import_roster(ctx: Context, key: str, path: Path, *, actor: str) -> dict[str
         process = repo.get_process(tx.session, key, lock=True)
         institutions, focal_emails = _known(tx, process)
         roster = parse_roster(path, known_institutions=institutions, known_emails=focal_emails)
-        return apply_roster(tx, process, roster, actor=actor, now=now, source=f"roster {path.name}")
+        counts = apply_roster(
+            tx, process, roster, actor=actor, now=now, source=f"roster {path.name}"
+        )
+        return _with_requests(ctx, tx, process, counts, now, actor)
 
 
 def add_person(
@@ -143,7 +148,9 @@ def add_person(
     deputy_for: str | None = None,
 ) -> dict[str, int]:
     """Add (or update) one person with their roles, checked by the same rules as a roster."""
-    entry: dict[str, object] = {"name": name, "email": email, "roles": roles}
+    entry: dict[str, object] = {"name": name, "email": email}
+    if roles or not deputy_for:  # a deputy needs no other role
+        entry["roles"] = roles
     if institution:
         entry["institution"] = institution.upper()
     if deputy_for:
@@ -160,4 +167,12 @@ def add_person(
             known_institutions=institutions,
             known_emails=focal_emails,
         )
-        return apply_roster(tx, process, roster, actor=actor, now=now, source="person add")
+        counts = apply_roster(tx, process, roster, actor=actor, now=now, source="person add")
+        return _with_requests(ctx, tx, process, counts, now, actor)
+
+
+def _with_requests(
+    ctx: Context, tx: Tx, process: ProcessRow, counts: dict[str, int], now: datetime, actor: str
+) -> dict[str, int]:
+    """The roster's counts, and the current step's requests now sent to whom they are owed."""
+    return {**counts, "requests_sent": len(followups.open_missing(ctx, tx, process, now, actor))}

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import Session, SQLModel
 
 from ibmflow import audit
@@ -75,6 +75,10 @@ class Database:
                     yield Tx(session)
             except OperationalError as exc:
                 raise _explain(exc) from exc
+            except ProgrammingError as exc:
+                if _undefined_table(exc):
+                    raise DatabaseNotReady(_OLD_SCHEMA) from exc
+                raise
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -85,6 +89,19 @@ class Database:
                 session.rollback()
             except OperationalError as exc:
                 raise _explain(exc) from exc
+            except ProgrammingError as exc:
+                if _undefined_table(exc):
+                    raise DatabaseNotReady(_OLD_SCHEMA) from exc
+                raise
+
+
+_OLD_SCHEMA = "the database has no ibmflow schema yet, or an older one; run `ibmflow init`."
+
+
+def _undefined_table(exc: ProgrammingError) -> bool:
+    """PostgreSQL reports a missing table (a schema older than this ibmflow) as a programming
+    error, SQLSTATE 42P01; any other programming error is a bug and stays one."""
+    return getattr(exc.orig, "sqlstate", None) == "42P01"
 
 
 def _explain(exc: OperationalError) -> IbmflowError:

@@ -247,6 +247,24 @@ class RequestRow(SQLModel, table=True):
     created_by: str | None = Field(default=None, max_length=254)
 
 
+class EarlierAnswerRow(SQLModel, table=True):
+    """An answer the coordinator reopened, kept as it was (for a vote, the vote it cast)."""
+
+    __tablename__ = "earlier_answer"
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    answered_at: datetime | None = _when(nullable=True)
+    answered_via: str | None = Field(default=None, max_length=20)
+    answered_by: str | None = Field(default=None, max_length=254)
+    answer_text: str | None = Field(default=None, sa_type=sa.Text)
+    answer_fields: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    vote: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    due_at: datetime | None = _when(nullable=True)
+    reopened_at: datetime = _when()
+    reopened_by: str = Field(max_length=254)
+    reason: str = Field(max_length=2000)
+
+
 class LinkTokenRow(SQLModel, table=True):
     """A link that answers a request without an account; only the token's SHA-256 is kept."""
 

@@ -25,6 +25,7 @@ from ibmflow.services import (
     inbound,
     processes,
     records,
+    reopen,
     requests,
     roster,
 )
@@ -141,6 +142,18 @@ def install(gate: Gate) -> None:
 
     gate.page("POST", "/p/{key}/requests/{rid}/waive", "request")(close("waived"))
     gate.page("POST", "/p/{key}/requests/{rid}/withdraw", "request")(close("withdrawn"))
+
+    @gate.page("POST", "/p/{key}/requests/{rid}/reopen", "request")
+    async def reopen_request(request: Request, caller: Caller) -> Response:
+        key, rid = str(request.path_params["key"]), object_id(request, "rid")
+        return await run(
+            request,
+            caller,
+            "reopened",
+            lambda: reopen.reopen(
+                ctx, key, rid, reason=caller.field("reason"), actor=caller.account.email
+            ),
+        )
 
     @gate.page("POST", "/p/{key}/decisions", "decide")
     async def open_decision(request: Request, caller: Caller) -> Response:

@@ -31,6 +31,7 @@ DONE = {
     "requests": "The requests were sent (those already pending or answered were not sent again).",
     "waived": "The request is waived: it counts as done for the step's conditions.",
     "withdrawn": "The request is withdrawn; its links no longer work.",
+    "reopened": "The request is reopened: the earlier answer is kept, and a new link is mailed.",
     "decision": "The decision is opened and the vote requests sent to the IAWG members.",
     "vote": "The vote is recorded.",
     "nomination": "The representative is recorded.",

@@ -1,0 +1,157 @@
+"""Who may answer what: the one rule that the answer link, the reply by mail, the console and the
+command line apply.
+
+- A request (not a vote) is answered by whom it was mailed to, by its focal point, by any focal
+  point of the institution (for a request to an institution), or by a deputy registered for one of
+  them (`deputy_for` in the roster); a deputy needs no other role.
+- A vote is cast by the institution's IAWG member, or by the representative the member nominated for
+  that decision or for the day (`ibmflow.decisions.ballot_for`). Deputies answer requests but do not
+  vote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+
+from ibmflow.decisions import Ballot, ballot_for
+from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.facts import Person
+from ibmflow.requestkinds import KINDS
+from ibmflow.storage import repository as repo
+from ibmflow.storage.db import Tx
+from ibmflow.storage.tables import (
+    InstitutionRow,
+    LinkTokenRow,
+    PersonRow,
+    ProcessRow,
+    RequestRow,
+)
+
+
+@dataclass(frozen=True)
+class Answerer:
+    """Who answers a request, and for whom when they answer as a deputy."""
+
+    person: PersonRow
+    deputy_for: PersonRow | None = None
+
+
+def addressees(tx: Tx, process: ProcessRow, request: RequestRow) -> list[PersonRow]:
+    """Whom a request (not a vote) is for: the people it was mailed to, its focal point and, for a
+    request to an institution, the institution's focal points today."""
+    ids = {
+        pid
+        for pid in tx.session.exec(
+            select(LinkTokenRow.person_id).where(LinkTokenRow.request_id == request.id)
+        )
+        if pid is not None
+    }
+    if request.focal_point_id is not None:
+        ids.add(request.focal_point_id)
+    if KINDS[request.kind].per == "institution":
+        ids |= {
+            r.person_id
+            for r in repo.active_roles(tx.session, process, "focal_point")
+            if r.institution_id == request.institution_id
+        }
+    rows = tx.session.exec(select(PersonRow).where(col(PersonRow.id).in_(ids))).all()
+    return sorted(rows, key=lambda p: p.id or 0)
+
+
+def deputy_of(tx: Tx, process: ProcessRow, person: PersonRow) -> list[PersonRow]:
+    """The people `person` is registered as deputy for."""
+    ids = {
+        r.deputy_for_id
+        for r in repo.active_roles(tx.session, process, "deputy")
+        if r.person_id == person.id and r.deputy_for_id is not None
+    }
+    return [p for pid in sorted(ids) if (p := tx.session.get(PersonRow, pid)) is not None]
+
+
+def may_answer(
+    tx: Tx, process: ProcessRow, request: RequestRow, email: str, now: datetime
+) -> Answerer:
+    """Check that `email` may answer `request` (for a vote: cast the institution's vote); raise
+    InvalidCommand saying who may, if not."""
+    person = repo.person_or_none(tx.session, process, email)
+    institution = tx.session.get(InstitutionRow, request.institution_id)
+    assert institution is not None
+    if person is None:
+        who = (
+            "its IAWG member or the representative they nominated"
+            if request.kind == "vote"
+            else "a focal point or a deputy registered for one"
+        )
+        raise InvalidCommand(
+            f"{email} is not on the roster of {process.key}; request #{request.id} of "
+            f"{institution.short_name} is answered by {who}."
+        )
+    if request.kind == "vote":
+        assert request.decision_id is not None
+        ballot(tx, process, request.decision_id, institution.code, email, now)
+        return Answerer(person)
+    for_whom = addressees(tx, process, request)
+    if person.id in {p.id for p in for_whom}:
+        return Answerer(person)
+    deputised = {p.id: p for p in deputy_of(tx, process, person)}
+    for addressee in for_whom:
+        if addressee.id in deputised:
+            return Answerer(person, deputy_for=addressee)
+    names = ", ".join(p.name for p in for_whom) or "nobody yet"
+    raise InvalidCommand(
+        f"{email} is neither a focal point of {institution.short_name} to whom request "
+        f"#{request.id} was sent ({names}) nor a deputy registered for one."
+    )
+
+
+def ballot(
+    tx: Tx, process: ProcessRow, decision_id: int, institution: str, email: str, now: datetime
+) -> Ballot:
+    """Check that `email` may cast `institution`'s vote on the decision: its IAWG member or the
+    representative they nominated; never a deputy. Raise InvalidCommand (NotFound off the roster)."""
+    facts = repo.load_facts(tx.session, process, now)
+    decision = next((d for d in facts.decisions if d.id == decision_id), None)
+    if decision is None:
+        raise NotFound(
+            f"no decision #{decision_id} in {process.key}; `ibmflow decision list {process.key}`."
+        )
+    row = repo.person(tx.session, process, email)
+    voter = Person(id=row.id or 0, name=row.name, email=row.email)
+    today = now.astimezone(ZoneInfo(process.timezone)).date()
+    deputised = deputy_of(tx, process, row)
+    return ballot_for(
+        facts,
+        decision,
+        institution.upper(),
+        voter,
+        repo.nominations(tx.session, process, facts),
+        today,
+        deputy_for=tuple(p.name for p in deputised),
+    )
+
+
+def first_answerable(
+    tx: Tx, process: ProcessRow, kind: str, person: PersonRow, now: datetime
+) -> tuple[RequestRow | None, PersonRow | None]:
+    """The first pending request of `kind` that `person` may answer, and whom they answer for as a
+    deputy (None when they answer as themselves); (None, None) if there is none."""
+    pending = tx.session.exec(
+        select(RequestRow)
+        .where(
+            RequestRow.process_id == process.id,
+            RequestRow.kind == kind,
+            RequestRow.status == "sent",
+        )
+        .order_by(col(RequestRow.id))
+    ).all()
+    for request in pending:
+        try:
+            answerer = may_answer(tx, process, request, person.email, now)
+        except (InvalidCommand, NotFound):
+            continue
+        return request, answerer.deputy_for
+    return None, None

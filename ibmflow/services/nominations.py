@@ -1,0 +1,203 @@
+"""Representatives: an IAWG member nominates someone to vote for them, for one decision or a date
+range; whom an institution's vote request goes to; and the vote request a representative nominated
+while a decision is open is sent at once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+
+from ibmflow.audit import AuditRecord
+from ibmflow.decisions import OPEN
+from ibmflow.errors import InvalidCommand
+from ibmflow.facts import Facts, Nomination
+from ibmflow.services.common import iso, on_process
+from ibmflow.services.context import Context
+from ibmflow.storage import repository as repo
+from ibmflow.storage.db import Tx
+from ibmflow.storage.tables import (
+    DecisionRow,
+    InstitutionRow,
+    LinkTokenRow,
+    NominationRow,
+    PersonRow,
+    ProcessRow,
+    RequestRow,
+)
+
+
+def vote_addressees(
+    tx: Tx,
+    facts: Facts,
+    nominations: Sequence[Nomination],
+    decision_id: int,
+    code: str,
+    today: date,
+) -> tuple[list[PersonRow], dict[int, PersonRow]] | None:
+    """Whom an institution's vote request goes to: its IAWG member first, then the representatives
+    the member nominated for the decision or for `today` (with whom each represents); None when the
+    seat has no member."""
+    member = facts.iawg_members.get(code)
+    if member is None:
+        return None
+    member_row = tx.session.get(PersonRow, member.id)
+    assert member_row is not None
+    people = [member_row]
+    representing: dict[int, PersonRow] = {}
+    for n in nominations:
+        if (
+            n.institution == code
+            and n.member.email == member.email
+            and n.covers(decision_id, today)
+        ):
+            rep = tx.session.get(PersonRow, n.representative.id)
+            if rep is not None and rep.id not in {p.id for p in people}:
+                people.append(rep)
+                representing[rep.id or 0] = member_row
+    return people, representing
+
+
+def nominate(
+    ctx: Context,
+    key: str,
+    *,
+    member: str,
+    representative: str,
+    actor: str,
+    decision_id: int | None = None,
+    valid_from: date | None = None,
+    valid_until: date | None = None,
+) -> int:
+    """Record a member's representative, for one decision or for a date range."""
+    if decision_id is None and valid_from is None:
+        raise InvalidCommand(
+            "a nomination is for one decision (--decision) or a date range "
+            "(--from, optionally --until)."
+        )
+    if valid_from and valid_until and valid_until < valid_from:
+        raise InvalidCommand(f"the range ends ({valid_until}) before it starts ({valid_from}).")
+    with on_process(ctx, key) as (tx, process, now):
+        member_row = repo.person(tx.session, process, member)
+        rep_row = repo.person(tx.session, process, representative)
+        if member_row.id == rep_row.id:
+            raise InvalidCommand("a member cannot be their own representative.")
+        roles = [
+            r
+            for r in repo.active_roles(tx.session, process, "iawg_member")
+            if r.person_id == member_row.id
+        ]
+        if not roles:
+            raise InvalidCommand(
+                f"{member_row.name} <{member_row.email}> is not an IAWG member; only "
+                "members nominate representatives.",
+                process=key,
+            )
+        if decision_id is not None:
+            repo.owned(tx.session, process, DecisionRow, decision_id)
+        row = NominationRow(
+            process_id=process.id or 0,
+            member_id=member_row.id or 0,
+            representative_id=rep_row.id or 0,
+            institution_id=roles[0].institution_id or 0,
+            decision_id=decision_id,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            created_at=now,
+        )
+        tx.session.add(row)
+        tx.session.flush()
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action="representative.nominated",
+                process=key,
+                entity=f"nomination:{row.id}",
+                after={
+                    "member": member_row.email,
+                    "representative": rep_row.email,
+                    "decision_id": decision_id,
+                    "valid_from": valid_from.isoformat() if valid_from else None,
+                    "valid_until": valid_until.isoformat() if valid_until else None,
+                },
+            )
+        )
+        _send_vote_requests(ctx, tx, process, row, member_row, rep_row, now, actor)
+        return row.id or 0
+
+
+def _send_vote_requests(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    nomination: NominationRow,
+    member: PersonRow,
+    representative: PersonRow,
+    now: datetime,
+    actor: str,
+) -> None:
+    """A representative nominated while decisions are open gets, at once, the pending vote request
+    of each open decision the nomination covers (a link of their own, audited, through the outbox)."""
+    from ibmflow.services import requests
+
+    today = now.astimezone(ZoneInfo(process.timezone)).date()
+    if nomination.valid_from is not None and today < nomination.valid_from:
+        return
+    if nomination.valid_until is not None and today > nomination.valid_until:
+        return
+    query = (
+        select(RequestRow)
+        .join(DecisionRow, col(DecisionRow.id) == col(RequestRow.decision_id))
+        .where(
+            RequestRow.process_id == process.id,
+            RequestRow.kind == "vote",
+            RequestRow.status == "sent",
+            RequestRow.institution_id == nomination.institution_id,
+            DecisionRow.status == OPEN,
+        )
+        .order_by(col(RequestRow.id))
+    )
+    if nomination.decision_id is not None:
+        query = query.where(RequestRow.decision_id == nomination.decision_id)
+    institution = tx.session.get(InstitutionRow, nomination.institution_id)
+    assert institution is not None
+    for request in tx.session.exec(query).all():
+        mailed = tx.session.exec(
+            select(LinkTokenRow).where(
+                LinkTokenRow.request_id == request.id,
+                LinkTokenRow.person_id == representative.id,
+            )
+        ).first()
+        if mailed is not None:
+            continue
+        requests.mail_request(
+            ctx,
+            tx,
+            process,
+            request,
+            institution,
+            [representative],
+            now,
+            representing={representative.id or 0: member},
+        )
+        tx.audit(
+            AuditRecord(
+                at=now,
+                actor=actor,
+                action="request.sent",
+                process=process.key,
+                entity=f"request:{request.id}",
+                after={
+                    "kind": request.kind,
+                    "institution": institution.code,
+                    "to": [representative.email],
+                    "due_at": iso(request.due_at),
+                    "decision_id": request.decision_id,
+                    "representing": member.email,
+                    "nomination": nomination.id,
+                },
+            )
+        )
