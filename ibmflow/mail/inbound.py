@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import mimetypes
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -18,8 +17,10 @@ from email.message import EmailMessage, Message
 from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
+from typing import Any
 
 from ibmflow.errors import IbmflowError
+from ibmflow.mail.headers import decoded
 
 REPLY = "reply"
 OUT_OF_OFFICE = "out_of_office"
@@ -37,7 +38,8 @@ _SIGNATURE_TYPES = frozenset(
         "application/ms-tnef",
     }
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+_ESCAPED = re.compile(r"[\ud800-\udfff]")
+_CP1252_UNDEFINED = frozenset({0x81, 0x8D, 0x8F, 0x90, 0x9D})
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 
 
@@ -87,13 +89,52 @@ class Incoming:
 
 
 def _one_line(value: str, limit: int = 998) -> str:
-    return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", value)).split())[:limit]
+    """Encoded words decoded (to the end: see `headers.decoded`), control characters removed."""
+    return decoded(value)[:limit]
+
+
+def text_of_8bit(data: bytes) -> str:
+    """Bytes in an undeclared charset, as their sender most likely meant them: UTF-8 when they are
+    valid UTF-8, else Windows-1252 (which Latin-1 mail clients really write), Latin-1 for the five
+    bytes Windows-1252 leaves undefined."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return "".join(
+            chr(b) if b in _CP1252_UNDEFINED else bytes([b]).decode("cp1252") for b in data
+        )
+
+
+def _unescaped(value: str) -> str:
+    """A string read from raw 8-bit bytes (the parser keeps each byte >= 0x80 as a lone surrogate,
+    "surrogateescape") turned into the text those bytes hold."""
+    if not _ESCAPED.search(value):
+        return value
+    try:
+        return text_of_8bit(value.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:  # a surrogate that stands for no byte: nothing to recover
+        return _ESCAPED.sub("\ufffd", value)
+
+
+def _values(msg: Message, name: str) -> list[Any]:
+    """Every field `name` of a message, parsed, with raw 8-bit bytes read as text first (the
+    standard parser would keep them as surrogates, which nothing downstream can store)."""
+    wanted = name.lower()
+    return [
+        msg.policy.header_fetch_parse(key, _unescaped(raw) if isinstance(raw, str) else raw)
+        for key, raw in msg.raw_items()
+        if key.lower() == wanted
+    ]
 
 
 def _header(msg: Message, name: str, problems: list[str]) -> str:
     try:
-        value = msg.get(name)
-        return "" if value is None else _one_line(str(value))
+        values = _values(msg, name)
+        return _one_line(str(values[0])) if values else ""
     except Exception as exc:  # the stdlib header parser has raised on odd input; keep going
         problems.append(f"header {name} unreadable: {exc}")
         return ""
@@ -103,7 +144,7 @@ def _addresses(msg: Message, name: str, problems: list[str]) -> list[tuple[str, 
     """(display name, address) pairs of an address header, addresses lower-cased."""
     out: list[tuple[str, str]] = []
     try:
-        values = msg.get_all(name) or []
+        values = _values(msg, name)
         for value in values:
             addresses: Iterable[Address] = getattr(value, "addresses", ())
             found = [(a.display_name, a.addr_spec) for a in addresses if a.addr_spec]
@@ -120,6 +161,13 @@ def _ids(value: str) -> tuple[str, ...]:
 
 
 def _text_of(part: Message, problems: list[str]) -> str:
+    charset = (part.get_param("charset") or "") if part.get_params() else ""
+    if not isinstance(charset, str) or charset.lower() in ("", "us-ascii", "ascii"):
+        # No charset declared (or ASCII declared, wrongly, over 8-bit text): read it as UTF-8,
+        # else Windows-1252, rather than turn every accented letter into U+FFFD.
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            return text_of_8bit(payload)
     try:
         if isinstance(part, EmailMessage):
             content = part.get_content()
@@ -178,7 +226,7 @@ def html_to_text(markup: str) -> str:
 
 
 def _safe_filename(name: str | None, content_type: str, n: int) -> str:
-    text = _one_line(name or "", 255).replace("\\", "/").rsplit("/", 1)[-1].strip(". ")
+    text = _one_line(_unescaped(name or ""), 255).replace("\\", "/").rsplit("/", 1)[-1].strip(". ")
     if text:
         return text
     extension = mimetypes.guess_extension(content_type) or ".bin"
