@@ -274,8 +274,9 @@ def test_any_text_in_any_header_gives_a_message_with_exactly_the_declared_header
     assert set(expected) <= present <= set(expected) | optional, present
     assert len(header_names(raw)) == len(present)  # no field twice
     assert not message.defects
-    # Unfolding may leave a space where the folder broke the line: compare the words.
-    assert " ".join(str(message["Subject"]).split()) == clean_header(subject)
+    # Unfolding may leave a space where the folder broke the line, and the folder may drop one
+    # between two encoded words: the text, without its spaces, is the cleaned subject's.
+    assert "".join(str(message["Subject"]).split()) == "".join(clean_header(subject).split())
     assert [a.addr_spec for a in message["From"].addresses] == ["ibmflow@ibmflow.invalid"]
     assert [a.addr_spec for a in message["To"].addresses] == ["focal@customs.example"]
     for name in present - {"Content-Type"}:
