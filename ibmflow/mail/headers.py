@@ -23,6 +23,7 @@ _ADDRESS = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9-]+(\.[a-z0-9-]+)+
 # Decoding an encoded word shortens the text; a value nested deeper than this is an attack, and
 # what is left of it is split (`= ?`) so that no reader decodes it.
 _MAX_ROUNDS = 8
+MAX_HEADER_CHARS = 32 * 1024
 
 
 def _sanitised(value: str) -> str:
@@ -40,9 +41,13 @@ def _decode_once(value: str) -> str:
         return value
 
 
-def decoded(value: str) -> str:
-    """`value` with its RFC 2047 encoded words decoded (and the result's, and so on), one line."""
-    text = _sanitised(value)
+def decoded(value: str, *, max_chars: int = MAX_HEADER_CHARS) -> str:
+    """`value` with its RFC 2047 encoded words decoded (and the result's, and so on), one line.
+
+    Only the first `max_chars` characters are read: the standard parser slows down more than
+    linearly on long runs of encoded words, and no honest header is that long.
+    """
+    text = _sanitised(value[:max_chars])
     for _ in range(_MAX_ROUNDS):
         once = _sanitised(_decode_once(text))
         if once == text:
@@ -54,7 +59,7 @@ def decoded(value: str) -> str:
 def clean_header(value: str, *, limit: int = 900) -> str:
     """A header value on one line: encoded words decoded, control characters (CR and LF included)
     made spaces, and no `=?` left that a mail reader could decode again."""
-    text = decoded(value).replace("=?", "= ?")
+    text = decoded(value, max_chars=limit * 16).replace("=?", "= ?")
     return text[:limit].rstrip()
 
 

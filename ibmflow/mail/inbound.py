@@ -20,7 +20,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from ibmflow.errors import IbmflowError
-from ibmflow.mail.headers import decoded
+from ibmflow.mail.headers import MAX_HEADER_CHARS, decoded
 
 REPLY = "reply"
 OUT_OF_OFFICE = "out_of_office"
@@ -125,7 +125,10 @@ def _values(msg: Message, name: str) -> list[Any]:
     standard parser would keep them as surrogates, which nothing downstream can store)."""
     wanted = name.lower()
     return [
-        msg.policy.header_fetch_parse(key, _unescaped(raw) if isinstance(raw, str) else raw)
+        # Cut before parsing: the standard parser is slow on very long runs of encoded words.
+        msg.policy.header_fetch_parse(
+            key, _unescaped(raw[:MAX_HEADER_CHARS]) if isinstance(raw, str) else raw
+        )
         for key, raw in msg.raw_items()
         if key.lower() == wanted
     ]
