@@ -9,6 +9,7 @@ same Message-ID: at most one duplicate, which the recipient's mail client shows 
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ __all__ = [
     "dispatch_once",
     "retry_delay",
 ]
+
+log = logging.getLogger(__name__)
 
 ACTOR = "system:dispatcher"
 MAX_DELAY = timedelta(days=1)
@@ -284,7 +287,12 @@ async def dispatch_once(
     the mail in hand is finished, and the claims on the rest are given up for the next pass.
     """
     lease = lease_s or ctx.settings.mail_lease_s
-    quarantine_alerts.flush(ctx)
+    try:
+        quarantine_alerts.flush(ctx)
+    except IbmflowError as exc:
+        # A broken alert template must not hold up every other mail: the quarantined mails stay
+        # waiting for the alert, which the next pass tries again.
+        log.warning("quarantine alerts not written: %s; retrying at the next pass", exc.message)
     report = DispatchReport()
     rows = _claim(ctx, worker_id, lease, batch)
     left = [row.id or 0 for row in rows]

@@ -12,15 +12,13 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.parser import HeaderParser
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 from html.parser import HTMLParser
-from typing import Any
 
 from ibmflow.errors import IbmflowError
-from ibmflow.mail.headers import MAX_HEADER_CHARS, decoded
+from ibmflow.mail.fields import addresses, header, one_line, text_of_8bit, unescaped
 
 REPLY = "reply"
 OUT_OF_OFFICE = "out_of_office"
@@ -38,8 +36,6 @@ _SIGNATURE_TYPES = frozenset(
         "application/ms-tnef",
     }
 )
-_ESCAPED = re.compile(r"[\ud800-\udfff]")
-_CP1252_UNDEFINED = frozenset({0x81, 0x8D, 0x8F, 0x90, 0x9D})
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 
 
@@ -86,77 +82,6 @@ class Incoming:
 
 
 # --- parsing ------------------------------------------------------------------------------------
-
-
-def _one_line(value: str, limit: int = 998) -> str:
-    """Encoded words decoded (to the end: see `headers.decoded`), control characters removed."""
-    return decoded(value)[:limit]
-
-
-def text_of_8bit(data: bytes) -> str:
-    """Bytes in an undeclared charset, as their sender most likely meant them: UTF-8 when they are
-    valid UTF-8, else Windows-1252 (which Latin-1 mail clients really write), Latin-1 for the five
-    bytes Windows-1252 leaves undefined."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return "".join(
-            chr(b) if b in _CP1252_UNDEFINED else bytes([b]).decode("cp1252") for b in data
-        )
-
-
-def _unescaped(value: str) -> str:
-    """A string read from raw 8-bit bytes (the parser keeps each byte >= 0x80 as a lone surrogate,
-    "surrogateescape") turned into the text those bytes hold."""
-    if not _ESCAPED.search(value):
-        return value
-    try:
-        return text_of_8bit(value.encode("utf-8", "surrogateescape"))
-    except UnicodeEncodeError:  # a surrogate that stands for no byte: nothing to recover
-        return _ESCAPED.sub("\ufffd", value)
-
-
-def _values(msg: Message, name: str) -> list[Any]:
-    """Every field `name` of a message, parsed, with raw 8-bit bytes read as text first (the
-    standard parser would keep them as surrogates, which nothing downstream can store)."""
-    wanted = name.lower()
-    return [
-        # Cut before parsing: the standard parser is slow on very long runs of encoded words.
-        msg.policy.header_fetch_parse(
-            key, _unescaped(raw[:MAX_HEADER_CHARS]) if isinstance(raw, str) else raw
-        )
-        for key, raw in msg.raw_items()
-        if key.lower() == wanted
-    ]
-
-
-def _header(msg: Message, name: str, problems: list[str]) -> str:
-    try:
-        values = _values(msg, name)
-        return _one_line(str(values[0])) if values else ""
-    except Exception as exc:  # the stdlib header parser has raised on odd input; keep going
-        problems.append(f"header {name} unreadable: {exc}")
-        return ""
-
-
-def _addresses(msg: Message, name: str, problems: list[str]) -> list[tuple[str, str]]:
-    """(display name, address) pairs of an address header, addresses lower-cased."""
-    out: list[tuple[str, str]] = []
-    try:
-        values = _values(msg, name)
-        for value in values:
-            addresses: Iterable[Address] = getattr(value, "addresses", ())
-            found = [(a.display_name, a.addr_spec) for a in addresses if a.addr_spec]
-            if not found:
-                found = [(n, a) for n, a in getaddresses([str(value)]) if a]
-            out.extend((_one_line(n, 200), a.strip().strip("<>").lower()) for n, a in found)
-    except Exception as exc:  # see _header
-        problems.append(f"header {name} unreadable: {exc}")
-    return [(n, a) for n, a in out if "@" in a]
 
 
 def _ids(value: str) -> tuple[str, ...]:
@@ -229,7 +154,7 @@ def html_to_text(markup: str) -> str:
 
 
 def _safe_filename(name: str | None, content_type: str, n: int) -> str:
-    text = _one_line(_unescaped(name or ""), 255).replace("\\", "/").rsplit("/", 1)[-1].strip(". ")
+    text = one_line(unescaped(name or ""), 255).replace("\\", "/").rsplit("/", 1)[-1].strip(". ")
     if text:
         return text
     extension = mimetypes.guess_extension(content_type) or ".bin"
@@ -266,11 +191,11 @@ def _visit(part: Message, found: _Parts, problems: list[str]) -> None:
         inner = part.get_payload()
         for message in inner if isinstance(inner, list) else []:
             if isinstance(message, Message):
-                found.reported.extend(_ids(_header(message, "Message-ID", problems)))
+                found.reported.extend(_ids(header(message, "Message-ID", problems)))
         return
     if content_type in ("text/rfc822-headers", "text/global-headers"):
         headers = HeaderParser(policy=policy.default).parsestr(_text_of(part, problems))
-        found.reported.extend(_ids(_header(headers, "Message-ID", problems)))
+        found.reported.extend(_ids(header(headers, "Message-ID", problems)))
         return
     if part.is_multipart():
         for child in part.iter_parts() if isinstance(part, EmailMessage) else []:
@@ -314,15 +239,15 @@ def parse(raw: bytes) -> Incoming:
     if not msg.keys():
         raise MalformedMessage("the message has no header (no From, no Subject): not a mail.")
     problems: list[str] = [type(d).__name__ for d in msg.defects]
-    senders = _addresses(msg, "From", problems) or _addresses(msg, "Sender", problems)
+    senders = addresses(msg, "From", problems) or addresses(msg, "Sender", problems)
     name, sender = senders[0] if senders else ("", None)
     recipients = [
         a
         for h in ("To", "Cc", "Delivered-To", "X-Original-To")
-        for _, a in _addresses(msg, h, problems)
+        for _, a in addresses(msg, h, problems)
     ]
     headers = {
-        key: _header(msg, key, problems)
+        key: header(msg, key, problems)
         for key in (
             "Auto-Submitted",
             "X-Autoreply",
@@ -336,7 +261,7 @@ def parse(raw: bytes) -> Incoming:
     }
     return_path = None
     if "Return-Path" in msg:
-        return_path = parseaddr(_header(msg, "Return-Path", problems))[1].lower()
+        return_path = parseaddr(header(msg, "Return-Path", problems))[1].lower()
     found = _Parts()
     try:
         _visit(msg, found, problems)
@@ -347,10 +272,10 @@ def parse(raw: bytes) -> Incoming:
     return Incoming(
         sender=sender,
         display_name=name,
-        subject=_header(msg, "Subject", problems),
-        message_id=(_ids(_header(msg, "Message-ID", problems)) or (None,))[0],
-        in_reply_to=_ids(_header(msg, "In-Reply-To", problems)),
-        references=_ids(_header(msg, "References", problems)),
+        subject=header(msg, "Subject", problems),
+        message_id=(_ids(header(msg, "Message-ID", problems)) or (None,))[0],
+        in_reply_to=_ids(header(msg, "In-Reply-To", problems)),
+        references=_ids(header(msg, "References", problems)),
         recipients=tuple(dict.fromkeys(recipients)),
         body=body,
         attachments=tuple(found.attachments),
