@@ -179,7 +179,8 @@ def test_encoded_words_in_a_decision_title_and_a_short_name_stay_inside_the_subj
     at_stakeholder_identification(ctx, key, tmp_path)
     text = demo_roster_text().replace(
         'short_name = "Veterinary Inspection"',
-        f'short_name = "{b_word(q_word(f"Vet{chr(13)}{chr(10)}Reply-To: {EVIL}"))}"',
+        # One level of encoding: the short name is stored as written (at most 120 characters).
+        f'short_name = "{b_word(f"Vet{chr(13)}{chr(10)}Reply-To: {EVIL}")}"',
     )
     path = tmp_path / "roster-encoded.toml"
     path.write_text(text, encoding="utf-8")
