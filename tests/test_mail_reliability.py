@@ -280,3 +280,25 @@ def test_the_worker_and_mail_dispatch_send_the_bundled_alert(
     assert len(listed) == 3 and subject == f"[{KEY}] 3 replies need your review"
     [alert] = outbox_of_kind(ctx, "quarantine_alert")
     assert alert.status == "sent"
+
+
+def test_a_coordinators_own_mail_in_quarantine_is_not_alerted_to_them(
+    ctx: Context, process: str, receiver: Receiver, smtp: SmtpServer, clock: FixedClock
+) -> None:
+    """The coordinator answering an alert by mail: their reply is kept in quarantine (it answers
+    no request), and no alert about it goes back to them."""
+    original = request_mail(ctx, CUSTOMS)
+    send(receiver, reply_to(original, "I answer for customs.", sender=STRANGER))
+    dispatch(ctx, smtp)
+    [alert] = outbox_of_kind(ctx, "quarantine_alert")
+    answer = EmailMessage()
+    answer["From"] = f"Karim Benali <{COORDINATOR}>"
+    answer["To"] = "replies@ibmflow.invalid"
+    answer["Subject"] = f"Re: {alert.subject}"
+    answer["In-Reply-To"] = alert.message_id
+    answer.set_content("Looking into it.")
+    send(receiver, answer)
+    assert len(inbound.list_quarantine(ctx, KEY)) == 2
+    clock.advance(hours=2)
+    dispatch(ctx, smtp)
+    assert len(outbox_of_kind(ctx, "quarantine_alert")) == 1
