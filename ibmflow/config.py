@@ -65,6 +65,8 @@ class Settings:
     mail_token_grace_days: int = 14
     mail_max_attempts: int = 8
     mail_retry_base_s: int = 30
+    mail_lease_s: int = 60
+    mail_quarantine_alert_every_s: int = 3600
     answers_max_upload_mb: int = 20
     answers_allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
     inbound_host: str = "127.0.0.1"
@@ -289,6 +291,8 @@ _SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "mail.token_grace_days": (_whole("days", 0, 365), 14),
     "mail.max_attempts": (_whole("attempts", 1, 100), 8),
     "mail.retry_base_s": (_whole("seconds", 1, 86400), 30),
+    "mail.lease_s": (_whole("seconds", 10, 86400), 60),
+    "mail.quarantine_alert_every_s": (_whole("seconds", 0, 7 * 86400), 3600),
     "answers.max_upload_mb": (_whole("megabytes", 1, 500), 20),
     "answers.allowed_types": (_types, DEFAULT_ALLOWED_TYPES),
     "inbound.host": (_text, "127.0.0.1"),

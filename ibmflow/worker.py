@@ -144,14 +144,17 @@ class Worker:
         )
 
     def dispatch_pass(self) -> Done:
-        """Send every due mail of the outbox (in this thread's own event loop: its database calls
-        are synchronous, and must not hold up the loop the web server may share)."""
+        """Write the quarantine alerts that are due, then send every due mail of the outbox (in
+        this thread's own event loop: its database calls are synchronous, and must not hold up the
+        loop the web server may share); when told to stop, after the mail in hand."""
         return asyncio.run(self._dispatch_all())
 
     async def _dispatch_all(self) -> Done:
         total = DispatchReport()
         while not self._stopping:
-            report = await dispatch_once(self.ctx, self.transport, worker_id=self.name)
+            report = await dispatch_once(
+                self.ctx, self.transport, worker_id=self.name, stop=lambda: self._stopping
+            )
             for outcome in ("claimed", "sent", "deferred", "failed", "skipped"):
                 getattr(total, outcome).extend(getattr(report, outcome))
             if len(report.skipped) == len(report.claimed):  # nothing claimed, or nothing ours

@@ -70,6 +70,8 @@ FROM_ENV: dict[str, tuple[str, str, Any]] = {
     "mail.token_grace_days": ("3", "mail_token_grace_days", 3),
     "mail.max_attempts": ("4", "mail_max_attempts", 4),
     "mail.retry_base_s": ("5", "mail_retry_base_s", 5),
+    "mail.lease_s": ("20", "mail_lease_s", 20),
+    "mail.quarantine_alert_every_s": ("600", "mail_quarantine_alert_every_s", 600),
     "answers.max_upload_mb": ("7", "answers_max_upload_mb", 7),
     "answers.allowed_types": ("pdf, .DOCX", "answers_allowed_types", ("pdf", "docx")),
     "inbound.host": ("0.0.0.0", "inbound_host", "0.0.0.0"),

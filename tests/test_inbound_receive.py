@@ -32,7 +32,7 @@ from sqlmodel import col, select
 from ibmflow.demo import COORDINATOR
 from ibmflow.errors import DatabaseNotReady, InvalidCommand
 from ibmflow.mail.receiver import controller
-from ibmflow.services import decisions, inbound, processes, requests
+from ibmflow.services import decisions, inbound, processes, quarantine_alerts, requests
 from ibmflow.services.audit_log import verify_chain
 from ibmflow.services.context import Context
 from ibmflow.storage.tables import (
@@ -462,6 +462,7 @@ def test_a_reply_from_a_stranger_is_quarantined_and_the_coordinator_alerted(
     assert STRANGER in held["reason"] and "Customs Directorate" in held["reason"]
     [audited] = events(ctx, "mail.quarantined")
     assert audited["entity"] == f"inbound:{held['id']}" and audited["reason"] == held["reason"]
+    quarantine_alerts.flush(ctx)  # as the next dispatch pass does
     [alert] = outbox_of_kind(ctx, "quarantine_alert")
     assert alert.to_addrs == [COORDINATOR]
     assert STRANGER in alert.text_body and f"quarantine assign {held['id']}" in alert.text_body
@@ -488,6 +489,7 @@ def test_a_reply_matching_nothing_is_quarantined_without_an_alert(
     [held] = inbound.list_quarantine(ctx)
     assert held["process"] is None and "no known request" in held["reason"]
     assert inbound.list_quarantine(ctx, KEY) == []
+    quarantine_alerts.flush(ctx)
     assert outbox_of_kind(ctx, "quarantine_alert") == []
 
 

@@ -34,7 +34,7 @@ from ibmflow.config import load_settings
 from ibmflow.demo import COORDINATOR
 from ibmflow.mail.compose import compose
 from ibmflow.mail.dispatch import DispatchReport, dispatch_once, retry_delay
-from ibmflow.mail.transport import SmtpTransport, TransientMailError
+from ibmflow.mail.transport import MailboxTransport, SmtpTransport, TransientMailError
 from ibmflow.services import mailings, requests
 from ibmflow.services.context import Context
 from ibmflow.storage.tables import (
@@ -646,24 +646,39 @@ def test_a_mail_refused_for_some_recipients_is_sent_and_the_coordinator_told(
     assert CUSTOMS_FOCAL not in notice.subject
 
 
-def test_a_row_whose_lease_ran_out_during_a_slow_batch_is_left_for_the_next_pass(
+def test_a_row_another_dispatcher_took_during_a_slow_delivery_is_left_to_it(
     ctx: Context, smtp: SmtpServer, tmp_path: Path, clock: FixedClock
 ) -> None:
-    """A batch that outlives its lease stops sending: another dispatcher may own the rest now."""
+    """A delivery slower than the lease lets another dispatcher take the rest of the batch: the
+    first one then sends none of it (its claim renewal finds them no longer its own). The lease
+    must outlast one delivery; `mail.lease_s` says so."""
     request_round(ctx, tmp_path, codes=["MOF_CUSTOMS"])
     rows = outbox(ctx, "request")
     assert len(rows) == 2  # the Customs focal point and their deputy
-    smtp.handler.on_accept = lambda: clock.advance(seconds=121)  # a slow first delivery
+    other: list[DispatchReport] = []
 
+    def take_over() -> None:
+        run = lambda: other.append(  # noqa: E731 - the server's thread has its loop running
+            asyncio.run(dispatch_once(ctx, MailboxTransport(tmp_path / "other"), worker_id="other"))
+        )
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join(60)
+
+    def slow_first_delivery() -> None:
+        smtp.handler.on_accept = None
+        clock.advance(seconds=ctx.settings.mail_lease_s + 1)
+        take_over()
+
+    smtp.handler.on_accept = slow_first_delivery
     report = dispatch(ctx, smtp)
-    assert report.sent == [rows[0].id] and report.skipped == [rows[1].id]
-    left = outbox(ctx, "request")[1]
-    assert left.status == "pending" and left.attempts == 0
-
-    smtp.handler.on_accept = None
-    assert dispatch(ctx, smtp).sent == [rows[1].id]
+    assert rows[1].id in report.skipped and rows[1].id not in report.sent
+    [taken] = other
+    # The other took the mail in hand too (its claim had run out): at most that one duplicate.
+    assert taken.sent == [r.id for r in rows]
+    assert [r.status for r in outbox(ctx, "request")] == ["sent", "sent"]
     counts = {mid: len(got) for mid, got in smtp.handler.by_message_id().items()}
-    assert counts == {r.message_id: 1 for r in rows}
+    assert counts == {rows[0].message_id: 1}
 
 
 # (e) ---------------------------------------------------------------------------------------------
@@ -729,9 +744,10 @@ def test_a_dispatcher_killed_after_acceptance_resends_once_with_the_same_message
     ]
     (stuck,) = in_flight
     assert stuck.status == "pending" and stuck.claimed_by == "victim"
-    assert dispatch(ctx, smtp).claimed == []  # the lease still holds: no early re-send
+    clock.advance(seconds=59)
+    assert dispatch(ctx, smtp).claimed == []  # the lease (mail.lease_s, 60 s) still holds
 
-    clock.advance(seconds=121)
+    clock.advance(seconds=1)
     report = dispatch(ctx, smtp)
     assert sorted(report.sent) == [r.id for r in rows]
     copies = smtp.handler.by_message_id()

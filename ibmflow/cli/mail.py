@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
+import signal
 import socket
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -123,34 +125,51 @@ def mail_dispatch(
     every: Annotated[float, typer.Option(help="Seconds between passes.", min=0.5)] = 5.0,
     as_json: JsonFlag = False,
 ) -> None:
-    """Send the due mails from the outbox: once, or every few seconds until Ctrl-C."""
-    from ibmflow.mail.dispatch import build_transport, dispatch_once
+    """Send the due mails from the outbox: once, or every few seconds until SIGTERM or Ctrl-C,
+    which let the mail in hand be delivered and marked first (exit 0)."""
+    from ibmflow.mail.dispatch import DispatchReport, build_transport, dispatch_once
 
     context = state(ctx).context
     transport = build_transport(context.settings)
     worker = f"{socket.gethostname()}:{os.getpid()}"
 
-    def show(report: Any) -> None:
+    def show(report: DispatchReport) -> None:
         if as_json:
             print_json(dataclasses.asdict(report))
         elif report.claimed or once:
             out.print(report.summary(), highlight=False)
 
-    if once:
-        show(asyncio.run(dispatch_once(context, transport, worker_id=worker)))
-        return
-
     async def loop() -> None:
-        while True:
-            try:
-                show(await dispatch_once(context, transport, worker_id=worker))
-            except IbmflowError as exc:
-                # A locked or unreachable database: keep the dispatcher running, try next pass.
-                err.print(f"dispatch pass failed: {exc.message}", highlight=False, markup=False)
-            await asyncio.sleep(every)
+        stopping = asyncio.Event()
+        running = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            running.add_signal_handler(signum, stopping.set)
+        try:
+            while not stopping.is_set():
+                try:
+                    show(
+                        await dispatch_once(
+                            context, transport, worker_id=worker, stop=stopping.is_set
+                        )
+                    )
+                except IbmflowError as exc:
+                    if once:
+                        raise
+                    # A locked or unreachable database: keep the dispatcher running, try next pass.
+                    err.print(f"dispatch pass failed: {exc.message}", highlight=False, markup=False)
+                if once:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), every)
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                running.remove_signal_handler(signum)
 
-    out.print(f"dispatching every {every:g} s with {type(transport).__name__}; Ctrl-C stops")
-    try:
-        asyncio.run(loop())
-    except KeyboardInterrupt:
+    if not once:
+        out.print(
+            f"dispatching every {every:g} s with {type(transport).__name__}; "
+            "SIGTERM or Ctrl-C stops after the mail in hand"
+        )
+    asyncio.run(loop())
+    if not once:
         out.print("dispatcher stopped")

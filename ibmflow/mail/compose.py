@@ -14,19 +14,22 @@ from ibmflow.mail.headers import clean_address, clean_display_name, clean_header
 from ibmflow.storage.tables import OutboxRow
 
 OUTBOX_HEADER = "X-Ibmflow-Outbox-Id"
-_MSG_ID = re.compile(r"^<[^<>@\s]+@[^<>@\s]+>$")
+# Printable ASCII only, and no `=?`: a Message-ID is never decoded as an encoded word by anyone.
+_MSG_ID = re.compile(r"^<[\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+>$")
 
 
 def clean_message_id(value: str) -> str | None:
     """A Message-ID as `<local@domain>` on one line, or None when the value is not one."""
-    candidate = clean_header(value, limit=250)
+    candidate = value.strip()
+    if len(candidate) > 250 or "=?" in candidate or candidate.count("@") != 1:
+        return None
     return candidate if _MSG_ID.match(candidate) else None
 
 
 def _references(value: str | None) -> list[str]:
     # A stored thread is a space-separated list; anything that is not a plain msg-id is dropped
     # rather than passed on, since it could only come from an edited row.
-    ids = (clean_message_id(token) for token in clean_header(value or "", limit=8000).split())
+    ids = (clean_message_id(token) for token in (value or "")[:8000].split())
     return [i for i in ids if i is not None]
 
 
@@ -81,4 +84,17 @@ def compose(row: OutboxRow, settings: Settings) -> EmailMessage:
         # byte for byte to the first copy.
         digest = hashlib.sha256(message_id.encode("ascii", "replace")).hexdigest()[:32]
         message.set_boundary(f"=_ibmflow_{digest}")
+    _one_field_each(message)
     return message
+
+
+def _one_field_each(message: EmailMessage) -> None:
+    """Refuse (ValueError) a message whose folded headers would not be exactly the fields set.
+
+    The values are clean already; this is the last line of defence should the standard library's
+    folding ever turn one field into two again.
+    """
+    for name, value in message.items():
+        lines = message.policy.fold(name, value).split("\r\n")
+        if lines[-1] != "" or any(not line or line[0] not in " \t" for line in lines[1:-1]):
+            raise ValueError(f"the {name} header would not stay one field: {value!r}")

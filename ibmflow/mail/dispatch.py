@@ -1,16 +1,17 @@
 """The dispatcher: claims due outbox rows, sends each outside any transaction, then marks it.
 
 A row goes pending -> sent, or pending -> (deferred, still pending) -> ... -> failed; no row is ever
-deleted. Claiming sets a lease (`claimed_until`, `claimed_by`) in a short write transaction; a
-dispatcher killed between the server's acceptance and the marking leaves the lease to expire, and
-the row is claimed and sent again with the same Message-ID: at most one duplicate, which the
-recipient's mail client shows as one message.
+deleted. Claiming sets a lease (`claimed_until`, `claimed_by`; `mail.lease_s`) in a short write
+transaction, renewed before each delivery of the pass; a dispatcher killed between the server's
+acceptance and the marking leaves the lease to expire, and the row is claimed and sent again with the
+same Message-ID: at most one duplicate, which the recipient's mail client shows as one message.
 """
 
 from __future__ import annotations
 
+import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -30,7 +31,7 @@ from ibmflow.mail.transport import (
     Transport,
     build_transport,
 )
-from ibmflow.services import mailings
+from ibmflow.services import mailings, quarantine_alerts
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
 from ibmflow.storage.db import Tx
@@ -43,6 +44,8 @@ __all__ = [
     "dispatch_once",
     "retry_delay",
 ]
+
+log = logging.getLogger(__name__)
 
 ACTOR = "system:dispatcher"
 MAX_DELAY = timedelta(days=1)
@@ -235,40 +238,95 @@ def _mark_failed_try(ctx: Context, row_id: int, worker_id: str, error: MailError
         return "deferred"
 
 
+def _renew(ctx: Context, worker_id: str, ids: Sequence[int], lease_s: int) -> set[int]:
+    """Extend this dispatcher's claims on the rows it has not sent yet; return the ids still its own
+    (a row another dispatcher took once the lease ran out, or marked, is no longer)."""
+    now = ctx.clock.now()
+    mine = (
+        col(OutboxRow.id).in_(list(ids)),
+        col(OutboxRow.claimed_by) == worker_id[:100],
+        col(OutboxRow.status) == "pending",
+    )
+    with ctx.db.transaction() as tx:
+        tx.session.connection().execute(
+            sa.update(OutboxRow).where(*mine).values(claimed_until=now + timedelta(seconds=lease_s))
+        )
+        return {i for i in tx.session.exec(select(OutboxRow.id).where(*mine)) if i is not None}
+
+
+def _release(ctx: Context, worker_id: str, ids: Sequence[int]) -> None:
+    """Give up the claims on rows this dispatcher will not send: the next pass takes them at once."""
+    if not ids:
+        return
+    with ctx.db.transaction() as tx:
+        tx.session.connection().execute(
+            sa.update(OutboxRow)
+            .where(
+                col(OutboxRow.id).in_(list(ids)),
+                col(OutboxRow.claimed_by) == worker_id[:100],
+                col(OutboxRow.status) == "pending",
+            )
+            .values(claimed_until=None, claimed_by=None)
+        )
+
+
 async def dispatch_once(
     ctx: Context,
     transport: Transport,
     *,
     worker_id: str,
-    lease_s: int = 120,
+    lease_s: int | None = None,
     batch: int = 50,
+    stop: Callable[[], bool] | None = None,
 ) -> DispatchReport:
-    """Claim up to `batch` due rows, send each, and mark each in its own transaction."""
+    """Write the quarantine alerts that are due, then claim up to `batch` due rows, send each, and
+    mark each in its own transaction.
+
+    The claims last `lease_s` (`mail.lease_s`, 60 s) and are renewed before each delivery, so a long
+    pass keeps them while a killed dispatcher's are taken up a lease later. When `stop()` turns true
+    the mail in hand is finished, and the claims on the rest are given up for the next pass.
+    """
+    lease = lease_s or ctx.settings.mail_lease_s
+    try:
+        quarantine_alerts.flush(ctx)
+    except IbmflowError as exc:
+        # A broken alert template must not hold up every other mail: the quarantined mails stay
+        # waiting for the alert, which the next pass tries again.
+        log.warning("quarantine alerts not written: %s; retrying at the next pass", exc.message)
     report = DispatchReport()
-    for row in _claim(ctx, worker_id, lease_s, batch):
+    rows = _claim(ctx, worker_id, lease, batch)
+    left = [row.id or 0 for row in rows]
+    for row in rows:
+        if stop is not None and stop():
+            _release(ctx, worker_id, left)  # not begun: the next pass takes them at once
+            break
         row_id = row.id or 0
         report.claimed.append(row_id)
-        # A slow batch must not send a row whose lease has run out: another dispatcher may have
-        # claimed it since. It stays pending and is claimed again.
-        if row.claimed_until is not None and ctx.clock.now() >= row.claimed_until:
+        left.remove(row_id)
+        # Renewed as the pass goes: a slow pass keeps what it claimed, but a row another
+        # dispatcher took meanwhile (this one's lease ran out) is left to it.
+        if row_id not in _renew(ctx, worker_id, [row_id, *left], lease):
             report.skipped.append(row_id)
             continue
-        try:
-            message = compose(row, ctx.settings)
-            to = recipients(row)
-        except (ValueError, TypeError, IbmflowError) as exc:
-            # A row that cannot be composed (edited by hand) will not improve by waiting.
-            outcome = _mark_failed_try(
-                ctx, row_id, worker_id, PermanentMailError(f"cannot compose the message: {exc}")
-            )
-        else:
-            try:
-                await transport.send(message, to)
-            except PartialDeliveryError as exc:
-                outcome = "sent" if _mark_sent(ctx, row_id, worker_id, exc.refused) else "skipped"
-            except (TransientMailError, PermanentMailError) as exc:
-                outcome = _mark_failed_try(ctx, row_id, worker_id, exc)
-            else:
-                outcome = "sent" if _mark_sent(ctx, row_id, worker_id) else "skipped"
-        getattr(report, outcome).append(row_id)
+        getattr(report, await _deliver(ctx, transport, row, worker_id)).append(row_id)
     return report
+
+
+async def _deliver(ctx: Context, transport: Transport, row: OutboxRow, worker_id: str) -> str:
+    """Send one claimed row and mark it; "sent", "deferred", "failed" or "skipped"."""
+    row_id = row.id or 0
+    try:
+        message = compose(row, ctx.settings)
+        to = recipients(row)
+    except (ValueError, TypeError, IbmflowError) as exc:
+        # A row that cannot be composed (edited by hand) will not improve by waiting.
+        return _mark_failed_try(
+            ctx, row_id, worker_id, PermanentMailError(f"cannot compose the message: {exc}")
+        )
+    try:
+        await transport.send(message, to)
+    except PartialDeliveryError as exc:
+        return "sent" if _mark_sent(ctx, row_id, worker_id, exc.refused) else "skipped"
+    except (TransientMailError, PermanentMailError) as exc:
+        return _mark_failed_try(ctx, row_id, worker_id, exc)
+    return "sent" if _mark_sent(ctx, row_id, worker_id) else "skipped"

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import mimetypes
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.parser import HeaderParser
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 from html.parser import HTMLParser
 
 from ibmflow.errors import IbmflowError
+from ibmflow.mail.fields import addresses, header, one_line, text_of_8bit, unescaped
 
 REPLY = "reply"
 OUT_OF_OFFICE = "out_of_office"
@@ -37,7 +36,6 @@ _SIGNATURE_TYPES = frozenset(
         "application/ms-tnef",
     }
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 
 
@@ -86,40 +84,18 @@ class Incoming:
 # --- parsing ------------------------------------------------------------------------------------
 
 
-def _one_line(value: str, limit: int = 998) -> str:
-    return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", value)).split())[:limit]
-
-
-def _header(msg: Message, name: str, problems: list[str]) -> str:
-    try:
-        value = msg.get(name)
-        return "" if value is None else _one_line(str(value))
-    except Exception as exc:  # the stdlib header parser has raised on odd input; keep going
-        problems.append(f"header {name} unreadable: {exc}")
-        return ""
-
-
-def _addresses(msg: Message, name: str, problems: list[str]) -> list[tuple[str, str]]:
-    """(display name, address) pairs of an address header, addresses lower-cased."""
-    out: list[tuple[str, str]] = []
-    try:
-        values = msg.get_all(name) or []
-        for value in values:
-            addresses: Iterable[Address] = getattr(value, "addresses", ())
-            found = [(a.display_name, a.addr_spec) for a in addresses if a.addr_spec]
-            if not found:
-                found = [(n, a) for n, a in getaddresses([str(value)]) if a]
-            out.extend((_one_line(n, 200), a.strip().strip("<>").lower()) for n, a in found)
-    except Exception as exc:  # see _header
-        problems.append(f"header {name} unreadable: {exc}")
-    return [(n, a) for n, a in out if "@" in a]
-
-
 def _ids(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_MESSAGE_ID.findall(value)))
 
 
 def _text_of(part: Message, problems: list[str]) -> str:
+    charset = (part.get_param("charset") or "") if part.get_params() else ""
+    if not isinstance(charset, str) or charset.lower() in ("", "us-ascii", "ascii"):
+        # No charset declared (or ASCII declared, wrongly, over 8-bit text): read it as UTF-8,
+        # else Windows-1252, rather than turn every accented letter into U+FFFD.
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            return text_of_8bit(payload)
     try:
         if isinstance(part, EmailMessage):
             content = part.get_content()
@@ -178,7 +154,7 @@ def html_to_text(markup: str) -> str:
 
 
 def _safe_filename(name: str | None, content_type: str, n: int) -> str:
-    text = _one_line(name or "", 255).replace("\\", "/").rsplit("/", 1)[-1].strip(". ")
+    text = one_line(unescaped(name or ""), 255).replace("\\", "/").rsplit("/", 1)[-1].strip(". ")
     if text:
         return text
     extension = mimetypes.guess_extension(content_type) or ".bin"
@@ -215,11 +191,11 @@ def _visit(part: Message, found: _Parts, problems: list[str]) -> None:
         inner = part.get_payload()
         for message in inner if isinstance(inner, list) else []:
             if isinstance(message, Message):
-                found.reported.extend(_ids(_header(message, "Message-ID", problems)))
+                found.reported.extend(_ids(header(message, "Message-ID", problems)))
         return
     if content_type in ("text/rfc822-headers", "text/global-headers"):
         headers = HeaderParser(policy=policy.default).parsestr(_text_of(part, problems))
-        found.reported.extend(_ids(_header(headers, "Message-ID", problems)))
+        found.reported.extend(_ids(header(headers, "Message-ID", problems)))
         return
     if part.is_multipart():
         for child in part.iter_parts() if isinstance(part, EmailMessage) else []:
@@ -263,15 +239,15 @@ def parse(raw: bytes) -> Incoming:
     if not msg.keys():
         raise MalformedMessage("the message has no header (no From, no Subject): not a mail.")
     problems: list[str] = [type(d).__name__ for d in msg.defects]
-    senders = _addresses(msg, "From", problems) or _addresses(msg, "Sender", problems)
+    senders = addresses(msg, "From", problems) or addresses(msg, "Sender", problems)
     name, sender = senders[0] if senders else ("", None)
     recipients = [
         a
         for h in ("To", "Cc", "Delivered-To", "X-Original-To")
-        for _, a in _addresses(msg, h, problems)
+        for _, a in addresses(msg, h, problems)
     ]
     headers = {
-        key: _header(msg, key, problems)
+        key: header(msg, key, problems)
         for key in (
             "Auto-Submitted",
             "X-Autoreply",
@@ -285,7 +261,7 @@ def parse(raw: bytes) -> Incoming:
     }
     return_path = None
     if "Return-Path" in msg:
-        return_path = parseaddr(_header(msg, "Return-Path", problems))[1].lower()
+        return_path = parseaddr(header(msg, "Return-Path", problems))[1].lower()
     found = _Parts()
     try:
         _visit(msg, found, problems)
@@ -296,10 +272,10 @@ def parse(raw: bytes) -> Incoming:
     return Incoming(
         sender=sender,
         display_name=name,
-        subject=_header(msg, "Subject", problems),
-        message_id=(_ids(_header(msg, "Message-ID", problems)) or (None,))[0],
-        in_reply_to=_ids(_header(msg, "In-Reply-To", problems)),
-        references=_ids(_header(msg, "References", problems)),
+        subject=header(msg, "Subject", problems),
+        message_id=(_ids(header(msg, "Message-ID", problems)) or (None,))[0],
+        in_reply_to=_ids(header(msg, "In-Reply-To", problems)),
+        references=_ids(header(msg, "References", problems)),
         recipients=tuple(dict.fromkeys(recipients)),
         body=body,
         attachments=tuple(found.attachments),

@@ -120,12 +120,26 @@ _SAMPLES: dict[str, dict[str, Any]] = {
         },
     },
     "quarantine_alert": {
-        "message": {
-            "id": 7,
-            "sender": "someone@unknown.example",
-            "subject": "Re: [MA-IBM-2026] Self-assessment requested from Customs Directorate",
-            "reason": "the sender is not the focal point of the request",
-        },
+        "count": 2,
+        "more": 0,
+        "interval": "hour",
+        "messages": [
+            {
+                "id": 7,
+                "sender": "someone@unknown.example",
+                "subject": "Re: [MA-IBM-2026] Self-assessment requested from Customs Directorate",
+                "reason": "someone@unknown.example is not a focal point or a registered deputy "
+                "of Customs Directorate, to whom request #42 was sent",
+                "received_local": "Thursday 15 January 2026, 10:24 (Africa/Casablanca)",
+            },
+            {
+                "id": 8,
+                "sender": "Rachid Alaoui <focal@customs.example>",
+                "subject": "Re: [MA-IBM-2026] Self-assessment requested from Customs Directorate",
+                "reason": "request #42 is already answered by focal@customs.example",
+                "received_local": "Thursday 15 January 2026, 11:02 (Africa/Casablanca)",
+            },
+        ],
     },
     "reminder": {
         "recipient": {"name": "Samira El Idrissi", "email": "focal@customs.example"},

@@ -4,8 +4,9 @@ as the answer, recorded as an auto-reply or bounce, or kept in quarantine for th
 A mail is matched by the `+KEY` of the reply address it was sent to, else by the Message-IDs it answers
 (`In-Reply-To`, `References`). Its sender must be someone who may answer the request, by the one rule of
 `services.answerers` (a focal point or their deputy; for a vote, the IAWG member or their
-representative, never a deputy). Nothing is ever dropped: the raw message goes to the document store, and whatever cannot
-be taken as an answer waits in quarantine with the reason.
+representative, never a deputy). Nothing is ever dropped: the raw message goes to the document store,
+and whatever cannot be taken as an answer waits in quarantine with the reason, and is listed in the
+coordinator's next quarantine alert (`services.quarantine_alerts`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.errors import DatabaseNotReady, IbmflowError, InvalidCommand, NotFound
 from ibmflow.mail import inbound as mail
 from ibmflow.requestkinds import KINDS, check_fields
-from ibmflow.services import answerers, mailings, requests
+from ibmflow.services import answerers, requests
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
@@ -438,7 +439,8 @@ def _quarantine(
     reason: str,
     now: datetime,
 ) -> InboundOutcome:
-    """Keep the mail for the coordinator's review, and tell the coordinator of the process."""
+    """Keep the mail for the coordinator's review. The coordinator of the process is told by the
+    next quarantine alert (`services.quarantine_alerts`: one per process and hour, listing them)."""
     row.status, row.reason = QUARANTINED, reason
     row.process_id = process.id if process else None
     row.request_id = request.id if request else None
@@ -459,27 +461,6 @@ def _quarantine(
             },
         )
     )
-    if process is not None:
-        # Nobody is alerted about their own mail (a coordinator answering an alert, say).
-        sender = row.header_from.rpartition("<")[2].rstrip(">") if row.header_from else None
-        to = [a for a in mailings.addresses_for_roles(tx, process, ["coordinator"]) if a != sender]
-        if to:
-            mailings.send(
-                ctx,
-                tx,
-                process,
-                "quarantine_alert",
-                to,
-                {
-                    "message": {
-                        "id": row.id,
-                        "sender": row.header_from or row.envelope_from or "(no sender)",
-                        "subject": row.subject or "(no subject)",
-                        "reason": reason,
-                    }
-                },
-                now,
-            )
     return _outcome(tx, row)
 
 

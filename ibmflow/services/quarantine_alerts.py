@@ -1,0 +1,166 @@
+"""The coordinator's quarantine alert: at most one mail per process and `mail.quarantine_alert_every_s`
+(an hour by default), listing every mail quarantined since the previous alert.
+
+The receiver only records a quarantined mail (its row and audit event). `flush`, which every dispatch
+pass runs before it reads the outbox (`ibmflow mail dispatch`, the worker), writes the alert of each
+process whose previous alert is old enough, in one transaction with the process locked, so that two
+dispatchers never write two. The alert's dedupe key, `quarantine_alert:<process id>:<last mail id>`,
+records how far it reached: the mails after it wait for the next alert, and none is left out.
+
+Not listed: mails the coordinator has already assigned or rejected, and mails sent by a coordinator
+of the process (a coordinator answering an alert is not told about their own mail).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from ibmflow.services import mailings
+from ibmflow.services.context import Context
+from ibmflow.storage import repository as repo
+from ibmflow.storage.db import Tx
+from ibmflow.storage.tables import InboundMessageRow, OutboxRow, ProcessRow
+
+KIND = "quarantine_alert"
+QUARANTINED = "quarantined"
+# An alert lists this many mails at most (the oldest first); `ibmflow quarantine list` has them all.
+LISTED = 100
+
+
+@dataclass(frozen=True)
+class _Pending:
+    reached: int  # the last mail id the alert covers
+    listed: list[InboundMessageRow]
+    coordinators: list[str]
+
+
+def _key(process_id: int, last: int) -> str:
+    return f"{KIND}:{process_id}:{last}"
+
+
+def _reached(session: Session, process_id: int, alert: OutboxRow) -> int:
+    """The last mail id an alert covers: from its key, or (an alert of an earlier version, one per
+    mail) every mail of the process received until it was written."""
+    prefix = f"{KIND}:{process_id}:"
+    if alert.dedupe_key and alert.dedupe_key.startswith(prefix):
+        tail = alert.dedupe_key.removeprefix(prefix)
+        if tail.isdigit():
+            return int(tail)
+    newest = session.exec(
+        select(sa.func.max(InboundMessageRow.id)).where(
+            InboundMessageRow.process_id == process_id,
+            col(InboundMessageRow.received_at) <= alert.created_at,
+        )
+    ).one()
+    return int(newest or 0)
+
+
+def _last_alert(session: Session, process_id: int) -> OutboxRow | None:
+    return session.exec(
+        select(OutboxRow)
+        .where(OutboxRow.kind == KIND, OutboxRow.process_id == process_id)
+        .order_by(col(OutboxRow.id).desc())
+        .limit(1)
+    ).first()
+
+
+def _candidates(session: Session) -> list[int]:
+    """The processes with mails in quarantine."""
+    rows = session.exec(
+        select(InboundMessageRow.process_id)
+        .where(
+            InboundMessageRow.status == QUARANTINED,
+            col(InboundMessageRow.process_id).is_not(None),
+        )
+        .distinct()
+    ).all()
+    return sorted(pid for pid in rows if pid is not None)
+
+
+def _pending(tx: Tx, process: ProcessRow, now: datetime, every: timedelta) -> _Pending | None:
+    """What the process's next alert lists, if one is due now."""
+    alert = _last_alert(tx.session, process.id or 0)
+    if alert is not None and now - alert.created_at < every:
+        return None
+    after = _reached(tx.session, process.id or 0, alert) if alert is not None else 0
+    rows = tx.session.exec(
+        select(InboundMessageRow)
+        .where(
+            InboundMessageRow.process_id == process.id,
+            InboundMessageRow.status == QUARANTINED,
+            col(InboundMessageRow.id) > after,
+        )
+        .order_by(col(InboundMessageRow.id))
+    ).all()
+    coordinators = mailings.addresses_for_roles(tx, process, ["coordinator"])
+    listed = [r for r in rows if _sender(r) not in coordinators]
+    if not listed or not coordinators:
+        return None
+    return _Pending(max(r.id or 0 for r in rows), listed, coordinators)
+
+
+def _sender(row: InboundMessageRow) -> str:
+    return (row.header_from or "").rpartition("<")[2].rstrip(">").strip().lower()
+
+
+def _entry(process: ProcessRow, row: InboundMessageRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "sender": row.header_from or row.envelope_from or "(no sender)",
+        "subject": row.subject or "(no subject)",
+        "reason": row.reason or "",
+        "received_local": mailings.local_time(process, row.received_at),
+    }
+
+
+def interval_text(every: timedelta) -> str:
+    """The alert interval in words for the mail: "hour", "2 hours", "10 minutes" ("" for none)."""
+    seconds = int(every.total_seconds())
+    for size, unit in ((3600, "hour"), (60, "minute"), (1, "second")):
+        if seconds and seconds % size == 0:
+            count = seconds // size
+            return unit if count == 1 else f"{count} {unit}s"
+    return ""
+
+
+def flush(ctx: Context) -> list[str]:
+    """Write the quarantine alert of every process that has one due; their Message-IDs."""
+    now = ctx.clock.now()
+    every = timedelta(seconds=ctx.settings.mail_quarantine_alert_every_s)
+    with ctx.db.reading() as session:
+        due = []
+        for process_id in _candidates(session):
+            process = session.get(ProcessRow, process_id)
+            if process is not None and _pending(Tx(session), process, now, every) is not None:
+                due.append(process.key)
+    return [m for key in due if (m := _write(ctx, key, now, every)) is not None]
+
+
+def _write(ctx: Context, key: str, now: datetime, every: timedelta) -> str | None:
+    with ctx.db.transaction() as tx:
+        process = repo.get_process(tx.session, key, lock=True)
+        # Again under the lock: another dispatcher may have written it meanwhile.
+        pending = _pending(tx, process, now, every)
+        if pending is None:
+            return None
+        listed = pending.listed
+        return mailings.send(
+            ctx,
+            tx,
+            process,
+            KIND,
+            pending.coordinators,
+            {
+                "messages": [_entry(process, r) for r in listed[:LISTED]],
+                "count": len(listed),
+                "more": max(0, len(listed) - LISTED),
+                "interval": interval_text(every),
+            },
+            now,
+            dedupe_key=_key(process.id or 0, pending.reached),
+        )
