@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ibmflow.cli import app, out, print_json, state, table
+from ibmflow.cli import ActAs, app, out, print_json, state, table
 from ibmflow.errors import InvalidCommand
 
 roster_app = typer.Typer(help="Import the roster of institutions and people.", no_args_is_help=True)
@@ -40,7 +40,7 @@ def _day(value: str | None, what: str) -> date:
 
 
 @roster_app.command("import")
-def roster_import(ctx: typer.Context, process: str, file: Path) -> None:
+def roster_import(ctx: typer.Context, process: str, file: Path, as_: ActAs = None) -> None:
     """Import institutions, people and roles from a TOML or CSV roster (all or nothing)."""
     from ibmflow.services.roster import import_roster
 
@@ -89,6 +89,7 @@ def person_add(
     deputy_for: Annotated[
         str | None, typer.Option(help="Email of the focal point deputised.")
     ] = None,
+    as_: ActAs = None,
 ) -> None:
     """Add a person with their roles (checked like a roster row)."""
     from ibmflow.services.roster import add_person
@@ -116,6 +117,7 @@ def appoint(
     authority: Annotated[str, typer.Option(help="The appointing authority.")],
     reference: Annotated[str, typer.Option(help="The decision's reference.")],
     on: Day = None,
+    as_: ActAs = None,
 ) -> None:
     """Record the national coordinator's appointment."""
     from ibmflow.services.records import appoint_coordinator
@@ -129,7 +131,7 @@ def appoint(
         authority=authority,
         reference=reference,
         appointed_on=_day(on, "--on"),
-        actor=s.actor,
+        actor=s.acting(appointing=email),
     )
     out.print(f"{name} <{email}> appointed national coordinator ({reference})", highlight=False)
 
@@ -139,6 +141,7 @@ def ack(
     ctx: typer.Context,
     process: str,
     email: Annotated[str, typer.Option(help="The focal point acknowledging.")],
+    as_: ActAs = None,
 ) -> None:
     """Record that a focal point acknowledged the contact request."""
     from ibmflow.services.records import record_answer
@@ -164,6 +167,7 @@ def answer(
     text: Annotated[str | None, typer.Option(help="The answer's text.")] = None,
     field: Annotated[list[str] | None, typer.Option(help="A structured field, name=value.")] = None,
     file: Annotated[list[Path] | None, typer.Option(help="A file attached to the answer.")] = None,
+    as_: ActAs = None,
 ) -> None:
     """Record an institution's answer to a request received outside ibmflow."""
     from ibmflow.services.records import record_answer
@@ -202,6 +206,7 @@ def attach(
             "final_document, ..."
         ),
     ],
+    as_: ActAs = None,
 ) -> None:
     """Attach a document to the current step."""
     from ibmflow.services.records import attach_document
@@ -213,7 +218,11 @@ def attach(
 
 @taskforce_app.command("add")
 def taskforce_add(
-    ctx: typer.Context, process: str, name: str, lead: Annotated[str | None, typer.Option()] = None
+    ctx: typer.Context,
+    process: str,
+    name: str,
+    lead: Annotated[str | None, typer.Option()] = None,
+    as_: ActAs = None,
 ) -> None:
     """Name a task force of the implementing body."""
     from ibmflow.services.records import add_task_force
@@ -229,6 +238,7 @@ def chapter_add(
     process: str,
     title: str,
     lead: Annotated[str | None, typer.Option(help="Task force or institution.")] = None,
+    as_: ActAs = None,
 ) -> None:
     """Define a strategy chapter and its lead."""
     from ibmflow.services.records import add_chapter
@@ -244,6 +254,7 @@ def chapter_lead(
     process: str,
     title: str,
     lead: Annotated[str, typer.Option(help="Task force or institution.")],
+    as_: ActAs = None,
 ) -> None:
     """Give a chapter its lead, or change it."""
     from ibmflow.services.records import set_chapter_lead
@@ -254,7 +265,9 @@ def chapter_lead(
 
 
 @chapter_app.command("submit")
-def chapter_submit(ctx: typer.Context, process: str, title: str, file: Path) -> None:
+def chapter_submit(
+    ctx: typer.Context, process: str, title: str, file: Path, as_: ActAs = None
+) -> None:
     """Submit a chapter's draft."""
     from ibmflow.services.records import submit_chapter
 
@@ -278,6 +291,7 @@ def decision_open(
     title: Annotated[str | None, typer.Option()] = None,
     document: Annotated[int | None, typer.Option(help="Document id.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_: ActAs = None,
 ) -> None:
     """Open a motion for the IAWG to decide unanimously."""
     from ibmflow.services.decisions import open_decision
@@ -320,6 +334,7 @@ def vote(
     voter: Annotated[str, typer.Option(help="Email of the member or representative.")],
     approve: Annotated[bool, typer.Option("--approve/--object")] = True,
     reason: Annotated[str | None, typer.Option(help="Required for an objection.")] = None,
+    as_: ActAs = None,
 ) -> None:
     """Record a permanent institution's vote on an IAWG decision."""
     from ibmflow.services.decisions import vote as cast
@@ -349,6 +364,7 @@ def nominate(
     decision: Annotated[int | None, typer.Option(help="For this decision only.")] = None,
     from_: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")] = None,
     until: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    as_: ActAs = None,
 ) -> None:
     """Record a representative nominated by an IAWG member."""
     from ibmflow.services.decisions import nominate as record
@@ -369,7 +385,7 @@ def nominate(
 
 @consultation_app.command("close")
 def consultation_close(
-    ctx: typer.Context, process: str, reason: Annotated[str, typer.Option()]
+    ctx: typer.Context, process: str, reason: Annotated[str, typer.Option()], as_: ActAs = None
 ) -> None:
     """Close the consultation round after its deadline, recording the non-respondents."""
     from ibmflow.services.records import close_consultation
@@ -388,6 +404,7 @@ def adopt(
     authority: Annotated[str, typer.Option(help="The adopting authority.")],
     reference: Annotated[str, typer.Option(help="The adoption decision's reference.")],
     on: Day = None,
+    as_: ActAs = None,
 ) -> None:
     """Record the strategy's adoption at the highest level."""
     from ibmflow.services.records import record_adoption

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from ibmflow.cli import app, err, out, print_json, state, table
+from ibmflow.cli import ActAs, app, err, out, print_json, state, table
 
 process_app = typer.Typer(help="Start and list processes.", no_args_is_help=True)
 app.add_typer(process_app, name="process")
@@ -85,6 +85,7 @@ def process_start(
         typer.Option(help="Roster file to seed from (default: the ToR's institutions)."),
     ] = None,
     as_json: JsonFlag = False,
+    as_: ActAs = None,
 ) -> None:
     """Start a process on the current version of a workflow."""
     from ibmflow.roster import parse_roster
@@ -209,7 +210,11 @@ def _moved(
 
 @app.command()
 def advance(
-    ctx: typer.Context, process: str, expect_version: Expect = None, as_json: JsonFlag = False
+    ctx: typer.Context,
+    process: str,
+    expect_version: Expect = None,
+    as_json: JsonFlag = False,
+    as_: ActAs = None,
 ) -> None:
     """Complete the current step if its guards are met; otherwise list what blocks it (exit 1)."""
     _moved(ctx, process, "complete", expect=expect_version, as_json=as_json)
@@ -223,6 +228,7 @@ def return_(
     reason: Reason,
     expect_version: Expect = None,
     as_json: JsonFlag = False,
+    as_: ActAs = None,
 ) -> None:
     """Return the process to an earlier step."""
     _moved(
@@ -243,6 +249,7 @@ def suspend(
     reason: Reason,
     expect_version: Expect = None,
     as_json: JsonFlag = False,
+    as_: ActAs = None,
 ) -> None:
     """Suspend the process (it resumes at the same step)."""
     _moved(ctx, process, "suspend", expect=expect_version, reason=reason, as_json=as_json)
@@ -255,6 +262,7 @@ def resume(
     reason: Reason,
     expect_version: Expect = None,
     as_json: JsonFlag = False,
+    as_: ActAs = None,
 ) -> None:
     """Resume a suspended process at the step it was suspended in."""
     _moved(ctx, process, "resume", expect=expect_version, reason=reason, as_json=as_json)

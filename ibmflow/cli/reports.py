@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ibmflow.cli import app, out, parse_moment, print_json, state, table
+from ibmflow.cli import ActAs, app, out, parse_moment, print_json, state, table
 from ibmflow.reports import STEP, Deadline, ProcessReport
 
 report_app = typer.Typer(help="Deadline reports for managers.", no_args_is_help=True)
@@ -211,6 +211,7 @@ def digest_send(
         list[str] | None, typer.Option(help="Only this process; repeat for several.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_: ActAs = None,
 ) -> None:
     """Write this week's digest to every manager who has not had it yet (it leaves with the
     outbox: `ibmflow mail dispatch`)."""
