@@ -137,18 +137,33 @@ def print_json(data: Any) -> None:
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """A Rich table on stdout."""
+    """A table on stdout: a Rich table on a terminal (long values folded, never cut); through a
+    pipe or into a file, a plain layout with each row whole on one line."""
+    cells = [["" if v is None else " ".join(str(v).split()) for v in row] for row in rows]
+    if not out.is_terminal:
+        _plain_table(title, columns, cells)
+        return
     grid = Table(title=title, title_justify="left")
     for column in columns:
-        grid.add_column(column)
-    for row in rows:
-        grid.add_row(*["" if v is None else str(v) for v in row])
+        grid.add_column(column, overflow="fold")
+    for row in cells:
+        grid.add_row(*row)
     out.print(grid)
+
+
+def _plain_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Columns aligned and two spaces apart, no width limit (a pipe has none): `grep` and `cut`
+    see one row per line."""
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+    lines = [title]
+    for row in [list(columns), *rows]:
+        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    out.file.write("\n".join(lines) + "\n")
 
 
 def parse_moment(value: str | None, option: str = "--at") -> datetime | None:
     """An ISO 8601 date and time with a time zone; a usage error (exit 2) that shows the form
-    expected otherwise."""
+    expected otherwise (with the moment given, completed, when only its zone is missing)."""
     if value is None:
         return None
     try:
@@ -160,9 +175,11 @@ def parse_moment(value: str | None, option: str = "--at") -> datetime | None:
             param_hint=f"'{option}'",
         ) from None
     if moment.tzinfo is None:
+        spec = "minutes" if not (moment.second or moment.microsecond) else "auto"
+        local = moment.isoformat(timespec=spec)
         raise typer.BadParameter(
             f"{value!r} has no time zone, so it could be read in the wrong one; add it, e.g. "
-            f"{value.strip()}+01:00 or {value.strip()}Z.",
+            f"{local}+01:00 or {local}Z (UTC).",
             param_hint=f"'{option}'",
         )
     return moment

@@ -52,6 +52,7 @@ def validate(
         list[Path] | None,
         typer.Argument(help="Definition files (default: every file of the workflows folder)."),
     ] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Check workflow definitions completely; print every problem as FILE: where: what."""
     from ibmflow.config import load_settings
@@ -64,6 +65,17 @@ def validate(
             err.print(f"no *.toml definitions in {folder}", highlight=False)
             raise typer.Exit(1)
     problems = validate_files(files)
+    if as_json:
+        print_json(
+            {
+                "files": [str(f) for f in files],
+                "valid": not problems,
+                "problems": [{"file": p.file, "where": p.where, "what": p.what} for p in problems],
+            }
+        )
+        if problems:
+            raise typer.Exit(1)
+        return
     for problem in problems:
         out.print(str(problem), highlight=False, markup=False)
     if problems:

@@ -139,13 +139,22 @@ def report_deadlines(
     ctx: typer.Context,
     process: Process = None,
     at: At = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    fmt: Annotated[
+        Format | None, typer.Option("--format", help="Output format (default: table).")
+    ] = None,
     horizon: Horizon = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
 ) -> None:
     """Overdue steps and requests, what falls due next, and each institution's responsiveness."""
     from ibmflow.exports import report_csv
     from ibmflow.services.reports import deadline_report
 
+    if as_json and fmt not in (None, Format.json):
+        raise typer.BadParameter(
+            f"--json and --format {fmt.value} ask for two formats; give one.",
+            param_hint="'--json' / '--format'",
+        )
+    fmt = Format.json if as_json else fmt or Format.table
     moment = parse_moment(at)
     report = deadline_report(
         state(ctx).context, [process] if process else None, at=moment, horizon_days=horizon
