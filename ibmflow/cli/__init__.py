@@ -211,8 +211,9 @@ def _report(exc: IbmflowError) -> int:
 
 def command() -> Any:
     """The whole command line as one Click command, every module's commands registered."""
-    from ibmflow.cli import processes, facts, requests, mail, inbound, audit, web, chase, worker  # noqa: F401, I001  (registers the commands, in this order)
-    from ibmflow.cli import reports, users, demo  # noqa: F401  (reports and digest, accounts, the demo)
+    # Registers the commands, in the order `ibmflow --help` lists them.
+    from ibmflow.cli import processes, facts, decisions, requests, mail, inbound  # noqa: F401, I001
+    from ibmflow.cli import audit, web, chase, worker, reports, users, demo  # noqa: F401
 
     root = typer.main.get_command(app)
     _flags_as_flags(root)

@@ -1,4 +1,4 @@
-"""Commands that record the facts the guards need: roster, people, answers, documents, decisions..."""
+"""Commands that record the facts the guards need: roster, people, answers, documents, chapters..."""
 
 from __future__ import annotations
 
@@ -15,14 +15,12 @@ roster_app = typer.Typer(help="Import the roster of institutions and people.", n
 person_app = typer.Typer(help="Add people and their roles.", no_args_is_help=True)
 taskforce_app = typer.Typer(help="The implementing body's task forces.", no_args_is_help=True)
 chapter_app = typer.Typer(help="Strategy chapters, their leads and drafts.", no_args_is_help=True)
-decision_app = typer.Typer(help="IAWG decisions (motions).", no_args_is_help=True)
 consultation_app = typer.Typer(help="The consultation round.", no_args_is_help=True)
 for sub, name in (
     (roster_app, "roster"),
     (person_app, "person"),
     (taskforce_app, "taskforce"),
     (chapter_app, "chapter"),
-    (decision_app, "decision"),
     (consultation_app, "consultation"),
 ):
     app.add_typer(sub, name=name)
@@ -30,7 +28,8 @@ for sub, name in (
 Day = Annotated[str | None, typer.Option(help="Date, YYYY-MM-DD (default: today).")]
 
 
-def _day(value: str | None, what: str) -> date:
+def parse_day(value: str | None, what: str) -> date:
+    """A YYYY-MM-DD date given to option `what` (today when not given)."""
     if value is None:
         return date.today()
     try:
@@ -130,7 +129,7 @@ def appoint(
         email=email,
         authority=authority,
         reference=reference,
-        appointed_on=_day(on, "--on"),
+        appointed_on=parse_day(on, "--on"),
         actor=s.acting(appointing=email),
     )
     out.print(f"{name} <{email}> appointed national coordinator ({reference})", highlight=False)
@@ -276,113 +275,6 @@ def chapter_submit(
     out.print(f"draft of {title!r} submitted", highlight=False)
 
 
-@decision_app.command("open")
-def decision_open(
-    ctx: typer.Context,
-    process: str,
-    subject: Annotated[
-        str,
-        typer.Option(
-            help="terms_of_reference, objectives, "
-            "consolidated_report, "
-            "submission_for_adoption, other."
-        ),
-    ],
-    title: Annotated[str | None, typer.Option()] = None,
-    document: Annotated[int | None, typer.Option(help="Document id.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    as_: ActAs = None,
-) -> None:
-    """Open a motion for the IAWG to decide unanimously."""
-    from ibmflow.services.decisions import open_decision
-
-    s = state(ctx)
-    decision_id = open_decision(
-        s.context, process, subject=subject, title=title, document_id=document, actor=s.actor
-    )
-    if as_json:
-        print_json({"decision": decision_id})
-    else:
-        out.print(f"decision #{decision_id} opened on {subject}", highlight=False)
-
-
-@decision_app.command("list")
-def decision_list(
-    ctx: typer.Context, process: str, as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
-    """The decisions, their outcome and who voted for whom."""
-    from ibmflow.services.decisions import list_decisions
-
-    rows = list_decisions(state(ctx).context, process)
-    if as_json:
-        print_json(rows)
-        return
-    for row in rows:
-        out.print(
-            f"#{row['id']} {row['title']} [{row['subject']}]: {row['outcome']}", highlight=False
-        )
-        for line in row["votes"]:  # type: ignore[attr-defined]
-            out.print(f"    {line}", highlight=False, markup=False)
-
-
-@app.command()
-def vote(
-    ctx: typer.Context,
-    process: str,
-    decision: int,
-    institution: Annotated[str, typer.Option(help="The permanent institution voting.")],
-    voter: Annotated[str, typer.Option(help="Email of the member or representative.")],
-    approve: Annotated[bool, typer.Option("--approve/--object")] = True,
-    reason: Annotated[str | None, typer.Option(help="Required for an objection.")] = None,
-    as_: ActAs = None,
-) -> None:
-    """Record a permanent institution's vote on an IAWG decision."""
-    from ibmflow.services.decisions import vote as cast
-
-    s = state(ctx)
-    result = cast(
-        s.context,
-        process,
-        decision,
-        institution=institution,
-        voter=voter,
-        approve=approve,
-        reason=reason,
-        actor=s.actor,
-    )
-    out.print(
-        f"{result.line}; decision #{decision} is {result.outcome}", highlight=False, markup=False
-    )
-
-
-@app.command()
-def nominate(
-    ctx: typer.Context,
-    process: str,
-    member: Annotated[str, typer.Option(help="Email of the IAWG member.")],
-    representative: Annotated[str, typer.Option(help="Email of the representative.")],
-    decision: Annotated[int | None, typer.Option(help="For this decision only.")] = None,
-    from_: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")] = None,
-    until: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
-    as_: ActAs = None,
-) -> None:
-    """Record a representative nominated by an IAWG member."""
-    from ibmflow.services.decisions import nominate as record
-
-    s = state(ctx)
-    nomination = record(
-        s.context,
-        process,
-        member=member,
-        representative=representative,
-        decision_id=decision,
-        valid_from=_day(from_, "--from") if from_ else None,
-        valid_until=_day(until, "--until") if until else None,
-        actor=s.actor,
-    )
-    out.print(f"nomination #{nomination}: {representative} represents {member}", highlight=False)
-
-
 @consultation_app.command("close")
 def consultation_close(
     ctx: typer.Context, process: str, reason: Annotated[str, typer.Option()], as_: ActAs = None
@@ -415,7 +307,7 @@ def adopt(
         process,
         authority=authority,
         reference=reference,
-        adopted_on=_day(on, "--on"),
+        adopted_on=parse_day(on, "--on"),
         actor=s.actor,
     )
     out.print(f"adoption recorded: {authority}, {reference}", highlight=False)
