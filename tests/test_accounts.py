@@ -247,9 +247,8 @@ def cli(
 
 
 def test_the_user_commands_manage_accounts_with_passwords_from_stdin_only(
-    ctx: Context, cli: Cli, two_processes: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+    ctx: Context, cli: Cli, two_processes: tuple[str, str]
 ) -> None:
-    monkeypatch.setenv("IBMFLOW_CLI_ACTOR", "cli:admin")  # an actor known without any roster
     cli("user", "add", "karim@interior.example", "--name", "Karim Benali", "--role",
         "coordinator", "--process", "MA-1", "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
     _, _, err = cli(

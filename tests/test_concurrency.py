@@ -109,16 +109,7 @@ def test_two_cli_advances_with_the_same_expected_version(
     environ = {**os.environ, **env}
     procs = [
         subprocess.Popen(
-            [
-                IBMFLOW,
-                "advance",
-                "RACE-1",
-                "--expect-version",
-                "1",
-                "--json",
-                "--as",
-                "karim@x.example",
-            ],
+            [IBMFLOW, "advance", "RACE-1", "--expect-version", "1", "--json"],
             env=environ,
             cwd=tmp_path,
             stdout=subprocess.PIPE,
