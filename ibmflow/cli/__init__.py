@@ -139,7 +139,7 @@ def print_json(data: Any) -> None:
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """A table on stdout: a Rich table on a terminal (long values folded, never cut); through a
     pipe or into a file, a plain layout with each row whole on one line."""
-    cells = [["" if v is None else " ".join(str(v).split()) for v in row] for row in rows]
+    cells = [[_cell(v) for v in row] for row in rows]
     if not out.is_terminal:
         _plain_table(title, columns, cells)
         return
@@ -149,6 +149,14 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     for row in cells:
         grid.add_row(*row)
     out.print(grid)
+
+
+def _cell(value: Any) -> str:
+    """A value on one line, with no control character (a mail subject or a name from outside
+    could carry a terminal escape sequence)."""
+    if value is None:
+        return ""
+    return " ".join("".join(c if c.isprintable() else " " for c in str(value)).split())
 
 
 def _plain_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
