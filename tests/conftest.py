@@ -76,7 +76,8 @@ def env(tmp_path: Path, database_url: str) -> dict[str, str]:
         "IBMFLOW_PATHS_DATA_DIR": str(tmp_path / "data"),
         "IBMFLOW_PATHS_WORKFLOWS_DIR": str(WORKFLOWS),
         "IBMFLOW_PATHS_NOTIFICATIONS_DIR": str(REPO / "notifications"),
-        "IBMFLOW_CLI_ACTOR": "coordinator@interior.example",
+        # Who the command-line tests act as: `cli:NAME` is known without any roster or account.
+        "IBMFLOW_CLI_ACTOR": "cli:coordinator",
     }
 
 

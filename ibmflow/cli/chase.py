@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ibmflow.cli import ActAs, out, parse_moment, print_json, state, table
 from ibmflow.cli import app as root
-from ibmflow.cli import out, parse_moment, print_json, state, table
 from ibmflow.errors import InvalidCommand
 
 deadline_app = typer.Typer(help="Deadlines: extend a step's or a request's.", no_args_is_help=True)
@@ -81,6 +81,7 @@ def extend_command(
         str | None, typer.Option(help="The new due day, YYYY-MM-DD (a working day).")
     ] = None,
     as_json: JsonFlag = False,
+    as_: ActAs = None,
 ) -> None:
     """Extend a deadline; the reminders not yet sent move with it, those sent are not sent again."""
     from ibmflow.services.extensions import extend_deadline

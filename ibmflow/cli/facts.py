@@ -1,4 +1,4 @@
-"""Commands that record the facts the guards need: roster, people, answers, documents, decisions..."""
+"""Commands that record the facts the guards need: roster, people, answers, documents, chapters..."""
 
 from __future__ import annotations
 
@@ -8,21 +8,19 @@ from typing import Annotated
 
 import typer
 
-from ibmflow.cli import app, out, print_json, state, table
+from ibmflow.cli import ActAs, app, out, print_json, state, table
 from ibmflow.errors import InvalidCommand
 
 roster_app = typer.Typer(help="Import the roster of institutions and people.", no_args_is_help=True)
 person_app = typer.Typer(help="Add people and their roles.", no_args_is_help=True)
 taskforce_app = typer.Typer(help="The implementing body's task forces.", no_args_is_help=True)
 chapter_app = typer.Typer(help="Strategy chapters, their leads and drafts.", no_args_is_help=True)
-decision_app = typer.Typer(help="IAWG decisions (motions).", no_args_is_help=True)
 consultation_app = typer.Typer(help="The consultation round.", no_args_is_help=True)
 for sub, name in (
     (roster_app, "roster"),
     (person_app, "person"),
     (taskforce_app, "taskforce"),
     (chapter_app, "chapter"),
-    (decision_app, "decision"),
     (consultation_app, "consultation"),
 ):
     app.add_typer(sub, name=name)
@@ -30,7 +28,8 @@ for sub, name in (
 Day = Annotated[str | None, typer.Option(help="Date, YYYY-MM-DD (default: today).")]
 
 
-def _day(value: str | None, what: str) -> date:
+def parse_day(value: str | None, what: str) -> date:
+    """A YYYY-MM-DD date given to option `what` (today when not given)."""
     if value is None:
         return date.today()
     try:
@@ -40,7 +39,7 @@ def _day(value: str | None, what: str) -> date:
 
 
 @roster_app.command("import")
-def roster_import(ctx: typer.Context, process: str, file: Path) -> None:
+def roster_import(ctx: typer.Context, process: str, file: Path, as_: ActAs = None) -> None:
     """Import institutions, people and roles from a TOML or CSV roster (all or nothing)."""
     from ibmflow.services.roster import import_roster
 
@@ -92,6 +91,7 @@ def person_add(
     deputy_for: Annotated[
         str | None, typer.Option(help="Email of the focal point deputised.")
     ] = None,
+    as_: ActAs = None,
 ) -> None:
     """Add a person with their roles (checked like a roster row)."""
     from ibmflow.roster_files import in_one_person_words
@@ -121,6 +121,7 @@ def appoint(
     authority: Annotated[str, typer.Option(help="The appointing authority.")],
     reference: Annotated[str, typer.Option(help="The decision's reference.")],
     on: Day = None,
+    as_: ActAs = None,
 ) -> None:
     """Record the national coordinator's appointment."""
     from ibmflow.services.records import appoint_coordinator
@@ -133,8 +134,8 @@ def appoint(
         email=email,
         authority=authority,
         reference=reference,
-        appointed_on=_day(on, "--on"),
-        actor=s.actor,
+        appointed_on=parse_day(on, "--on"),
+        actor=s.acting(appointing=email),
     )
     out.print(f"{name} <{email}> appointed national coordinator ({reference})", highlight=False)
 
@@ -144,6 +145,7 @@ def ack(
     ctx: typer.Context,
     process: str,
     email: Annotated[str, typer.Option(help="The focal point acknowledging.")],
+    as_: ActAs = None,
 ) -> None:
     """Record that a focal point acknowledged the contact request."""
     from ibmflow.services.records import record_answer
@@ -169,6 +171,7 @@ def answer(
     text: Annotated[str | None, typer.Option(help="The answer's text.")] = None,
     field: Annotated[list[str] | None, typer.Option(help="A structured field, name=value.")] = None,
     file: Annotated[list[Path] | None, typer.Option(help="A file attached to the answer.")] = None,
+    as_: ActAs = None,
 ) -> None:
     """Record an institution's answer to a request received outside ibmflow."""
     from ibmflow.services.records import record_answer
@@ -207,6 +210,7 @@ def attach(
             "final_document, ..."
         ),
     ],
+    as_: ActAs = None,
 ) -> None:
     """Attach a document to the current step."""
     from ibmflow.services.records import attach_document
@@ -218,7 +222,11 @@ def attach(
 
 @taskforce_app.command("add")
 def taskforce_add(
-    ctx: typer.Context, process: str, name: str, lead: Annotated[str | None, typer.Option()] = None
+    ctx: typer.Context,
+    process: str,
+    name: str,
+    lead: Annotated[str | None, typer.Option()] = None,
+    as_: ActAs = None,
 ) -> None:
     """Name a task force of the implementing body."""
     from ibmflow.services.records import add_task_force
@@ -234,6 +242,7 @@ def chapter_add(
     process: str,
     title: str,
     lead: Annotated[str | None, typer.Option(help="Task force or institution.")] = None,
+    as_: ActAs = None,
 ) -> None:
     """Define a strategy chapter and its lead."""
     from ibmflow.services.records import add_chapter
@@ -249,6 +258,7 @@ def chapter_lead(
     process: str,
     title: str,
     lead: Annotated[str, typer.Option(help="Task force or institution.")],
+    as_: ActAs = None,
 ) -> None:
     """Give a chapter its lead, or change it."""
     from ibmflow.services.records import set_chapter_lead
@@ -259,7 +269,9 @@ def chapter_lead(
 
 
 @chapter_app.command("submit")
-def chapter_submit(ctx: typer.Context, process: str, title: str, file: Path) -> None:
+def chapter_submit(
+    ctx: typer.Context, process: str, title: str, file: Path, as_: ActAs = None
+) -> None:
     """Submit a chapter's draft."""
     from ibmflow.services.records import submit_chapter
 
@@ -268,113 +280,9 @@ def chapter_submit(ctx: typer.Context, process: str, title: str, file: Path) -> 
     out.print(f"draft of {title!r} submitted", highlight=False)
 
 
-@decision_app.command("open")
-def decision_open(
-    ctx: typer.Context,
-    process: str,
-    subject: Annotated[
-        str,
-        typer.Option(
-            help="terms_of_reference, objectives, "
-            "consolidated_report, "
-            "submission_for_adoption, other."
-        ),
-    ],
-    title: Annotated[str | None, typer.Option()] = None,
-    document: Annotated[int | None, typer.Option(help="Document id.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Open a motion for the IAWG to decide unanimously."""
-    from ibmflow.services.decisions import open_decision
-
-    s = state(ctx)
-    decision_id = open_decision(
-        s.context, process, subject=subject, title=title, document_id=document, actor=s.actor
-    )
-    if as_json:
-        print_json({"decision": decision_id})
-    else:
-        out.print(f"decision #{decision_id} opened on {subject}", highlight=False)
-
-
-@decision_app.command("list")
-def decision_list(
-    ctx: typer.Context, process: str, as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
-    """The decisions, their outcome and who voted for whom."""
-    from ibmflow.services.decisions import list_decisions
-
-    rows = list_decisions(state(ctx).context, process)
-    if as_json:
-        print_json(rows)
-        return
-    for row in rows:
-        out.print(
-            f"#{row['id']} {row['title']} [{row['subject']}]: {row['outcome']}", highlight=False
-        )
-        for line in row["votes"]:  # type: ignore[attr-defined]
-            out.print(f"    {line}", highlight=False, markup=False)
-
-
-@app.command()
-def vote(
-    ctx: typer.Context,
-    process: str,
-    decision: int,
-    institution: Annotated[str, typer.Option(help="The permanent institution voting.")],
-    voter: Annotated[str, typer.Option(help="Email of the member or representative.")],
-    approve: Annotated[bool, typer.Option("--approve/--object")] = True,
-    reason: Annotated[str | None, typer.Option(help="Required for an objection.")] = None,
-) -> None:
-    """Record a permanent institution's vote on an IAWG decision."""
-    from ibmflow.services.decisions import vote as cast
-
-    s = state(ctx)
-    result = cast(
-        s.context,
-        process,
-        decision,
-        institution=institution,
-        voter=voter,
-        approve=approve,
-        reason=reason,
-        actor=s.actor,
-    )
-    out.print(
-        f"{result.line}; decision #{decision} is {result.outcome}", highlight=False, markup=False
-    )
-
-
-@app.command()
-def nominate(
-    ctx: typer.Context,
-    process: str,
-    member: Annotated[str, typer.Option(help="Email of the IAWG member.")],
-    representative: Annotated[str, typer.Option(help="Email of the representative.")],
-    decision: Annotated[int | None, typer.Option(help="For this decision only.")] = None,
-    from_: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")] = None,
-    until: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
-) -> None:
-    """Record a representative nominated by an IAWG member."""
-    from ibmflow.services.decisions import nominate as record
-
-    s = state(ctx)
-    nomination = record(
-        s.context,
-        process,
-        member=member,
-        representative=representative,
-        decision_id=decision,
-        valid_from=_day(from_, "--from") if from_ else None,
-        valid_until=_day(until, "--until") if until else None,
-        actor=s.actor,
-    )
-    out.print(f"nomination #{nomination}: {representative} represents {member}", highlight=False)
-
-
 @consultation_app.command("close")
 def consultation_close(
-    ctx: typer.Context, process: str, reason: Annotated[str, typer.Option()]
+    ctx: typer.Context, process: str, reason: Annotated[str, typer.Option()], as_: ActAs = None
 ) -> None:
     """Close the consultation round after its deadline, recording the non-respondents."""
     from ibmflow.services.records import close_consultation
@@ -393,6 +301,7 @@ def adopt(
     authority: Annotated[str, typer.Option(help="The adopting authority.")],
     reference: Annotated[str, typer.Option(help="The adoption decision's reference.")],
     on: Day = None,
+    as_: ActAs = None,
 ) -> None:
     """Record the strategy's adoption at the highest level."""
     from ibmflow.services.records import record_adoption
@@ -403,7 +312,7 @@ def adopt(
         process,
         authority=authority,
         reference=reference,
-        adopted_on=_day(on, "--on"),
+        adopted_on=parse_day(on, "--on"),
         actor=s.actor,
     )
     out.print(f"adoption recorded: {authority}, {reference}", highlight=False)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ibmflow.cli import app, out, print_json, state, table
+from ibmflow.cli import ActAs, app, out, print_json, state, table
 
 inbound_app = typer.Typer(
     help="Receive replies: `ibmflow inbound` runs the SMTP/LMTP receiver; `inbound poll` polls IMAP.",
@@ -119,6 +119,7 @@ def quarantine_assign(
     ctx: typer.Context,
     inbound_id: Annotated[int, typer.Argument(metavar="ID", help="The mail's number.")],
     request: Annotated[int, typer.Option(help="The request this mail answers.")],
+    as_: ActAs = None,
 ) -> None:
     """Take a quarantined mail as the answer to a request."""
     from ibmflow.services.inbound import assign
@@ -133,6 +134,7 @@ def quarantine_reject(
     ctx: typer.Context,
     inbound_id: Annotated[int, typer.Argument(metavar="ID", help="The mail's number.")],
     reason: Annotated[str, typer.Option(help="Why it is no answer (kept on the audit log).")],
+    as_: ActAs = None,
 ) -> None:
     """Decide that a quarantined mail is no answer (the mail itself is kept)."""
     from ibmflow.services.inbound import reject

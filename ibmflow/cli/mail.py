@@ -17,7 +17,7 @@ from ibmflow.cli import app as root
 from ibmflow.cli import err, out, print_json, state, table
 from ibmflow.errors import IbmflowError, InvalidCommand
 from ibmflow.services.common import iso
-from ibmflow.services.outgoing import get_mail, list_mail
+from ibmflow.services.outgoing import get_mail, list_mail, show_mail
 
 mail_app = typer.Typer(help="Outgoing mail: templates, the outbox, delivery.", no_args_is_help=True)
 root.add_typer(mail_app, name="mail")
@@ -29,9 +29,11 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.
 def mail_preview(
     ctx: typer.Context,
     kind: Annotated[str, typer.Argument(help="The message kind, e.g. request or vote.")],
-    html: Annotated[bool, typer.Option("--html", help="Show the HTML part.")] = False,
+    html: Annotated[bool, typer.Option("--html", help="Print only the HTML part.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Render a message kind with built-in sample data (subject, then the text or HTML part)."""
+    """Render a message kind with built-in sample data: the subject, then the text part
+    (`--html`: the HTML part alone, to save as a file; `--json`: subject, text and HTML)."""
     from ibmflow.mail.render import MESSAGE_KINDS, Renderer
     from ibmflow.mail.samples import sample_context
 
@@ -41,7 +43,12 @@ def mail_preview(
     mail = Renderer(settings.notifications_dir, settings.language).render(
         kind, sample_context(kind)
     )
-    sys.stdout.write(f"Subject: {mail.subject}\n\n{mail.html if html else mail.text}")
+    if as_json:
+        print_json({"kind": kind, "subject": mail.subject, "text": mail.text, "html": mail.html})
+    elif html:
+        sys.stdout.write(mail.html if mail.html.endswith("\n") else mail.html + "\n")
+    else:
+        sys.stdout.write(f"Subject: {mail.subject}\n\n{mail.text}")
 
 
 @mail_app.command("list")
@@ -81,12 +88,16 @@ def mail_show(
     ctx: typer.Context,
     outbox_id: Annotated[int, typer.Argument(metavar="ID", help="The mail's number.")],
     raw: Annotated[bool, typer.Option("--raw", help="The whole message as sent.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """One mail: its headers and text (`--raw`: the message itself, as captured or sent)."""
     from ibmflow.mail.compose import compose
     from ibmflow.mail.transport import MailboxTransport
 
     context = state(ctx).context
+    if as_json:
+        print_json(show_mail(context, outbox_id))
+        return
     row = get_mail(context, outbox_id)
     if raw:
         captured = MailboxTransport(context.settings.mailbox_dir).path_for(outbox_id)

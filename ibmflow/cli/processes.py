@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from ibmflow.cli import app, err, out, print_json, state, table
+from ibmflow.cli import ActAs, app, err, out, print_json, state, table
 
 process_app = typer.Typer(help="Start and list processes.", no_args_is_help=True)
 app.add_typer(process_app, name="process")
@@ -52,6 +52,7 @@ def validate(
         list[Path] | None,
         typer.Argument(help="Definition files (default: every file of the workflows folder)."),
     ] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Check workflow definitions completely; print every problem as FILE: where: what."""
     from ibmflow.config import load_settings
@@ -64,6 +65,17 @@ def validate(
             err.print(f"no *.toml definitions in {folder}", highlight=False)
             raise typer.Exit(1)
     problems = validate_files(files)
+    if as_json:
+        print_json(
+            {
+                "files": [str(f) for f in files],
+                "valid": not problems,
+                "problems": [{"file": p.file, "where": p.where, "what": p.what} for p in problems],
+            }
+        )
+        if problems:
+            raise typer.Exit(1)
+        return
     for problem in problems:
         out.print(str(problem), highlight=False, markup=False)
     if problems:
@@ -85,6 +97,7 @@ def process_start(
         typer.Option(help="Roster file to seed from (default: the ToR's institutions)."),
     ] = None,
     as_json: JsonFlag = False,
+    as_: ActAs = None,
 ) -> None:
     """Start a process on the current version of a workflow."""
     from ibmflow.roster import parse_roster
@@ -209,7 +222,11 @@ def _moved(
 
 @app.command()
 def advance(
-    ctx: typer.Context, process: str, expect_version: Expect = None, as_json: JsonFlag = False
+    ctx: typer.Context,
+    process: str,
+    expect_version: Expect = None,
+    as_json: JsonFlag = False,
+    as_: ActAs = None,
 ) -> None:
     """Complete the current step if its guards are met; otherwise list what blocks it (exit 1)."""
     _moved(ctx, process, "complete", expect=expect_version, as_json=as_json)
@@ -223,6 +240,7 @@ def return_(
     reason: Reason,
     expect_version: Expect = None,
     as_json: JsonFlag = False,
+    as_: ActAs = None,
 ) -> None:
     """Return the process to an earlier step."""
     _moved(
@@ -243,6 +261,7 @@ def suspend(
     reason: Reason,
     expect_version: Expect = None,
     as_json: JsonFlag = False,
+    as_: ActAs = None,
 ) -> None:
     """Suspend the process (it resumes at the same step)."""
     _moved(ctx, process, "suspend", expect=expect_version, reason=reason, as_json=as_json)
@@ -255,6 +274,7 @@ def resume(
     reason: Reason,
     expect_version: Expect = None,
     as_json: JsonFlag = False,
+    as_: ActAs = None,
 ) -> None:
     """Resume a suspended process at the step it was suspended in."""
     _moved(ctx, process, "resume", expect=expect_version, reason=reason, as_json=as_json)

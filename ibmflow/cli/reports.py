@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ibmflow.cli import app, out, parse_moment, print_json, state, table
+from ibmflow.cli import ActAs, app, out, parse_moment, print_json, state, table
 from ibmflow.reports import STEP, Deadline, ProcessReport
 
 report_app = typer.Typer(help="Deadline reports for managers.", no_args_is_help=True)
@@ -139,13 +139,22 @@ def report_deadlines(
     ctx: typer.Context,
     process: Process = None,
     at: At = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    fmt: Annotated[
+        Format | None, typer.Option("--format", help="Output format (default: table).")
+    ] = None,
     horizon: Horizon = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
 ) -> None:
     """Overdue steps and requests, what falls due next, and each institution's responsiveness."""
     from ibmflow.exports import report_csv
     from ibmflow.services.reports import deadline_report
 
+    if as_json and fmt not in (None, Format.json):
+        raise typer.BadParameter(
+            f"--json and --format {fmt.value} ask for two formats; give one.",
+            param_hint="'--json' / '--format'",
+        )
+    fmt = Format.json if as_json else fmt or Format.table
     moment = parse_moment(at)
     report = deadline_report(
         state(ctx).context, [process] if process else None, at=moment, horizon_days=horizon
@@ -211,6 +220,7 @@ def digest_send(
         list[str] | None, typer.Option(help="Only this process; repeat for several.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_: ActAs = None,
 ) -> None:
     """Write this week's digest to every manager who has not had it yet (it leaves with the
     outbox: `ibmflow mail dispatch`)."""

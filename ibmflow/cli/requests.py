@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ibmflow.cli import app, out, print_json, state, table
+from ibmflow.cli import ActAs, app, out, print_json, state, table
 
 request_app = typer.Typer(help="Requests to focal points (sent by mail).", no_args_is_help=True)
 app.add_typer(request_app, name="request")
@@ -35,6 +35,7 @@ def request_send(
     due_days: Annotated[int, typer.Option(help="Working days to answer.")] = 10,
     instructions: Annotated[str, typer.Option(help="What is asked, in the mail.")] = "",
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_: ActAs = None,
 ) -> None:
     """Send a request to every institution (or focal point) in scope that has none yet."""
     from ibmflow.services.requests import send_requests
@@ -97,13 +98,17 @@ def _close(ctx: typer.Context, process: str, request_id: int, status: str, reaso
 
 
 @request_app.command("withdraw")
-def request_withdraw(ctx: typer.Context, process: str, request_id: int, reason: Reason) -> None:
+def request_withdraw(
+    ctx: typer.Context, process: str, request_id: int, reason: Reason, as_: ActAs = None
+) -> None:
     """Withdraw a pending request (its links stop working)."""
     _close(ctx, process, request_id, "withdrawn", reason)
 
 
 @request_app.command("waive")
-def request_waive(ctx: typer.Context, process: str, request_id: int, reason: Reason) -> None:
+def request_waive(
+    ctx: typer.Context, process: str, request_id: int, reason: Reason, as_: ActAs = None
+) -> None:
     """Waive a pending request: it counts as done for the step's guards."""
     _close(ctx, process, request_id, "waived", reason)
 

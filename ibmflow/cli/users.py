@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from ibmflow.access import ROLES
-from ibmflow.cli import app, err, out, print_json, state, table
+from ibmflow.cli import ActAs, app, err, out, print_json, state, table
 from ibmflow.errors import InvalidCommand
 
 user_app = typer.Typer(
@@ -56,6 +56,7 @@ def user_add(
     role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}.")],
     process: Processes = None,
     password_stdin: PasswordStdin = False,
+    as_: ActAs = None,
 ) -> None:
     """Create an account (an administrator sees every process; the others, those given)."""
     from ibmflow.services.accounts import add_user
@@ -79,7 +80,9 @@ def user_add(
 
 
 @user_app.command("passwd")
-def user_passwd(ctx: typer.Context, email: str, password_stdin: PasswordStdin = False) -> None:
+def user_passwd(
+    ctx: typer.Context, email: str, password_stdin: PasswordStdin = False, as_: ActAs = None
+) -> None:
     """Set a new password (the account's browsers are logged out)."""
     from ibmflow.services.accounts import set_password
 
@@ -89,7 +92,7 @@ def user_passwd(ctx: typer.Context, email: str, password_stdin: PasswordStdin = 
 
 
 @user_app.command("disable")
-def user_disable(ctx: typer.Context, email: str) -> None:
+def user_disable(ctx: typer.Context, email: str, as_: ActAs = None) -> None:
     """Disable an account: its sessions end and its API tokens stop working."""
     from ibmflow.services.accounts import set_disabled
 
@@ -99,7 +102,7 @@ def user_disable(ctx: typer.Context, email: str) -> None:
 
 
 @user_app.command("enable")
-def user_enable(ctx: typer.Context, email: str) -> None:
+def user_enable(ctx: typer.Context, email: str, as_: ActAs = None) -> None:
     """Enable a disabled account again."""
     from ibmflow.services.accounts import set_disabled
 
@@ -109,7 +112,9 @@ def user_enable(ctx: typer.Context, email: str) -> None:
 
 
 @user_app.command("processes")
-def user_processes(ctx: typer.Context, email: str, process: Processes = None) -> None:
+def user_processes(
+    ctx: typer.Context, email: str, process: Processes = None, as_: ActAs = None
+) -> None:
     """Set the processes an account may see (none given: none)."""
     from ibmflow.services.accounts import set_processes
 
@@ -155,6 +160,7 @@ def user_token(
     revoke_all: Annotated[
         bool, typer.Option("--revoke-all", help="Revoke the account's tokens instead.")
     ] = False,
+    as_: ActAs = None,
 ) -> None:
     """Print a new API token for the account, once (only its hash is kept)."""
     from ibmflow.services.accounts import issue_token, revoke_tokens

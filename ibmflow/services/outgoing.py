@@ -62,3 +62,12 @@ def get_mail(ctx: Context, outbox_id: int, process: str | None = None) -> Outbox
             )
         session.expunge(row)  # keep it loaded: the read session rolls back (expires) on exit
         return row
+
+
+def show_mail(ctx: Context, outbox_id: int) -> dict[str, Any]:
+    """One outbox row as `list_mail` gives it, with its text part."""
+    row = get_mail(ctx, outbox_id)
+    with ctx.db.reading() as session:
+        process = session.get(ProcessRow, row.process_id) if row.process_id else None
+        key = process.key if process else None
+    return {**_row_dict(row, key), "text": row.text_body}
