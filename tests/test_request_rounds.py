@@ -4,6 +4,7 @@ answered request: driven through the `ibmflow` command line, as the README's wal
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,9 @@ def _walkthrough_to_step_2(cli: Cli, tmp_path: Path) -> Path:
         "2026-01-05",
     )
     cli("advance", KEY)
+    # As the README's walkthrough does: once appointed, the coordinator acts (`export
+    # IBMFLOW_CLI_ACTOR=...`); the cli fixture's monkeypatch restores the variable afterwards.
+    os.environ["IBMFLOW_CLI_ACTOR"] = COORDINATOR
     roster = tmp_path / "roster.toml"
     roster.write_text(demo_roster_text(), encoding="utf-8")
     return roster

@@ -122,6 +122,7 @@ def request_reopen(
         str, typer.Option(help="What must be corrected (required; quoted in the mail, audited).")
     ],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_: ActAs = None,
 ) -> None:
     """Reopen an answered request: the answer stays on the record, the focal point gets a new link."""
     from ibmflow.services.reopen import reopen
