@@ -19,6 +19,7 @@ from typing import Any
 from ibmflow.errors import DefinitionError, Problem
 from ibmflow.guards import REGISTRY, check_guard_args
 from ibmflow.ladder import Chase, parse_chase
+from ibmflow.requestkinds import KINDS, OPENABLE
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 RESERVED_STATES = frozenset({"suspended"})
@@ -49,13 +50,6 @@ _STATE_KEYS = {
     "final",
 }
 _OPENS_KEYS = {"kind", "scope", "due_days", "instructions"}
-OPENABLE_KINDS = (
-    "acknowledge_contact",
-    "self_assessment",
-    "activity_inventory",
-    "chapter_draft",
-    "consultation_comments",
-)
 SCOPES = ("permanent", "involved", "all")
 _GUARD_KEYS = {"name", "args"}
 _NOTIFY_KEYS = {"on", "template", "to"}
@@ -159,6 +153,13 @@ class Definition:
         """The notifications a state declares for entering or completing it."""
         return tuple(n for n in self.state(state_id).notify if n.on == on)
 
+    def steps_that(self, does: str) -> tuple[str, ...]:
+        """The ids of the steps for a piece of work ("chapters", "consultation", "adoption"): those
+        with an exit guard declaring it (`guards.guard(..., does=...)`), in declaration order."""
+        return tuple(
+            s.id for s in self.steps if any(REGISTRY[g.name].does == does for g in s.guards)
+        )
+
 
 class _Checker:
     """Collects problems while reading one file."""
@@ -239,7 +240,7 @@ def parse_definition(text: str, filename: str) -> Definition:
     if initial and ids and initial not in ids:
         chk.add("workflow.initial", f"unknown state {initial!r}; declare it under [[states]]")
     _check_graph(chk, initial, states, transitions)
-    chase = parse_chase(doc.get("chase"), chk.add, (*OPENABLE_KINDS, "vote"))
+    chase = parse_chase(doc.get("chase"), chk.add, tuple(KINDS))
     if chk.problems:
         raise DefinitionError(chk.problems)
     return Definition(
@@ -390,11 +391,11 @@ def _read_opens(chk: _Checker, raw: object, where: str) -> list[Opening]:
         kind, scope = data.get("kind"), data.get("scope", "involved")
         due = data.get("due_days", 10)
         instructions = data.get("instructions", "")
-        if not isinstance(kind, str) or kind not in OPENABLE_KINDS:
+        if not isinstance(kind, str) or kind not in OPENABLE:
             chk.add(
                 f"{owhere}.kind",
                 f"unknown request kind {kind!r}; one of "
-                f"{', '.join(OPENABLE_KINDS)} (votes go with decisions)",
+                f"{', '.join(OPENABLE)} (votes go with decisions)",
             )
         if not isinstance(scope, str) or scope not in SCOPES:
             chk.add(f"{owhere}.scope", f"expected one of {', '.join(SCOPES)}, found {scope!r}")

@@ -32,16 +32,6 @@ DECISION_SUBJECTS = {
     "other": "another matter",
 }
 
-# Kinds of requests to focal points, and what an answer to them is called.
-REQUEST_KINDS = {
-    "acknowledge_contact": "acknowledgement of the contact request",
-    "self_assessment": "self-assessment",
-    "activity_inventory": "inventory of ongoing and planned activities",
-    "chapter_draft": "chapter draft",
-    "consultation_comments": "consultation comments",
-    "vote": "vote",
-}
-
 
 # The groups of facts a guard may read, one per field of `Facts` (besides `process_key` and `now`,
 # always there). A guard declares the groups it reads (`guards.guard(..., reads=...)`) so that

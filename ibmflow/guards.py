@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ibmflow.decisions import ADOPTED, OPEN, REJECTED, tally
-from ibmflow.facts import DECISION_SUBJECTS, DOCUMENT_KINDS, FACT_GROUPS, REQUEST_KINDS, Facts
+from ibmflow.facts import DECISION_SUBJECTS, DOCUMENT_KINDS, FACT_GROUPS, Facts
+from ibmflow.requestkinds import LABELS
 
 SCOPES = ("permanent", "involved", "all")
 
@@ -44,15 +45,22 @@ class Guard:
     params: tuple[Param, ...]
     check: GuardFn
     reads: frozenset[str] | None = None
+    does: str | None = None
 
 
 REGISTRY: dict[str, Guard] = {}
 
 
 def guard(
-    name: str, summary: str, *params: Param, reads: Iterable[str] | None = None
+    name: str,
+    summary: str,
+    *params: Param,
+    reads: Iterable[str] | None = None,
+    does: str | None = None,
 ) -> Callable[[GuardFn], GuardFn]:
-    """Register a guard function under `name`; `reads` names the fact groups it looks at."""
+    """Register a guard function under `name`; `reads` names the fact groups it looks at; `does`
+    names the work a step guarded by it is for ("chapters": the step where chapters are drafted),
+    which services find with `Definition.steps_that`."""
     groups = None if reads is None else frozenset(reads)
     if groups is not None and not groups <= FACT_GROUPS:
         raise ValueError(
@@ -61,7 +69,9 @@ def guard(
         )
 
     def register(fn: GuardFn) -> GuardFn:
-        REGISTRY[name] = Guard(name=name, summary=summary, params=params, check=fn, reads=groups)
+        REGISTRY[name] = Guard(
+            name=name, summary=summary, params=params, check=fn, reads=groups, does=does
+        )
         return fn
 
     return register
@@ -279,7 +289,7 @@ def decision_adopted(facts: Facts, args: Mapping[str, Any]) -> list[str]:
 @guard(
     "requests_answered",
     "every institution in scope answered its requests of the given kinds",
-    Param("kinds", list, choices=tuple(REQUEST_KINDS)),
+    Param("kinds", list, choices=tuple(LABELS)),
     Param("scope", str, required=False, choices=SCOPES, default="involved"),
     reads={"institutions", "requests"},
 )
@@ -297,12 +307,17 @@ def requests_answered(facts: Facts, args: Mapping[str, Any]) -> list[str]:
         if missing:
             out.append(
                 f"{_count(len(missing), len(institutions), _institutions(scope))} have "
-                f"not answered the {REQUEST_KINDS[kind]} request: {_names(facts, missing)}."
+                f"not answered the {LABELS[kind]} request: {_names(facts, missing)}."
             )
     return out
 
 
-@guard("chapters_drafted", "every chapter has a lead and a submitted draft", reads={"chapters"})
+@guard(
+    "chapters_drafted",
+    "every chapter has a lead and a submitted draft",
+    reads={"chapters"},
+    does="chapters",
+)
 def chapters_drafted(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     if not facts.chapters:
         return ["No strategy chapters are defined yet: add the chapters and their leads."]
@@ -327,6 +342,7 @@ def chapters_drafted(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     "every institution answered the consultation, or the round was closed",
     # It applies requests_answered to every institution.
     reads={"consultation_closure", "institutions", "requests"},
+    does="consultation",
 )
 def consultation_closed(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     if facts.consultation_closure is not None:
@@ -345,6 +361,7 @@ def consultation_closed(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     "adoption_recorded",
     "the adoption is recorded with authority, reference and date",
     reads={"adoption"},
+    does="adoption",
 )
 def adoption_recorded(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     if facts.adoption is None:

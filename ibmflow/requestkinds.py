@@ -1,4 +1,9 @@
-"""The kinds of requests to focal points: whom they go to and the structured fields their answer has."""
+"""The one registry of request kinds: whom each goes to and who answers it, the structured fields
+its answer has, the mail that carries it, whether a step may open it and whether it is a vote.
+
+Every other list of kinds (the labels in `facts`, the kinds a workflow step may open, the kinds the
+chaser knows) is derived from `KINDS`; adding a kind is one entry here.
+"""
 
 from __future__ import annotations
 
@@ -18,15 +23,41 @@ class AnswerField:
     required: bool = True
 
 
+# Who answers a request, as said in a refusal ("... is answered by {who}") and in a chaser's mail
+# ("chased as {as}"): any focal point of the institution (or their deputy), or the institution's
+# IAWG member (or the representative they nominated).
+ANSWERERS = {
+    "focal_point": ("a focal point or a deputy registered for one", "the focal point"),
+    "iawg_member": ("its IAWG member or the representative they nominated", "the voter"),
+}
+
+
 @dataclass(frozen=True)
 class RequestKind:
-    """A kind of request: its label, whether it goes to each focal point or each institution."""
+    """A kind of request: its label; whether it goes to each focal point or each institution; who
+    answers it (`answered_by`, a key of ANSWERERS); the mail template that sends it; whether a
+    workflow step may open it (`openable`); whether its answers are ballots on a decision
+    (`is_vote`)."""
 
     name: str
     label: str
     per: str  # "focal_point" or "institution"
     fields: tuple[AnswerField, ...] = field(default_factory=tuple)
     text_required: bool = False
+    answered_by: str = "focal_point"
+    template: str = "request"
+    openable: bool = True
+    is_vote: bool = False
+
+    @property
+    def who_answers(self) -> str:
+        """Who may answer, for a refusal: "a focal point or a deputy registered for one"."""
+        return ANSWERERS[self.answered_by][0]
+
+    @property
+    def chased_as(self) -> str:
+        """What a reminder calls the person it chases: "the focal point", "the voter"."""
+        return ANSWERERS[self.answered_by][1]
 
 
 # The areas of the self-assessment grid (EU IBM guidelines), each scored from 1 (absent) to 5 (fully
@@ -64,9 +95,24 @@ KINDS: dict[str, RequestKind] = {
         RequestKind(
             "consultation_comments", "consultation comments", "institution", text_required=True
         ),
-        RequestKind("vote", "vote", "institution"),
+        # A ballot on an IAWG decision, opened with the decision (never by a step).
+        RequestKind(
+            "vote",
+            "vote",
+            "institution",
+            answered_by="iawg_member",
+            template="vote",
+            openable=False,
+            is_vote=True,
+        ),
     )
 }
+
+# Derived lists: the label of each kind; the kinds a workflow step may open (`opens`); the kind
+# that decisions open for each institution's ballot.
+LABELS: dict[str, str] = {kind.name: kind.label for kind in KINDS.values()}
+OPENABLE: tuple[str, ...] = tuple(kind.name for kind in KINDS.values() if kind.openable)
+VOTE: RequestKind = next(kind for kind in KINDS.values() if kind.is_vote)
 
 
 def check_fields(kind: str, raw: Mapping[str, str]) -> tuple[dict[str, str | int], list[str]]:

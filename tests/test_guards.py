@@ -37,13 +37,13 @@ from ibmflow.definitions import GuardSpec
 from ibmflow.engine import engine_for
 from ibmflow.facts import (
     DOCUMENT_KINDS,
-    REQUEST_KINDS,
     Chapter,
     ConsultationClosure,
     Facts,
     TaskForce,
 )
 from ibmflow.guards import REGISTRY, check_guard_args, evaluate
+from ibmflow.requestkinds import LABELS as REQUEST_KINDS
 from ibmflow.roster import default_roster
 
 DEFINITION = definition()

@@ -80,17 +80,13 @@ def may_answer(
     person = repo.person_or_none(tx.session, process, email)
     institution = tx.session.get(InstitutionRow, request.institution_id)
     assert institution is not None
+    kind = KINDS[request.kind]
     if person is None:
-        who = (
-            "its IAWG member or the representative they nominated"
-            if request.kind == "vote"
-            else "a focal point or a deputy registered for one"
-        )
         raise InvalidCommand(
             f"{email} is not on the roster of {process.key}; request #{request.id} of "
-            f"{institution.short_name} is answered by {who}."
+            f"{institution.short_name} is answered by {kind.who_answers}."
         )
-    if request.kind == "vote":
+    if kind.is_vote:
         assert request.decision_id is not None
         ballot(tx, process, request.decision_id, institution.code, email, now)
         return Answerer(person)

@@ -43,6 +43,19 @@ def require_step(process: ProcessRow, *steps: str, doing: str) -> None:
         )
 
 
+def require_step_that(ctx: Context, tx: Tx, process: ProcessRow, does: str, *, doing: str) -> None:
+    """Refuse a command outside the step(s) of the process's definition for a piece of work
+    (`Definition.steps_that`), e.g. submitting a chapter outside the step where chapters are drafted."""
+    steps = definition_for(ctx, tx.session, process).steps_that(does)
+    if not steps:
+        raise InvalidCommand(
+            f"{doing} belongs to no step of the workflow process {process.key} runs on.",
+            process=process.key,
+            step=process.state,
+        )
+    require_step(process, *steps, doing=doing)
+
+
 def due_after(
     ctx: Context, process: ProcessRow, start: datetime, days: int, *, weekend: str | None = None
 ) -> datetime:

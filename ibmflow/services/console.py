@@ -126,7 +126,7 @@ def process_page(ctx: Context, key: str) -> dict[str, Any]:
         "decisions": list_decisions(ctx, key),
         "quarantine": list_quarantine(ctx, key),
         "extensions": extensions(ctx, key),
-        "request_kinds": [(k.name, k.label) for k in KINDS.values() if k.name != "vote"],
+        "request_kinds": [(k.name, k.label) for k in KINDS.values() if not k.is_vote],
         "document_kinds": list(DOCUMENT_KINDS.items()),
         "subjects": list(DECISION_SUBJECTS.items()),
     }

@@ -14,6 +14,7 @@ from ibmflow.audit import AuditRecord
 from ibmflow.decisions import ADOPTED, OPEN, REJECTED, describe_vote, tally
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.facts import DECISION_SUBJECTS, Facts
+from ibmflow.requestkinds import VOTE
 from ibmflow.services import answerers
 from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
@@ -125,7 +126,7 @@ def issue_votes(
         request = RequestRow(
             process_id=process.id or 0,
             step=process.state,
-            kind="vote",
+            kind=VOTE.name,
             institution_id=institution.id or 0,
             focal_point_id=member.id,
             instructions=decision.title,

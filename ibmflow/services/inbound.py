@@ -320,7 +320,7 @@ def _answer(
     detail: dict[str, JSONValue] = {"inbound": row.id}
     if assigned_by:
         detail["assigned_by"] = assigned_by
-    if request.kind == "vote":
+    if KINDS[request.kind].is_vote:
         approve, reason = mail.parse_vote(text)
         if approve is None:
             raise _Refused(f"the vote cannot be read: {reason}")

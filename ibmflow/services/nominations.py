@@ -14,6 +14,7 @@ from ibmflow.audit import AuditRecord
 from ibmflow.decisions import OPEN
 from ibmflow.errors import InvalidCommand
 from ibmflow.facts import Facts, Nomination
+from ibmflow.requestkinds import VOTE
 from ibmflow.services.common import iso, on_process
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
@@ -153,7 +154,7 @@ def _send_vote_requests(
         .join(DecisionRow, col(DecisionRow.id) == col(RequestRow.decision_id))
         .where(
             RequestRow.process_id == process.id,
-            RequestRow.kind == "vote",
+            RequestRow.kind == VOTE.name,
             RequestRow.status == "sent",
             RequestRow.institution_id == nomination.institution_id,
             DecisionRow.status == OPEN,

@@ -11,10 +11,10 @@ from sqlmodel import col, select
 
 from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
-from ibmflow.facts import REQUEST_KINDS
+from ibmflow.requestkinds import KINDS
 from ibmflow.roster import parse_roster_text
 from ibmflow.services import answerers, documents, requests
-from ibmflow.services.common import iso, on_process, require_step
+from ibmflow.services.common import iso, on_process, require_step, require_step_that
 from ibmflow.services.context import Context
 from ibmflow.services.documents import Upload
 from ibmflow.services.roster import apply_roster
@@ -176,14 +176,15 @@ def record_answer(
     The open request of that kind for the institution (or focal point) is answered; if none was
     sent through ibmflow, one is recorded as sent and answered now (answers received by other means).
     """
-    if kind not in REQUEST_KINDS or kind == "vote":
+    spec = KINDS.get(kind)
+    if spec is None or spec.is_vote:
         raise InvalidCommand(
             f"unknown answer kind {kind!r}; one of "
-            f"{', '.join(k for k in REQUEST_KINDS if k != 'vote')} (votes: "
+            f"{', '.join(k.name for k in KINDS.values() if not k.is_vote)} (votes: "
             "`ibmflow vote`)."
         )
     with on_process(ctx, key) as (tx, process, now):
-        require_step(process, doing=f"recording a {REQUEST_KINDS[kind]}")
+        require_step(process, doing=f"recording a {spec.label}")
         focal, deputy_for, request = None, None, None
         if email:
             focal = repo.person(tx.session, process, email)
@@ -335,7 +336,7 @@ def submit_chapter(ctx: Context, key: str, *, title: str, path: Path | Upload, a
     submitted."""
     title = normalise(title)
     with on_process(ctx, key) as (tx, process, now):
-        require_step(process, "chapter_drafting", doing="submitting a chapter draft")
+        require_step_that(ctx, tx, process, "chapters", doing="submitting a chapter draft")
         chapter = _chapter(tx, process, title)
         before: JSONValue = {"draft_document_id": chapter.draft_document_id}
         document = _store(ctx, tx, process, path, "chapter_draft", actor, now)
@@ -358,7 +359,7 @@ def close_consultation(ctx: Context, key: str, *, reason: str, actor: str) -> li
     """Close the consultation round after its deadline; return the non-respondents recorded."""
     reason = _text(reason, "a reason")
     with on_process(ctx, key) as (tx, process, now):
-        require_step(process, "consultation", doing="closing the consultation round")
+        require_step_that(ctx, tx, process, "consultation", doing="closing the consultation round")
         record = repo.current_step_record(tx.session, process)
         if record is None or record.due_at is None or now <= record.due_at:
             due = iso(record.due_at) if record and record.due_at else "unknown"
@@ -404,7 +405,7 @@ def record_adoption(
     authority = clean(authority, ADOPTING_AUTHORITY)
     reference = clean(reference, REFERENCE)
     with on_process(ctx, key) as (tx, process, now):
-        require_step(process, "adoption", doing="recording the adoption")
+        require_step_that(ctx, tx, process, "adoption", doing="recording the adoption")
         if tx.session.exec(select(AdoptionRow).where(AdoptionRow.process_id == process.id)).first():
             raise InvalidCommand(f"the adoption of {key} is already recorded.")
         tx.session.add(

@@ -86,7 +86,9 @@ def reopen(ctx: Context, key: str, request_id: int, *, reason: str, actor: str) 
             )
         institution = tx.session.get(InstitutionRow, request.institution_id)
         assert institution is not None
-        vote = _take_vote(tx, process, request, institution) if request.kind == "vote" else None
+        vote = (
+            _take_vote(tx, process, request, institution) if KINDS[request.kind].is_vote else None
+        )
         earlier = _keep(tx, request, vote, now, actor, reason)
         due, kept = _due(ctx, tx, process, request, institution, now)
         request.status, request.due_at = requests.OPEN, due
@@ -237,7 +239,7 @@ def _addressees(
 ) -> tuple[list[PersonRow], dict[int, PersonRow]]:
     """Whom the request goes to now: for a vote, the member and their representatives; for a
     request to each focal point, that focal point; else the institution's focal points."""
-    if request.kind == "vote":
+    if KINDS[request.kind].is_vote:
         facts = repo.load_facts(tx.session, process, now)
         today = now.astimezone(ZoneInfo(process.timezone)).date()
         nominations = repo.nominations(tx.session, process, facts)

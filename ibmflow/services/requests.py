@@ -82,10 +82,10 @@ def issue(
     that has none pending or answered yet (nor in a status of `also_covered`); return the new
     requests' ids (in the caller's tx)."""
     spec = KINDS.get(kind)
-    if spec is None or kind == "vote":
+    if spec is None or spec.is_vote:
         raise InvalidCommand(
             f"unknown request kind {kind!r}; one of "
-            f"{', '.join(k for k in KINDS if k != 'vote')} (votes go with decisions)."
+            f"{', '.join(k.name for k in KINDS.values() if not k.is_vote)} (votes go with decisions)."
         )
     facts = repo.load_facts(tx.session, process, now, frozenset({"institutions"}))
     targets = (
@@ -242,7 +242,7 @@ def mail_request(
             ctx,
             tx,
             process,
-            template or ("vote" if request.kind == "vote" else "request"),
+            template or KINDS[request.kind].template,
             [person.email],
             context,
             now,
@@ -408,6 +408,11 @@ class LinkView:
     representing: str | None
     token_hash: str
 
+    @property
+    def is_vote(self) -> bool:
+        """Whether the link casts a ballot rather than answers a request."""
+        return KINDS[self.kind].is_vote
+
 
 def _resolve(
     tx: Tx, token: str, now: datetime, *, lock: bool = False
@@ -527,7 +532,7 @@ def answer_by_link(
         person = tx.session.get(PersonRow, link.person_id) if link.person_id else None
         if person is None:
             raise LinkRefused("This link is not valid.", reason="unknown")
-        if request.kind == "vote":
+        if KINDS[request.kind].is_vote:
             if approve is None:
                 raise InvalidCommand("Choose approve or object.")
             vote_on_request(

@@ -102,7 +102,7 @@ def reminder(
     """A reminder to the people the request went to."""
     people = loaded.addressees.get(request.id or 0, [])
     representing: dict[int, PersonRow] = {}
-    if request.kind == "vote":
+    if KINDS[request.kind].is_vote:
         member = next((p for p in people if p.id == request.focal_point_id), None)
         if member is not None:
             representing = {p.id or 0: member for p in people if p.id != member.id}
@@ -191,7 +191,7 @@ def escalation(
             "representatives": any(role == "representative" for _, role in to.values()),
         },
         "passed_over": ", ".join(f"{p.name} ({role})" for p, role in passed_over),
-        "chased_as": "the voter" if request.kind == "vote" else "the focal point",
+        "chased_as": KINDS[request.kind].chased_as,
     }
     people = [p for p, _ in to.values()]
     return Item(rung, ESCALATION_MAIL, people, context, request, institution)

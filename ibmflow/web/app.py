@@ -319,7 +319,7 @@ def _read_answer(form: Received) -> tuple[Given, list[Upload]]:
 
 def _vote_problem(view: LinkView, given: Given) -> str | None:
     """A vote's missing choice or reason, said for a person at a form rather than at a CLI."""
-    if view.kind != "vote":
+    if not view.is_vote:
         return None
     if given.choice not in ("approve", "object"):
         return "Choose whether you approve or object."
@@ -331,7 +331,7 @@ def _vote_problem(view: LinkView, given: Given) -> str | None:
 def _answer(
     ctx: Context, token: str, view: LinkView, given: Given, uploads: Sequence[Upload]
 ) -> int:
-    if view.kind == "vote":
+    if view.is_vote:
         return answer_by_link(
             ctx,
             token,
