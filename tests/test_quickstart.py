@@ -143,9 +143,11 @@ def _assert_printed_logins_work(base: str, text: str) -> dict[str, tuple[str, st
 
 
 def _mail_links(folder: Path) -> list[str]:
-    """The answer links in the mails captured under var/mailbox."""
+    """The answer links in the mails captured under var/mailbox, in the order they were sent (the
+    files are numbered: 2.eml before 10.eml), so the last are the chaser's, for open requests."""
     links: list[str] = []
-    for eml in sorted((folder / "var" / "mailbox").rglob("*.eml")):
+    captured = (folder / "var" / "mailbox").rglob("*.eml")
+    for eml in sorted(captured, key=lambda p: (len(p.stem), p.stem)):
         message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
         for part in message.walk():
             if part.get_content_type() == "text/plain":
