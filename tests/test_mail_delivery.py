@@ -35,7 +35,7 @@ from ibmflow.demo import COORDINATOR
 from ibmflow.mail.compose import compose
 from ibmflow.mail.dispatch import DispatchReport, dispatch_once, retry_delay
 from ibmflow.mail.transport import MailboxTransport, SmtpTransport, TransientMailError
-from ibmflow.services import mailings, requests
+from ibmflow.services import links, mailings, requests
 from ibmflow.services.context import Context
 from ibmflow.storage.tables import (
     AuditEventRow,
@@ -331,7 +331,7 @@ def test_an_answer_receipt_threads_under_its_request(
     assert text is not None
     (token,) = set(LINK.findall(text.get_content()))
     clock.advance(hours=2)
-    requests.answer_by_link(ctx, token, text="Confirmed.", fields={})
+    links.answer_by_link(ctx, token, text="Confirmed.", fields={})
     report = dispatch(ctx, smtp)
     (receipt_row,) = outbox(ctx, "answer_receipt")
     assert report.sent == [receipt_row.id]
