@@ -33,10 +33,10 @@ from sqlmodel import col, select
 from ibmflow.config import load_settings
 from ibmflow.demo import COORDINATOR
 from ibmflow.mail.compose import compose
-from ibmflow.mail.dispatch import DispatchReport, dispatch_once, retry_delay
 from ibmflow.mail.transport import MailboxTransport, SmtpTransport, TransientMailError
 from ibmflow.services import links, mailings, requests
 from ibmflow.services.context import Context
+from ibmflow.services.dispatch import DispatchReport, dispatch_once, retry_delay
 from ibmflow.storage.tables import (
     AuditEventRow,
     InstitutionRow,
@@ -688,7 +688,7 @@ import asyncio, sys
 from datetime import datetime
 from ibmflow.bootstrap import bootstrap
 from ibmflow.config import load_settings
-from ibmflow.mail.dispatch import build_transport, dispatch_once
+from ibmflow.services.dispatch import build_transport, dispatch_once
 from ibmflow.testing import FixedClock
 
 settings = load_settings()
