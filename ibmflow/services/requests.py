@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
@@ -26,6 +26,7 @@ from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.tables import (
     DecisionRow,
+    EarlierAnswerRow,
     InstitutionRow,
     LinkTokenRow,
     PersonRow,
@@ -417,11 +418,38 @@ def close(ctx: Context, key: str, request_id: int, *, status: str, reason: str, 
         )
 
 
+def earlier_answers(session: Session, request_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The earlier answers of some requests (one query), oldest first, by request id."""
+    rows = (
+        session.exec(
+            select(EarlierAnswerRow)
+            .where(col(EarlierAnswerRow.request_id).in_(request_ids))
+            .order_by(col(EarlierAnswerRow.id))
+        ).all()
+        if request_ids
+        else []
+    )
+    out: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r.request_id, []).append(
+            {
+                "answered_at": iso(r.answered_at),
+                "answered_via": r.answered_via,
+                "answered_by": r.answered_by,
+                "text": r.answer_text,
+                "fields": r.answer_fields,
+                "vote": r.vote,
+                "reopened_at": iso(r.reopened_at),
+                "reopened_by": r.reopened_by,
+                "reason": r.reason,
+            }
+        )
+    return out
+
+
 def list_requests(ctx: Context, key: str) -> list[dict[str, Any]]:
     """Every request of a process with its status and answer, and the earlier answers of those the
     coordinator reopened."""
-    from ibmflow.services.reopen import earlier_answers
-
     now = ctx.clock.now()
     with ctx.db.reading() as session:
         process = repo.get_process(session, key)
