@@ -27,11 +27,11 @@ from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import
 
 from ibmflow.config import Settings
 from ibmflow.errors import IbmflowError
-from ibmflow.mail.dispatch import DispatchReport, build_transport, dispatch_once
 from ibmflow.mail.transport import Transport
 from ibmflow.services import chase
 from ibmflow.services.context import Context
 from ibmflow.services.deadlines import CANCELLED, SENT
+from ibmflow.services.dispatch import DispatchReport, build_transport, dispatch_once
 from ibmflow.storage import migrate
 
 log = logging.getLogger("ibmflow.worker")
@@ -163,7 +163,7 @@ class Worker:
 
     def imap_pass(self) -> Done:
         """Receive the unread replies of the IMAP mailbox."""
-        from ibmflow.mail.imap import poll_once
+        from ibmflow.entrypoints.imap import poll_once
 
         received = poll_once(self.ctx)
         return received, f"{received} received"

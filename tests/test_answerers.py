@@ -30,8 +30,8 @@ from test_inbound_receive import (
 from test_web_answer import csrf_of, links
 
 from ibmflow.demo import COORDINATOR
+from ibmflow.entrypoints.receiver import controller
 from ibmflow.errors import InvalidCommand
-from ibmflow.mail.receiver import controller
 from ibmflow.services import decisions, records, roster
 from ibmflow.services.context import Context
 from ibmflow.storage.tables import VoteRow

@@ -31,10 +31,10 @@ from sqlmodel import select
 from test_mail_end_to_end import Sink, _free_port, _text
 
 from ibmflow.demo import demo_roster_text
-from ibmflow.mail.dispatch import build_transport, dispatch_once
 from ibmflow.services import chase, processes, records, requests, roster
 from ibmflow.services.audit_log import verify_chain
 from ibmflow.services.context import Context
+from ibmflow.services.dispatch import build_transport, dispatch_once
 from ibmflow.storage.tables import AuditEventRow, RequestRow, RungRow
 from ibmflow.testing import FixedClock
 

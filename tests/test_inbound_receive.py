@@ -30,8 +30,8 @@ from scenarios import at_stakeholder_identification
 from sqlmodel import col, select
 
 from ibmflow.demo import COORDINATOR
+from ibmflow.entrypoints.receiver import controller
 from ibmflow.errors import DatabaseNotReady, InvalidCommand
-from ibmflow.mail.receiver import controller
 from ibmflow.services import decisions, inbound, processes, quarantine_alerts, requests
 from ibmflow.services.audit_log import verify_chain
 from ibmflow.services.context import Context
@@ -705,7 +705,7 @@ def test_imap_poll_receives_unread_replies_once_and_marks_them_read(
     import dataclasses
     import imaplib
 
-    from ibmflow.mail.imap import poll_once
+    from ibmflow.entrypoints.imap import poll_once
 
     original = request_mail(ctx, CUSTOMS)
     answer = reply_to(original, "Confirmed by IMAP.", sender=CUSTOMS)
@@ -743,8 +743,8 @@ def test_imap_refuses_a_wrong_password_and_a_missing_configuration(
 ) -> None:
     import dataclasses
 
+    from ibmflow.entrypoints.imap import MailboxUnavailable, poll_once
     from ibmflow.errors import ConfigError
-    from ibmflow.mail.imap import MailboxUnavailable, poll_once
 
     with pytest.raises(ConfigError, match=r"imap\.host"):
         poll_once(ctx)
@@ -766,7 +766,7 @@ def test_imap_leaves_a_message_unread_when_the_database_fails(
     import dataclasses
     import imaplib
 
-    from ibmflow.mail.imap import poll_once
+    from ibmflow.entrypoints.imap import poll_once
 
     original = request_mail(ctx, CUSTOMS)
     with imaplib.IMAP4("127.0.0.1", dovecot.port) as client:

@@ -33,10 +33,10 @@ from sqlmodel import col, select
 from ibmflow.config import load_settings
 from ibmflow.demo import COORDINATOR
 from ibmflow.mail.compose import compose
-from ibmflow.mail.dispatch import DispatchReport, dispatch_once, retry_delay
 from ibmflow.mail.transport import MailboxTransport, SmtpTransport, TransientMailError
-from ibmflow.services import mailings, requests
+from ibmflow.services import links, mailings, requests
 from ibmflow.services.context import Context
+from ibmflow.services.dispatch import DispatchReport, dispatch_once, retry_delay
 from ibmflow.storage.tables import (
     AuditEventRow,
     InstitutionRow,
@@ -331,7 +331,7 @@ def test_an_answer_receipt_threads_under_its_request(
     assert text is not None
     (token,) = set(LINK.findall(text.get_content()))
     clock.advance(hours=2)
-    requests.answer_by_link(ctx, token, text="Confirmed.", fields={})
+    links.answer_by_link(ctx, token, text="Confirmed.", fields={})
     report = dispatch(ctx, smtp)
     (receipt_row,) = outbox(ctx, "answer_receipt")
     assert report.sent == [receipt_row.id]
@@ -688,7 +688,7 @@ import asyncio, sys
 from datetime import datetime
 from ibmflow.bootstrap import bootstrap
 from ibmflow.config import load_settings
-from ibmflow.mail.dispatch import build_transport, dispatch_once
+from ibmflow.services.dispatch import build_transport, dispatch_once
 from ibmflow.testing import FixedClock
 
 settings = load_settings()

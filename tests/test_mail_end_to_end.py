@@ -24,10 +24,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from ibmflow.demo import VOTERS, demo_roster_text
-from ibmflow.mail.dispatch import build_transport, dispatch_once
-from ibmflow.mail.receiver import controller
+from ibmflow.entrypoints.receiver import controller
 from ibmflow.services import audit_log, decisions, processes, records, requests, roster
 from ibmflow.services.context import Context
+from ibmflow.services.dispatch import build_transport, dispatch_once
 from ibmflow.web.server import build_server
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -38,9 +38,9 @@ from test_mail_delivery import SmtpServer, dispatch, outbox, request_round, smtp
 
 from ibmflow.config import load_settings
 from ibmflow.demo import COORDINATOR
-from ibmflow.mail.dispatch import dispatch_once
 from ibmflow.services import inbound
 from ibmflow.services.context import Context
+from ibmflow.services.dispatch import dispatch_once
 from ibmflow.testing import FixedClock
 
 __all__ = ["process", "receiver", "smtp"]  # fixtures shared with the modules they come from

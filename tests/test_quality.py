@@ -1,4 +1,6 @@
-"""The code stays as clean as it was written: ruff's lint and format, and mypy --strict on ibmflow/."""
+"""The code stays as clean as it was written: ruff's lint and format, mypy --strict on ibmflow/, and
+the layering of the README kept (`lint-imports`: the contracts under `[tool.importlinter]` in
+pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ BIN = Path(sys.executable).parent
         ["ruff", "check", "ibmflow", "tests", "bench"],
         ["ruff", "format", "--check", "ibmflow", "tests", "bench"],
         ["mypy"],
+        ["lint-imports", "--no-cache"],
     ],
-    ids=["ruff-check", "ruff-format", "mypy-strict"],
+    ids=["ruff-check", "ruff-format", "mypy-strict", "import-contracts"],
 )
 def test_tool_passes(command: list[str]) -> None:
     result = subprocess.run(

@@ -24,9 +24,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from webconsole import EMAILS, MINE, PASSWORD, add_accounts, start_process
 
 from ibmflow.access import COORDINATOR, MANAGER
-from ibmflow.mail.dispatch import build_transport, dispatch_once
 from ibmflow.services import records, requests
 from ibmflow.services.context import Context
+from ibmflow.services.dispatch import build_transport, dispatch_once
 from ibmflow.testing import FixedClock
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -85,8 +85,8 @@ def demo(
 
 def _dispatch(context: Context) -> int:
     """Send what the outbox holds now (the worker sends what comes later)."""
-    from ibmflow.mail.dispatch import dispatch_once
     from ibmflow.mail.transport import build_transport
+    from ibmflow.services.dispatch import dispatch_once
 
     transport, sent = build_transport(context.settings), 0
     while True:

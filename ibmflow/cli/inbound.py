@@ -41,7 +41,7 @@ def inbound_serve(
     """Run the receiver the mail system forwards replies to, until Ctrl-C."""
     if ctx.invoked_subcommand is not None:
         return
-    from ibmflow.mail.receiver import LMTPController, controller
+    from ibmflow.entrypoints.receiver import LMTPController, controller
 
     context = state(ctx).context
     server = controller(context, lmtp=lmtp, host=host, port=port)
@@ -72,7 +72,7 @@ def inbound_serve(
 @inbound_app.command("poll")
 def inbound_poll(ctx: typer.Context) -> None:
     """Poll the IMAP mailbox once: receive every unread message, then mark it read."""
-    from ibmflow.mail.imap import poll_once
+    from ibmflow.entrypoints.imap import poll_once
 
     count = poll_once(state(ctx).context)
     out.print(f"{count} message(s) received", highlight=False)

@@ -138,7 +138,7 @@ def mail_dispatch(
 ) -> None:
     """Send the due mails from the outbox: once, or every few seconds until SIGTERM or Ctrl-C,
     which let the mail in hand be delivered and marked first (exit 0)."""
-    from ibmflow.mail.dispatch import DispatchReport, build_transport, dispatch_once
+    from ibmflow.services.dispatch import DispatchReport, build_transport, dispatch_once
 
     context = state(ctx).context
     transport = build_transport(context.settings)

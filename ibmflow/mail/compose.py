@@ -4,18 +4,46 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
+from datetime import datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Protocol
 
 from ibmflow.config import Settings
 from ibmflow.mail.headers import clean_address, clean_display_name, clean_header
-from ibmflow.storage.tables import OutboxRow
 
 OUTBOX_HEADER = "X-Ibmflow-Outbox-Id"
 # Printable ASCII only, and no `=?`: a Message-ID is never decoded as an encoded word by anyone.
 _MSG_ID = re.compile(r"^<[\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+>$")
+
+
+class OutboxMail(Protocol):
+    """What composing reads of a mail to send: the fields of an outbox row (`storage.tables.OutboxRow`),
+    declared here so that `mail/` stays free of the storage it is composed from."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def to_addrs(self) -> Sequence[str]: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def text_body(self) -> str: ...
+    @property
+    def html_body(self) -> str | None: ...
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def reply_to(self) -> str | None: ...
+    @property
+    def in_reply_to(self) -> str | None: ...
+    @property
+    def references(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
 
 
 def clean_message_id(value: str) -> str | None:
@@ -38,12 +66,12 @@ def envelope_sender(settings: Settings) -> str:
     return clean_address(settings.mail_from_address)
 
 
-def recipients(row: OutboxRow) -> list[str]:
+def recipients(row: OutboxMail) -> list[str]:
     """The row's recipients, each checked again (a stored row may have been edited by hand)."""
     return [clean_address(address) for address in row.to_addrs]
 
 
-def compose(row: OutboxRow, settings: Settings) -> EmailMessage:
+def compose(row: OutboxMail, settings: Settings) -> EmailMessage:
     """The message of an outbox row, ready for SMTP (`email.policy.SMTP`: CRLF line ends).
 
     Every header value that comes from data goes through `ibmflow.mail.headers` first, because the

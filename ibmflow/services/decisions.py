@@ -15,7 +15,7 @@ from ibmflow.decisions import ADOPTED, OPEN, REJECTED, describe_vote, tally
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.facts import DECISION_SUBJECTS, Facts
 from ibmflow.requestkinds import VOTE
-from ibmflow.services import answerers
+from ibmflow.services import answerers, requests
 from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.services.nominations import nominate as nominate  # re-exported
@@ -109,8 +109,6 @@ def issue_votes(
 ) -> list[int]:
     """Send the vote request of every permanent institution: to its IAWG member and to whoever
     the member nominated for this decision or for today."""
-    from ibmflow.services import requests
-
     facts = repo.load_facts(tx.session, process, now)
     today = now.astimezone(ZoneInfo(process.timezone)).date()
     nominations = repo.nominations(tx.session, process, facts)
@@ -303,8 +301,6 @@ def _answer_vote_request(
     via: str,
     now: datetime,
 ) -> None:
-    from ibmflow.services import requests
-
     request = tx.session.exec(
         select(RequestRow).where(
             RequestRow.decision_id == decision.id,

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
-from ibmflow.mail import outbox
 from ibmflow.mail.render import Renderer
+from ibmflow.services import outbox
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx

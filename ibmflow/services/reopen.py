@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.decisions import OPEN as DECISION_OPEN
@@ -301,32 +301,3 @@ def _replan(
         now,
         why="request reopened",
     )
-
-
-def earlier_answers(session: Session, request_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """The earlier answers of some requests (one query), oldest first, by request id."""
-    rows = (
-        session.exec(
-            select(EarlierAnswerRow)
-            .where(col(EarlierAnswerRow.request_id).in_(request_ids))
-            .order_by(col(EarlierAnswerRow.id))
-        ).all()
-        if request_ids
-        else []
-    )
-    out: dict[int, list[dict[str, Any]]] = {}
-    for r in rows:
-        out.setdefault(r.request_id, []).append(
-            {
-                "answered_at": iso(r.answered_at),
-                "answered_via": r.answered_via,
-                "answered_by": r.answered_by,
-                "text": r.answer_text,
-                "fields": r.answer_fields,
-                "vote": r.vote,
-                "reopened_at": iso(r.reopened_at),
-                "reopened_by": r.reopened_by,
-                "reason": r.reason,
-            }
-        )
-    return out

@@ -4,16 +4,11 @@ login attempts. Secrets are never stored: passwords as argon2 hashes, tokens as 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from ibmflow.storage.tables import UTCDateTime
-
-
-def _when(nullable: bool = False) -> Any:
-    return Field(sa_type=UTCDateTime, nullable=nullable, default=None if nullable else ...)
+from ibmflow.storage.columns import when as _when
 
 
 class UserAccountRow(SQLModel, table=True):

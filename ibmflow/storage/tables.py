@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """A timestamp that goes in and comes out timezone-aware in UTC, on SQLite as on PostgreSQL."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; pass an aware UTC time")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _when(nullable: bool = False) -> Any:
-    return Field(sa_type=UTCDateTime, nullable=nullable, default=None if nullable else ...)
+# The web console's accounts live in a module of their own; importing it here puts them on the same
+# metadata, so that the migrations and `compare_metadata` see every table. Both modules take their
+# column types from `columns`, so this import goes one way only.
+from ibmflow.storage import account_tables as _account_tables  # noqa: F401
+from ibmflow.storage.columns import UTCDateTime as UTCDateTime
+from ibmflow.storage.columns import when as _when
 
 
 class WorkflowDefinitionRow(SQLModel, table=True):
@@ -431,8 +413,3 @@ class DeadlineExtensionRow(SQLModel, table=True):
     reason: str = Field(max_length=2000)
     actor: str = Field(max_length=254)
     created_at: datetime = _when()
-
-
-# The web console's accounts live in a module of their own; importing it here puts them on the same
-# metadata, so that the migrations and `compare_metadata` see every table.
-from ibmflow.storage import account_tables as _account_tables  # noqa: E402, F401

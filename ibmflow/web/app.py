@@ -32,7 +32,8 @@ from ibmflow.errors import (
 from ibmflow.requestkinds import check_fields
 from ibmflow.services.context import Context
 from ibmflow.services.documents import Upload
-from ibmflow.services.requests import LinkView, answer_by_link, token_hash, view_link
+from ibmflow.services.links import LinkView, answer_by_link, view_link
+from ibmflow.services.requests import token_hash
 from ibmflow.web import api, console, csrf, login, report
 from ibmflow.web.auth import Gate
 from ibmflow.web.common import (

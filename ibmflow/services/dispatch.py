@@ -45,7 +45,8 @@ __all__ = [
     "retry_delay",
 ]
 
-log = logging.getLogger(__name__)
+# The name it had before it moved out of `mail/`: log filters and alerts that match it keep working.
+log = logging.getLogger("ibmflow.mail.dispatch")
 
 ACTOR = "system:dispatcher"
 MAX_DELAY = timedelta(days=1)

@@ -22,7 +22,8 @@ from ibmflow.mail.inbound import at_reply_domain
 from ibmflow.services.context import Context
 from ibmflow.services.inbound import receive
 
-log = logging.getLogger(__name__)
+# The name it had before it moved out of `mail/`: log filters and alerts that match it keep working.
+log = logging.getLogger("ibmflow.mail.receiver")
 
 # The largest mail accepted: what the document store keeps whole.
 MAX_MESSAGE_BYTES = MAX_DOCUMENT_BYTES

@@ -19,7 +19,8 @@ from ibmflow.errors import ConfigError, IbmflowError
 from ibmflow.services.context import Context
 from ibmflow.services.inbound import receive
 
-log = logging.getLogger(__name__)
+# The name it had before it moved out of `mail/`: log filters and alerts that match it keep working.
+log = logging.getLogger("ibmflow.mail.imap")
 TIMEOUT_S = 60
 
 
