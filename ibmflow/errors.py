@@ -4,8 +4,9 @@
 
     IbmflowError
     ├── ConfigError              a setting has a wrong value (names the key and what is expected)
-    ├── DefinitionError          a workflow file is invalid (carries every problem found)
-    ├── RosterError              a roster file is malformed (carries every problem, by row)
+    ├── ProblemsError            carries every problem found in a file, each a `Problem`
+    │   ├── DefinitionError      a workflow file is invalid (carries every problem found)
+    │   └── RosterError          a roster file is malformed (carries every problem, by row)
     ├── NotFound                 a process, person, decision... does not exist
     ├── InvalidCommand           the command does not fit the facts (wrong voter, no reason given...)
     ├── TransitionRefused        a step's exit guards are unmet (carries the blockers as sentences)
@@ -17,6 +18,8 @@
     ├── LoginRefused             wrong email or password, or a disabled account
     │   └── LoginThrottled       too many failed logins lately: wait (carries how long)
     └── Forbidden                the account's role may not do this
+
+    Problem                      not an error: one problem a `ProblemsError` carries
 """
 
 from __future__ import annotations

@@ -15,19 +15,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ibmflow.errors import (
-    ConcurrencyConflict,
-    Forbidden,
-    IbmflowError,
-    NotFound,
-    StorageFailed,
-    TransitionRefused,
-)
+from ibmflow.errors import IbmflowError, TransitionRefused
 from ibmflow.services import processes, requests
 from ibmflow.services.console import visible_processes
 from ibmflow.web import api_errors
 from ibmflow.web.api_errors import ErrorOut
 from ibmflow.web.auth import Gate, caller_of
+from ibmflow.web.statuses import error_of, status_of
 
 OPENAPI_URL = "/api/openapi.json"
 DESCRIPTION = (
@@ -155,20 +149,10 @@ class ApiError(Exception):
 async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return await run_in_threadpool(fn, *args, **kwargs)
-    except TransitionRefused as exc:
-        raise ApiError(
-            400, ErrorOut(error="refused", message=exc.message, blockers=list(exc.blockers))
-        ) from None
-    except NotFound as exc:
-        raise ApiError(404, ErrorOut(error="not_found", message=exc.message)) from None
-    except ConcurrencyConflict as exc:
-        raise ApiError(409, ErrorOut(error="conflict", message=exc.message)) from None
-    except Forbidden as exc:
-        raise ApiError(403, ErrorOut(error="forbidden", message=exc.message)) from None
-    except StorageFailed as exc:
-        raise ApiError(507, ErrorOut(error="storage", message=exc.message)) from None
     except IbmflowError as exc:
-        raise ApiError(400, ErrorOut(error="refused", message=exc.message)) from None
+        blockers = list(exc.blockers) if isinstance(exc, TransitionRefused) else []
+        body = ErrorOut(error=error_of(exc), message=exc.message, blockers=blockers)
+        raise ApiError(status_of(exc), body) from None
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {

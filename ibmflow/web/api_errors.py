@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ibmflow.web.statuses import http_error_of
+
 
 class ErrorOut(BaseModel):
     """Every error of the API."""
@@ -25,18 +27,6 @@ class ErrorOut(BaseModel):
     )
     message: str = Field(description="What is wrong and what to do next.")
     blockers: list[str] = Field(default_factory=list, description="Unmet exit conditions.")
-
-
-# The `error` of an HTTP error Starlette raises itself (no such path, wrong method...).
-HTTP_ERRORS = {
-    400: "refused",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    415: "unsupported_media_type",
-}
 
 
 def _invalid_message(exc: RequestValidationError) -> str:
@@ -78,7 +68,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if not request.url.path.startswith("/api/"):
         return await http_exception_handler(request, exc)
-    error = HTTP_ERRORS.get(exc.status_code, "refused")
+    error = http_error_of(exc.status_code)
     return JSONResponse(
         ErrorOut(error=error, message=_http_message(exc)).model_dump(exclude={"blockers"}),
         status_code=exc.status_code,

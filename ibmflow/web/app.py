@@ -44,6 +44,7 @@ from ibmflow.web.common import (
     Pages,
     SecurityHeaders,
 )
+from ibmflow.web.statuses import status_of
 from ibmflow.web.uploads import FormUnreadable, Received, read_form
 
 __all__ = ["FORM_ALLOWANCE", "MB", "create_app"]
@@ -148,14 +149,14 @@ def create_app(ctx: Context) -> FastAPI:
         if isinstance(exc, StorageFailed):
             LOG.error("an answer could not be stored: %s", exc.message)
             return message(
-                507,
+                status_of(exc),
                 "Your answer could not be stored",
                 "The server has no room for it right now; nothing was recorded.",
                 "Please try again later, or reply to the mail instead.",
             )
         if isinstance(exc, ConcurrencyConflict):
             return message(
-                409,
+                status_of(exc),
                 "Please send your answer again",
                 "Something changed at the same moment; nothing was recorded.",
                 "Go back, reload the page and send the form again.",

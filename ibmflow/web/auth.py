@@ -35,6 +35,7 @@ from ibmflow.services.documents import Upload
 from ibmflow.services.sessions import session_account, token_account
 from ibmflow.web import csrf
 from ibmflow.web.common import FORM_ALLOWANCE, MB, BodyTooLarge, Capped, Pages
+from ibmflow.web.statuses import http_error_of, status_of
 from ibmflow.web.uploads import FormUnreadable
 from ibmflow.web.uploads import read_form as read_upload_form
 
@@ -295,7 +296,9 @@ class Gate:
             ) from None
         except StorageFailed as exc:
             raise Refusal(
-                507, "The file could not be stored", f"Nothing was changed: {exc.message}"
+                status_of(exc),
+                "The file could not be stored",
+                f"Nothing was changed: {exc.message}",
             ) from None
 
     @asynccontextmanager
@@ -375,11 +378,11 @@ class Gate:
     def _refusal(self, exc: Refusal) -> Response:
         if exc.api:
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-            error = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}.get(
-                exc.status, "refused"
-            )
             return JSONResponse(
-                {"error": error, "message": " ".join(exc.paragraphs) or exc.heading},
+                {
+                    "error": http_error_of(exc.status),
+                    "message": " ".join(exc.paragraphs) or exc.heading,
+                },
                 status_code=exc.status,
                 headers=headers,
             )

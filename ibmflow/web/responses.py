@@ -1,5 +1,6 @@
-"""What the console's pages and actions share: the process page with a problem or a notice on top,
-the sentences a finished action shows, and the HTTP status of a refused command."""
+"""What the console's pages and actions share: the process page with a problem or a notice on top
+(answered with the status `web.statuses` gives a refused command), and the sentences a finished
+action shows."""
 
 from __future__ import annotations
 
@@ -10,16 +11,10 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ibmflow.access import ADMINISTRATOR
-from ibmflow.errors import (
-    ConcurrencyConflict,
-    Forbidden,
-    IbmflowError,
-    NotFound,
-    StorageFailed,
-    TransitionRefused,
-)
+from ibmflow.errors import ConcurrencyConflict, IbmflowError, NotFound, TransitionRefused
 from ibmflow.services import console as reads
 from ibmflow.web.auth import Caller, Gate, Refusal
+from ibmflow.web.statuses import status_of
 
 # What a finished action tells the coordinator on the page it returns to (`?done=...`): fixed
 # sentences, so that nothing from the address bar is ever shown.
@@ -48,19 +43,6 @@ DONE = {
     "rejected": "The mail is rejected (it is kept, and the decision is on the audit log).",
     "extended": "The deadline is extended.",
 }
-
-
-def status_of(exc: IbmflowError) -> int:
-    """The HTTP status a refused command answers with."""
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, ConcurrencyConflict):
-        return 409
-    if isinstance(exc, Forbidden):
-        return 403
-    if isinstance(exc, StorageFailed):
-        return 507
-    return 400
 
 
 def object_id(request: Request, name: str) -> int:
