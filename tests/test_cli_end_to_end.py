@@ -4,16 +4,13 @@ on PostgreSQL, every refusal explained, every change on an intact audit chain.""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import Cli, invoker, on_database
 
-from ibmflow.cli import run
 from ibmflow.demo import VOTERS, demo_roster_text
-
-Cli = Callable[..., tuple[int, str, str]]
 
 INVOLVED = [*VOTERS, "MOH"]
 
@@ -26,21 +23,8 @@ def cli(
     capsys: pytest.CaptureFixture[str],
 ) -> Cli:
     """Run `ibmflow ARGS...` in-process; return (exit code, stdout, stderr)."""
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(tmp_path)
-
-    def invoke(*args: str, expect: int | None = 0) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = run(list(args))
-        captured = capsys.readouterr()
-        if expect is not None:
-            assert code == expect, (
-                f"ibmflow {' '.join(args)} -> {code}\n{captured.out}\n{captured.err}"
-            )
-        return code, captured.out, captured.err
-
-    return invoke
+    on_database(env, tmp_path, monkeypatch)
+    return invoker(capsys)
 
 
 def _status(cli: Cli, key: str) -> dict[str, Any]:
