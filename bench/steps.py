@@ -35,6 +35,7 @@ from typing import Any
 from ibmflow import demo
 from ibmflow.bootstrap import bootstrap
 from ibmflow.config import load_settings
+from ibmflow.definitions import load_definition
 from ibmflow.services import processes
 from ibmflow.services.context import Context
 from ibmflow.storage import migrate
@@ -92,18 +93,7 @@ def run_ibmflow(ctx: Context, keys: list[str]) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------------------------- floor
 
-FLOOR_STATES = [
-    "coordinator_appointment",
-    "stakeholder_identification",
-    "coordinating_bodies",
-    "objectives",
-    "situation_analysis",
-    "chapter_drafting",
-    "consultation",
-    "final_preparation",
-    "adoption",
-    "adopted",
-]
+FLOOR_STATES = [s.id for s in load_definition(WORKFLOWS / "ibm_strategy.toml").states]
 
 
 def floor_connection(path: Path) -> sqlite3.Connection:

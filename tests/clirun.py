@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,13 @@ import pytest
 from ibmflow.cli import command, run
 
 Cli = Callable[..., tuple[int, str, str]]
+
+
+def on_database(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point `ibmflow` at the test's database and folders (`env`) and run it from `tmp_path`."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
 
 
 def invoker(capsys: pytest.CaptureFixture[str]) -> Cli:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from clirun import on_database
 from sqlmodel import select
 
 from ibmflow.access import ADMINISTRATOR, COORDINATOR, MANAGER
@@ -253,9 +254,7 @@ def cli(
     capsys: pytest.CaptureFixture[str],
 ) -> Cli:
     """`ibmflow ARGS...` in-process, `stdin` given as text; returns (code, stdout, stderr)."""
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(tmp_path)
+    on_database(env, tmp_path, monkeypatch)
 
     def invoke(*args: str, stdin: str = "", expect: int | None = 0) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))

@@ -27,7 +27,8 @@ from test_inbound_receive import (
     request_row,
     send,
 )
-from test_web_answer import csrf_of, links
+from test_web_answer import links
+from webconsole import csrf_of
 
 from ibmflow.demo import COORDINATOR
 from ibmflow.entrypoints.receiver import controller

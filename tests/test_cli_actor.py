@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from clirun import Cli, invoker, leaf_commands, option_names
+from clirun import Cli, invoker, leaf_commands, on_database, option_names
 from scenarios import at_stakeholder_identification
 
 from ibmflow.demo import COORDINATOR
@@ -32,11 +32,9 @@ def cli(
     capsys: pytest.CaptureFixture[str],
 ) -> Cli:
     """`ibmflow ARGS...` on the test's database, acting as nobody in particular (`cli:$USER`)."""
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    on_database(env, tmp_path, monkeypatch)
     monkeypatch.delenv("IBMFLOW_CLI_ACTOR")
     monkeypatch.setenv("USER", "amina")
-    monkeypatch.chdir(tmp_path)
     return invoker(capsys)
 
 

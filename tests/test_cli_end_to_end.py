@@ -4,16 +4,14 @@ on PostgreSQL, every refusal explained, every change on an intact audit chain.""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import Cli, invoker, on_database
+from factories import definition
 
-from ibmflow.cli import run
 from ibmflow.demo import VOTERS, demo_roster_text
-
-Cli = Callable[..., tuple[int, str, str]]
 
 INVOLVED = [*VOTERS, "MOH"]
 
@@ -26,21 +24,8 @@ def cli(
     capsys: pytest.CaptureFixture[str],
 ) -> Cli:
     """Run `ibmflow ARGS...` in-process; return (exit code, stdout, stderr)."""
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(tmp_path)
-
-    def invoke(*args: str, expect: int | None = 0) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = run(list(args))
-        captured = capsys.readouterr()
-        if expect is not None:
-            assert code == expect, (
-                f"ibmflow {' '.join(args)} -> {code}\n{captured.out}\n{captured.err}"
-            )
-        return code, captured.out, captured.err
-
-    return invoke
+    on_database(env, tmp_path, monkeypatch)
+    return invoker(capsys)
 
 
 def _status(cli: Cli, key: str) -> dict[str, Any]:
@@ -83,18 +68,7 @@ def test_a_process_goes_from_start_to_adopted_through_the_cli(cli: Cli, tmp_path
     )
     assert json.loads(out) == {"process": "MA-1", "state": "coordinator_appointment", "version": 1}
     status = _status(cli, "MA-1")
-    assert [s["id"] for s in status["steps"]] == [
-        "coordinator_appointment",
-        "stakeholder_identification",
-        "coordinating_bodies",
-        "objectives",
-        "situation_analysis",
-        "chapter_drafting",
-        "consultation",
-        "final_preparation",
-        "adoption",
-        "adopted",
-    ]
+    assert [s["id"] for s in status["steps"]] == [s.id for s in definition().states]
     assert {"id", "title", "entered_at", "completed_at", "target_days"} <= set(status["steps"][0])
 
     # 1. coordinator

@@ -4,37 +4,21 @@ from __future__ import annotations
 
 import email
 import json
-from collections.abc import Callable
 from email import policy
 from pathlib import Path
 
 import pytest
+from clirun import Cli, invoker, on_database
 from scenarios import at_stakeholder_identification
 
 import ibmflow.cli.mail  # noqa: F401  (registers `ibmflow mail` until cli.run imports it)
-from ibmflow.cli import run
 from ibmflow.demo import COORDINATOR
 from ibmflow.mail.render import MESSAGE_KINDS
 from ibmflow.services import requests
 from ibmflow.services.context import Context
 
-Cli = Callable[..., tuple[int, str, str]]
 KEY = "CLI-MAIL"
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _invoker(capsys: pytest.CaptureFixture[str]) -> Cli:
-    def invoke(*args: str, expect: int | None = 0) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = run(list(args))
-        captured = capsys.readouterr()
-        if expect is not None:
-            assert code == expect, (
-                f"ibmflow {' '.join(args)} -> {code}\n{captured.out}\n{captured.err}"
-            )
-        return code, captured.out, captured.err
-
-    return invoke
 
 
 @pytest.fixture
@@ -45,11 +29,9 @@ def cli(
     capsys: pytest.CaptureFixture[str],
 ) -> Cli:
     """Run `ibmflow ARGS...` in-process on the test's database; return (code, stdout, stderr)."""
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    on_database(env, tmp_path, monkeypatch)
     monkeypatch.delenv("IBMFLOW_SMTP_HOST", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return _invoker(capsys)
+    return invoker(capsys)
 
 
 @pytest.fixture
@@ -60,7 +42,7 @@ def bare_cli(
     monkeypatch.setenv("IBMFLOW_PATHS_NOTIFICATIONS_DIR", str(REPO / "notifications"))
     monkeypatch.setenv("IBMFLOW_PATHS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
-    return _invoker(capsys)
+    return invoker(capsys)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from clirun import Cli, invoker, leaf_commands, option_names
+from clirun import Cli, invoker, leaf_commands, on_database, option_names
 from scenarios import at_stakeholder_identification
 
 from ibmflow.demo import COORDINATOR
@@ -52,9 +52,7 @@ def cli(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> Cli:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(tmp_path)
+    on_database(env, tmp_path, monkeypatch)
     return invoker(capsys)
 
 

@@ -16,6 +16,7 @@ import deadline_scenario as sc
 import icalendar
 import pytest
 import time_machine
+from clirun import on_database
 
 from ibmflow.cli import run
 from ibmflow.services.context import Context
@@ -33,10 +34,8 @@ def cli(
     capsysbinary: pytest.CaptureFixture[bytes],
 ) -> Cli:
     """Run `ibmflow ARGS...` in-process; return (exit code, stdout, stderr)."""
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    on_database(env, tmp_path, monkeypatch)
     monkeypatch.setenv("COLUMNS", "200")  # Rich tables wide enough not to wrap the figures
-    monkeypatch.chdir(tmp_path)
 
     def invoke(*args: str, expect: int | None = 0) -> tuple[int, str, str]:
         capsysbinary.readouterr()

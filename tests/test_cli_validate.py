@@ -12,23 +12,13 @@ from pathlib import Path
 import pytest
 
 from ibmflow.cli import run
+from ibmflow.definitions import load_definition
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOWS = REPO / "workflows"
 INVALID = REPO / "tests" / "workflows" / "invalid"
 PROBLEM_LINE = re.compile(r"^(?P<file>[^:]+): (?P<where>[^:]+): (?P<what>\S.*)$")
-IBM_STATES = (
-    "coordinator_appointment",
-    "stakeholder_identification",
-    "coordinating_bodies",
-    "objectives",
-    "situation_analysis",
-    "chapter_drafting",
-    "consultation",
-    "final_preparation",
-    "adoption",
-    "adopted",
-)
+IBM_STATES = tuple(s.id for s in load_definition(WORKFLOWS / "ibm_strategy.toml").states)
 
 
 @pytest.fixture

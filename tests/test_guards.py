@@ -32,6 +32,7 @@ from factories import (
     request,
     unanimous,
 )
+from test_definitions import IBM_STEPS
 
 from ibmflow.definitions import GuardSpec
 from ibmflow.engine import engine_for
@@ -216,17 +217,7 @@ STEP_GUARDS = [
 
 def test_the_workflow_has_the_nine_key_steps_in_order() -> None:
     """The definition declares the deck's nine steps, then the final `adopted` state."""
-    assert STEPS == [
-        "coordinator_appointment",
-        "stakeholder_identification",
-        "coordinating_bodies",
-        "objectives",
-        "situation_analysis",
-        "chapter_drafting",
-        "consultation",
-        "final_preparation",
-        "adoption",
-    ]
+    assert list(IBM_STEPS) == STEPS
     assert [s.id for s in DEFINITION.states if s.final] == ["adopted"]
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import aiosmtplib
 import pytest
 import sqlalchemy as sa
+from helpers import free_port
 from scenarios import at_stakeholder_identification
 from sqlmodel import col, select
 
@@ -71,13 +72,6 @@ def process(ctx: Context, tmp_path: Path) -> str:
 class Receiver:
     host: str
     port: int
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

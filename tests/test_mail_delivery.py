@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+from helpers import free_port
 from scenarios import at_stakeholder_identification
 from sqlmodel import col, select
 
@@ -52,13 +52,6 @@ KEY = "MAIL-TEST"
 REPO = Path(__file__).resolve().parent.parent
 CUSTOMS_FOCAL = "focal@customs.example"
 LINK = re.compile(r"https?://[^\s\"<>]+/r/([A-Za-z0-9_-]{20,})")
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclasses.dataclass

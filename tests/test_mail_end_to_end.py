@@ -22,6 +22,7 @@ import aiosmtplib
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from helpers import free_port
 
 from ibmflow.demo import VOTERS, demo_roster_text
 from ibmflow.entrypoints.receiver import controller
@@ -57,13 +58,6 @@ class Sink:
         assert isinstance(message, EmailMessage)
         self.messages.append((list(envelope.rcpt_tos), message))
         return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -150,7 +144,7 @@ def _text(message: EmailMessage) -> str:
 @pytest.fixture
 def world(ctx: Context) -> Iterator[World]:
     sink = Sink()
-    outgoing = Controller(sink, hostname="127.0.0.1", port=_free_port())
+    outgoing = Controller(sink, hostname="127.0.0.1", port=free_port())
     outgoing.start()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -169,7 +163,7 @@ def world(ctx: Context) -> Iterator[World]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline
         time.sleep(0.01)
-    inbound_port = _free_port()
+    inbound_port = free_port()
     receiver = controller(ctx, lmtp=False, host="127.0.0.1", port=inbound_port)
     receiver.start()
     try:

@@ -7,21 +7,18 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from clirun import Cli, invoker, on_database
 from webconsole import EMAILS, MINE, Site, audit_count, logged_in, problem_of
 
 from ibmflow import text
 from ibmflow.access import COORDINATOR
-from ibmflow.cli import run
 from ibmflow.errors import InvalidCommand, RosterError
 from ibmflow.roster import CSV_COLUMNS, parse_roster_text
 from ibmflow.services import accounts, decisions, records
 from ibmflow.services.context import Context
-
-Cli = Callable[..., tuple[int, str, str]]
 
 # Each refused character, with the escape that error messages show instead of it.
 REFUSED = {
@@ -101,18 +98,8 @@ def cli(
     capsys: pytest.CaptureFixture[str],
 ) -> Cli:
     """Run `ibmflow ARGS...` in-process on a migrated database; return (code, stdout, stderr)."""
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(tmp_path)
-
-    def invoke(*args: str, expect: int | None = 0) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = run(list(args))
-        captured = capsys.readouterr()
-        if expect is not None:
-            assert code == expect, f"ibmflow {args} -> {code}\n{captured.out}\n{captured.err}"
-        return code, captured.out, captured.err
-
+    on_database(env, tmp_path, monkeypatch)
+    invoke = invoker(capsys)
     invoke("init")
     return invoke
 

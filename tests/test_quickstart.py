@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,9 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import httpx
+from helpers import free_port
 from sqlmodel import select
+from webconsole import log_in
 
 from ibmflow.bootstrap import bootstrap
 from ibmflow.config import load_settings
@@ -74,12 +75,6 @@ _LOGIN = re.compile(rf"^\s+({'|'.join(ROLES)})\s+(\S+@\S+)\s+(\S+)\s*$", re.M)
 _LINK = re.compile(r"https?://[^/\s\"'<>]+/r/[A-Za-z0-9_-]+")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _serve_demo(folder: Path, port: int, log: Path) -> subprocess.Popen[str]:
     """`ibmflow demo --port PORT` as a user runs it, its output in `log`; back once the console
     answers (the logins are printed before it listens)."""
@@ -120,12 +115,7 @@ def _printed_logins(text: str) -> dict[str, tuple[str, str]]:
 def _log_in(base: str, email: str, password: str) -> httpx.Response:
     """The login form posted as a browser does (CSRF token and nonce cookie from the form)."""
     with httpx.Client(base_url=base, timeout=30) as browser:
-        form = browser.get("/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-        assert form.status_code == 200 and token, form.text
-        answer = browser.post(
-            "/login", data={"csrf_token": token[1], "email": email, "password": password}
-        )
+        answer = log_in(browser, email, password)
         if answer.status_code == 303:
             assert browser.get("/processes").status_code == 200
         return answer
@@ -159,7 +149,7 @@ def test_the_demo_serves_the_console_beside_the_worker_until_sigterm(tmp_path: P
     """The quick start followed literally: every printed login opens the console it serves, the
     mails link to the port it listens on, and a second run prints new logins that work too."""
     folder = _folder(tmp_path)
-    port, log = _free_port(), tmp_path / "demo.log"
+    port, log = free_port(), tmp_path / "demo.log"
     base = f"http://127.0.0.1:{port}"
     proc = _serve_demo(folder, port, log)
     try:
@@ -172,7 +162,7 @@ def test_the_demo_serves_the_console_beside_the_worker_until_sigterm(tmp_path: P
         assert any(p.status_code == 200 and 'name="csrf_token"' in p.text for p in opened)
     finally:
         _stop(proc, log)
-    port, log = _free_port(), tmp_path / "again.log"
+    port, log = free_port(), tmp_path / "again.log"
     proc = _serve_demo(folder, port, log)
     try:
         again = _assert_printed_logins_work(f"http://127.0.0.1:{port}", log.read_text())

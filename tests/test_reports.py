@@ -9,6 +9,7 @@ from pathlib import Path
 
 import deadline_scenario as sc
 import pytest
+from factories import definition
 from sqlmodel import func, select
 
 from ibmflow import reports as rp
@@ -136,17 +137,7 @@ def test_the_step_plan_chains_targets_and_replans_from_the_current_step(
     February; each later step starts on the day the one before is planned to end."""
     sc.build(ctx, clock, tmp_path)
     (p,) = deadline_report(ctx, at=sc.AT).processes
-    assert [s.step for s in p.steps] == [
-        "coordinator_appointment",
-        "stakeholder_identification",
-        "coordinating_bodies",
-        "objectives",
-        "situation_analysis",
-        "chapter_drafting",
-        "consultation",
-        "final_preparation",
-        "adoption",
-    ]
+    assert [s.step for s in p.steps] == [s.id for s in definition().steps]
     first, second = p.steps[0], p.steps[1]
     assert (first.planned_start, first.planned_end) == (date(2025, 12, 1), date(2025, 12, 29))
     assert (first.status, first.working_days_overdue) == (rp.OVERDUE, 14)

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
+from clirun import Cli, invoker, on_database
 
-from ibmflow.cli import run
 from ibmflow.demo import VOTERS, demo_roster_text
 from ibmflow.storage import migrate
 from ibmflow.storage.db import Database
 
-Cli = Callable[..., tuple[int, str, str]]
 KEY = "MA-1"
 COORDINATOR = "coordinator@interior.example"
 
@@ -30,22 +28,9 @@ def cli(
     capsys: pytest.CaptureFixture[str],
 ) -> Cli:
     """Run `ibmflow ARGS...` in-process; return (exit code, stdout, stderr)."""
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    on_database(env, tmp_path, monkeypatch)
     monkeypatch.delenv("IBMFLOW_SMTP_HOST", raising=False)
-    monkeypatch.chdir(tmp_path)
-
-    def invoke(*args: str, expect: int | None = 0) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = run(list(args))
-        captured = capsys.readouterr()
-        if expect is not None:
-            assert code == expect, (
-                f"ibmflow {' '.join(args)} -> {code}\n{captured.out}\n{captured.err}"
-            )
-        return code, captured.out, captured.err
-
-    return invoke
+    return invoker(capsys)
 
 
 def _json(cli: Cli, *args: str) -> Any:

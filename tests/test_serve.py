@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import free_port
 from webconsole import EMAILS, MINE, add_accounts, start_process
 
 from ibmflow.access import COORDINATOR
@@ -27,12 +27,6 @@ IBMFLOW = str(Path(sys.executable).parent / "ibmflow")
 _LINK = re.compile(r"https?://[^/\s\"'<>]+/r/[A-Za-z0-9_-]+")
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _environ(env: dict[str, str]) -> dict[str, str]:
@@ -91,7 +85,7 @@ def test_serve_on_a_port_mails_links_to_that_port(
     add_accounts(ctx, other=False)
     token = accounts.issue_token(ctx, EMAILS[COORDINATOR], actor="test")
     ctx.db.dispose()
-    environ, port, log = _environ(env), _free_port(), tmp_path / "serve.log"
+    environ, port, log = _environ(env), free_port(), tmp_path / "serve.log"
     base = f"http://127.0.0.1:{port}"
     proc = _serve(["--port", str(port)], environ, tmp_path, log)
     try:
@@ -125,7 +119,7 @@ def test_serve_keeps_a_configured_base_url_and_says_so(
     """mail.base_url configured: the links stay there, whatever port serve listens on."""
     ctx.db.dispose()
     environ = {**_environ(env), "IBMFLOW_MAIL_BASE_URL": "https://ibmflow.interior.example"}
-    port, log = _free_port(), tmp_path / "serve.log"
+    port, log = free_port(), tmp_path / "serve.log"
     proc = _serve(["--port", str(port)], environ, tmp_path, log)
     try:
         printed = log.read_text()

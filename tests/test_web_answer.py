@@ -13,7 +13,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -26,9 +25,11 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import free_port
 from scenarios import at_stakeholder_identification
 from sqlalchemy import func
 from sqlmodel import col, select
+from webconsole import csrf_of
 
 from ibmflow.demo import COORDINATOR
 from ibmflow.requestkinds import KINDS
@@ -147,12 +148,6 @@ def audit_events(ctx: Context, action: str) -> list[AuditEventRow]:
         rows = list(session.exec(select(AuditEventRow).where(AuditEventRow.action == action)))
         session.expunge_all()
         return rows
-
-
-def csrf_of(page: httpx.Response) -> str:
-    match = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
-    assert match, "the form has no CSRF field"
-    return match.group(1)
 
 
 def opened(client: httpx.Client, token: str) -> str:
@@ -595,9 +590,7 @@ def test_ibmflow_serve_serves_the_links_and_keeps_tokens_out_of_its_log(
 ) -> None:
     clock.at = datetime.now(UTC)  # the server runs on the system clock: the link must be current
     token = links(ctx, send(ctx, "consultation_comments", CUSTOMS)[CUSTOMS])[CUSTOMS_FOCAL]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     code = "import sys; from ibmflow.cli import run, web; sys.exit(run(sys.argv[1:]))"
     server = subprocess.Popen(
         [sys.executable, "-c", code, "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from clirun import on_database
 from scenarios import at_stakeholder_identification
 from test_web_answer import (
     CUSTOMS,
@@ -85,9 +86,7 @@ def cli(
     capsys: pytest.CaptureFixture[str],
 ) -> Cli:
     """Run `ibmflow ARGS...` in-process on the test's database; (exit code, stdout + stderr)."""
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(tmp_path)
+    on_database(env, tmp_path, monkeypatch)
 
     def invoke(*args: str) -> tuple[int, str]:
         capsys.readouterr()
