@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -128,3 +129,26 @@ def test_serve_keeps_a_configured_base_url_and_says_so(
         assert "ibmflow worker" not in printed, printed
     finally:
         _stop(proc, log)
+
+
+@sqlite_only
+@pytest.mark.parametrize("command", [["serve"], ["demo"]], ids=["serve", "demo"])
+def test_a_port_in_use_is_refused_before_anything_is_set_up_saying_what_to_do(
+    env: dict[str, str], tmp_path: Path, command: list[str]
+) -> None:
+    """Another program (an earlier demo still running) holds the port: `ibmflow serve` and
+    `ibmflow demo` exit 1 at once with a sentence that says so and how to choose another port, instead
+    of uvicorn's 'address already in use' after the demo has printed logins for a console that never
+    comes up."""
+    port = free_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        result = subprocess.run(
+            [IBMFLOW, *command, "--port", str(port)], cwd=tmp_path, env=_environ(env),
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"127.0.0.1:{port} is already in use" in result.stderr
+    assert "--port" in result.stderr and "Traceback" not in result.stderr
+    assert "Demo logins" not in result.stdout and "Serving" not in result.stdout

@@ -48,6 +48,10 @@ def demo(
     # Everything below, the worker included, mails links to where this run's console listens.
     context.settings = context.settings.listening_on(host, port)
     settings = context.settings
+    if serve:  # before the setup, so no login is printed for a console that cannot come up
+        from ibmflow.web.server import ensure_port_free
+
+        ensure_port_free(settings.web_host, settings.web_port)
     upgrade(context.db)
     _say(f"ibmflow demo: database {context.db.url.split('@')[-1]}")
     taken = {p["process"] for p in list_processes(context)}

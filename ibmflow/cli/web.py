@@ -25,12 +25,14 @@ def serve(
     """Serve the web console, the JSON API and the answer links (Ctrl-C stops)."""
     from ibmflow.config import console_url
     from ibmflow.storage import migrate
+    from ibmflow.web.server import ensure_port_free
     from ibmflow.web.server import serve as run_server
 
     context = state(ctx).context
     configured = context.settings
     # The mails this process writes link to where it listens, unless mail.base_url is configured.
     context.settings = settings = configured.listening_on(host, port)
+    ensure_port_free(settings.web_host, settings.web_port)
     migrate.ensure_ready(context.db)
     listen = console_url(settings.web_host, settings.web_port)
     out.print(

@@ -7,9 +7,11 @@ are decoded, before any handler sees it.
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import signal
+import socket
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ from urllib.parse import unquote
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
+from ibmflow.errors import InvalidCommand
 from ibmflow.services.context import Context
 from ibmflow.web.app import create_app
 
@@ -102,6 +105,30 @@ def build_server(
     )
     install_log_redaction()  # after the Config, whose logging setup would come first otherwise
     return uvicorn.Server(config)
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Refuse, before anything is set up, to serve on an address another program holds (an earlier
+    `ibmflow demo` still running, say): uvicorn would only say 'address already in use' once the demo
+    had printed logins for a console that never comes up. Bound as uvicorn binds (SO_REUSEADDR), so a
+    connection of a stopped server waiting in TIME_WAIT is no obstacle."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        what = (
+            "is already in use (is another `ibmflow serve` or `ibmflow demo` running?)"
+            if exc.errno == errno.EADDRINUSE
+            else f"cannot be listened on ({exc.strerror or exc})"
+        )
+        raise InvalidCommand(
+            f"{host}:{port} {what}: stop that program, or choose another port with --port N "
+            "(or another address with --host)."
+        ) from None
 
 
 @contextmanager
