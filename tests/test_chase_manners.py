@@ -27,8 +27,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
+from helpers import free_port
 from sqlmodel import select
-from test_mail_end_to_end import Sink, _free_port, _text
+from test_mail_end_to_end import Sink, _text
 
 from ibmflow.demo import demo_roster_text
 from ibmflow.services import chase, processes, records, requests, roster
@@ -96,7 +97,7 @@ def late_start(ctx: Context, clock: FixedClock, tmp_path: Path) -> dict[str, int
 def mailboxes(ctx: Context) -> Iterator[Sink]:
     """The SMTP server the outbox is dispatched to (aiosmtpd on loopback)."""
     sink = Sink()
-    server = Controller(sink, hostname="127.0.0.1", port=_free_port())
+    server = Controller(sink, hostname="127.0.0.1", port=free_port())
     server.start()
     ctx.settings = replace(
         ctx.settings, smtp_host="127.0.0.1", smtp_port=server.port, smtp_security="none"
