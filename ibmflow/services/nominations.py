@@ -15,7 +15,7 @@ from ibmflow.decisions import OPEN
 from ibmflow.errors import InvalidCommand
 from ibmflow.facts import Facts, Nomination
 from ibmflow.requestkinds import VOTE
-from ibmflow.services.common import iso, on_process
+from ibmflow.services.common import on_process
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
@@ -184,21 +184,17 @@ def _send_vote_requests(
             now,
             representing={representative.id or 0: member},
         )
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="request.sent",
-                process=process.key,
-                entity=f"request:{request.id}",
-                after={
-                    "kind": request.kind,
-                    "institution": institution.code,
-                    "to": [representative.email],
-                    "due_at": iso(request.due_at),
-                    "decision_id": request.decision_id,
-                    "representing": member.email,
-                    "nomination": nomination.id,
-                },
-            )
+        requests.audit_sent(
+            tx,
+            process,
+            request,
+            institution,
+            [representative],
+            now,
+            actor=actor,
+            details={
+                "decision_id": request.decision_id,
+                "representing": member.email,
+                "nomination": nomination.id,
+            },
         )

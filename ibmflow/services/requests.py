@@ -163,6 +163,22 @@ def send_new(
     tx.session.flush()
     mail_request(ctx, tx, process, request, institution, people, now, representing=representing)
     deadlines.plan_request(ctx, tx, process, request, institution)
+    audit_sent(tx, process, request, institution, people, now, actor=actor, details=details)
+
+
+def audit_sent(
+    tx: Tx,
+    process: ProcessRow,
+    request: RequestRow,
+    institution: InstitutionRow,
+    people: Sequence[PersonRow],
+    now: datetime,
+    *,
+    actor: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Put `request.sent` on the audit chain: the request went to `people` (a new request, or an
+    open one to someone who joined it later, such as a representative nominated for its vote)."""
     tx.audit(
         AuditRecord(
             at=now,
