@@ -1,24 +1,22 @@
 """Settings: embedded defaults, then `config.toml`, then `IBMFLOW_*` environment variables.
 
 Every setting has a key (`database.url`) and an environment variable (`IBMFLOW_DATABASE_URL`). A wrong
-value is reported with its key, where it came from and the value expected.
+value is reported with its key, where it came from and the value expected. The parsers of the values
+are in `config_values`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ibmflow import config_values as check
 from ibmflow.errors import ConfigError
 
-LANGUAGES = ("en", "fr")
 DEFAULT_ALLOWED_TYPES = (
     "pdf",
     "doc",
@@ -117,205 +115,56 @@ def console_url(host: str, port: int) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("a non-empty text")
-    return value.strip()
-
-
-def _country(value: Any) -> str:
-    text = _text(value).upper()
-    if not re.fullmatch(r"[A-Z]{2}", text):
-        raise ValueError("a two-letter ISO 3166 country code such as MA, SN or ES")
-    return text
-
-
-def _timezone(value: Any) -> str:
-    text = _text(value)
-    try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("an IANA time zone such as Africa/Casablanca or Europe/Madrid") from None
-    return text
-
-
-def _language(value: Any) -> str:
-    text = _text(value)
-    if text not in LANGUAGES:
-        raise ValueError(f"one of {', '.join(LANGUAGES)}")
-    return text
-
-
-def _positive_int(value: Any) -> int:
-    expected = "a whole number of milliseconds, at least 1"
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(expected)
-    if isinstance(value, str) and not value.strip().isdigit():
-        raise ValueError(expected)
-    number = int(value)
-    if number < 1:
-        raise ValueError(expected)
-    return number
-
-
-def _whole(unit: str, minimum: int = 1, maximum: int | None = None) -> Callable[[Any], int]:
-    expected = f"a whole number of {unit} from {minimum}" + (f" to {maximum}" if maximum else "")
-
-    def parse(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise ValueError(expected)
-        if isinstance(value, str) and not value.strip().isdigit():
-            raise ValueError(expected)
-        number = int(value)
-        if number < minimum or (maximum is not None and number > maximum):
-            raise ValueError(expected)
-        return number
-
-    return parse
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "1", "on"):
-        return True
-    if text in ("false", "no", "0", "off"):
-        return False
-    raise ValueError("true or false")
-
-
-def _choice(*choices: str) -> Callable[[Any], str]:
-    def parse(value: Any) -> str:
-        text = _text(value).lower()
-        if text not in choices:
-            raise ValueError(f"one of {', '.join(choices)}")
-        return text
-
-    return parse
-
-
-def _address(value: Any) -> str:
-    text = _text(value)
-    if not re.fullmatch(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", text):
-        raise ValueError("one mail address such as ibmflow@interior.example")
-    return text.lower()
-
-
-def _url(value: Any) -> str:
-    text = _text(value).rstrip("/")
-    if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", text):
-        raise ValueError("an http:// or https:// address such as https://ibmflow.interior.example")
-    return text
-
-
-def _types(value: Any) -> tuple[str, ...]:
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list | tuple) or not items:
-        raise ValueError('a list of file extensions such as ["pdf", "docx"]')
-    out = tuple(str(item).strip().lower().lstrip(".") for item in items)
-    if not all(re.fullmatch(r"[a-z0-9]{1,10}", x) for x in out):
-        raise ValueError('a list of file extensions such as ["pdf", "docx"]')
-    return out
-
-
-def _proxies(value: Any) -> tuple[str, ...]:
-    expected = 'a list of proxy addresses or networks such as ["127.0.0.1", "10.0.0.0/8"]'
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list | tuple):
-        raise ValueError(expected)
-    out = tuple(str(item).strip() for item in items if str(item).strip())
-    try:
-        for item in out:
-            ipaddress.ip_network(item, strict=False)
-    except ValueError:
-        raise ValueError(expected) from None
-    return out
-
-
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _weekend(value: Any) -> tuple[int, ...]:
-    expected = (
-        'a list of weekday names such as ["sat", "sun"] or ["fri", "sat"], leaving working days'
-    )
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list | tuple):
-        raise ValueError(expected)
-    names = [str(item).strip().lower()[:3] for item in items if str(item).strip()]
-    if any(name not in _WEEKDAYS for name in names) or len(set(names)) == len(_WEEKDAYS):
-        raise ValueError(expected)
-    return tuple(sorted({_WEEKDAYS.index(name) for name in names}))
-
-
-def _weekly(value: Any) -> tuple[str, int, int]:
-    expected = 'a weekday and a UTC time such as "mon 07:00"'
-    match = re.fullmatch(r"\s*([a-z]{3})[a-z]*\s+(\d{1,2}):(\d{2})\s*", str(value).lower())
-    if not match or match[1] not in _WEEKDAYS or int(match[2]) > 23 or int(match[3]) > 59:
-        raise ValueError(expected)
-    return match[1], int(match[2]), int(match[3])
-
-
-def _database_url(value: Any) -> str:
-    text = _text(value)
-    if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", text):
-        raise ValueError("a URL starting with sqlite:/// or postgresql+psycopg://")
-    if text.startswith("postgresql://"):
-        text = "postgresql+psycopg://" + text.removeprefix("postgresql://")
-    return text
-
-
 # key -> (parser, default). The database URL defaults to a file in the data folder.
 _SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
-    "database.url": (_database_url, None),
-    "paths.data_dir": (_text, "var"),
-    "paths.workflows_dir": (_text, "workflows"),
-    "paths.notifications_dir": (_text, "notifications"),
-    "process.country": (_country, "MA"),
-    "process.timezone": (_timezone, "Africa/Casablanca"),
-    "process.language": (_language, "en"),
-    "process.weekend": (_weekend, ("sat", "sun")),
-    "cli.actor": (_text, None),
-    "database.sqlite_busy_timeout_ms": (_positive_int, 15000),
-    "smtp.host": (_text, None),
-    "smtp.port": (_whole("port", 1, 65535), 587),
-    "smtp.security": (_choice(*SMTP_SECURITY), "starttls"),
-    "smtp.username": (_text, None),
-    "smtp.password": (_text, None),
-    "smtp.timeout_s": (_whole("seconds", 1, 600), 30),
-    "mail.from_address": (_address, "ibmflow@ibmflow.invalid"),
-    "mail.from_name": (_text, "ibmflow"),
-    "mail.reply_address": (_address, "replies@ibmflow.invalid"),
-    "mail.base_url": (_url, None),  # None: the console's address, web.host:web.port
-    "mail.token_grace_days": (_whole("days", 0, 365), 14),
-    "mail.max_attempts": (_whole("attempts", 1, 100), 8),
-    "mail.retry_base_s": (_whole("seconds", 1, 86400), 30),
-    "mail.lease_s": (_whole("seconds", 10, 86400), 60),
-    "mail.quarantine_alert_every_s": (_whole("seconds", 0, 7 * 86400), 3600),
-    "answers.max_upload_mb": (_whole("megabytes", 1, 500), 20),
-    "answers.allowed_types": (_types, DEFAULT_ALLOWED_TYPES),
-    "inbound.host": (_text, "127.0.0.1"),
-    "inbound.port": (_whole("port", 1, 65535), 8025),
-    "inbound.lmtp": (_bool, False),
-    "imap.host": (_text, None),
-    "imap.port": (_whole("port", 1, 65535), 993),
-    "imap.username": (_text, None),
-    "imap.password": (_text, None),
-    "imap.folder": (_text, "INBOX"),
-    "imap.ssl": (_bool, True),
-    "imap.poll_s": (_whole("seconds", 5, 86400), 60),
-    "web.host": (_text, "127.0.0.1"),
-    "web.port": (_whole("port", 1, 65535), 8000),
-    "web.session_hours": (_whole("hours", 1, 24 * 30), 12),
-    "web.login_max_failures": (_whole("failures", 1, 1000), 5),
-    "web.login_window_min": (_whole("minutes", 1, 24 * 60), 15),
-    "web.trusted_proxies": (_proxies, ()),
-    "worker.sweep_every_s": (_whole("seconds", 1, 86400), 60),
-    "worker.dispatch_every_s": (_whole("seconds", 1, 86400), 15),
-    "worker.lease_s": (_whole("seconds", 10, 86400), 300),
-    "worker.batch": (_whole("rungs", 1, 100000), 500),
-    "worker.digest": (_weekly, "mon 07:00"),
+    "database.url": (check.database_url, None),
+    "paths.data_dir": (check.nonblank, "var"),
+    "paths.workflows_dir": (check.nonblank, "workflows"),
+    "paths.notifications_dir": (check.nonblank, "notifications"),
+    "process.country": (check.country, "MA"),
+    "process.timezone": (check.timezone, "Africa/Casablanca"),
+    "process.language": (check.language, "en"),
+    "process.weekend": (check.weekend, ("sat", "sun")),
+    "cli.actor": (check.nonblank, None),
+    "database.sqlite_busy_timeout_ms": (check.positive_int, 15000),
+    "smtp.host": (check.nonblank, None),
+    "smtp.port": (check.whole("port", 1, 65535), 587),
+    "smtp.security": (check.choice(*SMTP_SECURITY), "starttls"),
+    "smtp.username": (check.nonblank, None),
+    "smtp.password": (check.nonblank, None),
+    "smtp.timeout_s": (check.whole("seconds", 1, 600), 30),
+    "mail.from_address": (check.address, "ibmflow@ibmflow.invalid"),
+    "mail.from_name": (check.nonblank, "ibmflow"),
+    "mail.reply_address": (check.address, "replies@ibmflow.invalid"),
+    "mail.base_url": (check.url, None),  # None: the console's address, web.host:web.port
+    "mail.token_grace_days": (check.whole("days", 0, 365), 14),
+    "mail.max_attempts": (check.whole("attempts", 1, 100), 8),
+    "mail.retry_base_s": (check.whole("seconds", 1, 86400), 30),
+    "mail.lease_s": (check.whole("seconds", 10, 86400), 60),
+    "mail.quarantine_alert_every_s": (check.whole("seconds", 0, 7 * 86400), 3600),
+    "answers.max_upload_mb": (check.whole("megabytes", 1, 500), 20),
+    "answers.allowed_types": (check.extensions, DEFAULT_ALLOWED_TYPES),
+    "inbound.host": (check.nonblank, "127.0.0.1"),
+    "inbound.port": (check.whole("port", 1, 65535), 8025),
+    "inbound.lmtp": (check.flag, False),
+    "imap.host": (check.nonblank, None),
+    "imap.port": (check.whole("port", 1, 65535), 993),
+    "imap.username": (check.nonblank, None),
+    "imap.password": (check.nonblank, None),
+    "imap.folder": (check.nonblank, "INBOX"),
+    "imap.ssl": (check.flag, True),
+    "imap.poll_s": (check.whole("seconds", 5, 86400), 60),
+    "web.host": (check.nonblank, "127.0.0.1"),
+    "web.port": (check.whole("port", 1, 65535), 8000),
+    "web.session_hours": (check.whole("hours", 1, 24 * 30), 12),
+    "web.login_max_failures": (check.whole("failures", 1, 1000), 5),
+    "web.login_window_min": (check.whole("minutes", 1, 24 * 60), 15),
+    "web.trusted_proxies": (check.proxies, ()),
+    "worker.sweep_every_s": (check.whole("seconds", 1, 86400), 60),
+    "worker.dispatch_every_s": (check.whole("seconds", 1, 86400), 15),
+    "worker.lease_s": (check.whole("seconds", 10, 86400), 300),
+    "worker.batch": (check.whole("rungs", 1, 100000), 500),
+    "worker.digest": (check.weekly, "mon 07:00"),
 }
 
 

@@ -14,14 +14,11 @@ from ibmflow.mail.inbound import (
     OUT_OF_OFFICE,
     REPLY,
     MalformedMessage,
-    at_reply_domain,
     classify,
     html_to_text,
     parse,
-    parse_vote,
-    reply_keys,
-    strip_quoted,
 )
+from ibmflow.mail.reply_text import at_reply_domain, parse_vote, reply_keys, strip_quoted
 
 REPLY_TO = "replies@ibmflow.example"
 

@@ -1,9 +1,10 @@
 """The code stays as clean as it was written: ruff's lint and format, mypy --strict on ibmflow/, and
 the layering of the README kept (`lint-imports`: the contracts under `[tool.importlinter]` in
-pyproject.toml)."""
+pyproject.toml), and no module over 400 lines without a reason written at its top."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -30,3 +31,54 @@ def test_tool_passes(command: list[str]) -> None:
         [str(BIN / command[0]), *command[1:]], cwd=REPO, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+LONG_LIMIT = 400
+# Temporary: these modules are being split by other branches of issue 10 (services/inbound and
+# records by the answer intake, services/requests by the same, storage/repository by the query
+# modules, web/actions by the table of commands). The lead removes this allow-list after merging.
+BEING_SPLIT = frozenset(
+    {
+        "ibmflow/services/inbound.py",
+        "ibmflow/services/records.py",
+        "ibmflow/services/requests.py",
+        "ibmflow/storage/repository.py",
+        "ibmflow/web/actions.py",
+    }
+)
+
+
+def long_modules_without_reason() -> list[str]:
+    """The modules of ibmflow/ over LONG_LIMIT lines whose docstring has no line starting
+    `Long because:` (Alembic's generated migrations are exempt)."""
+    found = []
+    for path in sorted((REPO / "ibmflow").rglob("*.py")):
+        name = path.relative_to(REPO).as_posix()
+        if name.startswith("ibmflow/storage/migrations/versions/"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        lines = len(text.splitlines())
+        if lines <= LONG_LIMIT:
+            continue
+        docstring = ast.get_docstring(ast.parse(text)) or ""
+        if not any(line.strip().startswith("Long because:") for line in docstring.splitlines()):
+            found.append(f"{name} ({lines} lines)")
+    return found
+
+
+def test_no_module_over_400_lines_without_a_reason_at_its_top() -> None:
+    """A module past ~400 lines is split into a package, or says why not at its top: a line
+    `Long because: ...` in its module docstring."""
+    found = [m for m in long_modules_without_reason() if m.split(" ")[0] not in BEING_SPLIT]
+    assert not found, (
+        "split these modules, or give the reason in their docstring "
+        f"(a line starting `Long because:`): {found}"
+    )
+
+
+def test_the_allow_list_of_long_modules_holds_only_long_modules() -> None:
+    """Each module allowed to be long for now still is (else it leaves the allow-list)."""
+    long_now = {m.split(" ")[0] for m in long_modules_without_reason()}
+    assert long_now >= BEING_SPLIT, (
+        f"no longer long, remove from BEING_SPLIT: {BEING_SPLIT - long_now}"
+    )

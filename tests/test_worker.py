@@ -23,13 +23,7 @@ from sqlmodel import col, select
 
 from ibmflow.bootstrap import bootstrap
 from ibmflow.demo import demo_roster_text
-from ibmflow.services import processes, records, requests, roster
-from ibmflow.services.audit_log import verify_chain
-from ibmflow.services.context import Context
-from ibmflow.storage.tables import InstitutionRow, OutboxRow, ProcessRow, RungRow
-from ibmflow.testing import FixedClock
-from ibmflow.web.server import build_server
-from ibmflow.worker import (
+from ibmflow.entrypoints.worker import (
     DIGEST,
     DIGEST_GRACE,
     DIGEST_MODULE,
@@ -40,6 +34,12 @@ from ibmflow.worker import (
     last_slot,
     start_worker,
 )
+from ibmflow.services import processes, records, requests, roster
+from ibmflow.services.audit_log import verify_chain
+from ibmflow.services.context import Context
+from ibmflow.storage.tables import InstitutionRow, OutboxRow, ProcessRow, RungRow
+from ibmflow.testing import FixedClock
+from ibmflow.web.server import build_server
 
 COORDINATOR = "coordinator@interior.example"
 KINDS = ("self_assessment", "activity_inventory", "chapter_draft", "consultation_comments")

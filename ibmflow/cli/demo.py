@@ -82,7 +82,7 @@ def demo(
         f"\nOpen {address}/ and log in. The worker chases and dispatches meanwhile; "
         "the captured mails are under Outgoing mail, on each process's page. Ctrl-C stops."
     )
-    from ibmflow.quickstart import serve_console
+    from ibmflow.entrypoints.quickstart import serve_console
 
     serve_console(context, host=settings.web_host, port=settings.web_port)
 

@@ -13,7 +13,7 @@ import typer
 from ibmflow.cli import app, out, print_json, state
 
 if TYPE_CHECKING:
-    from ibmflow.worker import Worker
+    from ibmflow.entrypoints.worker import Worker
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -56,7 +56,7 @@ def worker_command(
 ) -> None:
     """Chase, send and receive on a schedule until SIGTERM or Ctrl-C, which let the job in hand
     finish. Several workers may run against the same database: each rung is sent once."""
-    from ibmflow.worker import Schedule, Worker
+    from ibmflow.entrypoints.worker import Schedule, Worker
 
     context = state(ctx).context
     # With --once the summaries go to stdout; the log shows only what went wrong.

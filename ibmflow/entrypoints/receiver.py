@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from ibmflow.documents import MAX_DOCUMENT_BYTES
 from ibmflow.mail.headers import has_control
-from ibmflow.mail.inbound import at_reply_domain
+from ibmflow.mail.reply_text import at_reply_domain
 from ibmflow.services.context import Context
 from ibmflow.services.inbound import receive
 

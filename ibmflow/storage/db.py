@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,43 @@ class Tx:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._acting: tuple[str, datetime, str | None] | None = None
+
+    def acting(self, actor: str, at: datetime, process: str | None = None) -> Tx:
+        """Say who acts, when, and on which process (its key), for the `record` calls that follow:
+        what every event of one command shares. Returns the transaction, for
+        `tx.acting(actor, now, key).record(...)`; call it again when another actor follows."""
+        self._acting = (actor, at, process)
+        return self
+
+    def record(
+        self,
+        action: str,
+        entity: str | None = None,
+        *,
+        after: audit.JSONValue = None,
+        before: audit.JSONValue = None,
+        reason: str | None = None,
+        on_behalf_of: str | None = None,
+    ) -> audit.ChainedEvent:
+        """Append one event to the audit chain, stamped with what `acting` said: `action` done to
+        `entity` (`request:42`), with the state `before` and `after` it and the reason given."""
+        if self._acting is None:
+            raise RuntimeError("tx.record needs tx.acting(actor, at, process) first")
+        actor, at, process = self._acting
+        return self.audit(
+            audit.AuditRecord(
+                at=at,
+                actor=actor,
+                action=action,
+                process=process,
+                on_behalf_of=on_behalf_of,
+                entity=entity,
+                before=before,
+                after=after,
+                reason=reason,
+            )
+        )
 
     def audit_many(self, records: Sequence[audit.AuditRecord]) -> list[audit.ChainedEvent]:
         """Append events to the audit chain in order, in this transaction: one read and one move

@@ -1,4 +1,6 @@
-"""SQLModel tables: processes, their facts, and the audit chain. Times are stored in UTC."""
+"""SQLModel tables: processes, their facts, and the audit chain. Times are stored in UTC.
+
+The console's accounts are in `account_tables`, the chasing ladder in `chase_tables`."""
 
 from __future__ import annotations
 
@@ -12,6 +14,12 @@ from sqlmodel import Field, SQLModel
 # metadata, so that the migrations and `compare_metadata` see every table. Both modules take their
 # column types from `columns`, so this import goes one way only.
 from ibmflow.storage import account_tables as _account_tables  # noqa: F401
+
+# The chasing ladder's tables also live in a module of their own, on the same metadata; they are
+# importable from here as before.
+from ibmflow.storage.chase_tables import ChaseMailRow as ChaseMailRow
+from ibmflow.storage.chase_tables import DeadlineExtensionRow as DeadlineExtensionRow
+from ibmflow.storage.chase_tables import RungRow as RungRow
 from ibmflow.storage.columns import UTCDateTime as UTCDateTime
 from ibmflow.storage.columns import when as _when
 
@@ -360,56 +368,3 @@ class AuditHeadRow(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = Field(default="0" * 64, max_length=64)
-
-
-class RungRow(SQLModel, table=True):
-    """One rung of the chasing ladder of one request or one stay in a step.
-
-    Rungs are written ahead of time with the moment they ring (`fire_at`); the sweep sends those whose
-    moment has come. `key` is unique per subject and rung, so a rung is sent at most once whatever
-    happens; a claim (`claimed_by` until `claimed_until`) keeps two workers off the same rung.
-    """
-
-    __tablename__ = "rung"
-    __table_args__ = (sa.Index("ix_rung_due", "status", "fire_at"),)
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=120, unique=True)
-    process_id: int = Field(foreign_key="process.id", index=True)
-    request_id: int | None = Field(default=None, foreign_key="request.id", index=True)
-    step_record_id: int | None = Field(default=None, foreign_key="step_record.id", index=True)
-    rung: str = Field(max_length=40)
-    due_on: date
-    fire_at: datetime = _when()
-    status: str = Field(default="pending", max_length=20)
-    claimed_by: str | None = Field(default=None, max_length=100)
-    claimed_until: datetime | None = _when(nullable=True)
-    done_at: datetime | None = _when(nullable=True)
-    outcome: str | None = Field(default=None, max_length=500)
-
-
-class ChaseMailRow(SQLModel, table=True):
-    """Which chaser mail carried which rung to whom. A mail may list several rungs (one mail per
-    person per process per sweep); the unique (rung, person) pair makes a second sending of a rung
-    to a person impossible, whatever two workers or a re-run do."""
-
-    __tablename__ = "chase_mail"
-    __table_args__ = (sa.UniqueConstraint("rung_id", "person_id"),)
-    id: int | None = Field(default=None, primary_key=True)
-    rung_id: int = Field(foreign_key="rung.id")
-    person_id: int = Field(foreign_key="person.id")
-    message_id: str = Field(max_length=250)
-
-
-class DeadlineExtensionRow(SQLModel, table=True):
-    """A deadline the coordinator moved, with the reason (the audit chain holds it too)."""
-
-    __tablename__ = "deadline_extension"
-    id: int | None = Field(default=None, primary_key=True)
-    process_id: int = Field(foreign_key="process.id", index=True)
-    request_id: int | None = Field(default=None, foreign_key="request.id")
-    step_record_id: int | None = Field(default=None, foreign_key="step_record.id")
-    old_due_at: datetime | None = _when(nullable=True)
-    new_due_at: datetime = _when()
-    reason: str = Field(max_length=2000)
-    actor: str = Field(max_length=254)
-    created_at: datetime = _when()

@@ -6,6 +6,9 @@ Browsers authenticate with a session cookie (HttpOnly, SameSite=Lax, Secure over
 `web.login`) and every console form carries a CSRF token bound to the session. The JSON API authenticates with
 `Authorization: Bearer <token>` only: a cookie never authenticates `/api`, so it needs no CSRF token.
 An object of a process the caller may not see is answered 404, as if it did not exist.
+
+What the gate answers instead (`Refusal`, `LoginNeeded`) is in `web.refusals`, the reading of posted
+forms in `web.forms`; both are importable from here too.
 """
 
 from __future__ import annotations
@@ -23,21 +26,20 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from ibmflow.access import ADMINISTRATOR, Account
-from ibmflow.errors import StorageFailed
 from ibmflow.services.accounts import secret_hash
 from ibmflow.services.console import belongs
 from ibmflow.services.context import Context
 from ibmflow.services.documents import Upload
 from ibmflow.services.sessions import session_account, token_account
-from ibmflow.web import csrf
-from ibmflow.web.common import FORM_ALLOWANCE, MB, BodyTooLarge, Capped, Pages
-from ibmflow.web.statuses import http_error_of, status_of
-from ibmflow.web.uploads import FormUnreadable
-from ibmflow.web.uploads import read_form as read_upload_form
+from ibmflow.web import csrf, forms
+from ibmflow.web.common import FORM_ALLOWANCE, Pages
+from ibmflow.web.forms import text_field as text_field
+from ibmflow.web.refusals import LoginNeeded as LoginNeeded
+from ibmflow.web.refusals import Refusal as Refusal
+from ibmflow.web.statuses import http_error_of
 
 SESSION_COOKIE = "ibmflow_session"
 LOGIN_COOKIE = "ibmflow_login"
@@ -50,8 +52,6 @@ OBJECT_PARAMS = {
     "doc": "document",
 }
 OTHER_PARAMS = frozenset({"key", "token"})
-MAX_FIELDS = 200
-MAX_FILES = 10
 Handler = Callable[[Request, "Caller"], Awaitable[Response]]
 BEARER = HTTPBearer(
     auto_error=False,
@@ -78,25 +78,6 @@ class Caller:
     def upload(self, name: str) -> Upload | None:
         """The first file sent in field `name` (None when none was chosen)."""
         return next((upload for field, upload in self.files if field == name), None)
-
-
-class Refusal(Exception):
-    """A request refused by the gate: its status and what to tell the caller."""
-
-    def __init__(
-        self, status: int, heading: str, *paragraphs: str, api: bool = False, close: bool = False
-    ) -> None:
-        super().__init__(heading)
-        self.status, self.heading, self.paragraphs, self.api = status, heading, paragraphs, api
-        self.close = close  # the body was not read to its end: close the connection
-
-
-class LoginNeeded(Exception):
-    """A console page asked for without a valid session: go to the login page, then come back."""
-
-    def __init__(self, back_to: str) -> None:
-        super().__init__(back_to)
-        self.back_to = back_to
 
 
 def caller_of(request: Request) -> Caller:
@@ -253,7 +234,11 @@ class Gate:
         if request.method != "POST":
             yield Caller(account, expected)
             return
-        reading = self.read_upload(request) if upload else self.read_form(request, FORM_ALLOWANCE)
+        reading = (
+            forms.read_upload(self.ctx, request)
+            if upload
+            else forms.read_form(request, FORM_ALLOWANCE)
+        )
         async with reading as (form, files):
             if not csrf.matches(expected, text_field(form, csrf.FIELD)):
                 raise Refusal(
@@ -264,69 +249,6 @@ class Gate:
                     "Go back, reload the page and send the form again.",
                 )
             yield Caller(account, expected, form, files)
-
-    @asynccontextmanager
-    async def read_upload(
-        self, request: Request
-    ) -> AsyncIterator[tuple[FormData, tuple[tuple[str, Upload], ...]]]:
-        """A posted form with files: the files streamed to disk, `answers.max_upload_mb` in all
-        checked as they arrive (413 past it), 400 when malformed, 507 when the disk refuses."""
-        limit_mb = self.ctx.settings.answers_max_upload_mb
-        try:
-            async with read_upload_form(
-                request,
-                folder=self.ctx.documents.incoming,
-                files_cap=limit_mb * MB,
-                fields_cap=FORM_ALLOWANCE,
-                max_files=MAX_FILES,
-                max_fields=MAX_FIELDS,
-            ) as received:
-                yield received.fields, tuple(received.files)
-        except BodyTooLarge as exc:
-            raise Refusal(
-                413,
-                "This form is too large",
-                f"Nothing was changed: the files are larger than {limit_mb} MB in all. Send a "
-                "smaller file.",
-                close=exc.close,
-            ) from None
-        except FormUnreadable as exc:
-            raise Refusal(
-                400, "This form cannot be read", f"Nothing was changed ({exc})."
-            ) from None
-        except StorageFailed as exc:
-            raise Refusal(
-                status_of(exc),
-                "The file could not be stored",
-                f"Nothing was changed: {exc.message}",
-            ) from None
-
-    @asynccontextmanager
-    async def read_form(
-        self, request: Request, cap: int
-    ) -> AsyncIterator[tuple[FormData, tuple[tuple[str, Upload], ...]]]:
-        """The posted form without files, read up to `cap` bytes (413 past it, 400 when
-        malformed)."""
-        header = request.headers.get("content-length", "")
-        declared = int(header) if header.isdigit() else None
-        body = Capped.of(request, cap)
-        try:
-            if declared is not None and declared > cap:
-                raise BodyTooLarge
-            async with body.request.form(max_files=0, max_fields=MAX_FIELDS) as form:
-                yield form, ()
-        except BodyTooLarge:
-            refusal = await body.refuse(request.receive, declared)
-            raise Refusal(
-                413,
-                "This form is too large",
-                f"Nothing was changed: send at most {cap // MB} MB at once.",
-                close=refusal.close,
-            ) from None
-        except HTTPException as exc:  # a malformed form, too many files or fields
-            raise Refusal(
-                400, "This form cannot be read", f"Nothing was changed ({exc.detail})."
-            ) from None
 
     def _api(self, permission: str) -> Callable[..., Awaitable[None]]:
         async def check(
@@ -397,12 +319,6 @@ class Gate:
         return request.url.scheme == "https" or self.ctx.settings.mail_base_url.startswith(
             "https://"
         )
-
-
-def text_field(form: FormData, name: str) -> str:
-    """A text field of a form ("" when absent or a file)."""
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
 
 
 def routes_of(app: FastAPI) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ibmflow.errors import LoginRefused, LoginThrottled
 from ibmflow.services.sessions import log_in, log_out
-from ibmflow.web import csrf
+from ibmflow.web import csrf, forms
 from ibmflow.web.auth import LOGIN_COOKIE, SESSION_COOKIE, Caller, Gate, safe_next, text_field
 from ibmflow.web.common import FORM_ALLOWANCE
 
@@ -29,7 +29,7 @@ def install(gate: Gate) -> None:
 
     @gate.public_route("POST", "/login")
     async def login(request: Request) -> Response:
-        async with gate.read_form(request, FORM_ALLOWANCE) as (form, _):
+        async with forms.read_form(request, FORM_ALLOWANCE) as (form, _):
             email, password = text_field(form, "email"), text_field(form, "password")
             back_to, given = safe_next(text_field(form, "next")), text_field(form, csrf.FIELD)
         nonce = request.cookies.get(LOGIN_COOKIE) or ""

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 
+from ibmflow.entrypoints.worker import start_worker
 from ibmflow.services.context import Context
 from ibmflow.web.server import build_server, stopped_by_sigterm
-from ibmflow.worker import start_worker
 
 
 async def run_console(ctx: Context, *, host: str | None = None, port: int | None = None) -> None:

@@ -1,9 +1,5 @@
-"""Load and validate workflow definitions (`workflows/*.toml`) into frozen dataclasses.
-
-A definition is checked completely: every problem is collected and reported at once, each naming the file,
-the place in it and what is wrong. A loaded definition is immutable and carries the SHA-256 of its source,
-so a running process can keep the exact version it started on.
-"""
+"""Parse and validate a definition's TOML text: every problem collected at once, each naming the file,
+the place in it and what is wrong; the result is a frozen `Definition` with the hash of its source."""
 
 from __future__ import annotations
 
@@ -11,14 +7,20 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from ibmflow.definitions.model import (
+    Definition,
+    GuardSpec,
+    Notification,
+    Opening,
+    StateDef,
+    TransitionDef,
+)
 from ibmflow.errors import DefinitionError, Problem
 from ibmflow.guards import REGISTRY, check_guard_args
-from ibmflow.ladder import Chase, parse_chase
+from ibmflow.ladder import parse_chase
 from ibmflow.requestkinds import KINDS, OPENABLE
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -55,110 +57,6 @@ _GUARD_KEYS = {"name", "args"}
 _NOTIFY_KEYS = {"on", "template", "to"}
 _TRANSITION_KEYS = {"trigger", "source", "dest"}
 _CONTROL_KEYS = {"return_to", "suspend"}
-
-
-@dataclass(frozen=True)
-class GuardSpec:
-    """A named exit guard with its arguments, resolved from the guard registry."""
-
-    name: str
-    args: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-
-@dataclass(frozen=True)
-class Notification:
-    """A mail a state sends when it is entered or completed, to the roles named."""
-
-    on: str
-    template: str
-    to: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Opening:
-    """Requests a state sends when it is entered: one kind, to the institutions in scope."""
-
-    kind: str
-    scope: str
-    due_days: int
-    instructions: str
-
-
-@dataclass(frozen=True)
-class StateDef:
-    """One declared state: a key step of the process, or a final state."""
-
-    id: str
-    title: str
-    description: str
-    owner: str
-    target_days: int | None
-    guards: tuple[GuardSpec, ...]
-    notify: tuple[Notification, ...]
-    opens: tuple[Opening, ...]
-    final: bool
-
-
-@dataclass(frozen=True)
-class TransitionDef:
-    """A declared `complete` transition from one step to the next."""
-
-    trigger: str
-    source: str
-    dest: str
-
-
-@dataclass(frozen=True)
-class Definition:
-    """A validated, frozen workflow definition."""
-
-    id: str
-    version: int
-    title: str
-    description: str
-    initial: str
-    states: tuple[StateDef, ...]
-    transitions: tuple[TransitionDef, ...]
-    allow_return: bool
-    allow_suspend: bool
-    source_hash: str
-    source_text: str
-    filename: str
-    chase: Chase = field(default_factory=Chase)
-
-    def state(self, state_id: str) -> StateDef:
-        """The state with this id (KeyError when unknown)."""
-        for state in self.states:
-            if state.id == state_id:
-                return state
-        raise KeyError(state_id)
-
-    @property
-    def steps(self) -> tuple[StateDef, ...]:
-        """The non-final states, in declaration order."""
-        return tuple(s for s in self.states if not s.final)
-
-    def index(self, state_id: str) -> int:
-        """Position of a state in declaration order (used for "earlier step")."""
-        return [s.id for s in self.states].index(state_id)
-
-    def next_step(self, state_id: str) -> str | None:
-        """Where `complete` leads from this state, or None."""
-        for t in self.transitions:
-            if t.source == state_id and t.trigger == "complete":
-                return t.dest
-        return None
-
-    def notifications(self, state_id: str, on: str) -> tuple[Notification, ...]:
-        """The notifications a state declares for entering or completing it."""
-        return tuple(n for n in self.state(state_id).notify if n.on == on)
-
-    def steps_that(self, does: str) -> tuple[str, ...]:
-        """The ids of the steps for a piece of work ("chapters", "consultation", "adoption"): those
-        with an exit guard declaring it (`guards.guard(..., does=...)`), in declaration order."""
-        return tuple(
-            s.id for s in self.steps if any(REGISTRY[g.name].does == does for g in s.guards)
-        )
 
 
 class _Checker:
@@ -487,51 +385,3 @@ def _check_graph(
             )
         elif state.id not in can_finish:
             chk.add(f"states[{i}] ({state.id})", "no path from this state to a final state")
-
-
-def load_definition(path: Path) -> Definition:
-    """Read and validate one definition file."""
-    try:
-        text = path.read_bytes().decode("utf-8")  # the hash is over the bytes as stored
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError([Problem(str(path), "file", f"cannot be read: {exc}")]) from None
-    return parse_definition(text, str(path))
-
-
-def validate_files(paths: Iterable[Path]) -> list[Problem]:
-    """Every problem in the given definition files (empty when all are valid)."""
-    problems: list[Problem] = []
-    seen: dict[tuple[str, int], str] = {}
-    for path in paths:
-        try:
-            definition = load_definition(path)
-        except DefinitionError as exc:
-            problems.extend(exc.problems)
-            continue
-        key = (definition.id, definition.version)
-        if key in seen:
-            problems.append(
-                Problem(
-                    str(path),
-                    "workflow",
-                    f"id {definition.id!r} version "
-                    f"{definition.version} is also declared in {seen[key]}",
-                )
-            )
-        seen.setdefault(key, str(path))
-    return problems
-
-
-def workflow_files(folder: Path) -> list[Path]:
-    """The definition files of a folder, in name order."""
-    return sorted(folder.glob("*.toml"))
-
-
-def load_folder(folder: Path) -> dict[str, Definition]:
-    """Every definition in a folder, by workflow id; raise DefinitionError if any is invalid."""
-    files = workflow_files(folder)
-    problems = validate_files(files)
-    if problems:
-        raise DefinitionError(problems)
-    loaded = [load_definition(p) for p in files]
-    return {d.id: d for d in loaded}
