@@ -195,14 +195,12 @@ def install(gate: Gate) -> None:
         """Send a request of a kind to every institution in scope that has none pending yet."""
         return OpenedOut(requests=await run("request.send", key, body, request))
 
-    async def fire(
-        name: str, trigger: str, key: str, body: AdvanceIn, request: Request
-    ) -> MovedOut:
+    async def fire(name: str, key: str, body: AdvanceIn, request: Request) -> MovedOut:
         moved = await run(name, key, body, request)
         assert isinstance(moved, processes.Moved)
         return MovedOut(
             process=moved.process,
-            trigger=trigger,
+            trigger=moved.outcome.trigger,
             before=moved.outcome.before,
             after=moved.outcome.after,
             version=moved.version,
@@ -217,19 +215,19 @@ def install(gate: Gate) -> None:
     @command("advance", **moves)
     async def advance(key: str, body: AdvanceIn, request: Request) -> Any:
         """Complete the current step if its exit conditions are met (else 400 with blockers)."""
-        return await fire("advance", "complete", key, body, request)
+        return await fire("advance", key, body, request)
 
     @command("return", **moves)
     async def return_to(key: str, body: ReturnIn, request: Request) -> Any:
         """Return the process to an earlier step, with a reason."""
-        return await fire("return", "return_to", key, body, request)
+        return await fire("return", key, body, request)
 
     @command("suspend", **moves)
     async def suspend(key: str, body: ReasonIn, request: Request) -> Any:
         """Suspend the process, with a reason (it resumes at the same step)."""
-        return await fire("suspend", "suspend", key, body, request)
+        return await fire("suspend", key, body, request)
 
     @command("resume", **moves)
     async def resume(key: str, body: ReasonIn, request: Request) -> Any:
         """Resume a suspended process at the step it was suspended in, with a reason."""
-        return await fire("resume", "resume", key, body, request)
+        return await fire("resume", key, body, request)
