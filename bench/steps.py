@@ -82,7 +82,7 @@ def run_ibmflow(ctx: Context, keys: list[str]) -> dict[str, float]:
         demo.drive(ctx, key, advance=timed)
     wall = time.perf_counter() - wall
     for key in keys:  # every process really reached the end (outside the timing)
-        state = processes.status(ctx, key)["state"]
+        state = processes.status(ctx, key).state
         if state != "adopted":
             raise SystemExit(f"process {key} ended in {state!r}, not 'adopted'")
     expected = len(keys) * STEPS_PER_PROCESS

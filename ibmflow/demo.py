@@ -85,7 +85,7 @@ def drive(
     actor = COORDINATOR
 
     def stage(number: int, what: str) -> None:
-        blockers = processes.status(ctx, key)["blockers"]
+        blockers = processes.status(ctx, key).blockers
         say(f"\n[{number}/9] {what}")
         for blocker in blockers:
             say(f"  blocked: {blocker}")

@@ -95,7 +95,7 @@ def test_two_os_processes_advance_at_once_exactly_one_wins(
     assert "changed since you read it" in outcomes[0][1] and "try again" in outcomes[0][1]
 
     status = processes.status(ctx, "RACE-1")
-    assert (status["state"], status["version"]) == ("stakeholder_identification", 2)
+    assert (status.state, status.version) == ("stakeholder_identification", 2)
     log = audit_log.process_log(ctx, "RACE-1")
     assert [e["action"] for e in log].count("step.completed") == 1
     assert audit_log.verify_chain(ctx).ok
@@ -125,5 +125,5 @@ def test_two_cli_advances_with_the_same_expected_version(
     loser = next(err for code, _, err in finished if code == 3)
     assert json.loads(winner)["to"] == "stakeholder_identification"
     assert loser.startswith("conflict: process RACE-1 changed since you read it")
-    assert processes.status(ctx, "RACE-1")["version"] == 2
+    assert processes.status(ctx, "RACE-1").version == 2
     assert audit_log.verify_chain(ctx).ok

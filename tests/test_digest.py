@@ -125,7 +125,7 @@ def test_each_digest_is_on_the_audit_chain_which_still_verifies(
 
 def test_an_adopted_process_gets_no_digest(ctx: Context, clock: FixedClock) -> None:
     demo.drive(ctx, "DEMO-1")  # the demo roster has a manager
-    assert processes.status(ctx, "DEMO-1")["state"] == "adopted"
+    assert processes.status(ctx, "DEMO-1").state == "adopted"
     assert send_digests(ctx, clock.now() + timedelta(days=1)) == []
     assert _digests(ctx) == [] and _digest_events(ctx) == []
 

@@ -179,7 +179,7 @@ def world(ctx: Context) -> Iterator[World]:
 
 def _advance(world: World, to: str) -> None:
     moved = processes.fire(world.ctx, KEY, "complete", actor=COORDINATOR)
-    assert moved.outcome.after == to, processes.status(world.ctx, KEY)["blockers"]
+    assert moved.outcome.after == to, processes.status(world.ctx, KEY).blockers
 
 
 def _vote_all(world: World, subject: str) -> None:

@@ -53,7 +53,7 @@ def test_the_demo_sets_up_two_processes_chases_the_late_one_and_prints_the_login
         assert re.search(rf"{re.escape(email)}\s+\S{{8,}}", done.stdout), done.stdout
     ctx = bootstrap(load_settings(config_path=folder / "config.toml", environ={}))
     try:
-        states = {p["process"]: p["state"] for p in list_processes(ctx)}
+        states = {p.process: p.state for p in list_processes(ctx)}
         assert states == {"DEMO-1": "adopted", "DEMO-2": "situation_analysis"}
         with ctx.db.reading() as session:
             sent = session.exec(select(RungRow.key).where(RungRow.status == "sent")).all()

@@ -119,7 +119,7 @@ def test_malformed_bodies_are_refused_before_anything_is_done(site: Site) -> Non
         headers={"Content-Type": "application/json"},
     )
     assert huge.status_code == 413
-    assert processes.status(site.ctx, MINE)["state"] == "stakeholder_identification"
+    assert processes.status(site.ctx, MINE).state == "stakeholder_identification"
 
 
 def test_the_report_covers_only_the_processes_the_caller_follows(site: Site) -> None:

@@ -139,10 +139,10 @@ def test_a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing(
     foreign = client.post(f"/p/{MINE}/suspend", data={**form, "csrf_token": other_csrf})
     assert foreign.status_code == 403, "a token of another session was accepted"
     assert audit_count(site.ctx) == before
-    assert processes.status(site.ctx, MINE)["state"] == "stakeholder_identification"
+    assert processes.status(site.ctx, MINE).state == "stakeholder_identification"
     done = client.post(f"/p/{MINE}/suspend", data={**form, "csrf_token": csrf})
     assert done.status_code == 303
-    assert processes.status(site.ctx, MINE)["state"] == "suspended"
+    assert processes.status(site.ctx, MINE).state == "suspended"
     del other
 
 

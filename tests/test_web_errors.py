@@ -230,7 +230,7 @@ def test_every_api_error_has_the_readmes_shape_and_status(site: Site) -> None:
     assert "horizon" in _error_shape(horizon, 422, "invalid")
     _error_shape(api.get("/api/nowhere"), 404, "not_found")
     _error_shape(api.delete(f"/api/processes/{MINE}"), 405, "method_not_allowed")
-    assert processes.status(site.ctx, MINE)["state"] == "stakeholder_identification"
+    assert processes.status(site.ctx, MINE).state == "stakeholder_identification"
 
 
 # --- the access log --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ibmflow.cli import ActAs, app, out, print_json, state
+from ibmflow.cli.dispatch import dispatch
 from ibmflow.cli.facts import parse_day
 
 decision_app = typer.Typer(help="IAWG decisions (motions).", no_args_is_help=True)
@@ -31,11 +32,8 @@ def decision_open(
     as_: ActAs = None,
 ) -> None:
     """Open a motion for the IAWG to decide unanimously."""
-    from ibmflow.services.decisions import open_decision
-
-    s = state(ctx)
-    decision_id = open_decision(
-        s.context, process, subject=subject, title=title, document_id=document, actor=s.actor
+    decision_id = dispatch(
+        ctx, "decision.open", process, subject=subject, title=title, document_id=document
     )
     if as_json:
         print_json({"decision": decision_id})
@@ -104,17 +102,14 @@ def nominate(
     as_: ActAs = None,
 ) -> None:
     """Record a representative nominated by an IAWG member."""
-    from ibmflow.services.decisions import nominate as record
-
-    s = state(ctx)
-    nomination = record(
-        s.context,
+    nomination = dispatch(
+        ctx,
+        "nominate",
         process,
         member=member,
         representative=representative,
         decision_id=decision,
         valid_from=parse_day(from_, "--from") if from_ else None,
         valid_until=parse_day(until, "--until") if until else None,
-        actor=s.actor,
     )
     out.print(f"nomination #{nomination}: {representative} represents {member}", highlight=False)

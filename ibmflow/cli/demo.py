@@ -54,7 +54,7 @@ def demo(
         ensure_port_free(settings.web_host, settings.web_port)
     upgrade(context.db)
     _say(f"ibmflow demo: database {context.db.url.split('@')[-1]}")
-    taken = {p["process"] for p in list_processes(context)}
+    taken = {p.process for p in list_processes(context)}
     if ADOPTED not in taken:
         scenario.drive(context, ADOPTED, say=_say)
     if IN_PROGRESS not in taken:

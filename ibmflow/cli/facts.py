@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ibmflow.cli import ActAs, app, out, print_json, state, table
+from ibmflow.cli.dispatch import dispatch
 from ibmflow.errors import InvalidCommand
 
 roster_app = typer.Typer(help="Import the roster of institutions and people.", no_args_is_help=True)
@@ -95,18 +96,16 @@ def person_add(
 ) -> None:
     """Add a person with their roles (checked like a roster row)."""
     from ibmflow.roster_files import in_one_person_words
-    from ibmflow.services.roster import add_person
 
-    s = state(ctx)
-    in_one_person_words(add_person, "person add")(
-        s.context,
+    in_one_person_words(dispatch, "person add")(
+        ctx,
+        "person.add",
         process,
         name=name,
         email=email,
         institution=institution,
         roles=role or [],
         deputy_for=deputy_for,
-        actor=s.actor,
     )
     roles = [*(role or []), *(["deputy"] if deputy_for else [])]
     out.print(f"{email}: {', '.join(roles)}", highlight=False)
@@ -124,18 +123,16 @@ def appoint(
     as_: ActAs = None,
 ) -> None:
     """Record the national coordinator's appointment."""
-    from ibmflow.services.records import appoint_coordinator
-
-    s = state(ctx)
-    appoint_coordinator(
-        s.context,
+    dispatch(
+        ctx,
+        "appoint",
         process,
         name=name,
         email=email,
         authority=authority,
         reference=reference,
         appointed_on=parse_day(on, "--on"),
-        actor=s.acting(appointing=email),
+        actor=state(ctx).acting(appointing=email),
     )
     out.print(f"{name} <{email}> appointed national coordinator ({reference})", highlight=False)
 
@@ -229,10 +226,7 @@ def taskforce_add(
     as_: ActAs = None,
 ) -> None:
     """Name a task force of the implementing body."""
-    from ibmflow.services.records import add_task_force
-
-    s = state(ctx)
-    add_task_force(s.context, process, name=name, lead=lead, actor=s.actor)
+    dispatch(ctx, "taskforce.add", process, name=name, lead=lead)
     out.print(f"task force {name!r} named", highlight=False)
 
 
@@ -245,10 +239,7 @@ def chapter_add(
     as_: ActAs = None,
 ) -> None:
     """Define a strategy chapter and its lead."""
-    from ibmflow.services.records import add_chapter
-
-    s = state(ctx)
-    add_chapter(s.context, process, title=title, lead=lead, actor=s.actor)
+    dispatch(ctx, "chapter.add", process, title=title, lead=lead)
     out.print(f"chapter {title!r} defined", highlight=False)
 
 
@@ -261,10 +252,7 @@ def chapter_lead(
     as_: ActAs = None,
 ) -> None:
     """Give a chapter its lead, or change it."""
-    from ibmflow.services.records import set_chapter_lead
-
-    s = state(ctx)
-    set_chapter_lead(s.context, process, title=title, lead=lead, actor=s.actor)
+    dispatch(ctx, "chapter.lead", process, title=title, lead=lead)
     out.print(f"chapter {title!r} led by {lead}", highlight=False)
 
 
@@ -285,10 +273,8 @@ def consultation_close(
     ctx: typer.Context, process: str, reason: Annotated[str, typer.Option()], as_: ActAs = None
 ) -> None:
     """Close the consultation round after its deadline, recording the non-respondents."""
-    from ibmflow.services.records import close_consultation
-
-    s = state(ctx)
-    missing = close_consultation(s.context, process, reason=reason, actor=s.actor)
+    missing = dispatch(ctx, "consultation.close", process, reason=reason)
+    assert isinstance(missing, list)
     out.print(
         f"consultation closed; non-respondents: {', '.join(missing) or 'none'}", highlight=False
     )
@@ -304,15 +290,12 @@ def adopt(
     as_: ActAs = None,
 ) -> None:
     """Record the strategy's adoption at the highest level."""
-    from ibmflow.services.records import record_adoption
-
-    s = state(ctx)
-    record_adoption(
-        s.context,
+    dispatch(
+        ctx,
+        "adopt",
         process,
         authority=authority,
         reference=reference,
         adopted_on=parse_day(on, "--on"),
-        actor=s.actor,
     )
     out.print(f"adoption recorded: {authority}, {reference}", highlight=False)

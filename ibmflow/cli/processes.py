@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from ibmflow.cli import ActAs, app, err, out, print_json, state, table
+from ibmflow.cli.dispatch import dispatch
 
 process_app = typer.Typer(help="Start and list processes.", no_args_is_help=True)
 app.add_typer(process_app, name="process")
@@ -128,12 +130,12 @@ def process_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
     rows = list_processes(state(ctx).context)
     if as_json:
-        print_json(rows)
+        print_json([asdict(r) for r in rows])
         return
     table(
         "Processes",
         ["process", "title", "state", "workflow", "updated"],
-        [[r["process"], r["title"], r["state"], r["workflow"], r["updated_at"]] for r in rows],
+        [[r.process, r.title, r.state, r.workflow, r.updated_at] for r in rows],
     )
 
 
@@ -144,14 +146,14 @@ def status(ctx: typer.Context, process: str, as_json: JsonFlag = False) -> None:
 
     data = read_status(state(ctx).context, process)
     if as_json:
-        print_json(data)
+        print_json(asdict(data))
         return
     out.print(
-        f"[bold]{data['process']}[/] {data['title']} — {data['workflow']['id']} "
-        f"v{data['workflow']['version']}, version {data['version']}",
+        f"[bold]{data.process}[/] {data.title} — {data.workflow.id} "
+        f"v{data.workflow.version}, version {data.version}",
         highlight=False,
     )
-    zone = ZoneInfo(data["timezone"])
+    zone = ZoneInfo(data.timezone)
 
     def local(stamp: str | None) -> str:
         if stamp is None:
@@ -160,54 +162,46 @@ def status(ctx: typer.Context, process: str, as_json: JsonFlag = False) -> None:
 
     marks = {"done": "done", "current": "NOW", "pending": ""}
     table(
-        f"Steps (dates in {data['timezone']}; targets in working days)",
+        f"Steps (dates in {data.timezone}; targets in working days)",
         ["", "#", "step", "entered", "completed", "due", "target"],
         [
             [
-                marks[s["status"]] + (" overdue" if s["overdue"] else ""),
+                marks[s.status] + (" overdue" if s.overdue else ""),
                 i,
-                s["id"],
-                local(s["entered_at"]),
-                local(s["completed_at"]),
-                local(s["due_at"]),
-                s["target_days"],
+                s.id,
+                local(s.entered_at),
+                local(s.completed_at),
+                local(s.due_at),
+                s.target_days,
             ]
-            for i, s in enumerate(data["steps"], start=1)
+            for i, s in enumerate(data.steps, start=1)
         ],
     )
-    out.print(f"now at: [bold]{data['state_title']}[/]", highlight=False)
-    for blocker in data["blockers"]:
+    out.print(f"now at: [bold]{data.state_title}[/]", highlight=False)
+    for blocker in data.blockers:
         out.print(f"  blocked: {blocker}", highlight=False, markup=False)
 
 
 def _moved(
     ctx: typer.Context,
     process: str,
-    trigger: str,
+    name: str,
     *,
     expect: int | None,
-    target: str | None = None,
+    step: str | None = None,
     reason: str | None = None,
     as_json: bool = False,
 ) -> None:
-    from ibmflow.services.processes import fire, read_version
+    """Run move `name` of the table; the version to pin, when none is expected, is `fire`'s."""
+    from ibmflow.services.processes import Moved
 
-    s = state(ctx)
-    seen = expect if expect is not None else read_version(s.context, process)
-    moved = fire(
-        s.context,
-        process,
-        trigger,
-        actor=s.actor,
-        expected_version=seen,
-        target=target,
-        reason=reason,
-    )
+    moved = dispatch(ctx, name, process, expected_version=expect, step=step, reason=reason)
+    assert isinstance(moved, Moved)
     if as_json:
         print_json(
             {
                 "process": process,
-                "trigger": trigger,
+                "trigger": moved.outcome.trigger,
                 "from": moved.outcome.before,
                 "to": moved.outcome.after,
                 "version": moved.version,
@@ -229,7 +223,7 @@ def advance(
     as_: ActAs = None,
 ) -> None:
     """Complete the current step if its guards are met; otherwise list what blocks it (exit 1)."""
-    _moved(ctx, process, "complete", expect=expect_version, as_json=as_json)
+    _moved(ctx, process, "advance", expect=expect_version, as_json=as_json)
 
 
 @app.command("return")
@@ -243,15 +237,7 @@ def return_(
     as_: ActAs = None,
 ) -> None:
     """Return the process to an earlier step."""
-    _moved(
-        ctx,
-        process,
-        "return_to",
-        expect=expect_version,
-        target=step,
-        reason=reason,
-        as_json=as_json,
-    )
+    _moved(ctx, process, "return", expect=expect_version, step=step, reason=reason, as_json=as_json)
 
 
 @app.command()

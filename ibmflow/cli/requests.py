@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ibmflow.cli import ActAs, app, out, print_json, state, table
+from ibmflow.cli.dispatch import dispatch
 
 request_app = typer.Typer(help="Requests to focal points (sent by mail).", no_args_is_help=True)
 app.add_typer(request_app, name="request")
@@ -38,19 +39,17 @@ def request_send(
     as_: ActAs = None,
 ) -> None:
     """Send a request to every institution (or focal point) in scope that has none yet."""
-    from ibmflow.services.requests import send_requests
-
-    s = state(ctx)
-    ids = send_requests(
-        s.context,
+    ids = dispatch(
+        ctx,
+        "request.send",
         process,
         kind=kind,
         institutions=institution,
         scope=scope,
         due_days=due_days,
         instructions=instructions,
-        actor=s.actor,
     )
+    assert isinstance(ids, list)
     if as_json:
         print_json({"requests": ids})
     else:
@@ -90,10 +89,8 @@ def request_list(
 
 
 def _close(ctx: typer.Context, process: str, request_id: int, status: str, reason: str) -> None:
-    from ibmflow.services.requests import close
-
-    s = state(ctx)
-    close(s.context, process, request_id, status=status, reason=reason, actor=s.actor)
+    name = {"withdrawn": "request.withdraw", "waived": "request.waive"}[status]
+    dispatch(ctx, name, process, object_id=request_id, reason=reason)
     out.print(f"request #{request_id} {status}", highlight=False)
 
 
@@ -125,10 +122,10 @@ def request_reopen(
     as_: ActAs = None,
 ) -> None:
     """Reopen an answered request: the answer stays on the record, the focal point gets a new link."""
-    from ibmflow.services.reopen import reopen
+    from ibmflow.services.reopen import Reopened
 
-    s = state(ctx)
-    done = reopen(s.context, process, request_id, reason=reason, actor=s.actor)
+    done = dispatch(ctx, "request.reopen", process, object_id=request_id, reason=reason)
+    assert isinstance(done, Reopened)
     if as_json:
         print_json(done.to_dict())
         return

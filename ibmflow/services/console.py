@@ -9,17 +9,18 @@ CLI would decide differently.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from sqlmodel import col, select
+from pydantic import Field
 
 from ibmflow.access import Account
 from ibmflow.engine import SUSPENDED
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.facts import DECISION_SUBJECTS, DOCUMENT_KINDS
 from ibmflow.guards import REGISTRY
-from ibmflow.remedies import remedies
+from ibmflow.remedies import Remedy, remedies
 from ibmflow.requestkinds import KINDS
 from ibmflow.services import documents, records
 from ibmflow.services.common import definition_for, iso, on_process, require_step
@@ -27,40 +28,139 @@ from ibmflow.services.context import Context
 from ibmflow.services.decisions import list_decisions
 from ibmflow.services.documents import Upload, upload_problems
 from ibmflow.services.inbound import QUARANTINED, list_quarantine
-from ibmflow.services.processes import list_processes, status
+from ibmflow.services.processes import ProcessStatus, ProcessSummary, status, summary
 from ibmflow.services.requests import list_requests
 from ibmflow.storage import repository as repo
+from ibmflow.storage.queries import processes as queries
 from ibmflow.storage.tables import (
-    DeadlineExtensionRow,
     DecisionRow,
     DocumentRow,
     InboundMessageRow,
     OutboxRow,
-    ProcessRow,
     RequestRow,
-    StepRecord,
 )
 
 
-def visible_processes(ctx: Context, account: Account) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class VisibleProcess(ProcessSummary):
+    """A process in the console's list: where it stands and when its current step is due."""
+
+    due_at: Annotated[str | None, Field(description="When the current step is due (UTC).")]
+    overdue: bool
+
+
+def visible_processes(ctx: Context, account: Account) -> list[VisibleProcess]:
     """The processes an account may see, each with its current step's due date."""
     now = ctx.clock.now()
-    rows = [p for p in list_processes(ctx) if account.sees(p["process"])]
     with ctx.db.reading() as session:
-        open_stays = {
-            stay.process_id: stay
-            for stay in session.exec(select(StepRecord).where(col(StepRecord.left_at).is_(None)))
-        }
-        ids = {p.key: p.id for p in session.exec(select(ProcessRow))}
-        for row in rows:
-            stay = open_stays.get(ids.get(row["process"]) or 0)
+        stays = queries.open_stays(session)
+        rows = []
+        for process in queries.all_processes(session):
+            if not account.sees(process.key):
+                continue
+            stay = stays.get(process.id or 0)
             due = stay.due_at if stay is not None else None
-            row["due_at"] = iso(due)
-            row["overdue"] = bool(due is not None and now > due)
+            rows.append(
+                VisibleProcess(
+                    **vars(summary(process)),
+                    due_at=iso(due),
+                    overdue=bool(due is not None and now > due),
+                )
+            )
     return rows
 
 
-def _blockers(ctx: Context, key: str, now: datetime) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Blocker:
+    """A guard of the current step that is not met: why, in words, and what would help."""
+
+    guard: str
+    sentences: tuple[str, ...]
+    remedies: tuple[Remedy, ...]
+
+
+@dataclass(frozen=True)
+class InstitutionView:
+    """An institution of the roster, as the forms offer it."""
+
+    code: str
+    name: str
+    category: str
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """A document attached to the process."""
+
+    id: int | None
+    kind: str
+    kind_label: str
+    filename: str
+    step: str
+    size: int
+    uploaded_by: str
+    uploaded_at: str | None
+
+
+@dataclass(frozen=True)
+class TaskForceView:
+    """A task force of the implementing body."""
+
+    name: str
+    lead: str | None
+
+
+@dataclass(frozen=True)
+class ChapterView:
+    """A chapter of the strategy, its lead and when its draft came."""
+
+    title: str
+    lead: str | None
+    submitted_at: str | None
+
+
+@dataclass(frozen=True)
+class ExtensionView:
+    """A deadline moved: whose, from when to when, by whom and why."""
+
+    subject: str
+    old_due_at: str | None
+    new_due_at: str | None
+    reason: str
+    actor: str
+    at: str | None
+
+
+Choice = tuple[str, str]  # a form's option: (value, label)
+
+
+@dataclass(frozen=True)
+class ProcessPage:
+    """Everything the process page shows, read once per page."""
+
+    status: ProcessStatus
+    blockers: tuple[Blocker, ...]
+    earlier_steps: tuple[Choice, ...]
+    institutions: tuple[InstitutionView, ...]
+    institution_options: tuple[Choice, ...]
+    names: dict[str, str]
+    members: dict[str, str]
+    people: tuple[str, ...]
+    documents: tuple[DocumentView, ...]
+    task_forces: tuple[TaskForceView, ...]
+    chapters: tuple[ChapterView, ...]
+    chapter_options: tuple[Choice, ...]
+    requests: list[dict[str, Any]]
+    decisions: list[dict[str, Any]]
+    quarantine: list[dict[str, Any]]
+    extensions: tuple[ExtensionView, ...]
+    request_kinds: tuple[Choice, ...]
+    document_kinds: tuple[Choice, ...]
+    subjects: tuple[Choice, ...]
+
+
+def _roster_parts(ctx: Context, key: str, now: datetime) -> dict[str, Any]:
+    """The page's parts read from the facts: blockers, roster, documents, task forces, chapters."""
     with ctx.db.reading() as session:
         process = repo.get_process(session, key)
         definition = definition_for(ctx, session, process)
@@ -73,92 +173,84 @@ def _blockers(ctx: Context, key: str, now: datetime) -> dict[str, Any]:
                 sentences = REGISTRY[guard.name].check(facts, guard.args)
                 if sentences:
                     blockers.append(
-                        {
-                            "guard": guard.name,
-                            "sentences": sentences,
-                            "remedies": remedies(guard.name, guard.args, facts),
-                        }
+                        Blocker(
+                            guard=guard.name,
+                            sentences=tuple(sentences),
+                            remedies=remedies(guard.name, guard.args, facts),
+                        )
                     )
         earlier = steps[: steps.index(current)] if current in steps else []
         return {
-            "blockers": blockers,
-            "earlier_steps": [(s, definition.state(s).title) for s in earlier],
-            "institutions": [
-                {"code": i.code, "name": i.short_name, "category": i.category}
+            "blockers": tuple(blockers),
+            "earlier_steps": tuple((s, definition.state(s).title) for s in earlier),
+            "institutions": tuple(
+                InstitutionView(code=i.code, name=i.short_name, category=i.category)
                 for i in facts.institutions
-            ],
-            "institution_options": [(i.code, i.short_name) for i in facts.institutions],
+            ),
+            "institution_options": tuple((i.code, i.short_name) for i in facts.institutions),
             "names": {i.code: i.short_name for i in facts.institutions},
             "members": {code: p.email for code, p in facts.iawg_members.items()},
-            "people": sorted(
-                {p.email for fps in facts.focal_points.values() for p in fps}
-                | {p.email for p in facts.iawg_members.values()}
+            "people": tuple(
+                sorted(
+                    {p.email for fps in facts.focal_points.values() for p in fps}
+                    | {p.email for p in facts.iawg_members.values()}
+                )
             ),
-            "documents": [
-                {
-                    "id": d.id,
-                    "kind": d.kind,
-                    "kind_label": DOCUMENT_KINDS.get(d.kind, d.kind),
-                    "filename": d.filename,
-                    "step": d.step,
-                    "size": d.size,
-                    "uploaded_by": d.uploaded_by,
-                    "uploaded_at": iso(d.uploaded_at),
-                }
+            "documents": tuple(
+                DocumentView(
+                    id=d.id,
+                    kind=d.kind,
+                    kind_label=DOCUMENT_KINDS.get(d.kind, d.kind),
+                    filename=d.filename,
+                    step=d.step,
+                    size=d.size,
+                    uploaded_by=d.uploaded_by,
+                    uploaded_at=iso(d.uploaded_at),
+                )
                 for d in facts.documents
-            ],
-            "task_forces": [{"name": t.name, "lead": t.lead} for t in facts.task_forces],
-            "chapters": [
-                {"title": c.title, "lead": c.lead, "submitted_at": iso(c.submitted_at)}
-                for c in facts.chapters
-            ],
-            "chapter_options": [(c.title, c.title) for c in facts.chapters],
+            ),
+            "task_forces": tuple(TaskForceView(t.name, t.lead) for t in facts.task_forces),
+            "chapters": tuple(
+                ChapterView(c.title, c.lead, iso(c.submitted_at)) for c in facts.chapters
+            ),
+            "chapter_options": tuple((c.title, c.title) for c in facts.chapters),
         }
 
 
-def process_page(ctx: Context, key: str) -> dict[str, Any]:
+def process_page(ctx: Context, key: str) -> ProcessPage:
     """Everything the process page shows, read once per page."""
     now = ctx.clock.now()
-    page = {
-        "status": status(ctx, key),
-        **_blockers(ctx, key, now),
-        "requests": list_requests(ctx, key),
-        "decisions": list_decisions(ctx, key),
-        "quarantine": list_quarantine(ctx, key),
-        "extensions": extensions(ctx, key),
-        "request_kinds": [(k.name, k.label) for k in KINDS.values() if not k.is_vote],
-        "document_kinds": list(DOCUMENT_KINDS.items()),
-        "subjects": list(DECISION_SUBJECTS.items()),
-    }
-    return page
+    return ProcessPage(
+        status=status(ctx, key),
+        **_roster_parts(ctx, key, now),
+        requests=list_requests(ctx, key),
+        decisions=list_decisions(ctx, key),
+        quarantine=list_quarantine(ctx, key),
+        extensions=extensions(ctx, key),
+        request_kinds=tuple((k.name, k.label) for k in KINDS.values() if not k.is_vote),
+        document_kinds=tuple(DOCUMENT_KINDS.items()),
+        subjects=tuple(DECISION_SUBJECTS.items()),
+    )
 
 
-def extensions(ctx: Context, key: str) -> list[dict[str, Any]]:
+def extensions(ctx: Context, key: str) -> tuple[ExtensionView, ...]:
     """The deadlines moved in a process, newest first, with who moved them and why."""
     with ctx.db.reading() as session:
         process = repo.get_process(session, key)
-        steps = {
-            r.id: r.step
-            for r in session.exec(select(StepRecord).where(StepRecord.process_id == process.id))
-        }
-        rows = session.exec(
-            select(DeadlineExtensionRow)
-            .where(DeadlineExtensionRow.process_id == process.id)
-            .order_by(col(DeadlineExtensionRow.id).desc())
-        ).all()
-        return [
-            {
-                "subject": f"request #{row.request_id}"
+        steps = queries.stay_steps(session, process.id)
+        return tuple(
+            ExtensionView(
+                subject=f"request #{row.request_id}"
                 if row.request_id is not None
                 else f"step {steps.get(row.step_record_id, '')}".replace("_", " "),
-                "old_due_at": iso(row.old_due_at),
-                "new_due_at": iso(row.new_due_at),
-                "reason": row.reason,
-                "actor": row.actor,
-                "at": iso(row.created_at),
-            }
-            for row in rows
-        ]
+                old_due_at=iso(row.old_due_at),
+                new_due_at=iso(row.new_due_at),
+                reason=row.reason,
+                actor=row.actor,
+                at=iso(row.created_at),
+            )
+            for row in queries.extensions(session, process.id)
+        )
 
 
 def unmatched_quarantine(ctx: Context) -> list[dict[str, Any]]:
@@ -181,9 +273,7 @@ def belongs(ctx: Context, key: str, kind: str, object_id: int, *, unmatched_ok: 
     """Whether object `object_id` of `kind` belongs to process `key` (a received mail that matches
     no process counts only when `unmatched_ok`: administrators handle those)."""
     with ctx.db.reading() as session:
-        process = session.exec(
-            select(ProcessRow).where(ProcessRow.key == key.strip().upper())
-        ).one_or_none()
+        process = queries.find_process(session, key.strip().upper())
         row = session.get(_OBJECT_TABLES[kind], object_id)
         if process is None or row is None:
             return False

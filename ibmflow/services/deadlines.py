@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col, select
 
 from ibmflow.calendar import WorkCalendar
 from ibmflow.ladder import (
@@ -21,6 +20,7 @@ from ibmflow.ladder import (
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import processes as queries
 from ibmflow.storage.tables import (
     InstitutionRow,
     ProcessRow,
@@ -108,27 +108,9 @@ def plan_missing(ctx: Context) -> int:
     """Write the rungs of the open requests and current step stays that have none: those of a
     database that predates the ladder (schema 0003). Returns how many subjects got rungs; run
     again, it finds none. `ibmflow init` runs it after upgrading."""
-    has_rungs_r = sa.exists().where(_RUNG.c.request_id == RequestRow.id)
-    has_rungs_s = sa.exists().where(_RUNG.c.step_record_id == StepRecord.id)
     with ctx.db.reading() as session:
-        request_ids = list(
-            session.exec(
-                select(RequestRow.id).where(
-                    RequestRow.status == "sent",
-                    col(RequestRow.due_at).is_not(None),
-                    ~has_rungs_r,
-                )
-            )
-        )
-        stay_ids = list(
-            session.exec(
-                select(StepRecord.id).where(
-                    col(StepRecord.left_at).is_(None),
-                    col(StepRecord.due_at).is_not(None),
-                    ~has_rungs_s,
-                )
-            )
-        )
+        request_ids = queries.unplanned_requests(session)
+        stay_ids = queries.unplanned_stays(session)
     planned = 0
     for request_id in request_ids:
         with ctx.db.transaction() as tx:

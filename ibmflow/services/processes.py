@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlmodel import Session, col, func, select
+from pydantic import Field
+from sqlmodel import Session
 
 from ibmflow.audit import AuditRecord
 from ibmflow.definitions import Definition
@@ -22,6 +23,7 @@ from ibmflow.services.context import Context
 from ibmflow.services.roster import apply_roster
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import processes as queries
 from ibmflow.storage.tables import ProcessRow, WorkflowDefinitionRow
 from ibmflow.text import PROCESS_TITLE, clean
 
@@ -30,12 +32,7 @@ KEY_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9-]{1,39}")  # fullmatch: no trailing l
 
 def _stored_definition(tx: Tx, definition: Definition, now: datetime) -> WorkflowDefinitionRow:
     """The stored copy of this definition version, storing it on first use."""
-    row = tx.session.exec(
-        select(WorkflowDefinitionRow).where(
-            WorkflowDefinitionRow.workflow_id == definition.id,
-            WorkflowDefinitionRow.version == definition.version,
-        )
-    ).one_or_none()
+    row = queries.stored_definition(tx.session, definition.id, definition.version)
     if row is None:
         row = WorkflowDefinitionRow(
             workflow_id=definition.id,
@@ -104,17 +101,14 @@ def start_process(
     with ctx.db.transaction() as tx:
         stored = _stored_definition(tx, definition, now)
         if key is None:
-            count = tx.session.exec(
-                select(func.count()).select_from(ProcessRow).where(ProcessRow.country == country)
-            ).one()
-            key = f"{country}-{count + 1}"
+            key = f"{country}-{queries.count_in_country(tx.session, country) + 1}"
         key = key.upper()
         if not KEY_PATTERN.fullmatch(key):
             raise InvalidCommand(
                 f"process key {key!r} is not valid; use 2-40 capital letters, digits "
                 "and dashes, e.g. MA-2026."
             )
-        if tx.session.exec(select(ProcessRow).where(ProcessRow.key == key)).one_or_none():
+        if queries.find_process(tx.session, key) is not None:
             raise InvalidCommand(f"a process {key} already exists; choose another --key.")
         process = ProcessRow(
             key=key,
@@ -285,7 +279,67 @@ def _conflict(
     )
 
 
-def status(ctx: Context, key: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class WorkflowRef:
+    """The workflow and version a process runs on."""
+
+    id: str
+    version: int
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One step of a process with its dates (UTC, ISO 8601)."""
+
+    id: str
+    title: str
+    owner: str
+    target_days: int | None
+    final: bool
+    entered_at: str | None
+    completed_at: str | None
+    due_at: str | None
+    status: Literal["done", "current", "pending"]
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    """Where a process stands: its steps and what blocks the current one."""
+
+    process: str
+    title: str
+    country: str
+    timezone: str
+    workflow: WorkflowRef
+    state: str
+    state_title: str
+    suspended_from: str | None
+    version: int
+    steps: tuple[StepView, ...]
+    blockers: Annotated[
+        tuple[str, ...], Field(description="What blocks the current step, in words.")
+    ]
+    triggers: tuple[str, ...]
+    as_of: str | None
+
+
+@dataclass(frozen=True)
+class ProcessSummary:
+    """A process in a list: where it stands."""
+
+    process: str
+    title: str
+    country: str
+    state: str
+    workflow: str
+    version: Annotated[
+        int, Field(description="The optimistic lock: give it back as expected_version.")
+    ]
+    updated_at: str | None
+
+
+def status(ctx: Context, key: str) -> ProcessStatus:
     """The process's state, its steps with their dates, and what blocks the current step."""
     now = ctx.clock.now()
     with ctx.db.reading() as session:
@@ -302,51 +356,52 @@ def status(ctx: Context, key: str) -> dict[str, Any]:
             current = process.state == state.id
             due = last.due_at if last and current else None
             steps.append(
-                {
-                    "id": state.id,
-                    "title": state.title,
-                    "owner": state.owner,
-                    "target_days": state.target_days,
-                    "final": state.final,
-                    "entered_at": iso(last.entered_at if last else None),
-                    "completed_at": iso(completed),
-                    "due_at": iso(due),
-                    "status": "current" if current else "done" if completed else "pending",
-                    "overdue": bool(current and due is not None and now > due),
-                }
+                StepView(
+                    id=state.id,
+                    title=state.title,
+                    owner=state.owner,
+                    target_days=state.target_days,
+                    final=state.final,
+                    entered_at=iso(last.entered_at if last else None),
+                    completed_at=iso(completed),
+                    due_at=iso(due),
+                    status="current" if current else "done" if completed else "pending",
+                    overdue=bool(current and due is not None and now > due),
+                )
             )
-        return {
-            "process": process.key,
-            "title": process.title,
-            "country": process.country,
-            "timezone": process.timezone,
-            "workflow": {"id": process.workflow_id, "version": process.workflow_version},
-            "state": process.state,
-            "state_title": "Suspended"
+        return ProcessStatus(
+            process=process.key,
+            title=process.title,
+            country=process.country,
+            timezone=process.timezone,
+            workflow=WorkflowRef(id=process.workflow_id, version=process.workflow_version),
+            state=process.state,
+            state_title="Suspended"
             if process.state == SUSPENDED
             else definition.state(process.state).title,
-            "suspended_from": process.suspended_from,
-            "version": process.version,
-            "steps": steps,
-            "blockers": engine.blockers(process.state, facts),
-            "triggers": engine.triggers(process.state),
-            "as_of": iso(now),
-        }
+            suspended_from=process.suspended_from,
+            version=process.version,
+            steps=tuple(steps),
+            blockers=tuple(engine.blockers(process.state, facts)),
+            triggers=tuple(engine.triggers(process.state)),
+            as_of=iso(now),
+        )
 
 
-def list_processes(ctx: Context) -> list[dict[str, Any]]:
+def summary(p: ProcessRow) -> ProcessSummary:
+    """A process row as a list shows it."""
+    return ProcessSummary(
+        process=p.key,
+        title=p.title,
+        country=p.country,
+        state=p.state,
+        workflow=f"{p.workflow_id} v{p.workflow_version}",
+        version=p.version,
+        updated_at=iso(p.updated_at),
+    )
+
+
+def list_processes(ctx: Context) -> list[ProcessSummary]:
     """Every process with its current state."""
     with ctx.db.reading() as session:
-        rows = session.exec(select(ProcessRow).order_by(col(ProcessRow.id))).all()
-        return [
-            {
-                "process": p.key,
-                "title": p.title,
-                "country": p.country,
-                "state": p.state,
-                "workflow": f"{p.workflow_id} v{p.workflow_version}",
-                "version": p.version,
-                "updated_at": iso(p.updated_at),
-            }
-            for p in rows
-        ]
+        return [summary(p) for p in queries.all_processes(session)]

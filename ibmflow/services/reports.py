@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from ibmflow import reports as rp
 from ibmflow.engine import SUSPENDED
@@ -16,7 +16,8 @@ from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.services.requests import OPEN
 from ibmflow.storage import repository as repo
-from ibmflow.storage.tables import ProcessRow, RequestRow
+from ibmflow.storage.queries import processes as queries
+from ibmflow.storage.tables import ProcessRow
 
 DEFAULT_HORIZON_DAYS = 10
 MAX_HORIZON_DAYS = 250
@@ -40,7 +41,7 @@ def deadline_report(
         )
     with ctx.db.reading() as session:
         if keys is None:
-            rows = list(session.exec(select(ProcessRow).order_by(col(ProcessRow.id))))
+            rows = queries.all_processes(session)
         else:
             unique = dict.fromkeys(k.strip().upper() for k in keys)
             rows = [repo.get_process(session, key) for key in unique]
@@ -91,11 +92,8 @@ def process_report(
         )
         for s in repo.step_records(session, process)
     ]
-    rows = session.exec(
-        select(RequestRow).where(RequestRow.process_id == process.id).order_by(col(RequestRow.id))
-    )
     requests = []
-    for r in rows:
+    for r in queries.requests_of(session, process.id):
         institution = by_id[r.institution_id]
         requests.append(
             rp.RequestItem(

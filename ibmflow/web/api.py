@@ -16,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ibmflow.errors import IbmflowError, TransitionRefused
-from ibmflow.services import processes, requests
-from ibmflow.services.console import visible_processes
+from ibmflow.services import commands, processes, requests
+from ibmflow.services.commands import On
+from ibmflow.services.console import VisibleProcess, visible_processes
+from ibmflow.services.processes import ProcessStatus
 from ibmflow.web import api_errors
 from ibmflow.web.api_errors import ErrorOut
 from ibmflow.web.auth import Gate, caller_of
@@ -33,52 +35,6 @@ DESCRIPTION = (
     "413 (a body over 1 MB) or 422 (a malformed body or parameter)."
 )
 T = TypeVar("T")
-
-
-class ProcessOut(BaseModel):
-    process: str
-    title: str
-    country: str
-    state: str
-    workflow: str
-    version: int = Field(description="The optimistic lock: give it back as expected_version.")
-    updated_at: str | None
-    due_at: str | None = Field(description="When the current step is due (UTC).")
-    overdue: bool
-
-
-class StepOut(BaseModel):
-    id: str
-    title: str
-    owner: str
-    target_days: int | None
-    final: bool
-    entered_at: str | None
-    completed_at: str | None
-    due_at: str | None
-    status: Literal["done", "current", "pending"]
-    overdue: bool
-
-
-class WorkflowOut(BaseModel):
-    id: str
-    version: int
-
-
-class StatusOut(BaseModel):
-    process: str
-    title: str
-    country: str
-    timezone: str
-    workflow: WorkflowOut
-    state: str
-    state_title: str
-    suspended_from: str | None
-    version: int
-    steps: list[StepOut]
-    blockers: list[str] = Field(description="What blocks the current step, in words.")
-    triggers: list[str]
-    as_of: str | None
 
 
 class RequestOut(BaseModel):
@@ -187,7 +143,7 @@ def install(gate: Gate) -> None:
         "GET",
         "/api/processes",
         "view",
-        response_model=list[ProcessOut],
+        response_model=list[VisibleProcess],
         responses=ERRORS,
         tags=tags,
     )
@@ -196,7 +152,12 @@ def install(gate: Gate) -> None:
         return await _call(visible_processes, ctx, caller_of(request).account)
 
     @gate.api(
-        "GET", "/api/processes/{key}", "view", response_model=StatusOut, responses=ERRORS, tags=tags
+        "GET",
+        "/api/processes/{key}",
+        "view",
+        response_model=ProcessStatus,
+        responses=ERRORS,
+        tags=tags,
     )
     async def process_status(key: str, request: Request) -> Any:
         """A process's steps with their dates, and what blocks the current step, in words."""
@@ -214,10 +175,17 @@ def install(gate: Gate) -> None:
         """Every request of a process to the focal points, with its status and answer."""
         return await _call(requests.list_requests, ctx, key)
 
-    @gate.api(
-        "POST",
-        "/api/processes/{key}/requests",
-        "request",
+    def command(name: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Add the API route of command `name` of the table (its path and permission there)."""
+        entry = commands.COMMANDS[name]
+        return gate.api("POST", f"/api/processes/{{key}}/{entry.api}", entry.permission, **options)
+
+    async def run(name: str, key: str, body: BaseModel, request: Request) -> Any:
+        on = On(process=key, actor=caller_of(request).account.email, via="api")
+        return await _call(commands.run, ctx, name, on, body.model_dump())
+
+    @command(
+        "request.send",
         response_model=OpenedOut,
         status_code=201,
         responses=ERRORS,
@@ -225,88 +193,41 @@ def install(gate: Gate) -> None:
     )
     async def open_requests(key: str, body: OpenRequestsIn, request: Request) -> Any:
         """Send a request of a kind to every institution in scope that has none pending yet."""
-        ids = await _call(
-            requests.send_requests,
-            ctx,
-            key,
-            kind=body.kind,
-            institutions=body.institutions,
-            scope=body.scope,
-            due_days=body.due_days,
-            instructions=body.instructions,
-            actor=caller_of(request).account.email,
-        )
-        return OpenedOut(requests=ids)
+        return OpenedOut(requests=await run("request.send", key, body, request))
 
-    async def fire(
-        key: str, trigger: str, body: AdvanceIn, request: Request, **extra: Any
-    ) -> MovedOut:
-        seen = body.expected_version
-        if seen is None:
-            seen = await _call(processes.read_version, ctx, key)
-        moved = await _call(
-            processes.fire,
-            ctx,
-            key,
-            trigger,
-            actor=caller_of(request).account.email,
-            expected_version=seen,
-            **extra,
-        )
+    async def fire(name: str, key: str, body: AdvanceIn, request: Request) -> MovedOut:
+        moved = await run(name, key, body, request)
+        assert isinstance(moved, processes.Moved)
         return MovedOut(
             process=moved.process,
-            trigger=trigger,
+            trigger=moved.outcome.trigger,
             before=moved.outcome.before,
             after=moved.outcome.after,
             version=moved.version,
         )
 
-    moves = {**ERRORS, **CONFLICT}
+    moves: dict[str, Any] = {
+        "response_model": MovedOut,
+        "responses": {**ERRORS, **CONFLICT},
+        "tags": tags,
+    }
 
-    @gate.api(
-        "POST",
-        "/api/processes/{key}/advance",
-        "move",
-        response_model=MovedOut,
-        responses=moves,
-        tags=tags,
-    )
+    @command("advance", **moves)
     async def advance(key: str, body: AdvanceIn, request: Request) -> Any:
         """Complete the current step if its exit conditions are met (else 400 with blockers)."""
-        return await fire(key, "complete", body, request)
+        return await fire("advance", key, body, request)
 
-    @gate.api(
-        "POST",
-        "/api/processes/{key}/return",
-        "move",
-        response_model=MovedOut,
-        responses=moves,
-        tags=tags,
-    )
+    @command("return", **moves)
     async def return_to(key: str, body: ReturnIn, request: Request) -> Any:
         """Return the process to an earlier step, with a reason."""
-        return await fire(key, "return_to", body, request, target=body.step, reason=body.reason)
+        return await fire("return", key, body, request)
 
-    @gate.api(
-        "POST",
-        "/api/processes/{key}/suspend",
-        "move",
-        response_model=MovedOut,
-        responses=moves,
-        tags=tags,
-    )
+    @command("suspend", **moves)
     async def suspend(key: str, body: ReasonIn, request: Request) -> Any:
         """Suspend the process, with a reason (it resumes at the same step)."""
-        return await fire(key, "suspend", body, request, reason=body.reason)
+        return await fire("suspend", key, body, request)
 
-    @gate.api(
-        "POST",
-        "/api/processes/{key}/resume",
-        "move",
-        response_model=MovedOut,
-        responses=moves,
-        tags=tags,
-    )
+    @command("resume", **moves)
     async def resume(key: str, body: ReasonIn, request: Request) -> Any:
         """Resume a suspended process at the step it was suspended in, with a reason."""
-        return await fire(key, "resume", body, request, reason=body.reason)
+        return await fire("resume", key, body, request)

@@ -75,7 +75,7 @@ async def process_response(
         "console/process.html",
         status_code,
         caller,
-        key=page["status"]["process"],
+        key=page.status.process,
         page=page,
         unmatched=unmatched,
         problem=problem,
