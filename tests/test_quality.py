@@ -43,7 +43,6 @@ BEING_SPLIT = frozenset(
         "ibmflow/services/records.py",
         "ibmflow/services/requests.py",
         "ibmflow/storage/repository.py",
-        "ibmflow/web/actions.py",
     }
 )
 
