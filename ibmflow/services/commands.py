@@ -6,6 +6,9 @@ An edge turns its input into the arguments (a form with `from_form`; a JSON body
 options as they are) and calls `run`; it decides nothing else. Adding an action is one entry in
 `COMMANDS`, plus its form, route or options where it is shown. A parameter may be a file: the form
 gives an `Upload` (`Param.upload`), the command line reads the file into one.
+
+Long because: it is the table itself, one entry per action with its parameters; split by area, the
+entries would be read in several files again, which is what this module ends.
 """
 
 from __future__ import annotations

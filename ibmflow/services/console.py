@@ -28,7 +28,8 @@ from ibmflow.services.context import Context
 from ibmflow.services.decisions import list_decisions
 from ibmflow.services.documents import Upload, upload_problems
 from ibmflow.services.inbound import QUARANTINED, list_quarantine
-from ibmflow.services.processes import ProcessStatus, ProcessSummary, status, summary
+from ibmflow.services.process_views import ProcessStatus, ProcessSummary
+from ibmflow.services.processes import status, summary
 from ibmflow.services.requests import list_requests
 from ibmflow.storage import repository as repo
 from ibmflow.storage.queries import processes as queries

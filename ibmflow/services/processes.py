@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
 from sqlmodel import Session
 
 from ibmflow.audit import AuditRecord
@@ -20,6 +18,12 @@ from ibmflow.roster import Roster, default_roster
 from ibmflow.services import deadlines, followups
 from ibmflow.services.common import definition_for, due_after, iso
 from ibmflow.services.context import Context
+from ibmflow.services.process_views import (
+    ProcessStatus,
+    ProcessSummary,
+    StepView,
+    WorkflowRef,
+)
 from ibmflow.services.roster import apply_roster
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
@@ -277,66 +281,6 @@ def _conflict(
         process=process.key,
         step=process.state,
     )
-
-
-@dataclass(frozen=True)
-class WorkflowRef:
-    """The workflow and version a process runs on."""
-
-    id: str
-    version: int
-
-
-@dataclass(frozen=True)
-class StepView:
-    """One step of a process with its dates (UTC, ISO 8601)."""
-
-    id: str
-    title: str
-    owner: str
-    target_days: int | None
-    final: bool
-    entered_at: str | None
-    completed_at: str | None
-    due_at: str | None
-    status: Literal["done", "current", "pending"]
-    overdue: bool
-
-
-@dataclass(frozen=True)
-class ProcessStatus:
-    """Where a process stands: its steps and what blocks the current one."""
-
-    process: str
-    title: str
-    country: str
-    timezone: str
-    workflow: WorkflowRef
-    state: str
-    state_title: str
-    suspended_from: str | None
-    version: int
-    steps: tuple[StepView, ...]
-    blockers: Annotated[
-        tuple[str, ...], Field(description="What blocks the current step, in words.")
-    ]
-    triggers: tuple[str, ...]
-    as_of: str | None
-
-
-@dataclass(frozen=True)
-class ProcessSummary:
-    """A process in a list: where it stands."""
-
-    process: str
-    title: str
-    country: str
-    state: str
-    workflow: str
-    version: Annotated[
-        int, Field(description="The optimistic lock: give it back as expected_version.")
-    ]
-    updated_at: str | None
 
 
 def status(ctx: Context, key: str) -> ProcessStatus:

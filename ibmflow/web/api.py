@@ -19,7 +19,7 @@ from ibmflow.errors import IbmflowError, TransitionRefused
 from ibmflow.services import commands, processes, requests
 from ibmflow.services.commands import On
 from ibmflow.services.console import VisibleProcess, visible_processes
-from ibmflow.services.processes import ProcessStatus
+from ibmflow.services.process_views import ProcessStatus
 from ibmflow.web import api_errors
 from ibmflow.web.api_errors import ErrorOut
 from ibmflow.web.auth import Gate, caller_of
