@@ -47,6 +47,12 @@ def get_process(session: Session, key: str, *, lock: bool = False) -> ProcessRow
     return row
 
 
+def process_keys(session: Session) -> dict[int, str]:
+    """The key of every process by its id, in the order they were started."""
+    rows = session.exec(select(ProcessRow.id, ProcessRow.key).order_by(col(ProcessRow.id)))
+    return {pid or 0: key for pid, key in rows}
+
+
 _Owned = TypeVar("_Owned", DecisionRow, DocumentRow, RequestRow)
 _LISTS = {
     DecisionRow: "decision list",
