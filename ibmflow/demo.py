@@ -121,7 +121,7 @@ def drive(
         filename=roster_file.name,
         known_institutions={**dict.fromkeys(VOTERS, "permanent"), "MOH": "associated"},
     )
-    say(f"  roster imported: {counts['people_added']} people")
+    say(f"  roster imported: {counts.people_added} people")
     for person in people.people:
         if "focal_point" in person.roles:
             records.record_answer(

@@ -46,7 +46,10 @@ def roster_import(ctx: typer.Context, process: str, file: Path, as_: ActAs = Non
 
     s = state(ctx)
     counts = import_roster(s.context, process, file, actor=s.actor)
-    out.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()), highlight=False)
+    out.print(
+        ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.to_dict().items()),
+        highlight=False,
+    )
 
 
 @roster_app.command("show")
@@ -58,20 +61,20 @@ def roster_show(
 
     data = roster_of(state(ctx).context, process)
     if as_json:
-        print_json(data)
+        print_json(data.to_dict())
         return
     table(
         "Institutions",
         ["code", "name", "category", "focal points", "IAWG member"],
         [
-            [i["code"], i["name"], i["category"], ", ".join(i["focal_points"]), i["iawg_member"]]
-            for i in data["institutions"]
+            [i.code, i.name, i.category, ", ".join(i.focal_points), i.iawg_member]
+            for i in data.institutions
         ],
     )
     table(
         "People",
         ["name", "email", "institution", "roles"],
-        [[p["name"], p["email"], p["institution"], ", ".join(p["roles"])] for p in data["people"]],
+        [[p.name, p.email, p.institution, ", ".join(p.roles)] for p in data.people],
     )
 
 
