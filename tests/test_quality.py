@@ -42,7 +42,6 @@ BEING_SPLIT = frozenset(
         "ibmflow/services/inbound.py",
         "ibmflow/services/records.py",
         "ibmflow/services/requests.py",
-        "ibmflow/storage/repository.py",
     }
 )
 

@@ -231,7 +231,7 @@ def _vote(ctx: Context, on: On, args: Args) -> decisions.VoteResult:
     return decisions.vote(ctx, on.process, on.object_id, **args, actor=on.actor, via=on.via)
 
 
-def _add_person(ctx: Context, on: On, args: Args) -> dict[str, int]:
+def _add_person(ctx: Context, on: On, args: Args) -> roster.RosterImported:
     roles = args.get("roles") or []
     return roster.add_person(
         ctx,
