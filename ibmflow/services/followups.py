@@ -38,8 +38,7 @@ def _notify(
 ) -> None:
     for notification in definition.notifications(state.id, on):
         to = mailings.addresses_for_roles(tx, process, notification.to)
-        if to:
-            mailings.send(ctx, tx, process, notification.template, to, context, now)
+        mailings.announce(ctx, tx, process, notification.template, to, context, now)
 
 
 def entered(

@@ -103,6 +103,33 @@ def send(
     return row.message_id
 
 
+def announce(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    kind: str,
+    to: Sequence[str],
+    context: dict[str, Any],
+    now: datetime,
+) -> list[str]:
+    """A notice to many people (a step entered or completed, a decision's result): rendered once,
+    put in the outbox as one mail per person, so that nobody learns the addresses of the other
+    institutions' people. Returns the Message-IDs."""
+    mail = renderer(ctx).render(kind, {**base_context(ctx, tx, process), **context})
+    return [
+        outbox.enqueue(
+            tx,
+            kind=kind,
+            to=[address],
+            mail=mail,
+            now=now,
+            domain=domain(ctx),
+            process_id=process.id,
+        ).message_id
+        for address in dict.fromkeys(to)
+    ]
+
+
 def addresses_for_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[str]:
     """The addresses of the people holding any of the roles a definition names (read once per
     transaction and set of roles)."""
