@@ -220,10 +220,10 @@ def install(gate: Gate) -> None:
             request,
             caller,
             "document",
-            lambda: console.attach_upload(
+            lambda: records.attach_document(
                 ctx,
                 key,
-                upload=caller.upload("file"),
+                caller.upload("file"),
                 kind=_required(caller, "kind", "the kind of document"),
                 actor=caller.account.email,
             ),
@@ -322,7 +322,7 @@ def install(gate: Gate) -> None:
             request,
             caller,
             "chapter_draft",
-            lambda: console.submit_chapter_upload(
+            lambda: records.submit_chapter(
                 ctx,
                 key,
                 title=_required(caller, "title", "the chapter"),
