@@ -17,17 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
-
 from ibmflow.decisions import Ballot, ballot_for
 from ibmflow.errors import InvalidCommand, NotAnswerer, NotFound
 from ibmflow.facts import Person
 from ibmflow.requestkinds import KINDS
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import answers as queries
 from ibmflow.storage.tables import (
     InstitutionRow,
-    LinkTokenRow,
     PersonRow,
     ProcessRow,
     RequestRow,
@@ -47,13 +45,7 @@ class Answerer:
 def addressees(tx: Tx, process: ProcessRow, request: RequestRow) -> list[PersonRow]:
     """Whom a request (not a vote) is for: the people it was mailed to, its focal point and, for a
     request to an institution, the institution's focal points today."""
-    ids = {
-        pid
-        for pid in tx.session.exec(
-            select(LinkTokenRow.person_id).where(LinkTokenRow.request_id == request.id)
-        )
-        if pid is not None
-    }
+    ids = queries.linked_people(tx.session, request.id or 0)
     if request.focal_point_id is not None:
         ids.add(request.focal_point_id)
     if KINDS[request.kind].per == "institution":
@@ -62,7 +54,7 @@ def addressees(tx: Tx, process: ProcessRow, request: RequestRow) -> list[PersonR
             for r in repo.active_roles(tx.session, process, "focal_point")
             if r.institution_id == request.institution_id
         }
-    rows = tx.session.exec(select(PersonRow).where(col(PersonRow.id).in_(ids))).all()
+    rows = queries.people(tx.session, ids)
     return sorted(rows, key=lambda p: p.id or 0)
 
 
@@ -89,7 +81,10 @@ def may_answer(
     NotAnswerer saying who may, if not. With `vouched` (a coordinator takes the answer as given), a
     request's answer is taken from anyone, or from no one named; a ballot still needs its voter."""
     kind = KINDS[request.kind]
-    person = repo.person_or_none(tx.session, process, email) if email else None
+    person = None
+    if email:  # a voter must be on the roster (NotFound); anyone may send a request's answer
+        find = repo.person if kind.is_vote else repo.person_or_none
+        person = find(tx.session, process, email)
     if vouched and not kind.is_vote:
         try:  # whom they answer for as a deputy, if the rule says
             return may_answer(tx, process, request, email, now) if person else Answerer(None)
@@ -154,15 +149,7 @@ def first_answerable(
 ) -> tuple[RequestRow | None, PersonRow | None]:
     """The first pending request of `kind` that `person` may answer, and whom they answer for as a
     deputy (None when they answer as themselves); (None, None) if there is none."""
-    pending = tx.session.exec(
-        select(RequestRow)
-        .where(
-            RequestRow.process_id == process.id,
-            RequestRow.kind == kind,
-            RequestRow.status == "sent",
-        )
-        .order_by(col(RequestRow.id))
-    ).all()
+    pending = queries.pending(tx.session, process, kind)
     for request in pending:
         try:
             answerer = may_answer(tx, process, request, person.email, now)

@@ -11,7 +11,7 @@ from datetime import datetime
 from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.decisions import ADOPTED, OPEN, REJECTED, Ballot, describe_vote, tally
 from ibmflow.facts import Facts
-from ibmflow.services import mailings, requests
+from ibmflow.services import answering, mailings
 from ibmflow.services.common import iso, require_step
 from ibmflow.services.context import Context
 from ibmflow.services.documents import Upload
@@ -88,7 +88,7 @@ def cast(
             },
         )
     )
-    requests.record(
+    answering.record(
         ctx,
         tx,
         process,

@@ -8,10 +8,8 @@ import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
-
 from ibmflow.audit import AuditRecord
-from ibmflow.decisions import ADOPTED, OPEN, describe_vote, tally
+from ibmflow.decisions import describe_vote, tally
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.facts import DECISION_SUBJECTS
 from ibmflow.requestkinds import VOTE
@@ -49,13 +47,7 @@ def open_decision(
         require_step(process, doing="opening an IAWG decision")
         if document_id is not None:
             repo.owned(tx.session, process, DocumentRow, document_id)
-        pending = tx.session.exec(
-            select(DecisionRow).where(
-                DecisionRow.process_id == process.id,
-                DecisionRow.subject == subject,
-                col(DecisionRow.status).in_([OPEN, ADOPTED]),
-            )
-        ).first()
+        pending = queries.decision_pending(tx.session, process, subject)
         if pending is not None:
             raise InvalidCommand(
                 f"decision #{pending.id} on {DECISION_SUBJECTS[subject]} is already "

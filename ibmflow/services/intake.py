@@ -19,7 +19,7 @@ from datetime import datetime
 from ibmflow.audit import JSONValue
 from ibmflow.errors import InvalidCommand
 from ibmflow.requestkinds import KINDS, check_answer
-from ibmflow.services import answerers, ballots, documents, requests
+from ibmflow.services import answerers, answering, ballots, documents, requests
 from ibmflow.services.ballots import VoteResult
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
@@ -97,11 +97,14 @@ def receive(
         )
     files, file_problems = documents.check_uploads(ctx, answer.uploads)
     fields, text, problems = check_answer(request.kind, answer.fields, answer.text)
-    if channel.corrects and (problems or file_problems):
-        raise InvalidCommand(" ".join([*problems, *file_problems]), process=process.key)
-    excused = spec.incomplete_ok and (answer.vouched_by is not None or bool(files))
-    if problems and not excused:
-        raise InvalidCommand(" ".join(problems), process=process.key)
+    # An incomplete answer is recorded as it came (the problems named) when a coordinator vouches
+    # for it, or when files that may carry it came from someone who cannot correct it.
+    excused = spec.incomplete_ok and (
+        answer.vouched_by is not None or (bool(files) and not channel.corrects)
+    )
+    refused = [*([] if excused else problems), *(file_problems if channel.corrects else [])]
+    if refused:
+        raise InvalidCommand(" ".join(refused), process=process.key)
     detail: dict[str, JSONValue] = dict(answer.detail)
     if who.deputy_for is not None:
         detail["deputy_for"] = who.deputy_for.email
@@ -126,7 +129,7 @@ def receive(
             detail=detail,
         )
         return Received(request.id or 0, vote)
-    requests.record(
+    answering.record(
         ctx,
         tx,
         process,

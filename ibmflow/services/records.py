@@ -6,8 +6,6 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-from sqlmodel import select
-
 from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.requestkinds import KINDS
@@ -20,6 +18,7 @@ from ibmflow.services.roster import apply_roster
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import answers as queries
+from ibmflow.storage.queries import records as facts_queries
 from ibmflow.storage.tables import (
     AdoptionRow,
     AppointmentRow,
@@ -216,11 +215,7 @@ def add_task_force(ctx: Context, key: str, *, name: str, lead: str | None, actor
     name, lead = clean(name, TASK_FORCE_NAME), clean_optional(lead, TASK_FORCE_LEAD)
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, doing="naming a task force")
-        if tx.session.exec(
-            select(TaskForceRow).where(
-                TaskForceRow.process_id == process.id, TaskForceRow.name == name
-            )
-        ).first():
+        if facts_queries.task_force(tx.session, process, name):
             raise InvalidCommand(f"task force {name!r} already exists in {key}.")
         tx.session.add(TaskForceRow(process_id=process.id or 0, name=name, lead=lead))
         tx.audit(
@@ -240,9 +235,7 @@ def add_chapter(ctx: Context, key: str, *, title: str, lead: str | None, actor: 
     title, lead = clean(title, CHAPTER_TITLE), clean_optional(lead, CHAPTER_LEAD)
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, doing="defining a chapter")
-        if tx.session.exec(
-            select(ChapterRow).where(ChapterRow.process_id == process.id, ChapterRow.title == title)
-        ).first():
+        if facts_queries.chapter(tx.session, process, title):
             raise InvalidCommand(f"chapter {title!r} already exists in {key}.")
         tx.session.add(ChapterRow(process_id=process.id or 0, title=title, lead=lead))
         tx.audit(
@@ -280,9 +273,7 @@ def set_chapter_lead(ctx: Context, key: str, *, title: str, lead: str, actor: st
 
 
 def _chapter(tx: Tx, process: ProcessRow, title: str) -> ChapterRow:
-    chapter = tx.session.exec(
-        select(ChapterRow).where(ChapterRow.process_id == process.id, ChapterRow.title == title)
-    ).first()
+    chapter = facts_queries.chapter(tx.session, process, title)
     if chapter is None:
         raise NotFound(
             f"no chapter {title!r} in {process.key}; define it with `ibmflow chapter add`."
@@ -377,7 +368,7 @@ def record_adoption(
     reference = clean(reference, REFERENCE)
     with on_process(ctx, key) as (tx, process, now):
         require_step_that(ctx, tx, process, "adoption", doing="recording the adoption")
-        if tx.session.exec(select(AdoptionRow).where(AdoptionRow.process_id == process.id)).first():
+        if facts_queries.adoption(tx.session, process):
             raise InvalidCommand(f"the adoption of {key} is already recorded.")
         tx.session.add(
             AdoptionRow(

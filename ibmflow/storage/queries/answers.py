@@ -7,7 +7,9 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
+from ibmflow.decisions import ADOPTED, OPEN
 from ibmflow.storage.tables import (
+    DecisionRow,
     EarlierAnswerRow,
     InboundMessageRow,
     LinkTokenRow,
@@ -182,3 +184,14 @@ def inbound(
     if status is not None:
         query = query.where(InboundMessageRow.status == status)
     return session.exec(query.order_by(col(InboundMessageRow.id))).all()
+
+
+def decision_pending(session: Session, process: ProcessRow, subject: str) -> DecisionRow | None:
+    """A decision on `subject` still open or already adopted (a revised motion must wait)."""
+    return session.exec(
+        select(DecisionRow).where(
+            DecisionRow.process_id == process.id,
+            DecisionRow.subject == subject,
+            col(DecisionRow.status).in_([OPEN, ADOPTED]),
+        )
+    ).first()
