@@ -13,9 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from clirun import Cli, invoker, on_database
+from clirun import Cli
 from scenarios import at_stakeholder_identification
 from sqlmodel import select
+from test_cli_end_to_end import cli as cli  # the fixture
 from test_inbound_receive import (
     BORDER_MEMBER,
     CUSTOMS,
@@ -50,17 +51,6 @@ sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def process(ctx: Context, tmp_path: Path) -> str:
     at_stakeholder_identification(ctx, KEY, tmp_path, title="Demo strategy")
     return KEY
-
-
-@pytest.fixture
-def cli(
-    env: dict[str, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Cli:
-    on_database(env, tmp_path, monkeypatch)
-    return invoker(capsys)
 
 
 @contextmanager
