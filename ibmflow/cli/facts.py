@@ -174,6 +174,7 @@ def answer(
     as_: ActAs = None,
 ) -> None:
     """Record an institution's answer to a request received outside ibmflow."""
+    from ibmflow.services.documents import Upload
     from ibmflow.services.records import record_answer
 
     fields = {}
@@ -191,7 +192,7 @@ def answer(
         email=email,
         text=text,
         fields=fields,
-        files=file,
+        files=[Upload.read(path) for path in file or []],
         actor=s.actor,
     )
     out.print(f"answer recorded on request #{request_id}", highlight=False)
@@ -213,10 +214,11 @@ def attach(
     as_: ActAs = None,
 ) -> None:
     """Attach a document to the current step."""
+    from ibmflow.services.documents import Upload
     from ibmflow.services.records import attach_document
 
     s = state(ctx)
-    doc_id = attach_document(s.context, process, file, kind=kind, actor=s.actor)
+    doc_id = attach_document(s.context, process, Upload.read(file), kind=kind, actor=s.actor)
     out.print(f"document #{doc_id} attached ({kind})", highlight=False)
 
 
@@ -264,10 +266,11 @@ def chapter_submit(
     ctx: typer.Context, process: str, title: str, file: Path, as_: ActAs = None
 ) -> None:
     """Submit a chapter's draft."""
+    from ibmflow.services.documents import Upload
     from ibmflow.services.records import submit_chapter
 
     s = state(ctx)
-    submit_chapter(s.context, process, title=title, path=file, actor=s.actor)
+    submit_chapter(s.context, process, title=title, upload=Upload.read(file), actor=s.actor)
     out.print(f"draft of {title!r} submitted", highlight=False)
 
 

@@ -93,10 +93,10 @@ def install(gate: Gate) -> None:
             request,
             caller,
             "document",
-            lambda: console.attach_upload(
+            lambda: records.attach_document(
                 ctx,
                 key,
-                upload=caller.upload("file"),
+                caller.upload("file"),
                 kind=text(caller.field("kind"), "the kind of document"),
                 actor=caller.account.email,
             ),
@@ -109,7 +109,7 @@ def install(gate: Gate) -> None:
             request,
             caller,
             "chapter_draft",
-            lambda: console.submit_chapter_upload(
+            lambda: records.submit_chapter(
                 ctx,
                 key,
                 title=text(caller.field("title"), "the chapter"),
