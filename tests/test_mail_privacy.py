@@ -24,7 +24,7 @@ from ibmflow.services.dispatch import build_transport, dispatch_once
 
 KEY = "PRIVACY-1"
 # The subjects of the step notices and of a decision's result (notifications/en/*.subject.txt).
-NOTICES = ("Now under way:", "Completed:")
+NOTICES = ("Now under way:", "Completed:", "IAWG decision #")
 
 
 @pytest.fixture
@@ -49,8 +49,10 @@ def deliver_all(ctx: Context) -> None:
         assert not report.failed and not report.deferred, report.summary()
 
 
-def test_step_notices_go_to_each_person_alone(ctx: Context, sink: Sink) -> None:
-    """Every step notice arrives with one address in the envelope, in To: and
+def test_step_notices_and_decision_results_go_to_each_person_alone(
+    ctx: Context, sink: Sink
+) -> None:
+    """Every step notice and decision result arrives with one address in the envelope, in To: and
     nowhere else (no Cc, no Bcc); each person addressed still gets each notice once."""
     drive(ctx, KEY, until=5)
     deliver_all(ctx)

@@ -215,10 +215,8 @@ def attach(
 ) -> None:
     """Attach a document to the current step."""
     from ibmflow.services.documents import Upload
-    from ibmflow.services.records import attach_document
 
-    s = state(ctx)
-    doc_id = attach_document(s.context, process, Upload.read(file), kind=kind, actor=s.actor)
+    doc_id = dispatch(ctx, "document.attach", process, upload=Upload.read(file), kind=kind)
     out.print(f"document #{doc_id} attached ({kind})", highlight=False)
 
 
@@ -267,10 +265,8 @@ def chapter_submit(
 ) -> None:
     """Submit a chapter's draft."""
     from ibmflow.services.documents import Upload
-    from ibmflow.services.records import submit_chapter
 
-    s = state(ctx)
-    submit_chapter(s.context, process, title=title, upload=Upload.read(file), actor=s.actor)
+    dispatch(ctx, "chapter.submit", process, title=title, upload=Upload.read(file))
     out.print(f"draft of {title!r} submitted", highlight=False)
 
 

@@ -142,17 +142,16 @@ def _close(
     to = mailings.addresses_for_roles(
         tx, process, ["coordinator", "chair", "iawg_members", "representatives"]
     )
-    if to:
-        mailings.send(
-            ctx,
-            tx,
-            process,
-            "decision_result",
-            to,
-            {
-                "decision": {"id": row.id, "title": row.title, "outcome": outcome},
-                "votes": [describe_vote(facts, decision, c) for c in facts.permanent_codes()],
-                "objections": [f"{facts.short_name(c)}: {r}" for c, r in objections],
-            },
-            now,
-        )
+    mailings.announce(
+        ctx,
+        tx,
+        process,
+        "decision_result",
+        to,
+        {
+            "decision": {"id": row.id, "title": row.title, "outcome": outcome},
+            "votes": [describe_vote(facts, decision, c) for c in facts.permanent_codes()],
+            "objections": [f"{facts.short_name(c)}: {r}" for c, r in objections],
+        },
+        now,
+    )
