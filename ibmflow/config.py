@@ -56,6 +56,7 @@ class Settings:
     smtp_username: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
     smtp_timeout_s: int = 30
+    smtp_max_per_connection: int = 100
     mail_from_address: str = "ibmflow@ibmflow.invalid"
     mail_from_name: str = "ibmflow"
     mail_reply_address: str = "replies@ibmflow.invalid"
@@ -66,6 +67,7 @@ class Settings:
     mail_max_attempts: int = 8
     mail_retry_base_s: int = 30
     mail_lease_s: int = 60
+    mail_batch: int = 200
     mail_quarantine_alert_every_s: int = 3600
     answers_max_upload_mb: int = 20
     answers_allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
@@ -284,6 +286,7 @@ _SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "smtp.username": (_text, None),
     "smtp.password": (_text, None),
     "smtp.timeout_s": (_whole("seconds", 1, 600), 30),
+    "smtp.max_per_connection": (_whole("messages", 1, 100000), 100),
     "mail.from_address": (_address, "ibmflow@ibmflow.invalid"),
     "mail.from_name": (_text, "ibmflow"),
     "mail.reply_address": (_address, "replies@ibmflow.invalid"),
@@ -292,6 +295,7 @@ _SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "mail.max_attempts": (_whole("attempts", 1, 100), 8),
     "mail.retry_base_s": (_whole("seconds", 1, 86400), 30),
     "mail.lease_s": (_whole("seconds", 10, 86400), 60),
+    "mail.batch": (_whole("mails", 1, 100000), 200),
     "mail.quarantine_alert_every_s": (_whole("seconds", 0, 7 * 86400), 3600),
     "answers.max_upload_mb": (_whole("megabytes", 1, 500), 20),
     "answers.allowed_types": (_types, DEFAULT_ALLOWED_TYPES),
