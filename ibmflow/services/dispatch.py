@@ -16,11 +16,14 @@ as one message.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import EmailMessage
+from functools import partial
 
 from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.errors import IbmflowError
@@ -122,7 +125,7 @@ class _Pass:
                 skip_locked=not self.ctx.db.is_sqlite,
             )
 
-    def keeps(self, row_id: int, left: Sequence[int]) -> bool:
+    def keeps(self, row_id: int, left: Sequence[Claimed]) -> bool:
         """Whether `row_id` is still this dispatcher's to send, renewing its claims first when less
         than `smtp.timeout_s` of the lease is left (after marking what it delivered): a slow pass
         keeps what it claimed, but a row another dispatcher took meanwhile (this one's lease ran
@@ -134,7 +137,8 @@ class _Pass:
         self.until = now + timedelta(seconds=self.lease_s)
         with self.ctx.db.transaction() as tx:
             conn = tx.session.connection()
-            mine = queries.renew(conn, self.worker_id, [row_id, *left], self.until)
+            ids = [row_id, *(r.id for r in left)]
+            mine = queries.renew(conn, self.worker_id, ids, self.until)
         return row_id in mine
 
     def release(self, ids: Sequence[int]) -> None:
@@ -335,6 +339,13 @@ async def dispatch_once(
     rows = run.claim(batch or ctx.settings.mail_batch)
     if not rows:
         return run.report
+    ahead: dict[int, _Composed] = {}  # the next mail, composed while the one before was sent
+
+    def compose_next(index: int) -> None:
+        ahead.clear()
+        if index < len(rows):
+            ahead[rows[index].id] = _composed(ctx, rows[index])
+
     try:
         async with connected(transport) as sender:
             for index, row in enumerate(rows):
@@ -343,10 +354,12 @@ async def dispatch_once(
                     run.release([r.id for r in rows[index:]])  # not begun: the next pass takes them
                     break
                 run.report.claimed.append(row.id)
-                if not run.keeps(row.id, [r.id for r in rows[index + 1 :]]):
+                if not run.keeps(row.id, rows[index + 1 :]):
                     run.report.skipped.append(row.id)
                     continue
-                outcome = await _deliver(run, sender, row)
+                composed = ahead.pop(row.id, None) or _composed(ctx, row)
+                after = partial(compose_next, index + 1)
+                outcome = await _deliver(run, sender, row, composed, after)
                 if outcome != "delivered":
                     getattr(run.report, outcome).append(row.id)
     finally:
@@ -354,23 +367,39 @@ async def dispatch_once(
     return run.report
 
 
-async def _deliver(run: _Pass, sender: Transport, row: Claimed) -> str:
-    """Send one claimed row: "delivered" (marked later, with the others), or its failed try marked
-    at once: "deferred", "failed" or "skipped"."""
-    ctx, worker_id = run.ctx, run.worker_id
+_Composed = tuple[EmailMessage, list[str]] | PermanentMailError
+
+
+def _composed(ctx: Context, row: Claimed) -> _Composed:
+    """The message of a row and its recipients; a row that cannot be composed (edited by hand) will
+    not improve by waiting: a permanent error."""
     try:
-        message = compose(row, ctx.settings)
-        to = recipients(row)
+        return compose(row, ctx.settings), recipients(row)
     except (ValueError, TypeError, IbmflowError) as exc:
-        # A row that cannot be composed (edited by hand) will not improve by waiting.
-        error = PermanentMailError(f"cannot compose the message: {exc}")
-        return _mark_failed_try(ctx, row, worker_id, error)
+        return PermanentMailError(f"cannot compose the message: {exc}")
+
+
+async def _deliver(
+    run: _Pass, sender: Transport, row: Claimed, composed: _Composed, meanwhile: Callable[[], None]
+) -> str:
+    """Send one claimed row, doing `meanwhile` while the server answers its first command:
+    "delivered" (marked later, with the others), or its failed try marked at once: "deferred",
+    "failed" or "skipped"."""
+    if isinstance(composed, PermanentMailError):
+        meanwhile()
+        return _mark_failed_try(run.ctx, row, run.worker_id, composed)
+    sending = asyncio.ensure_future(sender.send(*composed))
     try:
-        await sender.send(message, to)
+        await asyncio.sleep(0)  # the send goes as far as its first wait for the server
+        meanwhile()
+    finally:
+        await asyncio.wait([sending])  # whatever happened meanwhile, the send ends first
+    try:
+        sending.result()
     except PartialDeliveryError as exc:
         run.delivered_one(row, exc.refused)
         return "delivered"
     except (TransientMailError, PermanentMailError) as exc:
-        return _mark_failed_try(ctx, row, worker_id, exc)
+        return _mark_failed_try(run.ctx, row, run.worker_id, exc)
     run.delivered_one(row)
     return "delivered"
