@@ -466,7 +466,7 @@ def test_stored_intact_accepts_only_what_the_record_rebuilt_would(
         elif how == "move":  # text moved from the end of after_json to the front of `at`
             after = parts["after_json"] or ""
             k = data.draw(st.integers(0, len(after)))
-            parts["after_json"], parts["at"] = after[:k], after[k:] + parts["at"]
+            parts["after_json"], parts["at"] = after[:k], after[k:] + (parts["at"] or "")
         elif how == "replace":
             parts[name] = data.draw(st.text(max_size=12))
         else:
