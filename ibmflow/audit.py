@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import TypeAlias
+from hashlib import sha256
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from typing import NamedTuple, TypeAlias
 
 JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 GENESIS_HASH = "0" * 64
@@ -84,6 +86,11 @@ def _utc_text(at: datetime, timespec: str = "microseconds") -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec=timespec) + "Z"
 
 
+def utc_text(at: datetime) -> str:
+    """The moment as the chain writes it: ISO 8601 in UTC with microseconds and "Z"."""
+    return _utc_text(at)
+
+
 def record_to_json(record: AuditRecord) -> dict[str, JSONValue]:
     """Return the record as a JSON object (`at` as ISO 8601 UTC with microseconds and "Z")."""
     out: dict[str, JSONValue] = {f.name: getattr(record, f.name) for f in fields(record)}
@@ -105,18 +112,154 @@ def record_from_json(data: Mapping[str, JSONValue]) -> AuditRecord:
     return AuditRecord(at=moment.replace(tzinfo=UTC), before=before, after=after, **strs)
 
 
+# `canonical` writes the sorted compact JSON of {"seq": ..., **record_to_json(record)} by hand: the
+# keys in sorted order, each string as `json.dumps(..., ensure_ascii=False)` writes it, `before` and
+# `after` through one reused encoder. The bytes are pinned by tests/test_audit_chain.py, and
+# `json.dumps` of the whole is the reference it is tested against.
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+# The C encoder `_ENCODER.encode` builds at every call, built once (the same output).
+_C_ENCODE = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder({}, _ENCODER.default, encode_basestring, None, ":", ",", True, False, False)
+)
+# The C scanner `json.loads` runs, without the whitespace it allows around the text.
+_SCAN: Callable[[str, int], tuple[JSONValue, int]]
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def canonical_json(value: JSONValue) -> str:
+    """`value` as it is written inside `canonical` (and stored): sorted, compact, UTF-8 JSON."""
+    if value is None:
+        return "null"
+    if _C_ENCODE is None:
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))
+
+
+_Strings: TypeAlias = tuple[str, str, str, str, str, str]
+
+
+def _strings(
+    action: str,
+    actor: str,
+    entity: str | None,
+    on_behalf_of: str | None,
+    process: str | None,
+    reason: str | None,
+) -> _Strings:
+    """The text fields as JSON (TypeError for anything but a string or None)."""
+    string = encode_basestring  # raises TypeError for anything but a str
+    return (
+        string(action),
+        string(actor),
+        "null" if entity is None else string(entity),
+        "null" if on_behalf_of is None else string(on_behalf_of),
+        "null" if process is None else string(process),
+        "null" if reason is None else string(reason),
+    )
+
+
+def _canonical_text(seq: int, at: str, strings: _Strings, before: str, after: str) -> str:
+    # `at` is `_utc_text` of the moment, `before` and `after` are `canonical_json` of the values.
+    action, actor, entity, on_behalf_of, process, reason = strings
+    return (
+        f'{{"action":{action},"actor":{actor},"after":{after},"at":"{at}","before":{before},'
+        f'"entity":{entity},"on_behalf_of":{on_behalf_of},"process":{process},'
+        f'"reason":{reason},"seq":{seq:d}}}'
+    )
+
+
 def canonical(seq: int, record: AuditRecord) -> bytes:
     """Serialise `seq` and every field of `record` deterministically (sorted compact UTF-8 JSON)."""
-    body = {"seq": seq, **record_to_json(record)}
-    text = json.dumps(
-        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return text.encode("utf-8")
+    r = record
+    strings = _strings(r.action, r.actor, r.entity, r.on_behalf_of, r.process, r.reason)
+    before, after = canonical_json(r.before), canonical_json(r.after)
+    return _canonical_text(seq, _utc_text(r.at), strings, before, after).encode("utf-8")
 
 
 def event_hash(prev_hash: str, seq: int, record: AuditRecord) -> str:
     """Return the hex SHA-256 of `prev_hash` followed by `canonical(seq, record)`."""
     return hashlib.sha256(prev_hash.encode("utf-8") + canonical(seq, record)).hexdigest()
+
+
+def stored_intact(
+    digest: str,
+    prev_hash: str,
+    seq: int,
+    at: str,
+    actor: str,
+    on_behalf_of: str | None,
+    action: str,
+    process: str | None,
+    entity: str | None,
+    before_json: str | None,
+    after_json: str | None,
+    reason: str | None,
+) -> bool:
+    """Whether an event as storage keeps it hashes to `digest`, found without rebuilding its record:
+    `at` as `record_to_json` writes it, `before_json` and `after_json` as stored JSON texts (None
+    for null).
+
+    A text stored as `canonical_json` writes it goes into the hashed text as it is, once checked to
+    hold one JSON value and nothing else (so that no part of the hashed text can pass for a piece of
+    its neighbour); a text stored in another form (with `json.dumps`'s spaces, as before) is parsed
+    and written again. True proves the stored parts are those of the record that was hashed. False
+    says only that this quick way could not tell (a hash that does not match, a text that is not
+    one JSON value, a field that is not a string): the caller then rebuilds the record the slow way,
+    which says what is wrong.
+    """
+    scan = _SCAN
+    try:
+        before, after, as_stored = "null", "null", True
+        if before_json is not None:
+            before_value, end = scan(before_json, 0)
+            if end != len(before_json):
+                return False
+            before, as_stored = before_json, '": ' not in before_json
+        if after_json is not None:
+            after_value, end = scan(after_json, 0)
+            if end != len(after_json):
+                return False
+            after, as_stored = after_json, as_stored and '": ' not in after_json
+        strings = _strings(action, actor, entity, on_behalf_of, process, reason)
+        # Whenever the texts as they are hash right, so do they written again (each holds one value):
+        # taking them as they are is only faster. A text showing `": ` most likely has the spaces of
+        # `json.dumps`, so it is written again straight away.
+        if as_stored:
+            text = _canonical_text(seq, at, strings, before, after)
+            if sha256((prev_hash + text).encode("utf-8")).hexdigest() == digest:
+                return True
+        if before_json is not None:
+            before = canonical_json(before_value)
+        if after_json is not None:
+            after = canonical_json(after_value)
+        text = _canonical_text(seq, at, strings, before, after)
+        return sha256((prev_hash + text).encode("utf-8")).hexdigest() == digest
+    except (StopIteration, ValueError, TypeError, RecursionError):
+        return False
+
+
+class CheckedLink(NamedTuple):
+    """An event whose hash was checked as it was read from storage (`intact`), kept without its
+    record: its number, its hashes and what names it in a report.
+
+    `unreadable` says why a stored event could not even be rebuilt into a record (it is then not
+    intact)."""
+
+    seq: int
+    prev_hash: str
+    hash: str
+    intact: bool
+    action: str
+    process: str | None
+    at: str
+    unreadable: str | None = None
+
+
+Link: TypeAlias = ChainedEvent | CheckedLink
 
 
 def append(previous: ChainedEvent | None, record: AuditRecord) -> ChainedEvent:
@@ -126,21 +269,34 @@ def append(previous: ChainedEvent | None, record: AuditRecord) -> ChainedEvent:
     return ChainedEvent(seq, record, prev_hash, event_hash(prev_hash, seq, record))
 
 
-def _consistent(event: ChainedEvent) -> bool:
+def _consistent(event: Link) -> bool:
+    if isinstance(event, CheckedLink):
+        return event.intact
     try:
         return event_hash(event.prev_hash, event.seq, event.record) == event.hash
     except (ValueError, TypeError):
         return False
 
 
-def _name(event: ChainedEvent) -> str:
-    r = event.record
-    where = f" on {r.process}" if r.process else ""
-    return f"event #{event.seq} ({r.action}{where} at {_utc_text(r.at, 'seconds')})"
+def intact(event: Link) -> bool:
+    """Whether the event's content still hashes to its hash."""
+    return _consistent(event)
+
+
+def _name(event: Link) -> str:
+    if isinstance(event, CheckedLink):
+        action, process, at = event.action, event.process, event.at
+        # `at` as `record_to_json` writes it ("...T10:00:00.000000Z"): shown to the second.
+        when = f"{at[:19]}Z" if len(at) == 27 and at.endswith("Z") else at
+    else:
+        r = event.record
+        action, process, when = r.action, r.process, _utc_text(r.at, "seconds")
+    where = f" on {process}" if process else ""
+    return f"event #{event.seq} ({action}{where} at {when})"
 
 
 def _fault(
-    chain: list[ChainedEvent], i: int, known: dict[str, int], expected_head: tuple[int, str] | None
+    chain: list[Link], i: int, known: dict[str, int], expected_head: tuple[int, str] | None
 ) -> tuple[int, str, int] | None:
     """Return (first bad seq, problem, events to keep as good) for chain[i], or None if it links."""
     e, prev = chain[i], (chain[i - 1] if i else None)
@@ -175,27 +331,34 @@ def _fault(
         if _consistent(e) or successor != e.hash:
             return e.seq, f"{_name(e)} was inserted: it does not link to {after}", i
     if not _consistent(e):
+        if isinstance(e, CheckedLink) and e.unreadable is not None:
+            why = f"event #{e.seq} cannot be read any more ({e.unreadable}): the stored log was altered"
+            return e.seq, why, i
         return e.seq, f"{_name(e)} was edited: its content no longer matches its hash", i
     return None
 
 
 def _report(
-    chain: list[ChainedEvent], checked: int, bad: int | None, problem: str | None, keep: int
+    chain: list[Link], checked: int, bad: int | None, problem: str | None, keep: int
 ) -> Verification:
     head_seq, head_hash = (chain[keep - 1].seq, chain[keep - 1].hash) if keep else (0, GENESIS_HASH)
     return Verification(bad is None, checked, head_seq, head_hash, bad, problem)
 
 
-def verify(
-    events: Iterable[ChainedEvent], *, expected_head: tuple[int, str] | None = None
-) -> Verification:
+def verify(events: Iterable[Link], *, expected_head: tuple[int, str] | None = None) -> Verification:
     """Check the chain (in storage order) and the head kept by storage; report the first fault."""
     chain = list(events)
     n, known = len(chain), {e.hash: i for i, e in enumerate(chain)}
-    for i in range(n):
+    seq, prev = 0, GENESIS_HASH
+    for i, e in enumerate(chain):
+        # The usual case, tested inline: `_fault` finds nothing wrong with exactly such an event.
+        if e.seq == seq + 1 and e.prev_hash == prev and _consistent(e):
+            seq, prev = e.seq, e.hash
+            continue
         fault = _fault(chain, i, known, expected_head)
         if fault is not None:
             return _report(chain, i + 1, *fault)
+        seq, prev = e.seq, e.hash
     last_seq, last_hash = (chain[-1].seq, chain[-1].hash) if chain else (0, GENESIS_HASH)
     if expected_head is None or expected_head == (last_seq, last_hash):
         return _report(chain, n, None, None, n)

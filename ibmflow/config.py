@@ -54,6 +54,7 @@ class Settings:
     smtp_username: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
     smtp_timeout_s: int = 30
+    smtp_max_per_connection: int = 100
     mail_from_address: str = "ibmflow@ibmflow.invalid"
     mail_from_name: str = "ibmflow"
     mail_reply_address: str = "replies@ibmflow.invalid"
@@ -64,6 +65,7 @@ class Settings:
     mail_max_attempts: int = 8
     mail_retry_base_s: int = 30
     mail_lease_s: int = 60
+    mail_batch: int = 200
     mail_quarantine_alert_every_s: int = 3600
     answers_max_upload_mb: int = 20
     answers_allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
@@ -133,6 +135,7 @@ _SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "smtp.username": (check.nonblank, None),
     "smtp.password": (check.nonblank, None),
     "smtp.timeout_s": (check.whole("seconds", 1, 600), 30),
+    "smtp.max_per_connection": (check.whole("messages", 1, 100000), 100),
     "mail.from_address": (check.address, "ibmflow@ibmflow.invalid"),
     "mail.from_name": (check.nonblank, "ibmflow"),
     "mail.reply_address": (check.address, "replies@ibmflow.invalid"),
@@ -141,6 +144,7 @@ _SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "mail.max_attempts": (check.whole("attempts", 1, 100), 8),
     "mail.retry_base_s": (check.whole("seconds", 1, 86400), 30),
     "mail.lease_s": (check.whole("seconds", 10, 86400), 60),
+    "mail.batch": (check.whole("mails", 1, 100000), 200),
     "mail.quarantine_alert_every_s": (check.whole("seconds", 0, 7 * 86400), 3600),
     "answers.max_upload_mb": (check.whole("megabytes", 1, 500), 20),
     "answers.allowed_types": (check.extensions, DEFAULT_ALLOWED_TYPES),

@@ -16,12 +16,15 @@ from ibmflow.audit import (
     GENESIS_HASH,
     AuditRecord,
     ChainedEvent,
+    CheckedLink,
     JSONValue,
     append,
     canonical,
+    canonical_json,
     event_hash,
     record_from_json,
     record_to_json,
+    stored_intact,
     verify,
 )
 
@@ -357,3 +360,153 @@ def test_sentence_head_mismatch() -> None:
     assert result.problem is not None and "another hash" in result.problem
     extra = verify(chain, expected_head=head_of(chain[:4]))
     assert not extra.ok and extra.first_bad_seq == 5 and "head records #4" in (extra.problem or "")
+
+
+# --- the stored form, checked without rebuilding records ----------------------------------------
+
+
+def reference_canonical(seq: int, record: AuditRecord) -> bytes:
+    """The canonical form as first written: json.dumps of the whole body."""
+    body = {"seq": seq, **record_to_json(record)}
+    text = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return text.encode("utf-8")
+
+
+@given(records, st.integers(min_value=1, max_value=10**9))
+def test_canonical_is_json_dumps_of_the_whole(rec: AuditRecord, seq: int) -> None:
+    assert canonical(seq, rec) == reference_canonical(seq, rec)
+
+
+def stored_parts(rec: AuditRecord, spaced: bool) -> dict[str, Any]:
+    """The parts `stored_intact` takes, as storage writes them now (compact) or did (spaced)."""
+
+    def dump(value: JSONValue) -> str | None:
+        if value is None:
+            return None
+        return (
+            json.dumps(value, sort_keys=True, ensure_ascii=False)
+            if spaced
+            else canonical_json(value)
+        )
+
+    return {
+        "at": record_to_json(rec)["at"],
+        "actor": rec.actor,
+        "on_behalf_of": rec.on_behalf_of,
+        "action": rec.action,
+        "process": rec.process,
+        "entity": rec.entity,
+        "before_json": dump(rec.before),
+        "after_json": dump(rec.after),
+        "reason": rec.reason,
+    }
+
+
+def slow_canonical(seq: int, parts: dict[str, Any]) -> bytes | None:
+    """What the slow way makes of stored parts: the record rebuilt (None if it cannot be)."""
+
+    def load(text: str | None) -> JSONValue:
+        return None if text is None else json.loads(text)
+
+    try:
+        rec = AuditRecord(
+            at=datetime.fromisoformat(parts["at"][:-1]).replace(tzinfo=UTC),
+            actor=parts["actor"],
+            action=parts["action"],
+            process=parts["process"],
+            on_behalf_of=parts["on_behalf_of"],
+            entity=parts["entity"],
+            before=load(parts["before_json"]),
+            after=load(parts["after_json"]),
+            reason=parts["reason"],
+        )
+        return canonical(seq, rec)
+    except (ValueError, TypeError):
+        return None
+
+
+@given(records, st.integers(1, 10**6), st.booleans())
+def test_stored_parts_of_a_record_are_intact(rec: AuditRecord, seq: int, spaced: bool) -> None:
+    digest = event_hash(GENESIS_HASH, seq, rec)
+    assert stored_intact(digest, GENESIS_HASH, seq, **stored_parts(rec, spaced))
+    assert not stored_intact(digest, GENESIS_HASH, seq + 1, **stored_parts(rec, spaced))
+    assert not stored_intact(digest, "1" * 64, seq, **stored_parts(rec, spaced))
+
+
+TEXT_PARTS = ["at", "actor", "action", "process", "on_behalf_of", "entity", "reason"]
+
+
+@settings(max_examples=300)
+@given(records, st.booleans(), st.data())
+def test_stored_intact_accepts_only_what_the_record_rebuilt_would(
+    rec: AuditRecord, spaced: bool, data: st.DataObject
+) -> None:
+    """Tampering with the stored parts (one or two of them: a JSON text cut, padded, edited or moved
+    into its neighbour, a text field replaced) passes the quick check only when rebuilding the
+    record the slow way gives the very same canonical bytes: the quick way is never weaker."""
+    seq = 7
+    parts = stored_parts(rec, spaced)
+    for _ in range(data.draw(st.integers(1, 2))):
+        name = data.draw(st.sampled_from([*TEXT_PARTS, "before_json", "after_json"]))
+        old = parts[name] or ""
+        how = data.draw(st.sampled_from(["cut", "pad", "edit", "move", "replace", "null"]))
+        if how == "cut" and old:
+            k = data.draw(st.integers(0, len(old) - 1))
+            parts[name] = old[:k] + old[k + 1 :]
+        elif how == "pad":
+            k = data.draw(st.integers(0, len(old)))
+            parts[name] = (
+                old[:k] + data.draw(st.sampled_from([" ", ",", ":", '"', "\\", "}"])) + old[k:]
+            )
+        elif how == "edit" and old:
+            k = data.draw(st.integers(0, len(old) - 1))
+            parts[name] = old[:k] + data.draw(st.characters()) + old[k + 1 :]
+        elif how == "move":  # text moved from the end of after_json to the front of `at`
+            after = parts["after_json"] or ""
+            k = data.draw(st.integers(0, len(after)))
+            parts["after_json"], parts["at"] = after[:k], after[k:] + (parts["at"] or "")
+        elif how == "replace":
+            parts[name] = data.draw(st.text(max_size=12))
+        else:
+            parts[name] = None
+    digest = event_hash(GENESIS_HASH, seq, rec)
+    if stored_intact(digest, GENESIS_HASH, seq, **parts):
+        assert slow_canonical(seq, parts) == canonical(seq, rec)
+
+
+def checked(event: ChainedEvent, **change: Any) -> CheckedLink:
+    """The link storage makes of an event it checked as read."""
+    link = CheckedLink(
+        event.seq,
+        event.prev_hash,
+        event.hash,
+        True,
+        event.record.action,
+        event.record.process,
+        record_to_json(event.record)["at"],  # type: ignore[arg-type]
+    )
+    return link._replace(**change)
+
+
+def test_checked_links_verify_and_name_events_as_records_do() -> None:
+    chain = sample_chain()
+    links: list[ChainedEvent | CheckedLink] = [checked(e) for e in chain]
+    assert verify(links, expected_head=head_of(chain)) == verify(
+        chain, expected_head=head_of(chain)
+    )
+    edited = list(chain)
+    edited[16] = dataclasses.replace(chain[16], record=dataclasses.replace(REC, reason="forged"))
+    links[16] = checked(chain[16], intact=False)
+    assert verify(links) == verify(edited)
+    assert verify(links).problem == (
+        "event #17 (step.completed on MA-1 at 2026-03-02T10:00:00Z) was edited: "
+        "its content no longer matches its hash"
+    )
+    links[16] = checked(chain[16], intact=False, at="forged", unreadable="Invalid isoformat")
+    result = verify(links)
+    assert result.problem == (
+        "event #17 cannot be read any more (Invalid isoformat): the stored log was altered"
+    )
+    assert (result.first_bad_seq, result.head_seq) == (17, 16)

@@ -55,6 +55,7 @@ FROM_ENV: dict[str, tuple[str, str, Any]] = {
     "smtp.username": ("ibmflow", "smtp_username", "ibmflow"),
     "smtp.password": ("s3cret", "smtp_password", "s3cret"),
     "smtp.timeout_s": ("12", "smtp_timeout_s", 12),
+    "smtp.max_per_connection": ("7", "smtp_max_per_connection", 7),
     "mail.from_address": ("Flow@Interior.example", "mail_from_address", "flow@interior.example"),
     "mail.from_name": ("IBM coordination", "mail_from_name", "IBM coordination"),
     "mail.reply_address": (
@@ -71,6 +72,7 @@ FROM_ENV: dict[str, tuple[str, str, Any]] = {
     "mail.max_attempts": ("4", "mail_max_attempts", 4),
     "mail.retry_base_s": ("5", "mail_retry_base_s", 5),
     "mail.lease_s": ("20", "mail_lease_s", 20),
+    "mail.batch": ("25", "mail_batch", 25),
     "mail.quarantine_alert_every_s": ("600", "mail_quarantine_alert_every_s", 600),
     "answers.max_upload_mb": ("7", "answers_max_upload_mb", 7),
     "answers.allowed_types": ("pdf, .DOCX", "answers_allowed_types", ("pdf", "docx")),

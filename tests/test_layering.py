@@ -14,13 +14,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ibmflow"
 # (bare or as `sa.`); not a method of another object, such as IMAP's `conn.select(folder)`.
 STATEMENT = re.compile(r"(?:(?<![\w.])|(?<=\bsa\.))(?:select|insert|update|delete)\(")
 
-# Where statements are still built outside storage, file by file. These services belong to the
-# parts of issue 10 other branches carry out; the lead shrinks this list as they merge, down to the
-# handful with a reason of their own.
-ALLOWED: dict[str, tuple[int, str]] = {
-    "services/audit_log.py": (2, "issue 11 item 3 (audit verify near its floor) moves these"),
-    "services/dispatch.py": (5, "issue 11 item 4 (dispatch near its floor) moves these"),
-}
+# Where a statement may still be built outside storage, file by file, each with its reason: none
+# today. An entry names the file, how many statements and why.
+ALLOWED: dict[str, tuple[int, str]] = {}
 
 
 def _statements() -> Counter[str]:

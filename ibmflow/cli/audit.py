@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from ibmflow.cli import app, err, out, print_json, state, table
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+
+
+class _Bar:
+    """A Rich progress bar told how far a verification got (`services.audit_log.Progress`)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def start(self, total: int, what: str) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(what, total=total)
+
+    def advance(self, done: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, done)
+
+
+@contextmanager
+def _bar(shown: bool) -> Iterator[_Bar | None]:
+    """A progress bar on the terminal (on stderr, gone when done); none when `shown` is false."""
+    if not shown:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        yield _Bar(progress)
 
 
 @audit_app.command("verify")
@@ -19,7 +50,9 @@ def audit_verify(
     """Recompute the whole hash chain; exit 0 when intact, 2 naming the first bad event."""
     from ibmflow.services.audit_log import verify_chain
 
-    result = verify_chain(state(ctx).context)
+    # A bar only for someone watching: not through a pipe, not for --json.
+    with _bar(not as_json and out.is_terminal and err.is_terminal) as bar:
+        result = verify_chain(state(ctx).context, bar)
     if as_json:
         print_json(
             {

@@ -12,7 +12,7 @@ import contextlib
 import os
 import ssl
 import tempfile
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
@@ -74,21 +74,147 @@ def _reply(exc: aiosmtplib.SMTPRecipientRefused) -> str:
     return f"{exc.code} {clean_header(exc.message, limit=500)}"
 
 
-async def _hang_up(client: aiosmtplib.SMTP, protocol: Any, limit_s: float = 5.0) -> None:
-    """QUIT if still connected, close, and wait (bounded) until the connection is really gone.
+class _Client(aiosmtplib.SMTP):
+    """aiosmtplib's client, telling two things it does not: whether the DATA of the message in
+    hand began (a connection lost before that delivered nothing), and when its connection is gone
+    (a future, so that hanging up waits without polling)."""
 
-    A failed QUIT never turns a delivered message into a failure: the server had accepted it.
-    Over TLS, closing starts a close_notify exchange that needs the event loop for a few more
-    turns; without waiting, `asyncio.run` can end first and leave the socket open.
+    data_started = False
+    _gone: asyncio.Future[None] | None = None
+
+    async def connect(self, *args: Any, **kwargs: Any) -> aiosmtplib.SMTPResponse:
+        self._gone = asyncio.get_running_loop().create_future()
+        try:
+            return await super().connect(*args, **kwargs)
+        except BaseException:
+            self._gone = None  # no connection was made: nothing to wait for
+            raise
+
+    def _on_connection_lost(self, protocol: Any) -> None:
+        if self._gone is not None and not self._gone.done():
+            self._gone.set_result(None)
+        super()._on_connection_lost(protocol)
+
+    async def data(self, *args: Any, **kwargs: Any) -> aiosmtplib.SMTPResponse:
+        self.data_started = True
+        return await super().data(*args, **kwargs)
+
+    async def hang_up(self, limit_s: float = 5.0) -> None:
+        """QUIT if still connected, close, and wait (bounded) until the connection is really gone.
+
+        A failed QUIT never turns a delivered message into a failure: the server had accepted it.
+        Over TLS, closing starts a close_notify exchange that needs the event loop for a few more
+        turns; without waiting, `asyncio.run` can end first and leave the socket open.
+        """
+        if self.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await self.quit()
+        self.close()
+        if self._gone is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._gone), limit_s)
+
+
+def _classified(exc: Exception, where: str) -> MailError:
+    """The MailError an exception of aiosmtplib (or of the socket under it) stands for."""
+    if isinstance(exc, MailError):
+        return exc
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        # Every recipient refused: permanent if any refusal is, so the coordinator is told.
+        codes = [r.code for r in exc.recipients]
+        text = "; ".join(f"{r.recipient}: {_reply(r)}" for r in exc.recipients)
+        if any(500 <= c < 600 for c in codes):
+            return PermanentMailError(text, code=max(codes))
+        return TransientMailError(text, code=min(codes))
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        # Connect, HELO, MAIL FROM, DATA and AUTH replies; SMTPConnectResponseError is one.
+        return _classify(exc.code, exc.message)
+    if isinstance(exc, TimeoutError | aiosmtplib.SMTPTimeoutError):
+        return TransientMailError(f"timed out talking to {where}: {exc}")
+    if isinstance(exc, aiosmtplib.SMTPConnectError | aiosmtplib.SMTPServerDisconnected):
+        return TransientMailError(f"connection to {where} failed: {exc.message}")
+    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        # E.g. STARTTLS required but not offered: a configuration problem that may be fixed on the
+        # server side; keep the mail and retry rather than lose it.
+        return TransientMailError(f"{where}: {exc.message}")
+    if isinstance(exc, aiosmtplib.SMTPException):
+        return TransientMailError(f"{where}: {exc.message}")
+    return TransientMailError(f"cannot reach {where}: {exc}")
+
+
+# Raised when the connection was found closed: the server hung up an idle connection, or between
+# two messages. Not SMTPConnectError: a server that cannot be reached is not tried twice.
+_LOST = (aiosmtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError)
+_FAILURES = (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError)
+
+
+class SmtpConnection:
+    """One SMTP connection kept open across the messages of a dispatch pass.
+
+    It connects for the first message, and again after `max_per_connection` messages or when the
+    server has closed it. A connection found lost before a message's DATA began delivered nothing
+    of it: the message goes again at once, once, on a new connection. Lost during DATA, the server
+    may or may not have taken it: the message fails as transient (tried again later, with the same
+    Message-ID), never sent twice on the spot.
     """
-    if client.is_connected:
-        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-            await client.quit()
-    client.close()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit_s
-    while protocol is not None and protocol.transport is not None and loop.time() < deadline:
-        await asyncio.sleep(0.005)
+
+    def __init__(self, transport: SmtpTransport) -> None:
+        self.transport = transport
+        self.connections = 0  # how many were opened, for the curious (tests, benchmarks)
+        self._client: _Client | None = None
+        self._sent = 0
+
+    async def _connected(self) -> _Client:
+        client = self._client
+        if client is not None and client.is_connected:
+            if self._sent < self.transport.max_per_connection:
+                return client
+            await client.hang_up()  # the cap: a fresh connection from time to time
+        elif client is not None:
+            await client.hang_up()  # the server closed it: release what is left
+        self._client, self._sent = None, 0
+        client = _Client(**self.transport.options())
+        await client.connect()
+        self._client = client
+        self.connections += 1
+        return client
+
+    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> None:
+        """Send over this connection; raise a classified MailError on any failure."""
+        where = f"{self.transport.host}:{self.transport.port}"
+        for last_try in (False, True):
+            client: _Client | None = None
+            try:
+                client = await self._connected()
+                client.data_started = False
+                refused, _ = await client.send_message(
+                    message, sender=self.transport.sender, recipients=list(recipients)
+                )
+            except _FAILURES as exc:
+                lost = isinstance(exc, _LOST) and not isinstance(exc, aiosmtplib.SMTPConnectError)
+                broken = not isinstance(
+                    exc, aiosmtplib.SMTPResponseException | aiosmtplib.SMTPRecipientsRefused
+                )
+                if broken:  # a timeout, a lost connection: not fit for the next message
+                    await self.close()
+                if lost and client is not None and not client.data_started and not last_try:
+                    continue
+                raise _classified(exc, where) from None
+            self._sent += 1
+            if refused:
+                raise PartialDeliveryError(
+                    {
+                        address: f"{r.code} {clean_header(r.message, limit=500)}"
+                        for address, r in refused.items()
+                    }
+                )
+            return
+
+    async def close(self) -> None:
+        """QUIT and close the connection, if one is open."""
+        client, self._client, self._sent = self._client, None, 0
+        if client is not None:
+            await client.hang_up()
 
 
 class SmtpTransport:
@@ -105,6 +231,7 @@ class SmtpTransport:
         password: str | None = None,
         timeout_s: float = 30,
         tls_context: ssl.SSLContext | None = None,
+        max_per_connection: int = 100,
     ) -> None:
         if security not in ("starttls", "tls", "none"):
             raise ValueError(f"unknown SMTP security {security!r}; starttls, tls or none")
@@ -113,6 +240,7 @@ class SmtpTransport:
         self.username, self.password = username, password
         self.timeout_s = timeout_s
         self.tls_context = tls_context
+        self.max_per_connection = max(1, max_per_connection)
 
     def options(self) -> dict[str, Any]:
         """The keyword arguments of `aiosmtplib.SMTP` for this server."""
@@ -132,52 +260,30 @@ class SmtpTransport:
             options["password"] = self.password or ""
         return options
 
-    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> None:
-        """Send over SMTP; raise a classified MailError on any failure."""
-        client = aiosmtplib.SMTP(**self.options())
-        protocol: Any = None
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[SmtpConnection]:
+        """One connection for many messages, closed (QUIT) at the end."""
+        connection = SmtpConnection(self)
         try:
-            try:
-                await client.connect()
-                protocol = client.protocol
-                refused, _ = await client.send_message(
-                    message, sender=self.sender, recipients=list(recipients)
-                )
-            finally:
-                await _hang_up(client, protocol)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            # Every recipient refused: permanent if any refusal is, so the coordinator is told.
-            codes = [r.code for r in exc.recipients]
-            text = "; ".join(f"{r.recipient}: {_reply(r)}" for r in exc.recipients)
-            if any(500 <= c < 600 for c in codes):
-                raise PermanentMailError(text, code=max(codes)) from None
-            raise TransientMailError(text, code=min(codes)) from None
-        except aiosmtplib.SMTPResponseException as exc:
-            # Connect, HELO, MAIL FROM, DATA and AUTH replies; SMTPConnectResponseError is one.
-            raise _classify(exc.code, exc.message) from None
-        except (TimeoutError, aiosmtplib.SMTPTimeoutError) as exc:
-            raise TransientMailError(
-                f"timed out talking to {self.host}:{self.port}: {exc}"
-            ) from None
-        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected) as exc:
-            raise TransientMailError(
-                f"connection to {self.host}:{self.port} failed: {exc.message}"
-            ) from None
-        except aiosmtplib.SMTPNotSupported as exc:
-            # E.g. STARTTLS required but not offered: a configuration problem that may be fixed
-            # on the server side; keep the mail and retry rather than lose it.
-            raise TransientMailError(f"{self.host}:{self.port}: {exc.message}") from None
-        except aiosmtplib.SMTPException as exc:
-            raise TransientMailError(f"{self.host}:{self.port}: {exc.message}") from None
-        except (OSError, ssl.SSLError) as exc:
-            raise TransientMailError(f"cannot reach {self.host}:{self.port}: {exc}") from None
-        if refused:
-            raise PartialDeliveryError(
-                {
-                    address: f"{r.code} {clean_header(r.message, limit=500)}"
-                    for address, r in refused.items()
-                }
-            )
+            yield connection
+        finally:
+            await connection.close()
+
+    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> None:
+        """Send one message on a connection of its own; raise a classified MailError on failure."""
+        async with self.connection() as connection:
+            await connection.send(message, recipients)
+
+
+@contextlib.asynccontextmanager
+async def connected(transport: Transport) -> AsyncIterator[Transport]:
+    """What a dispatch pass sends through: one SMTP connection for all its messages, or any other
+    transport as it is."""
+    if isinstance(transport, SmtpTransport):
+        async with transport.connection() as connection:
+            yield connection
+    else:
+        yield transport
 
 
 class MailboxTransport:
@@ -230,4 +336,5 @@ def build_transport(settings: Settings) -> SmtpTransport | MailboxTransport:
         username=settings.smtp_username,
         password=settings.smtp_password,
         timeout_s=settings.smtp_timeout_s,
+        max_per_connection=settings.smtp_max_per_connection,
     )

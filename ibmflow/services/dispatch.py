@@ -1,22 +1,29 @@
-"""The dispatcher: claims due outbox rows, sends each outside any transaction, then marks it.
+"""The dispatcher: claims due outbox rows, sends them outside any transaction, then marks them.
 
 A row goes pending -> sent, or pending -> (deferred, still pending) -> ... -> failed; no row is ever
-deleted. Claiming sets a lease (`claimed_until`, `claimed_by`; `mail.lease_s`) in a short write
-transaction, renewed before each delivery of the pass; a dispatcher killed between the server's
-acceptance and the marking leaves the lease to expire, and the row is claimed and sent again with the
-same Message-ID: at most one duplicate, which the recipient's mail client shows as one message.
+deleted. A pass claims `mail.batch` rows in one short write transaction, for `mail.lease_s`, and
+sends them over one SMTP connection (`smtp.max_per_connection` messages at most on each). Delivered
+rows are marked sent together, `MARK_EVERY` at a time, in one transaction with their audit events;
+a failed try is marked at once. The claims are renewed as the pass goes, whenever less than
+`smtp.timeout_s` of the lease is left (the rows delivered and not yet marked are marked first), so
+each delivery starts with at least that much of it.
+
+A dispatcher killed between the server's acceptance and the marking leaves the lease to expire, and
+the rows it delivered since it last marked are claimed and sent again with the same Message-ID: at
+most one duplicate of each (at most `MARK_EVERY` of them), which the recipient's mail client shows
+as one message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-
-import sqlalchemy as sa
-from sqlmodel import col, select
+from email.message import EmailMessage
+from functools import partial
 
 from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.errors import IbmflowError
@@ -30,12 +37,16 @@ from ibmflow.mail.transport import (
     TransientMailError,
     Transport,
     build_transport,
+    connected,
 )
-from ibmflow.services import mailings, quarantine_alerts
+from ibmflow.services import quarantine_alerts
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
+from ibmflow.services.delivery_failures import Failure, tell_coordinator
 from ibmflow.storage.db import Tx
-from ibmflow.storage.tables import OutboxRow, ProcessRow
+from ibmflow.storage.queries import outbox as queries
+from ibmflow.storage.queries.outbox import Claimed
+from ibmflow.storage.tables import ProcessRow
 
 __all__ = [
     "MailboxTransport",
@@ -50,7 +61,7 @@ log = logging.getLogger("ibmflow.mail.dispatch")
 
 ACTOR = "system:dispatcher"
 MAX_DELAY = timedelta(days=1)
-DELIVERY_FAILURE = "delivery_failure"
+MARK_EVERY = 50  # delivered rows marked sent in one transaction
 
 
 @dataclass
@@ -82,193 +93,168 @@ def retry_delay(attempts: int, base_s: int, rng: random.Random | None = None) ->
     return timedelta(seconds=max(1.0, draw))
 
 
-def _claim(ctx: Context, worker_id: str, lease_s: int, batch: int) -> list[OutboxRow]:
-    now = ctx.clock.now()
-    due = (
-        select(OutboxRow)
-        .where(
-            OutboxRow.status == "pending",
-            OutboxRow.next_attempt_at <= now,
-            sa.or_(col(OutboxRow.claimed_until).is_(None), col(OutboxRow.claimed_until) <= now),
-        )
-        .order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.id))
-        .limit(batch)
-    )
-    if not ctx.db.is_sqlite:
-        # Two dispatchers on PostgreSQL each take rows the other has not locked; on SQLite the
-        # write transaction's BEGIN IMMEDIATE already lets only one claim at a time.
-        due = due.with_for_update(skip_locked=True)
-    with ctx.db.transaction() as tx:
-        rows = list(tx.session.exec(due))
-        for row in rows:
-            row.claimed_until = now + timedelta(seconds=lease_s)
-            row.claimed_by = worker_id[:100]
-            tx.session.add(row)
-        return rows
+@dataclass(frozen=True)
+class _Delivered:
+    """A row the server took, waiting to be marked sent."""
+
+    row: Claimed
+    at: datetime
+    refused: dict[str, str] | None = None
 
 
-def _locked(tx: Tx, row_id: int) -> OutboxRow | None:
-    query = select(OutboxRow).where(OutboxRow.id == row_id).with_for_update()
-    return tx.session.exec(query).one_or_none()
+@dataclass
+class _Pass:
+    """One pass of one dispatcher: its claims, and the rows delivered and not yet marked."""
+
+    ctx: Context
+    worker_id: str
+    lease_s: int
+    until: datetime
+    report: DispatchReport = field(default_factory=DispatchReport)
+    delivered: list[_Delivered] = field(default_factory=list)
+
+    def claim(self, batch: int) -> list[Claimed]:
+        now = self.ctx.clock.now()
+        with self.ctx.db.transaction() as tx:
+            return queries.claim(
+                tx.session.connection(),
+                now=now,
+                worker=self.worker_id,
+                until=self.until,
+                batch=batch,
+                skip_locked=not self.ctx.db.is_sqlite,
+            )
+
+    def keeps(self, row_id: int, left: Sequence[Claimed]) -> bool:
+        """Whether `row_id` is still this dispatcher's to send, renewing its claims first when less
+        than `smtp.timeout_s` of the lease is left (after marking what it delivered): a slow pass
+        keeps what it claimed, but a row another dispatcher took meanwhile (this one's lease ran
+        out) is left to it."""
+        now = self.ctx.clock.now()
+        if self.until - now >= timedelta(seconds=self.ctx.settings.smtp_timeout_s):
+            return True
+        self.mark()
+        self.until = now + timedelta(seconds=self.lease_s)
+        with self.ctx.db.transaction() as tx:
+            conn = tx.session.connection()
+            ids = [row_id, *(r.id for r in left)]
+            mine = queries.renew(conn, self.worker_id, ids, self.until)
+        return row_id in mine
+
+    def release(self, ids: Sequence[int]) -> None:
+        """Give up the claims on rows this dispatcher will not send: the next pass takes them."""
+        if ids:
+            with self.ctx.db.transaction() as tx:
+                queries.release(tx.session.connection(), self.worker_id, ids)
+
+    def delivered_one(self, row: Claimed, refused: dict[str, str] | None = None) -> None:
+        self.delivered.append(_Delivered(row, self.ctx.clock.now(), refused))
+        if len(self.delivered) >= MARK_EVERY:
+            self.mark()
+
+    def mark(self) -> None:
+        """Mark the delivered rows sent, with their `mail.delivered` audit events, in one
+        transaction; a row another dispatcher (whose lease this one outlived) marked already is
+        reported skipped."""
+        delivered, self.delivered = self.delivered, []
+        if not delivered:
+            return
+        ctx = self.ctx
+        with ctx.db.transaction() as tx:
+            conn = tx.session.connection()
+            ids = [d.row.id for d in delivered]
+            pending = queries.pending_of(conn, ids, lock=not ctx.db.is_sqlite)
+            keys = queries.process_keys(conn, (d.row.process_id for d in delivered))
+            marks, records, partial = [], [], []
+            for d in delivered:
+                row = d.row
+                if row.id not in pending:
+                    self.report.skipped.append(row.id)
+                    continue
+                tries = pending[row.id] + 1
+                refused = d.refused or {}
+                error = "; ".join(f"{a}: {r}" for a, r in sorted(refused.items())) or None
+                marks.append({"mail": row.id, "at": d.at, "tries": tries, "error": error})
+                extra: dict[str, JSONValue] = {"worker": self.worker_id}
+                if refused:
+                    extra["refused"] = dict(refused)
+                    partial.append((d, tries, error or ""))
+                key = keys.get(row.process_id) if row.process_id is not None else None
+                records.append(_record(row, key, "mail.delivered", d.at, tries, **extra))
+                self.report.sent.append(row.id)
+            queries.mark_sent(conn, marks)
+            tx.audit_many(records)
+            for d, tries, error in partial:
+                process = _process(tx, d.row.process_id)
+                failure = Failure.of(d.row, tries)
+                tell_coordinator(ctx, tx, failure, process, sorted(d.refused or {}), error, d.at)
 
 
-def _process(tx: Tx, row: OutboxRow) -> ProcessRow | None:
-    return tx.session.get(ProcessRow, row.process_id) if row.process_id is not None else None
-
-
-def _audit(
-    tx: Tx,
-    row: OutboxRow,
-    process: ProcessRow | None,
-    action: str,
-    now: datetime,
-    **extra: JSONValue,
-) -> None:
-    tx.audit(
-        AuditRecord(
-            at=now,
-            actor=ACTOR,
-            action=action,
-            process=process.key if process else None,
-            entity=f"outbox:{row.id}",
-            after={
-                "kind": row.kind,
-                "to": list(row.to_addrs),
-                "message_id": row.message_id,
-                "attempts": row.attempts,
-                **extra,
-            },
-            reason=str(extra["reason"]) if "reason" in extra else None,
-        )
-    )
-
-
-def _tell_coordinator(
-    ctx: Context,
-    tx: Tx,
-    row: OutboxRow,
-    process: ProcessRow | None,
-    failed_to: Sequence[str],
-    reason: str,
-    now: datetime,
-) -> None:
-    # A delivery failure about a delivery failure would loop (the coordinator's own address may be
-    # the one failing): the audit event and `ibmflow mail list --status failed` are enough then.
-    if row.kind == DELIVERY_FAILURE or process is None:
-        return
-    to = mailings.addresses_for_roles(tx, process, ["coordinator"])
-    if not to:
-        return
-    mailings.send(
-        ctx,
-        tx,
-        process,
-        DELIVERY_FAILURE,
-        to,
-        {
-            "failure": {
-                "outbox_id": row.id,
-                "to": list(failed_to),
-                "subject": row.subject,
-                "reason": reason,
-                "kind": row.kind,
-                "attempts": row.attempts,
-            }
+def _record(
+    row: Claimed, process: str | None, action: str, now: datetime, tries: int, **extra: JSONValue
+) -> AuditRecord:
+    return AuditRecord(
+        at=now,
+        actor=ACTOR,
+        action=action,
+        process=process,
+        entity=f"outbox:{row.id}",
+        after={
+            "kind": row.kind,
+            "to": list(row.to_addrs),
+            "message_id": row.message_id,
+            "attempts": tries,
+            **extra,
         },
-        now,
-        request_id=row.request_id,
-        dedupe_key=f"{DELIVERY_FAILURE}:{row.id}",
+        reason=str(extra["reason"]) if "reason" in extra else None,
     )
 
 
-def _mark_sent(
-    ctx: Context, row_id: int, worker_id: str, refused: dict[str, str] | None = None
-) -> bool:
-    now = ctx.clock.now()
-    with ctx.db.transaction() as tx:
-        row = _locked(tx, row_id)
-        if row is None or row.status != "pending":
-            return False  # another dispatcher, whose lease this one outlived, marked it already
-        row.status, row.sent_at, row.attempts = "sent", now, row.attempts + 1
-        row.claimed_until = None
-        row.last_error = None
-        process = _process(tx, row)
-        extra: dict[str, JSONValue] = {"worker": worker_id}
-        if refused:
-            row.last_error = "; ".join(f"{a}: {r}" for a, r in sorted(refused.items()))
-            extra["refused"] = dict(refused)
-        tx.session.add(row)
-        _audit(tx, row, process, "mail.delivered", now, **extra)
-        if refused:
-            _tell_coordinator(ctx, tx, row, process, sorted(refused), row.last_error or "", now)
-        return True
+def _process(tx: Tx, process_id: int | None) -> ProcessRow | None:
+    return tx.session.get(ProcessRow, process_id) if process_id is not None else None
 
 
-def _mark_failed_try(ctx: Context, row_id: int, worker_id: str, error: MailError) -> str:
+def _mark_failed_try(ctx: Context, claimed: Claimed, worker_id: str, error: MailError) -> str:
     """Record a failed try; return "deferred" or "failed" (or "skipped" if no longer ours)."""
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
-        row = _locked(tx, row_id)
+        row = queries.locked_row(tx.session, claimed.id)
         if row is None or row.status != "pending" or row.claimed_by != worker_id[:100]:
             return "skipped"  # re-claimed by another dispatcher after this one's lease ran out
         row.attempts += 1
         row.last_error = str(error)
         row.claimed_until = None
-        process = _process(tx, row)
+        process = _process(tx, row.process_id)
+        key = process.key if process else None
         permanent = isinstance(error, PermanentMailError)
         if permanent or row.attempts >= ctx.settings.mail_max_attempts:
             row.status = "failed"
             tx.session.add(row)
             reason = str(error) if permanent else f"gave up after {row.attempts} tries: {error}"
             row.last_error = reason
-            _audit(tx, row, process, "mail.failed", now, reason=reason, worker=worker_id)
-            _tell_coordinator(ctx, tx, row, process, recipients(row), reason, now)
+            tx.audit(
+                _record(
+                    claimed, key, "mail.failed", now, row.attempts, reason=reason, worker=worker_id
+                )
+            )
+            failure = Failure.of(claimed, row.attempts)
+            tell_coordinator(ctx, tx, failure, process, recipients(row), reason, now)
             return "failed"
         row.next_attempt_at = now + retry_delay(row.attempts, ctx.settings.mail_retry_base_s)
         tx.session.add(row)
-        _audit(
-            tx,
-            row,
-            process,
-            "mail.deferred",
-            now,
-            reason=str(error),
-            next_attempt_at=iso(row.next_attempt_at),
-            worker=worker_id,
+        tx.audit(
+            _record(
+                claimed,
+                key,
+                "mail.deferred",
+                now,
+                row.attempts,
+                reason=str(error),
+                next_attempt_at=iso(row.next_attempt_at),
+                worker=worker_id,
+            )
         )
         return "deferred"
-
-
-def _renew(ctx: Context, worker_id: str, ids: Sequence[int], lease_s: int) -> set[int]:
-    """Extend this dispatcher's claims on the rows it has not sent yet; return the ids still its own
-    (a row another dispatcher took once the lease ran out, or marked, is no longer)."""
-    now = ctx.clock.now()
-    mine = (
-        col(OutboxRow.id).in_(list(ids)),
-        col(OutboxRow.claimed_by) == worker_id[:100],
-        col(OutboxRow.status) == "pending",
-    )
-    with ctx.db.transaction() as tx:
-        tx.session.connection().execute(
-            sa.update(OutboxRow).where(*mine).values(claimed_until=now + timedelta(seconds=lease_s))
-        )
-        return {i for i in tx.session.exec(select(OutboxRow.id).where(*mine)) if i is not None}
-
-
-def _release(ctx: Context, worker_id: str, ids: Sequence[int]) -> None:
-    """Give up the claims on rows this dispatcher will not send: the next pass takes them at once."""
-    if not ids:
-        return
-    with ctx.db.transaction() as tx:
-        tx.session.connection().execute(
-            sa.update(OutboxRow)
-            .where(
-                col(OutboxRow.id).in_(list(ids)),
-                col(OutboxRow.claimed_by) == worker_id[:100],
-                col(OutboxRow.status) == "pending",
-            )
-            .values(claimed_until=None, claimed_by=None)
-        )
 
 
 async def dispatch_once(
@@ -277,15 +263,16 @@ async def dispatch_once(
     *,
     worker_id: str,
     lease_s: int | None = None,
-    batch: int = 50,
+    batch: int | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> DispatchReport:
-    """Write the quarantine alerts that are due, then claim up to `batch` due rows, send each, and
-    mark each in its own transaction.
+    """Write the quarantine alerts that are due, then claim up to `batch` (`mail.batch`) due rows
+    and send them over one connection, marking them as described at the top of this module.
 
-    The claims last `lease_s` (`mail.lease_s`, 60 s) and are renewed before each delivery, so a long
+    The claims last `lease_s` (`mail.lease_s`, 60 s) and are renewed as the pass goes, so a long
     pass keeps them while a killed dispatcher's are taken up a lease later. When `stop()` turns true
-    the mail in hand is finished, and the claims on the rest are given up for the next pass.
+    the mail in hand is finished and marked, and the claims on the rest are given up for the next
+    pass.
     """
     lease = lease_s or ctx.settings.mail_lease_s
     try:
@@ -294,40 +281,72 @@ async def dispatch_once(
         # A broken alert template must not hold up every other mail: the quarantined mails stay
         # waiting for the alert, which the next pass tries again.
         log.warning("quarantine alerts not written: %s; retrying at the next pass", exc.message)
-    report = DispatchReport()
-    rows = _claim(ctx, worker_id, lease, batch)
-    left = [row.id or 0 for row in rows]
-    for row in rows:
-        if stop is not None and stop():
-            _release(ctx, worker_id, left)  # not begun: the next pass takes them at once
-            break
-        row_id = row.id or 0
-        report.claimed.append(row_id)
-        left.remove(row_id)
-        # Renewed as the pass goes: a slow pass keeps what it claimed, but a row another
-        # dispatcher took meanwhile (this one's lease ran out) is left to it.
-        if row_id not in _renew(ctx, worker_id, [row_id, *left], lease):
-            report.skipped.append(row_id)
-            continue
-        getattr(report, await _deliver(ctx, transport, row, worker_id)).append(row_id)
-    return report
+    until = ctx.clock.now() + timedelta(seconds=lease)
+    run = _Pass(ctx, worker_id, lease, until)
+    rows = run.claim(batch or ctx.settings.mail_batch)
+    if not rows:
+        return run.report
+    ahead: dict[int, _Composed] = {}  # the next mail, composed while the one before was sent
 
+    def compose_next(index: int) -> None:
+        ahead.clear()
+        if index < len(rows):
+            ahead[rows[index].id] = _composed(ctx, rows[index])
 
-async def _deliver(ctx: Context, transport: Transport, row: OutboxRow, worker_id: str) -> str:
-    """Send one claimed row and mark it; "sent", "deferred", "failed" or "skipped"."""
-    row_id = row.id or 0
     try:
-        message = compose(row, ctx.settings)
-        to = recipients(row)
+        async with connected(transport) as sender:
+            for index, row in enumerate(rows):
+                if stop is not None and stop():
+                    run.mark()
+                    run.release([r.id for r in rows[index:]])  # not begun: the next pass takes them
+                    break
+                run.report.claimed.append(row.id)
+                if not run.keeps(row.id, rows[index + 1 :]):
+                    run.report.skipped.append(row.id)
+                    continue
+                composed = ahead.pop(row.id, None) or _composed(ctx, row)
+                after = partial(compose_next, index + 1)
+                outcome = await _deliver(run, sender, row, composed, after)
+                if outcome != "delivered":
+                    getattr(run.report, outcome).append(row.id)
+    finally:
+        run.mark()
+    return run.report
+
+
+_Composed = tuple[EmailMessage, list[str]] | PermanentMailError
+
+
+def _composed(ctx: Context, row: Claimed) -> _Composed:
+    """The message of a row and its recipients; a row that cannot be composed (edited by hand) will
+    not improve by waiting: a permanent error."""
+    try:
+        return compose(row, ctx.settings), recipients(row)
     except (ValueError, TypeError, IbmflowError) as exc:
-        # A row that cannot be composed (edited by hand) will not improve by waiting.
-        return _mark_failed_try(
-            ctx, row_id, worker_id, PermanentMailError(f"cannot compose the message: {exc}")
-        )
+        return PermanentMailError(f"cannot compose the message: {exc}")
+
+
+async def _deliver(
+    run: _Pass, sender: Transport, row: Claimed, composed: _Composed, meanwhile: Callable[[], None]
+) -> str:
+    """Send one claimed row, doing `meanwhile` while the server answers its first command:
+    "delivered" (marked later, with the others), or its failed try marked at once: "deferred",
+    "failed" or "skipped"."""
+    if isinstance(composed, PermanentMailError):
+        meanwhile()
+        return _mark_failed_try(run.ctx, row, run.worker_id, composed)
+    sending = asyncio.ensure_future(sender.send(*composed))
     try:
-        await transport.send(message, to)
+        await asyncio.sleep(0)  # the send goes as far as its first wait for the server
+        meanwhile()
+    finally:
+        await asyncio.wait([sending])  # whatever happened meanwhile, the send ends first
+    try:
+        sending.result()
     except PartialDeliveryError as exc:
-        return "sent" if _mark_sent(ctx, row_id, worker_id, exc.refused) else "skipped"
+        run.delivered_one(row, exc.refused)
+        return "delivered"
     except (TransientMailError, PermanentMailError) as exc:
-        return _mark_failed_try(ctx, row_id, worker_id, exc)
-    return "sent" if _mark_sent(ctx, row_id, worker_id) else "skipped"
+        return _mark_failed_try(run.ctx, row, run.worker_id, exc)
+    run.delivered_one(row)
+    return "delivered"

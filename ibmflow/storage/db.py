@@ -224,7 +224,8 @@ class Tx:
 
 
 def _dump(value: audit.JSONValue) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    # Stored as it is hashed, so that verifying hashes the text as it is (`audit.stored_intact`).
+    return None if value is None else audit.canonical_json(value)
 
 
 def _load(text: str | None) -> audit.JSONValue:

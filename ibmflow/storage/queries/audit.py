@@ -1,0 +1,162 @@
+"""Named queries of the audit log: its head, its events as stored (Core rows, no ORM objects) and
+the links `audit.verify` reads, and one process's events.
+
+Verifying reads each event's stored parts as they are and hashes them (`audit.stored_intact`): the
+moment as SQLite stores it turns into the text the hash covers by moving two characters, the JSON
+texts are parsed and written compact. Only an event whose hash does not match that way is rebuilt
+the slow way, as an ORM row and its record (`db.row_to_event`), which says what is wrong with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+from sqlmodel import Session, col, select
+
+from ibmflow import audit
+from ibmflow.storage.db import row_to_event, table_of
+from ibmflow.storage.tables import AuditEventRow, AuditHeadRow
+
+_EVENTS, _HEAD = table_of(AuditEventRow), table_of(AuditHeadRow)
+_FIELDS = (
+    "seq",
+    "at",
+    "actor",
+    "on_behalf_of",
+    "action",
+    "process",
+    "entity",
+    "before_json",
+    "after_json",
+    "reason",
+    "prev_hash",
+    "hash",
+)
+# `at` as the driver gives it: SQLite's text ("2026-03-02 10:00:00.000000"), PostgreSQL's datetime.
+_STORED = sa.select(
+    *(
+        sa.type_coerce(_EVENTS.c.at, sa.String).label("at") if name == "at" else _EVENTS.c[name]
+        for name in _FIELDS
+    )
+).order_by(_EVENTS.c.seq)
+_HEAD_ROW = sa.select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)
+_COUNT = sa.select(sa.func.count()).select_from(_EVENTS)
+
+StoredRow = Sequence[Any]
+"""One stored event, its columns in the order of `_FIELDS`."""
+
+
+def snapshot(session: Session) -> Connection:
+    """The session's connection, reading one snapshot of the database until the session ends:
+    SQLite's read transaction already does; PostgreSQL needs REPEATABLE READ for it."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    return session.connection()
+
+
+def head(conn: Connection) -> tuple[int, str] | None:
+    """The last number and hash the head row records (None before the first event)."""
+    row = conn.execute(_HEAD_ROW).first()
+    return None if row is None else (row.seq, row.hash)
+
+
+def count(conn: Connection) -> int:
+    """How many events are stored."""
+    return int(conn.execute(_COUNT).scalar_one())
+
+
+def stored_batches(conn: Connection, batch: int = 5000) -> Iterator[list[StoredRow]]:
+    """Every stored event in storage order (by number), `batch` at a time, as the driver's tuples
+    (no column of `_STORED` has a result processor: its rows need no `Row` objects)."""
+    query = _STORED.limit(batch)
+    while True:
+        with conn.execute(query) as result:
+            rows: list[StoredRow] = list(result.cursor.fetchall())
+        if not rows:
+            return
+        yield rows
+        query = _STORED.limit(batch).where(_EVENTS.c.seq > rows[-1][0])
+
+
+def _moment(dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How the ORM turns a stored `at` into a datetime, on this database."""
+    return _EVENTS.c.at.type.dialect_impl(dialect).result_processor(dialect, None)
+
+
+def _quick(row: StoredRow) -> str:
+    """The moment of an intact stored event as `audit.record_to_json` writes it, when the quick way
+    (`audit.stored_intact`) proves it intact; "" when it cannot tell (then the slow way decides)."""
+    seq, at, actor, on_behalf_of, action, process, entity, before, after, reason, prev, digest = row
+    # The usual stored forms: SQLite's "2026-03-02 10:00:00.000000", PostgreSQL's aware datetime.
+    if at.__class__ is str:
+        if len(at) != 26 or at[10] != " ":
+            return ""
+        text = f"{at[:10]}T{at[11:]}Z"
+    elif isinstance(at, datetime) and at.tzinfo is not None:
+        text = audit.utc_text(at)
+    else:
+        return ""
+    if audit.stored_intact(
+        digest, prev, seq, text, actor, on_behalf_of, action, process, entity, before, after, reason
+    ):
+        return text
+    return ""
+
+
+def follow(
+    dialect: Dialect, rows: Sequence[StoredRow], tail: tuple[int, str]
+) -> tuple[int, str] | None:
+    """Follow stored events on from `tail` (the number and hash of the event before them), keeping
+    nothing: the number and hash of the last when each is numbered after its predecessor, links to
+    it and is intact (what `audit.verify` finds nothing wrong with); None at the first that is not.
+    """
+    seq, prev = tail
+    moment = _moment(dialect)
+    for row in rows:
+        if row[0] != seq + 1 or row[10] != prev:
+            return None
+        if not _quick(row) and not audit.intact(_rebuilt(row, moment)):
+            return None
+        seq, prev = row[0], row[11]
+    return seq, prev
+
+
+def links(dialect: Dialect, rows: Sequence[StoredRow]) -> list[audit.Link]:
+    """The links of stored events for `audit.verify`: those the quick way proves intact as
+    `CheckedLink`s, the others rebuilt the slow way."""
+    moment, out = _moment(dialect), []
+    for row in rows:
+        text = _quick(row)
+        link = audit.CheckedLink(row[0], row[10], row[11], True, row[4], row[5], text)
+        out.append(link if text else _rebuilt(row, moment))
+    return out
+
+
+def _rebuilt(row: StoredRow, moment: Callable[[Any], Any] | None) -> audit.Link:
+    """The event as the ORM reads it; an unreadable link when even that fails."""
+    values = dict(zip(_FIELDS, row, strict=True))
+    try:
+        if moment is not None:
+            values["at"] = moment(values["at"])
+        return row_to_event(AuditEventRow(**values))
+    except (ValueError, TypeError) as exc:
+        return audit.CheckedLink(
+            values["seq"],
+            values["prev_hash"],
+            values["hash"],
+            False,
+            str(values["action"]),
+            values["process"] if isinstance(values["process"], str) else None,
+            str(row[1]),
+            unreadable=str(exc),
+        )
+
+
+def of_process(session: Session, key: str) -> list[audit.ChainedEvent]:
+    """A process's events, oldest first."""
+    query = select(AuditEventRow).where(AuditEventRow.process == key)
+    return [row_to_event(row) for row in session.exec(query.order_by(col(AuditEventRow.seq)))]
