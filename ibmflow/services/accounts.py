@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from sqlmodel import Session
 
 from ibmflow.access import ADMINISTRATOR, CHAIR, COORDINATOR, MANAGER, ROLES, Account
-from ibmflow.audit import AuditRecord, JSONValue
+from ibmflow.audit import JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
@@ -96,15 +96,8 @@ def _row(tx: Tx, email: str) -> UserAccountRow:
 
 
 def _audit(tx: Tx, now: datetime, actor: str, action: str, email: str, **data: JSONValue) -> None:
-    tx.audit(
-        AuditRecord(
-            at=now,
-            actor=actor,
-            action=f"account.{action}",
-            process=None,
-            entity=f"account:{email}",
-            after=dict(data) if data else None,
-        )
+    tx.acting(actor, now).record(
+        f"account.{action}", f"account:{email}", after=dict(data) if data else None
     )
 
 

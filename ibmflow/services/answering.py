@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ibmflow.audit import AuditRecord, JSONValue
+from ibmflow.audit import JSONValue
 from ibmflow.requestkinds import KINDS
 from ibmflow.services import documents, mailings
 from ibmflow.services.context import Context
@@ -68,21 +68,16 @@ def record(
     for link in queries.unused_links(tx.session, request.id or 0):
         link.used_at = now
         tx.session.add(link)
-    tx.audit(
-        AuditRecord(
-            at=now,
-            actor=actor,
-            action="request.answered",
-            process=process.key,
-            entity=f"request:{request.id}",
-            after={
-                "kind": request.kind,
-                "via": via,
-                "text": text,
-                "fields": dict(request.answer_fields),
-                **(detail or {}),
-            },
-        )
+    tx.acting(actor, now, process.key).record(
+        "request.answered",
+        f"request:{request.id}",
+        after={
+            "kind": request.kind,
+            "via": via,
+            "text": text,
+            "fields": dict(request.answer_fields),
+            **(detail or {}),
+        },
     )
     if via != "cli" and "@" in actor:
         institution = tx.session.get(InstitutionRow, request.institution_id)

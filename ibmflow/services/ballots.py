@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ibmflow.audit import AuditRecord, JSONValue
+from ibmflow.audit import JSONValue
 from ibmflow.decisions import ADOPTED, OPEN, REJECTED, Ballot, describe_vote, tally
 from ibmflow.facts import Facts
 from ibmflow.services import answering, mailings
@@ -70,23 +70,18 @@ def cast(
     facts = repo.load_facts(tx.session, process, now)
     decision = next(d for d in facts.decisions if d.id == decision_id)
     line = describe_vote(facts, decision, ballot.institution)
-    tx.audit(
-        AuditRecord(
-            at=now,
-            actor=actor,
-            action="vote.cast",
-            process=process.key,
-            entity=f"decision:{decision_id}",
-            on_behalf_of=ballot.represented.email if ballot.represented else None,
-            reason=reason,
-            after={
-                "institution": ballot.institution,
-                "voter": person.email,
-                "approve": approve,
-                "via": via,
-                "record": line,
-            },
-        )
+    tx.acting(actor, now, process.key).record(
+        "vote.cast",
+        f"decision:{decision_id}",
+        on_behalf_of=ballot.represented.email if ballot.represented else None,
+        reason=reason,
+        after={
+            "institution": ballot.institution,
+            "voter": person.email,
+            "approve": approve,
+            "via": via,
+            "record": line,
+        },
     )
     answering.record(
         ctx,
@@ -120,20 +115,15 @@ def _close(
 ) -> None:
     row.status, row.closed_at = outcome, now
     tx.session.add(row)
-    tx.audit(
-        AuditRecord(
-            at=now,
-            actor=actor,
-            action=f"decision.{outcome}",
-            process=process.key,
-            entity=f"decision:{row.id}",
-            before={"status": OPEN},
-            after={
-                "status": outcome,
-                "closed_at": iso(now),
-                "objections": [list(o) for o in objections],
-            },
-        )
+    tx.acting(actor, now, process.key).record(
+        f"decision.{outcome}",
+        f"decision:{row.id}",
+        before={"status": OPEN},
+        after={
+            "status": outcome,
+            "closed_at": iso(now),
+            "objections": [list(o) for o in objections],
+        },
     )
     for pending in queries.open_vote_requests(tx.session, row.id or 0):
         pending.status, pending.closed_reason = "closed", f"decision {outcome}"

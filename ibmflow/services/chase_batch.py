@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from ibmflow.audit import AuditRecord
+from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.ladder import ESCALATION
 from ibmflow.services.deadlines import SENT
 from ibmflow.storage import repository as repo
@@ -61,6 +62,30 @@ class Batch:
                 sent.setdefault(subject_id, []).append(name)
         before = {k: frozenset(v) for k, v in sent.items()}
         return cls(processes, requests, stays, institutions, addressees, keys, sent, before)
+
+    def chaser_did(
+        self,
+        now: datetime,
+        process: ProcessRow,
+        action: str,
+        entity: str,
+        *,
+        after: JSONValue,
+        reason: str | None = None,
+    ) -> None:
+        """Keep an event of the chaser's for the batch's end, where they are appended together
+        (one move of the audit head for the batch, not one per rung: hence no `tx.record`)."""
+        self.events.append(
+            AuditRecord(
+                at=now,
+                actor="ibmflow:chaser",
+                action=action,
+                process=process.key,
+                entity=entity,
+                after=after,
+                reason=reason,
+            )
+        )
 
     def reminded_before(self, request_id: int) -> bool:
         """Whether the request's people got a reminder from a sweep before this one."""

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ibmflow.audit import AuditRecord
 from ibmflow.calendar import WorkCalendar
 from ibmflow.engine import SUSPENDED
 from ibmflow.ladder import (
@@ -175,16 +174,13 @@ def ring_process(
         for row in passed:
             row.status, row.done_at, row.outcome = SKIPPED, now, f"superseded by {winner.rung}"
             rang(row, s, SUPERSEDED, row.outcome)
-            loaded.events.append(
-                AuditRecord(
-                    at=now,
-                    actor="ibmflow:chaser",
-                    action="chase.superseded",
-                    process=process.key,
-                    entity=s.entity,
-                    after={"rung": row.rung, "due_on": row.due_on.isoformat()},
-                    reason=f"{row.outcome}: of the rungs due at once, only the latest is sent",
-                )
+            loaded.chaser_did(
+                now,
+                process,
+                "chase.superseded",
+                s.entity,
+                after={"rung": row.rung, "due_on": row.due_on.isoformat()},
+                reason=f"{row.outcome}: of the rungs due at once, only the latest is sent",
             )
         if s.request is not None and s.institution is not None:
             item = reminder(ctx, tx, loaded, process, s.request, s.institution, s.cal, winner, now)
@@ -222,15 +218,12 @@ def ring_process(
     for item, s in items:
         row, to = item.rung, tuple(p.email for p in item.people)
         row.status, row.done_at, row.outcome = SENT, now, f"sent to {len(to)}"
-        loaded.events.append(
-            AuditRecord(
-                at=now,
-                actor="ibmflow:chaser",
-                action=_ACTIONS[item.template],
-                process=process.key,
-                entity=s.entity,
-                after={"rung": row.rung, "due_on": row.due_on.isoformat(), "to": [*to]},
-            )
+        loaded.chaser_did(
+            now,
+            process,
+            _ACTIONS[item.template],
+            s.entity,
+            after={"rung": row.rung, "due_on": row.due_on.isoformat(), "to": [*to]},
         )
         outcome = WOULD_SEND if dry else SENT
         done.append(

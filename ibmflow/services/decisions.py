@@ -8,7 +8,6 @@ import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ibmflow.audit import AuditRecord
 from ibmflow.decisions import describe_vote, tally
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.facts import DECISION_SUBJECTS
@@ -65,20 +64,15 @@ def open_decision(
         )
         tx.session.add(row)
         tx.session.flush()
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="decision.opened",
-                process=key,
-                entity=f"decision:{row.id}",
-                after={
-                    "subject": subject,
-                    "title": row.title,
-                    "step": row.step,
-                    "document_id": document_id,
-                },
-            )
+        tx.acting(actor, now, key).record(
+            "decision.opened",
+            f"decision:{row.id}",
+            after={
+                "subject": subject,
+                "title": row.title,
+                "step": row.step,
+                "document_id": document_id,
+            },
         )
         issue_votes(ctx, tx, process, row, now, actor=actor, due_days=due_days)
         return row.id or 0

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from ibmflow.audit import AuditRecord
 from ibmflow.engine import SUSPENDED
 from ibmflow.reports import STEP, Deadline, ProcessReport
 from ibmflow.services import mailings
@@ -99,19 +98,14 @@ def _send_for(
             sent.append(
                 DigestSent(process.key, week, manager.email, message_id, k, report.figures())
             )
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="digest.sent",
-                process=process.key,
-                entity=f"process:{process.key}",
-                after={
-                    "week": week,
-                    "recipients": [s.recipient for s in sent],
-                    "figures": dict(report.figures()),
-                },
-            )
+        tx.acting(actor, now, process.key).record(
+            "digest.sent",
+            f"process:{process.key}",
+            after={
+                "week": week,
+                "recipients": [s.recipient for s in sent],
+                "figures": dict(report.figures()),
+            },
         )
         return sent
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ibmflow.audit import AuditRecord, JSONValue
+from ibmflow.audit import JSONValue
 from ibmflow.documents import safe_filename
 from ibmflow.errors import InvalidCommand
 from ibmflow.facts import DOCUMENT_KINDS
@@ -141,21 +141,16 @@ def attach(
     )
     tx.session.add(row)
     tx.session.flush()
-    tx.audit(
-        AuditRecord(
-            at=now,
-            actor=actor,
-            action="document.attached",
-            process=process.key,
-            entity=f"document:{row.id}",
-            after={
-                "kind": kind,
-                "filename": row.filename,
-                "sha256": blob.sha256,
-                "size": blob.size,
-                "step": step,
-                **(detail or {}),
-            },
-        )
+    tx.acting(actor, now, process.key).record(
+        "document.attached",
+        f"document:{row.id}",
+        after={
+            "kind": kind,
+            "filename": row.filename,
+            "sha256": blob.sha256,
+            "size": blob.size,
+            "step": step,
+            **(detail or {}),
+        },
     )
     return row

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ibmflow.audit import AuditRecord
 from ibmflow.calendar import WorkCalendar
 from ibmflow.engine import SUSPENDED
 from ibmflow.errors import InvalidCommand, NotFound
@@ -120,17 +119,12 @@ def extend_deadline(
                 created_at=now,
             )
         )
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="deadline.extended",
-                process=process.key,
-                entity=label,
-                before={"due_at": iso(old)},
-                after={"due_at": iso(new_due), "rungs": [f"{n} {d}" for n, d in rungs]},
-                reason=reason.strip(),
-            )
+        tx.acting(actor, now, process.key).record(
+            "deadline.extended",
+            label,
+            before={"due_at": iso(old)},
+            after={"due_at": iso(new_due), "rungs": [f"{n} {d}" for n, d in rungs]},
+            reason=reason.strip(),
         )
         return Extension(
             process.key,

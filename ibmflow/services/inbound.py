@@ -19,7 +19,6 @@ from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ibmflow.audit import AuditRecord
 from ibmflow.errors import DatabaseNotReady, IbmflowError, InvalidCommand
 from ibmflow.mail import inbound as mail
 from ibmflow.services import replies
@@ -253,20 +252,15 @@ def _record_automatic(
     tx.session.add(row)
     tx.session.flush()
     if process is not None:
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=INBOUND_ACTOR,
-                action="mail.bounce" if kind == mail.BOUNCE else "mail.auto_reply",
-                process=process.key,
-                entity=f"inbound:{row.id}",
-                after={
-                    "classification": kind,
-                    "from": incoming.sender,
-                    "subject": incoming.subject,
-                    "request": request.id if request else None,
-                },
-            )
+        tx.acting(INBOUND_ACTOR, now, process.key).record(
+            "mail.bounce" if kind == mail.BOUNCE else "mail.auto_reply",
+            f"inbound:{row.id}",
+            after={
+                "classification": kind,
+                "from": incoming.sender,
+                "subject": incoming.subject,
+                "request": request.id if request else None,
+            },
         )
     return _outcome(tx, row)
 
@@ -287,19 +281,14 @@ def _quarantine(
     row.request_id = request.id if request else None
     tx.session.add(row)
     tx.session.flush()
-    tx.audit(
-        AuditRecord(
-            at=now,
-            actor=INBOUND_ACTOR,
-            action="mail.quarantined",
-            process=process.key if process else None,
-            entity=f"inbound:{row.id}",
-            reason=reason,
-            after={
-                "from": row.header_from,
-                "subject": row.subject,
-                "request": request.id if request else None,
-            },
-        )
+    tx.acting(INBOUND_ACTOR, now, process.key if process else None).record(
+        "mail.quarantined",
+        f"inbound:{row.id}",
+        reason=reason,
+        after={
+            "from": row.header_from,
+            "subject": row.subject,
+            "request": request.id if request else None,
+        },
     )
     return _outcome(tx, row)

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from ibmflow.audit import AuditRecord
 from ibmflow.decisions import OPEN
 from ibmflow.errors import InvalidCommand
 from ibmflow.facts import Facts, Nomination
@@ -107,21 +106,16 @@ def nominate(
         )
         tx.session.add(row)
         tx.session.flush()
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="representative.nominated",
-                process=key,
-                entity=f"nomination:{row.id}",
-                after={
-                    "member": member_row.email,
-                    "representative": rep_row.email,
-                    "decision_id": decision_id,
-                    "valid_from": valid_from.isoformat() if valid_from else None,
-                    "valid_until": valid_until.isoformat() if valid_until else None,
-                },
-            )
+        tx.acting(actor, now, key).record(
+            "representative.nominated",
+            f"nomination:{row.id}",
+            after={
+                "member": member_row.email,
+                "representative": rep_row.email,
+                "decision_id": decision_id,
+                "valid_from": valid_from.isoformat() if valid_from else None,
+                "valid_until": valid_until.isoformat() if valid_until else None,
+            },
         )
         _send_vote_requests(ctx, tx, process, row, member_row, rep_row, now, actor)
         return row.id or 0

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
-from ibmflow.audit import AuditRecord
 from ibmflow.definitions import Definition
 from ibmflow.engine import SUSPENDED, Outcome, engine_for
 from ibmflow.errors import ConcurrencyConflict, InvalidCommand
@@ -128,21 +127,16 @@ def start_process(
         )
         tx.session.add(process)
         tx.session.flush()
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="process.started",
-                process=key,
-                entity=f"process:{key}",
-                after={
-                    "title": process.title,
-                    "country": country,
-                    "workflow": definition.id,
-                    "version": definition.version,
-                    "definition_sha256": definition.source_hash,
-                },
-            )
+        tx.acting(actor, now, key).record(
+            "process.started",
+            f"process:{key}",
+            after={
+                "title": process.title,
+                "country": country,
+                "workflow": definition.id,
+                "version": definition.version,
+                "definition_sha256": definition.source_hash,
+            },
         )
         apply_roster(
             tx,
@@ -153,15 +147,8 @@ def start_process(
             source="default roster" if roster is None else "roster",
         )
         _enter(ctx, tx, process, definition, definition.initial, now)
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="step.entered",
-                process=key,
-                entity=f"step:{definition.initial}",
-                after={"state": definition.initial},
-            )
+        tx.acting(actor, now, key).record(
+            "step.entered", f"step:{definition.initial}", after={"state": definition.initial}
         )
         followups.entered(ctx, tx, process, definition, definition.initial, now, actor)
     return process
@@ -231,28 +218,16 @@ def fire(
             "suspend": "process.suspended",
             "resume": "process.resumed",
         }[trigger]
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action=action,
-                process=key,
-                entity=f"step:{outcome.before}",
-                reason=reason,
-                before={"state": outcome.before, "version": seen},
-                after={"state": outcome.after, "version": seen + 1},
-            )
+        tx.acting(actor, now, key).record(
+            action,
+            f"step:{outcome.before}",
+            reason=reason,
+            before={"state": outcome.before, "version": seen},
+            after={"state": outcome.after, "version": seen + 1},
         )
         if outcome.after != SUSPENDED and definition.state(outcome.after).final:
-            tx.audit(
-                AuditRecord(
-                    at=now,
-                    actor=actor,
-                    action="process.finished",
-                    process=key,
-                    entity=f"process:{key}",
-                    after={"state": outcome.after},
-                )
+            tx.acting(actor, now, key).record(
+                "process.finished", f"process:{key}", after={"state": outcome.after}
             )
         # The mails the definition declares and the requests the new step opens, in this same
         # transaction: they leave through the outbox once it commits.

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from ibmflow.audit import AuditRecord, JSONValue
+from ibmflow.audit import JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.mail import inbound as mail
 from ibmflow.services import replies
@@ -99,16 +99,11 @@ def assign(ctx: Context, inbound_id: int, request_id: int, actor: str) -> None:
         row.status, row.request_id, row.process_id = ASSIGNED, request.id, process.id
         row.decided_by, row.decided_at = actor, now
         tx.session.add(row)
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="quarantine.assigned",
-                process=process.key,
-                entity=f"inbound:{inbound_id}",
-                before=before,
-                after={"status": ASSIGNED, "request": request.id, "from": row.header_from},
-            )
+        tx.acting(actor, now, process.key).record(
+            "quarantine.assigned",
+            f"inbound:{inbound_id}",
+            before=before,
+            after={"status": ASSIGNED, "request": request.id, "from": row.header_from},
         )
 
 
@@ -124,15 +119,10 @@ def reject(ctx: Context, inbound_id: int, reason: str, actor: str) -> None:
         row.status, row.decided_by, row.decided_at = REJECTED, actor, now
         row.reason = f"{row.reason}; rejected: {reason.strip()}" if row.reason else reason.strip()
         tx.session.add(row)
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="quarantine.rejected",
-                process=process.key if process else None,
-                entity=f"inbound:{inbound_id}",
-                reason=reason.strip(),
-                before=before,
-                after={"status": REJECTED, "from": row.header_from},
-            )
+        tx.acting(actor, now, process.key if process else None).record(
+            "quarantine.rejected",
+            f"inbound:{inbound_id}",
+            reason=reason.strip(),
+            before=before,
+            after={"status": REJECTED, "from": row.header_from},
         )

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-from ibmflow.audit import AuditRecord, JSONValue
+from ibmflow.audit import JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.requestkinds import KINDS
 from ibmflow.roster import parse_roster_text
@@ -101,21 +101,16 @@ def appoint_coordinator(
                 recorded_at=now,
             )
         )
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="coordinator.appointed",
-                process=key,
-                entity=f"person:{person.email}",
-                after={
-                    "name": person.name,
-                    "email": person.email,
-                    "authority": authority,
-                    "reference": reference,
-                    "appointed_on": appointed_on.isoformat(),
-                },
-            )
+        tx.acting(actor, now, key).record(
+            "coordinator.appointed",
+            f"person:{person.email}",
+            after={
+                "name": person.name,
+                "email": person.email,
+                "authority": authority,
+                "reference": reference,
+                "appointed_on": appointed_on.isoformat(),
+            },
         )
 
 
@@ -218,15 +213,8 @@ def add_task_force(ctx: Context, key: str, *, name: str, lead: str | None, actor
         if facts_queries.task_force(tx.session, process, name):
             raise InvalidCommand(f"task force {name!r} already exists in {key}.")
         tx.session.add(TaskForceRow(process_id=process.id or 0, name=name, lead=lead))
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="task_force.named",
-                process=key,
-                entity=f"task_force:{name}",
-                after={"name": name, "lead": lead},
-            )
+        tx.acting(actor, now, key).record(
+            "task_force.named", f"task_force:{name}", after={"name": name, "lead": lead}
         )
 
 
@@ -238,15 +226,8 @@ def add_chapter(ctx: Context, key: str, *, title: str, lead: str | None, actor: 
         if facts_queries.chapter(tx.session, process, title):
             raise InvalidCommand(f"chapter {title!r} already exists in {key}.")
         tx.session.add(ChapterRow(process_id=process.id or 0, title=title, lead=lead))
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="chapter.defined",
-                process=key,
-                entity=f"chapter:{title}",
-                after={"title": title, "lead": lead},
-            )
+        tx.acting(actor, now, key).record(
+            "chapter.defined", f"chapter:{title}", after={"title": title, "lead": lead}
         )
 
 
@@ -259,16 +240,8 @@ def set_chapter_lead(ctx: Context, key: str, *, title: str, lead: str, actor: st
         before: JSONValue = {"lead": chapter.lead}
         chapter.lead = lead
         tx.session.add(chapter)
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="chapter.lead_set",
-                process=key,
-                entity=f"chapter:{title}",
-                before=before,
-                after={"lead": lead},
-            )
+        tx.acting(actor, now, key).record(
+            "chapter.lead_set", f"chapter:{title}", before=before, after={"lead": lead}
         )
 
 
@@ -304,16 +277,11 @@ def submit_chapter(
         )
         chapter.draft_document_id, chapter.submitted_at = document.id, now
         tx.session.add(chapter)
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="chapter.submitted",
-                process=key,
-                entity=f"chapter:{title}",
-                before=before,
-                after={"draft_document_id": document.id, "submitted_at": iso(now)},
-            )
+        tx.acting(actor, now, key).record(
+            "chapter.submitted",
+            f"chapter:{title}",
+            before=before,
+            after={"draft_document_id": document.id, "submitted_at": iso(now)},
         )
 
 
@@ -346,16 +314,11 @@ def close_consultation(ctx: Context, key: str, *, reason: str, actor: str) -> li
                 reason=reason,
             )
         )
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="consultation.closed",
-                process=key,
-                entity="step:consultation",
-                reason=reason,
-                after={"non_respondents": list[JSONValue](missing)},
-            )
+        tx.acting(actor, now, key).record(
+            "consultation.closed",
+            "step:consultation",
+            reason=reason,
+            after={"non_respondents": list[JSONValue](missing)},
         )
         return missing
 
@@ -379,17 +342,12 @@ def record_adoption(
                 recorded_at=now,
             )
         )
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="adoption.recorded",
-                process=key,
-                entity=f"process:{key}",
-                after={
-                    "authority": authority,
-                    "reference": reference,
-                    "adopted_on": adopted_on.isoformat(),
-                },
-            )
+        tx.acting(actor, now, key).record(
+            "adoption.recorded",
+            f"process:{key}",
+            after={
+                "authority": authority,
+                "reference": reference,
+                "adopted_on": adopted_on.isoformat(),
+            },
         )

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ibmflow.audit import AuditRecord, JSONValue
+from ibmflow.audit import JSONValue
 from ibmflow.decisions import OPEN as DECISION_OPEN
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.ladder import REQUEST_SUBJECT
@@ -113,31 +113,26 @@ def reopen(ctx: Context, key: str, request_id: int, *, reason: str, actor: str) 
         )
         _replan(ctx, tx, process, request, institution, now)
         to = [p.email for p in people]
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action="request.reopened",
-                process=key,
-                entity=f"request:{request_id}",
-                reason=reason,
-                before={
-                    "status": "answered",
-                    "answered_at": iso(earlier.answered_at),
-                    "answered_via": earlier.answered_via,
-                    "answered_by": earlier.answered_by,
-                    "text": earlier.answer_text,
-                    "fields": dict(earlier.answer_fields or {}),
-                    "vote": vote,
-                    "due_at": iso(earlier.due_at),
-                },
-                after={
-                    "status": requests.OPEN,
-                    "due_at": iso(due),
-                    "due_kept": kept,
-                    "to": list[JSONValue](to),
-                },
-            )
+        tx.acting(actor, now, key).record(
+            "request.reopened",
+            f"request:{request_id}",
+            reason=reason,
+            before={
+                "status": "answered",
+                "answered_at": iso(earlier.answered_at),
+                "answered_via": earlier.answered_via,
+                "answered_by": earlier.answered_by,
+                "text": earlier.answer_text,
+                "fields": dict(earlier.answer_fields or {}),
+                "vote": vote,
+                "due_at": iso(earlier.due_at),
+            },
+            after={
+                "status": requests.OPEN,
+                "due_at": iso(due),
+                "due_kept": kept,
+                "to": list[JSONValue](to),
+            },
         )
         return Reopened(request_id, due, mailings.local_time(process, due), kept, to)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ibmflow.audit import AuditRecord, JSONValue
+from ibmflow.audit import JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.mail import inbound as mail
 from ibmflow.requestkinds import KINDS, RequestKind
@@ -90,18 +90,13 @@ def answer_reply(
     except (InvalidCommand, NotFound) as exc:
         raise Refused(exc.message) from None
     if received.vote is not None:  # the ballot's own events do not name the mail; this one does
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=assigned_by or sender,
-                action="mail.vote_received",
-                process=process.key,
-                entity=f"inbound:{row.id}",
-                after={
-                    "request": request.id,
-                    "decision": request.decision_id,
-                    "approve": received.vote.approve,
-                    **detail,
-                },
-            )
+        tx.acting(assigned_by or sender, now, process.key).record(
+            "mail.vote_received",
+            f"inbound:{row.id}",
+            after={
+                "request": request.id,
+                "decision": request.decision_id,
+                "approve": received.vote.approve,
+                **detail,
+            },
         )

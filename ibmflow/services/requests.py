@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlmodel import Session
 
-from ibmflow.audit import AuditRecord
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.requestkinds import KINDS
 from ibmflow.services import deadlines
@@ -146,21 +145,16 @@ def audit_sent(
 ) -> None:
     """Put `request.sent` on the audit chain: the request went to `people` (a new request, or an
     open one to someone who joined it later, such as a representative nominated for its vote)."""
-    tx.audit(
-        AuditRecord(
-            at=now,
-            actor=actor,
-            action="request.sent",
-            process=process.key,
-            entity=f"request:{request.id}",
-            after={
-                "kind": request.kind,
-                "institution": institution.code,
-                "to": [p.email for p in people],
-                "due_at": iso(request.due_at),
-                **(details or {}),
-            },
-        )
+    tx.acting(actor, now, process.key).record(
+        "request.sent",
+        f"request:{request.id}",
+        after={
+            "kind": request.kind,
+            "institution": institution.code,
+            "to": [p.email for p in people],
+            "due_at": iso(request.due_at),
+            **(details or {}),
+        },
     )
 
 
@@ -212,17 +206,12 @@ def close(ctx: Context, key: str, request_id: int, *, status: str, reason: str, 
             )
         request.status, request.closed_reason = status, reason.strip()
         tx.session.add(request)
-        tx.audit(
-            AuditRecord(
-                at=now,
-                actor=actor,
-                action=f"request.{status}",
-                process=key,
-                entity=f"request:{request_id}",
-                reason=reason.strip(),
-                before={"status": OPEN},
-                after={"status": status},
-            )
+        tx.acting(actor, now, key).record(
+            f"request.{status}",
+            f"request:{request_id}",
+            reason=reason.strip(),
+            before={"status": OPEN},
+            after={"status": status},
         )
 
 

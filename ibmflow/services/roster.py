@@ -9,7 +9,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from ibmflow.audit import AuditRecord
 from ibmflow.roster import Category, Roster, parse_roster, parse_roster_text
 from ibmflow.services import followups
 from ibmflow.services.context import Context
@@ -109,23 +108,18 @@ def apply_roster(
             roles.append(new)
             counts["roles_added"] += 1
     tx.session.flush()
-    tx.audit(
-        AuditRecord(
-            at=now,
-            actor=actor,
-            action="roster.imported",
-            process=process.key,
-            entity=f"process:{process.key}",
-            reason=source,
-            after={
-                "counts": dict(counts),
-                "institutions": [i.code for i in roster.institutions],
-                "people": [
-                    {"email": p.email, "roles": list(p.roles), "institution": p.institution}
-                    for p in roster.people
-                ],
-            },
-        )
+    tx.acting(actor, now, process.key).record(
+        "roster.imported",
+        f"process:{process.key}",
+        reason=source,
+        after={
+            "counts": dict(counts),
+            "institutions": [i.code for i in roster.institutions],
+            "people": [
+                {"email": p.email, "roles": list(p.roles), "institution": p.institution}
+                for p in roster.people
+            ],
+        },
     )
     return counts
 
