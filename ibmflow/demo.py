@@ -16,6 +16,7 @@ from pathlib import Path
 from ibmflow.roster import parse_roster_text
 from ibmflow.services import decisions, processes, records, roster
 from ibmflow.services.context import Context
+from ibmflow.services.documents import Upload
 
 Say = Callable[[str], None]
 Advance = Callable[[Context, str], processes.Moved]
@@ -37,16 +38,21 @@ def demo_roster_text() -> str:
     return (resources.files("ibmflow") / "defaults" / "demo_roster.toml").read_text("utf-8")
 
 
-def _document(ctx: Context, key: str, name: str, text: str) -> Path:
+def _roster_file(ctx: Context, key: str) -> Path:
+    """The demo's roster written where `roster import` reads it (a roster file keeps its path)."""
     folder = ctx.settings.data_dir / "demo" / key
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(text, encoding="utf-8")
+    path = folder / "roster.toml"
+    path.write_text(demo_roster_text(), encoding="utf-8")
     return path
 
 
+def _document(name: str, text: str) -> Upload:
+    return Upload(name, "text/plain", text.encode("utf-8"))
+
+
 def _attach(ctx: Context, key: str, kind: str, name: str, text: str) -> None:
-    records.attach_document(ctx, key, _document(ctx, key, name, text), kind=kind, actor=COORDINATOR)
+    records.attach_document(ctx, key, _document(name, text), kind=kind, actor=COORDINATOR)
 
 
 def _unanimous(
@@ -113,7 +119,7 @@ def drive(
     stage(2, "Identification of and contact with key stakeholders")
     if until == 2:
         return
-    roster_file = _document(ctx, key, "roster.toml", demo_roster_text())
+    roster_file = _roster_file(ctx, key)
     counts = roster.import_roster(ctx, key, roster_file, actor=actor)
     people = parse_roster_text(
         demo_roster_text(),
@@ -121,7 +127,7 @@ def drive(
         filename=roster_file.name,
         known_institutions={**dict.fromkeys(VOTERS, "permanent"), "MOH": "associated"},
     )
-    say(f"  roster imported: {counts['people_added']} people")
+    say(f"  roster imported: {counts.people_added} people")
     for person in people.people:
         if "focal_point" in person.roles:
             records.record_answer(
@@ -178,7 +184,7 @@ def drive(
             key,
             title=title_,
             actor=actor,
-            path=_document(ctx, key, f"{lead}.txt", f"Draft: {title_}"),
+            upload=_document(f"{lead}.txt", f"Draft: {title_}"),
         )
     _attach(ctx, key, "assembled_draft", "draft.txt", "Assembled draft strategy")
     say("  two chapters drafted and the assembled draft attached")

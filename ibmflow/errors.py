@@ -9,6 +9,7 @@
     │   └── RosterError          a roster file is malformed (carries every problem, by row)
     ├── NotFound                 a process, person, decision... does not exist
     ├── InvalidCommand           the command does not fit the facts (wrong voter, no reason given...)
+    │   └── NotAnswerer          who sent an answer may not answer that request (`services.answerers`)
     ├── TransitionRefused        a step's exit guards are unmet (carries the blockers as sentences)
     ├── ConcurrencyConflict      someone else changed the process since it was read
     ├── DatabaseNotReady         the schema is missing or behind: run `ibmflow init`
@@ -94,6 +95,11 @@ class NotFound(IbmflowError):
 
 class InvalidCommand(IbmflowError):
     """The command cannot be carried out as given (the message says why and what to do)."""
+
+
+class NotAnswerer(InvalidCommand):
+    """Who sent an answer may not answer that request, or cast that vote (the message says who may);
+    a channel may say so in its own words (a link: "this link no longer lets you answer")."""
 
 
 class TransitionRefused(IbmflowError):

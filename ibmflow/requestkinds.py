@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class AnswerField:
-    """One structured field of an answer: a score from `low` to `high`, or a text."""
+    """One structured field of an answer: a score from `low` to `high`, a text, or one of
+    `choices` (a ballot's approve or object)."""
 
     name: str
     label: str
-    kind: str = "text"  # "text" or "score"
+    kind: str = "text"  # "text", "score" or "choice"
     low: int = 1
     high: int = 5
     required: bool = True
+    choices: tuple[str, ...] = ()
 
 
 # Who answers a request, as said in a refusal ("... is answered by {who}") and in a chaser's mail
@@ -34,7 +36,10 @@ ANSWERERS = {
 
 @dataclass(frozen=True)
 class RequestKind:
-    """A kind of request: its label; whether it goes to each focal point or each institution; who
+    """A kind of request: its label; whether it goes to each focal point or each institution; the
+    fields its answer carries and when its text is required (`text_required`, or only when a field
+    has a value: `text_required_if`), said by `text_missing`; whether an incomplete answer may be
+    recorded as it came (`incomplete_ok`: files carry it, or a coordinator vouches for it); who
     answers it (`answered_by`, a key of ANSWERERS); the mail template that sends it; whether a
     workflow step may open it (`openable`); whether its answers are ballots on a decision
     (`is_vote`)."""
@@ -44,6 +49,9 @@ class RequestKind:
     per: str  # "focal_point" or "institution"
     fields: tuple[AnswerField, ...] = field(default_factory=tuple)
     text_required: bool = False
+    text_required_if: tuple[str, str] | None = None
+    text_missing: str = "Your answer: please write it."
+    incomplete_ok: bool = True
     answered_by: str = "focal_point"
     template: str = "request"
     openable: bool = True
@@ -93,13 +101,23 @@ KINDS: dict[str, RequestKind] = {
         ),
         RequestKind("chapter_draft", "chapter draft", "institution"),
         RequestKind(
-            "consultation_comments", "consultation comments", "institution", text_required=True
+            "consultation_comments",
+            "consultation comments",
+            "institution",
+            text_required=True,
+            text_missing='Your comments: please write them, or write "no comments".',
         ),
-        # A ballot on an IAWG decision, opened with the decision (never by a step).
+        # A ballot on an IAWG decision, opened with the decision (never by a step): approve, or
+        # object with the reason (the answer's text); a ballot is never recorded incomplete.
         RequestKind(
             "vote",
             "vote",
             "institution",
+            (AnswerField("choice", "Your vote", kind="choice", choices=("approve", "object")),),
+            text_required_if=("choice", "object"),
+            text_missing="an objection needs a reason: give the reason for your objection "
+            "(on the command line: --reason); it goes to the coordinator and the IAWG.",
+            incomplete_ok=False,
             answered_by="iawg_member",
             template="vote",
             openable=False,
@@ -122,11 +140,17 @@ def check_fields(kind: str, raw: Mapping[str, str]) -> tuple[dict[str, str | int
     problems: list[str] = []
     for item in spec.fields:
         value = (raw.get(item.name) or "").strip()
+        if item.kind == "choice" and value.lower() not in item.choices:
+            if value or item.required:
+                problems.append(f"{item.label}: choose {' or '.join(item.choices)}.")
+            continue
         if not value:
             if item.required:
                 problems.append(f"{item.label}: please fill this in.")
             continue
-        if item.kind == "score":
+        if item.kind == "choice":
+            clean[item.name] = value.lower()
+        elif item.kind == "score":
             if not value.isdigit() or not item.low <= int(value) <= item.high:
                 problems.append(f"{item.label}: give a score from {item.low} to {item.high}.")
                 continue
@@ -134,3 +158,20 @@ def check_fields(kind: str, raw: Mapping[str, str]) -> tuple[dict[str, str | int
         else:
             clean[item.name] = value[:20000]
     return clean, problems
+
+
+def check_answer(
+    kind: str, raw: Mapping[str, str], text: str | None
+) -> tuple[dict[str, str | int], str | None, list[str]]:
+    """Validate a whole answer of `kind` (the one check, whatever the channel): its clean fields,
+    its text (stripped, None when empty) and every problem as a sentence."""
+    spec = KINDS[kind]
+    clean, problems = check_fields(kind, raw)
+    body = (text or "").strip() or None
+    needs_text = spec.text_required or (
+        spec.text_required_if is not None
+        and clean.get(spec.text_required_if[0]) == spec.text_required_if[1]
+    )
+    if needs_text and body is None:
+        problems.append(spec.text_missing)
+    return clean, body, problems

@@ -231,4 +231,4 @@ def test_the_roster_takes_a_deputy_without_roles(
 def _people(ctx: Context) -> list[dict[str, object]]:
     from ibmflow.services.people import roster_of
 
-    return roster_of(ctx, KEY)["people"]  # type: ignore[no-any-return]
+    return [p.to_dict() for p in roster_of(ctx, KEY).people]

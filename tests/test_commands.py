@@ -20,8 +20,6 @@ from ibmflow.services.commands import COMMANDS
 from ibmflow.web.app import create_app
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-# The console's actions that take a file: the answer intake's rewrite adds them to the table.
-FILE_ACTIONS = {"/p/{key}/documents", "/p/{key}/chapters/draft"}
 MEMBER = next(iter(VOTERS.values()))
 
 
@@ -41,14 +39,14 @@ def dispatched(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 @sqlite_only
 def test_the_console_and_the_api_offer_exactly_the_table_s_commands(site: Site) -> None:
-    """Each console action (but the two that take a file) and each API route that acts is a
+    """Each console action (those that take a file too) and each API route that acts is a
     command of the table, declared with the table's permission; and no entry is left unrouted."""
     access = create_app(site.ctx).state.gate.access
     actions = {path for (method, path) in access if method == "POST" and path.startswith("/p/")}
     routes = {path for (method, path) in access if method == "POST" and path.startswith("/api/")}
     in_console = {c.path: c for c in COMMANDS.values() if c.path is not None}
     in_api = {f"/api/processes/{{key}}/{c.api}": c for c in COMMANDS.values() if c.api}
-    assert actions - FILE_ACTIONS == set(in_console)
+    assert actions == set(in_console)
     assert routes == set(in_api)
     for path, command in [*in_console.items(), *in_api.items()]:
         assert access[("POST", path)] == command.permission, path
@@ -90,7 +88,8 @@ def test_every_console_action_and_api_route_dispatches_through_the_table(
         if command.path is None:
             continue
         path = command.path.format(key=MINE, **ids)
-        answer = client.post(path, data=form)
+        files = {"file": ("minutes.pdf", b"%PDF-1.4 minutes", "application/pdf")}
+        answer = client.post(path, data=form, files=files if command.takes_files else None)
         assert answer.status_code in (303, 400, 409), f"{path}: {answer.status_code}"
         expected.append(command.name)
     token = accounts.issue_token(site.ctx, EMAILS[COORDINATOR], actor="test")
@@ -134,6 +133,8 @@ CLI_ARGS = {
     "chapter.add": ["chapter", "add", MINE, "Border checks"],
     "chapter.lead": ["chapter", "lead", MINE, "Border checks", "--lead", "MOF_CUSTOMS"],
     "consultation.close": ["consultation", "close", MINE, "--reason", "test"],
+    "document.attach": ["attach", MINE, "FILE", "--kind", "objectives"],
+    "chapter.submit": ["chapter", "submit", MINE, "Border checks", "FILE"],
     "adopt": ["adopt", MINE, "--authority", "Council", "--reference", "Decision 1"],
 }
 
@@ -151,12 +152,11 @@ def test_every_command_line_command_of_the_table_dispatches_through_it(
     cli = invoker(capsys)
     offered = {name for name, command in COMMANDS.items() if command.cli is not None}
     assert set(CLI_ARGS) == offered
-    request = str(site.objects[MINE]["request"])
+    given = {"REQUEST": str(site.objects[MINE]["request"]), "FILE": str(tmp_path / "draft.pdf")}
+    (tmp_path / "draft.pdf").write_bytes(b"%PDF-1.4 a draft")
     for name, argv in CLI_ARGS.items():
         assert " ".join(argv).startswith(f"{COMMANDS[name].cli} {MINE}")
-        code, _, err = cli(
-            *[request if a == "REQUEST" else a for a in argv], "--as", "cli:test", expect=None
-        )
+        code, _, err = cli(*[given.get(a, a) for a in argv], "--as", "cli:test", expect=None)
         assert code in (0, 1, 3), f"{argv}: exit {code}\n{err}"
     assert dispatched == list(CLI_ARGS)
 

@@ -29,6 +29,7 @@ from ibmflow.entrypoints.receiver import controller
 from ibmflow.services import audit_log, decisions, processes, records, requests, roster
 from ibmflow.services.context import Context
 from ibmflow.services.dispatch import build_transport, dispatch_once
+from ibmflow.services.documents import Upload
 from ibmflow.web.server import build_server
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -225,8 +226,7 @@ def test_every_answer_of_the_nine_steps_comes_by_link_or_by_reply(
     records.add_task_force(
         ctx, KEY, name="Situation analysis", lead="MOI_BORDER_GUARD", actor=COORDINATOR
     )
-    tor = tmp_path / "tor.pdf"
-    tor.write_bytes(b"%PDF terms of reference")
+    tor = Upload("tor.pdf", "application/pdf", b"%PDF terms of reference")
     records.attach_document(ctx, KEY, tor, kind="terms_of_reference", actor=COORDINATOR)
     _vote_all(world, "terms_of_reference")
     _advance(world, "objectives")
@@ -262,7 +262,7 @@ def test_every_answer_of_the_nine_steps_comes_by_link_or_by_reply(
 
     # 6. Chapters (coordinator's work).
     records.add_chapter(ctx, KEY, title="Border checks", lead="MOI_BORDER_GUARD", actor=COORDINATOR)
-    records.submit_chapter(ctx, KEY, title="Border checks", path=tor, actor=COORDINATOR)
+    records.submit_chapter(ctx, KEY, title="Border checks", upload=tor, actor=COORDINATOR)
     records.attach_document(ctx, KEY, tor, kind="assembled_draft", actor=COORDINATOR)
     _advance(world, "consultation")
 

@@ -34,17 +34,6 @@ def test_tool_passes(command: list[str]) -> None:
 
 
 LONG_LIMIT = 400
-# Temporary: these modules are being split by other branches of issue 10 (services/inbound and
-# records by the answer intake, services/requests by the same, storage/repository by the query
-# modules, web/actions by the table of commands). The lead removes this allow-list after merging.
-BEING_SPLIT = frozenset(
-    {
-        "ibmflow/services/inbound.py",
-        "ibmflow/services/records.py",
-        "ibmflow/services/requests.py",
-        "ibmflow/storage/repository.py",
-    }
-)
 
 
 def long_modules_without_reason() -> list[str]:
@@ -68,16 +57,8 @@ def long_modules_without_reason() -> list[str]:
 def test_no_module_over_400_lines_without_a_reason_at_its_top() -> None:
     """A module past ~400 lines is split into a package, or says why not at its top: a line
     `Long because: ...` in its module docstring."""
-    found = [m for m in long_modules_without_reason() if m.split(" ")[0] not in BEING_SPLIT]
+    found = long_modules_without_reason()
     assert not found, (
         "split these modules, or give the reason in their docstring "
         f"(a line starting `Long because:`): {found}"
-    )
-
-
-def test_the_allow_list_of_long_modules_holds_only_long_modules() -> None:
-    """Each module allowed to be long for now still is (else it leaves the allow-list)."""
-    long_now = {m.split(" ")[0] for m in long_modules_without_reason()}
-    assert long_now >= BEING_SPLIT, (
-        f"no longer long, remove from BEING_SPLIT: {BEING_SPLIT - long_now}"
     )

@@ -19,6 +19,7 @@ from ibmflow.access import ADMINISTRATOR, CHAIR, COORDINATOR, MANAGER
 from ibmflow.demo import COORDINATOR as COORDINATOR_EMAIL
 from ibmflow.services import accounts, decisions, inbound, records, requests
 from ibmflow.services.context import Context
+from ibmflow.services.documents import Upload
 from ibmflow.storage.tables import AuditEventRow, OutboxRow, RequestRow
 
 MINE, THEIRS = "MA-1", "TN-1"
@@ -125,11 +126,8 @@ def _objects(ctx: Context, key: str) -> dict[str, int]:
     }
 
 
-def _file(ctx: Context, key: str) -> Path:
-    path = ctx.settings.data_dir / f"note-{key}.txt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"A note of {key}", encoding="utf-8")
-    return path
+def _file(ctx: Context, key: str) -> Upload:
+    return Upload(f"note-{key}.txt", "text/plain", f"A note of {key}".encode())
 
 
 @pytest.fixture

@@ -46,7 +46,10 @@ def roster_import(ctx: typer.Context, process: str, file: Path, as_: ActAs = Non
 
     s = state(ctx)
     counts = import_roster(s.context, process, file, actor=s.actor)
-    out.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()), highlight=False)
+    out.print(
+        ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.to_dict().items()),
+        highlight=False,
+    )
 
 
 @roster_app.command("show")
@@ -58,20 +61,20 @@ def roster_show(
 
     data = roster_of(state(ctx).context, process)
     if as_json:
-        print_json(data)
+        print_json(data.to_dict())
         return
     table(
         "Institutions",
         ["code", "name", "category", "focal points", "IAWG member"],
         [
-            [i["code"], i["name"], i["category"], ", ".join(i["focal_points"]), i["iawg_member"]]
-            for i in data["institutions"]
+            [i.code, i.name, i.category, ", ".join(i.focal_points), i.iawg_member]
+            for i in data.institutions
         ],
     )
     table(
         "People",
         ["name", "email", "institution", "roles"],
-        [[p["name"], p["email"], p["institution"], ", ".join(p["roles"])] for p in data["people"]],
+        [[p.name, p.email, p.institution, ", ".join(p.roles)] for p in data.people],
     )
 
 
@@ -171,6 +174,7 @@ def answer(
     as_: ActAs = None,
 ) -> None:
     """Record an institution's answer to a request received outside ibmflow."""
+    from ibmflow.services.documents import Upload
     from ibmflow.services.records import record_answer
 
     fields = {}
@@ -188,7 +192,7 @@ def answer(
         email=email,
         text=text,
         fields=fields,
-        files=file,
+        files=[Upload.read(path) for path in file or []],
         actor=s.actor,
     )
     out.print(f"answer recorded on request #{request_id}", highlight=False)
@@ -210,10 +214,9 @@ def attach(
     as_: ActAs = None,
 ) -> None:
     """Attach a document to the current step."""
-    from ibmflow.services.records import attach_document
+    from ibmflow.services.documents import Upload
 
-    s = state(ctx)
-    doc_id = attach_document(s.context, process, file, kind=kind, actor=s.actor)
+    doc_id = dispatch(ctx, "document.attach", process, upload=Upload.read(file), kind=kind)
     out.print(f"document #{doc_id} attached ({kind})", highlight=False)
 
 
@@ -261,10 +264,9 @@ def chapter_submit(
     ctx: typer.Context, process: str, title: str, file: Path, as_: ActAs = None
 ) -> None:
     """Submit a chapter's draft."""
-    from ibmflow.services.records import submit_chapter
+    from ibmflow.services.documents import Upload
 
-    s = state(ctx)
-    submit_chapter(s.context, process, title=title, path=file, actor=s.actor)
+    dispatch(ctx, "chapter.submit", process, title=title, upload=Upload.read(file))
     out.print(f"draft of {title!r} submitted", highlight=False)
 
 

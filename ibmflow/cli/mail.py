@@ -61,22 +61,22 @@ def mail_list(
     """The outbox: every mail, its recipients and whether it was delivered."""
     rows = list_mail(state(ctx).context, process, status)
     if as_json:
-        print_json(rows)
+        print_json([r.to_dict() for r in rows])
         return
     table(
         "Outbox (details: ibmflow mail show ID)",
         ["#", "process", "kind", "to", "subject", "status", "tries", "created (UTC)", "error"],
         [
             [
-                r["id"],
-                r["process"],
-                r["kind"],
-                ", ".join(r["to"]),
-                r["subject"],
-                r["status"],
-                r["attempts"],
-                r["created_at"],
-                r["last_error"],
+                r.id,
+                r.process,
+                r.kind,
+                ", ".join(r.to),
+                r.subject,
+                r.status,
+                r.attempts,
+                iso(r.created_at),
+                r.last_error,
             ]
             for r in rows
         ],
@@ -96,7 +96,7 @@ def mail_show(
 
     context = state(ctx).context
     if as_json:
-        print_json(show_mail(context, outbox_id))
+        print_json(show_mail(context, outbox_id).to_dict())
         return
     row = get_mail(context, outbox_id)
     if raw:

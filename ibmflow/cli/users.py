@@ -133,20 +133,13 @@ def user_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json"
 
     rows = list_users(state(ctx).context)
     if as_json:
-        print_json(rows)
+        print_json([r.to_dict() for r in rows])
         return
     table(
         "Accounts",
         ["email", "name", "role", "processes", "API tokens", "disabled"],
         [
-            [
-                r["email"],
-                r["name"],
-                r["role"],
-                r["processes"] if isinstance(r["processes"], str) else ", ".join(r["processes"]),
-                r["api_tokens"],
-                "yes" if r["disabled"] else "",
-            ]
+            [r.email, r.name, r.role, r.processes_text, r.api_tokens, "yes" if r.disabled else ""]
             for r in rows
         ],
     )

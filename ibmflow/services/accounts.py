@@ -10,12 +10,12 @@ import hashlib
 import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from argon2 import PasswordHasher
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from ibmflow.access import ADMINISTRATOR, CHAIR, COORDINATOR, MANAGER, ROLES, Account
 from ibmflow.audit import AuditRecord, JSONValue
@@ -23,15 +23,9 @@ from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
-from ibmflow.storage.account_tables import (
-    AccountProcessRow,
-    ApiTokenRow,
-    LoginAttemptRow,
-    UserAccountRow,
-    WebSessionRow,
-)
-from ibmflow.storage.db import Tx, table_of
-from ibmflow.storage.tables import ProcessRow
+from ibmflow.storage.account_tables import AccountProcessRow, ApiTokenRow, UserAccountRow
+from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import accounts as q
 from ibmflow.text import ACCOUNT_NAME, TOKEN_LABEL, clean, clean_optional
 
 MIN_PASSWORD = 10
@@ -83,13 +77,7 @@ def account_of(session: Session, row: UserAccountRow) -> Account:
     """The Account a stored row describes, with the keys of the processes it may see."""
     keys: frozenset[str] | None = None
     if row.role != ADMINISTRATOR:
-        keys = frozenset(
-            session.exec(
-                select(ProcessRow.key)
-                .join(AccountProcessRow, col(AccountProcessRow.process_id) == col(ProcessRow.id))
-                .where(AccountProcessRow.account_id == row.id)
-            ).all()
-        )
+        keys = frozenset(q.process_keys(session, row.id))
     return Account(
         id=row.id or 0,
         email=row.email,
@@ -101,9 +89,7 @@ def account_of(session: Session, row: UserAccountRow) -> Account:
 
 
 def _row(tx: Tx, email: str) -> UserAccountRow:
-    row = tx.session.exec(
-        select(UserAccountRow).where(UserAccountRow.email == email.strip().lower())
-    ).one_or_none()
+    row = q.by_email(tx.session, email)
     if row is None:
         raise NotFound(f"no account {email!r}; `ibmflow user list` shows the accounts.")
     return row
@@ -125,9 +111,7 @@ def _audit(tx: Tx, now: datetime, actor: str, action: str, email: str, **data: J
 def _give_processes(tx: Tx, row: UserAccountRow, keys: Sequence[str]) -> list[JSONValue]:
     """Replace the processes an account may see; return their keys as stored."""
     wanted = {repo.get_process(tx.session, key).id: key.strip().upper() for key in keys}
-    for link in tx.session.exec(
-        select(AccountProcessRow).where(AccountProcessRow.account_id == row.id)
-    ):
+    for link in q.process_links(tx.session, row.id):
         if link.process_id in wanted:
             del wanted[link.process_id]
         else:
@@ -135,14 +119,7 @@ def _give_processes(tx: Tx, row: UserAccountRow, keys: Sequence[str]) -> list[JS
     for process_id in wanted:
         tx.session.add(AccountProcessRow(account_id=row.id or 0, process_id=process_id or 0))
     tx.session.flush()
-    stored: list[str] = sorted(
-        tx.session.exec(
-            select(ProcessRow.key)
-            .join(AccountProcessRow, col(AccountProcessRow.process_id) == col(ProcessRow.id))
-            .where(AccountProcessRow.account_id == row.id)
-        ).all()
-    )
-    return list[JSONValue](stored)
+    return list[JSONValue](sorted(q.process_keys(tx.session, row.id)))
 
 
 def add_user(
@@ -161,7 +138,7 @@ def add_user(
     hashed = hash_password(password)
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
-        if tx.session.exec(select(UserAccountRow).where(UserAccountRow.email == email)).first():
+        if q.by_email(tx.session, email) is not None:
             raise InvalidCommand(
                 f"an account {email} already exists; change it with `ibmflow user passwd` or "
                 "`ibmflow user processes`."
@@ -191,11 +168,7 @@ def add_user(
 
 
 def _end_sessions(tx: Tx, row: UserAccountRow, now: datetime) -> None:
-    for session_row in tx.session.exec(
-        select(WebSessionRow).where(
-            WebSessionRow.account_id == row.id, col(WebSessionRow.ended_at).is_(None)
-        )
-    ):
+    for session_row in q.live_sessions(tx.session, row.id):
         session_row.ended_at = now
         tx.session.add(session_row)
 
@@ -266,13 +239,7 @@ def revoke_tokens(ctx: Context, email: str, *, actor: str) -> int:
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
         row = _row(tx, email)
-        live = list(
-            tx.session.exec(
-                select(ApiTokenRow).where(
-                    ApiTokenRow.account_id == row.id, col(ApiTokenRow.revoked_at).is_(None)
-                )
-            )
-        )
+        live = q.live_tokens(tx.session, row.id)
         for token_row in live:
             token_row.revoked_at = now
             tx.session.add(token_row)
@@ -281,28 +248,54 @@ def revoke_tokens(ctx: Context, email: str, *, actor: str) -> int:
         return len(live)
 
 
-def list_users(ctx: Context) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class AccountSummary:
+    """One account as `ibmflow user list` shows it."""
+
+    email: str
+    name: str
+    role: str
+    disabled: bool
+    processes: tuple[str, ...] | None  # None: an administrator, who sees every process
+    api_tokens: int  # how many are in force
+    created_at: datetime
+
+    @property
+    def processes_text(self) -> str:
+        """The processes in words: "all" for an administrator, else their keys."""
+        return "all" if self.processes is None else ", ".join(self.processes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "email": self.email,
+            "name": self.name,
+            "role": self.role,
+            "disabled": self.disabled,
+            "processes": "all" if self.processes is None else list(self.processes),
+            "api_tokens": self.api_tokens,
+            "created_at": iso(self.created_at),
+        }
+
+
+def list_users(ctx: Context) -> list[AccountSummary]:
     """Every account: role, processes, whether disabled, how many API tokens are in force."""
     with ctx.db.reading() as session:
-        rows = session.exec(select(UserAccountRow).order_by(col(UserAccountRow.email))).all()
+        tokens = q.live_token_counts(session)
         out = []
-        for row in rows:
+        for row in q.ordered_by_email(session):
             account = account_of(session, row)
-            tokens = session.exec(
-                select(ApiTokenRow.id).where(
-                    ApiTokenRow.account_id == row.id, col(ApiTokenRow.revoked_at).is_(None)
-                )
-            ).all()
             out.append(
-                {
-                    "email": row.email,
-                    "name": row.name,
-                    "role": row.role,
-                    "disabled": row.disabled,
-                    "processes": "all" if account.processes is None else sorted(account.processes),
-                    "api_tokens": len(tokens),
-                    "created_at": iso(row.created_at),
-                }
+                AccountSummary(
+                    email=row.email,
+                    name=row.name,
+                    role=row.role,
+                    disabled=row.disabled,
+                    processes=None
+                    if account.processes is None
+                    else tuple(sorted(account.processes)),
+                    api_tokens=tokens.get(row.id or 0, 0),
+                    created_at=row.created_at,
+                )
             )
         return out
 
@@ -316,7 +309,7 @@ def ensure_demo_accounts(ctx: Context, *process_keys: str) -> list[tuple[str, st
     actor = "demo"
     wanted = frozenset(key.strip().upper() for key in process_keys)
     with ctx.db.reading() as session:
-        existing = set(session.exec(select(UserAccountRow.email)).all())
+        existing = q.emails(session)
     for email, name, role in DEMO_ACCOUNTS:
         password = secrets.token_urlsafe(12)
         if email not in existing:
@@ -334,18 +327,11 @@ def ensure_demo_accounts(ctx: Context, *process_keys: str) -> list[tuple[str, st
             set_disabled(ctx, email, False, actor=actor)
             if role != ADMINISTRATOR:
                 with ctx.db.reading() as session:
-                    row = session.exec(
-                        select(UserAccountRow).where(UserAccountRow.email == email)
-                    ).one()
+                    row = q.by_email(session, email)
+                    assert row is not None
                     keys = account_of(session, row).processes or frozenset()
                 set_processes(ctx, email, sorted(keys | wanted), actor=actor)
         out.append((email, password, role))
     with ctx.db.transaction() as tx:
-        attempts = table_of(LoginAttemptRow)
-        tx.session.connection().execute(
-            sa.delete(attempts).where(
-                attempts.c.email.in_([email for email, _, _ in DEMO_ACCOUNTS]),
-                attempts.c.succeeded.is_(False),
-            )
-        )
+        q.forget_failed_logins(tx.session, [email for email, _, _ in DEMO_ACCOUNTS])
     return out

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import select
-
 from ibmflow.errors import InvalidCommand
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
-from ibmflow.storage.account_tables import UserAccountRow
-from ibmflow.storage.tables import PersonRow
+from ibmflow.storage.queries import accounts, roster
 
 CLI_PREFIX = "cli:"
 # The name after `cli:` (a login name): letters, digits and . _ - @ +, no space or control character.
@@ -46,15 +43,12 @@ def known_actor(
     if appointing is not None and email == appointing.strip().lower():
         return email
     with ctx.db.reading() as session:
-        account = session.exec(
-            select(UserAccountRow).where(UserAccountRow.email == email)
-        ).one_or_none()
+        account = accounts.by_email(session, email)
         if account is not None and not account.disabled:
             return email
-        people = select(PersonRow.id).where(PersonRow.email == email)
-        if process is not None:  # an unknown process is refused here, naming the known ones
-            people = people.where(PersonRow.process_id == repo.get_process(session, process).id)
-        if email and session.exec(people.limit(1)).first() is not None:
+        # An unknown process is refused here, naming the known ones.
+        process_id = repo.get_process(session, process).id if process is not None else None
+        if email and roster.on_a_roster(session, email, process_id):
             return email
     where = f"on the roster of {process}" if process else "on a process's roster"
     disabled = " (its account is disabled)" if account is not None else ""

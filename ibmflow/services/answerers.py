@@ -7,6 +7,8 @@ command line apply.
 - A vote is cast by the institution's IAWG member, or by the representative the member nominated for
   that decision or for the day (`ibmflow.decisions.ballot_for`). Deputies answer requests but do not
   vote.
+- A coordinator may vouch for an answer (a quarantined reply they assign, an answer they record from
+  the command line): a request's answer is then taken from whoever sent it; a ballot never is.
 """
 
 from __future__ import annotations
@@ -15,17 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
-
 from ibmflow.decisions import Ballot, ballot_for
-from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.errors import InvalidCommand, NotAnswerer, NotFound
 from ibmflow.facts import Person
 from ibmflow.requestkinds import KINDS
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import answers as queries
 from ibmflow.storage.tables import (
     InstitutionRow,
-    LinkTokenRow,
     PersonRow,
     ProcessRow,
     RequestRow,
@@ -34,22 +34,18 @@ from ibmflow.storage.tables import (
 
 @dataclass(frozen=True)
 class Answerer:
-    """Who answers a request, and for whom when they answer as a deputy."""
+    """Who answers a request (None: an answer a coordinator vouches for, from no one on the
+    roster), for whom when they answer as a deputy, and the ballot they cast on a vote."""
 
-    person: PersonRow
+    person: PersonRow | None
     deputy_for: PersonRow | None = None
+    ballot: Ballot | None = None
 
 
 def addressees(tx: Tx, process: ProcessRow, request: RequestRow) -> list[PersonRow]:
     """Whom a request (not a vote) is for: the people it was mailed to, its focal point and, for a
     request to an institution, the institution's focal points today."""
-    ids = {
-        pid
-        for pid in tx.session.exec(
-            select(LinkTokenRow.person_id).where(LinkTokenRow.request_id == request.id)
-        )
-        if pid is not None
-    }
+    ids = queries.linked_people(tx.session, request.id or 0)
     if request.focal_point_id is not None:
         ids.add(request.focal_point_id)
     if KINDS[request.kind].per == "institution":
@@ -58,7 +54,7 @@ def addressees(tx: Tx, process: ProcessRow, request: RequestRow) -> list[PersonR
             for r in repo.active_roles(tx.session, process, "focal_point")
             if r.institution_id == request.institution_id
         }
-    rows = tx.session.exec(select(PersonRow).where(col(PersonRow.id).in_(ids))).all()
+    rows = queries.people(tx.session, ids)
     return sorted(rows, key=lambda p: p.id or 0)
 
 
@@ -73,23 +69,41 @@ def deputy_of(tx: Tx, process: ProcessRow, person: PersonRow) -> list[PersonRow]
 
 
 def may_answer(
-    tx: Tx, process: ProcessRow, request: RequestRow, email: str, now: datetime
+    tx: Tx,
+    process: ProcessRow,
+    request: RequestRow,
+    email: str | None,
+    now: datetime,
+    *,
+    vouched: bool = False,
 ) -> Answerer:
     """Check that `email` may answer `request` (for a vote: cast the institution's vote); raise
-    InvalidCommand saying who may, if not."""
-    person = repo.person_or_none(tx.session, process, email)
+    NotAnswerer saying who may, if not. With `vouched` (a coordinator takes the answer as given), a
+    request's answer is taken from anyone, or from no one named; a ballot still needs its voter."""
+    kind = KINDS[request.kind]
+    person = None
+    if email:  # a voter must be on the roster (NotFound); anyone may send a request's answer
+        find = repo.person if kind.is_vote else repo.person_or_none
+        person = find(tx.session, process, email)
+    if vouched and not kind.is_vote:
+        try:  # whom they answer for as a deputy, if the rule says
+            return may_answer(tx, process, request, email, now) if person else Answerer(None)
+        except NotAnswerer:
+            return Answerer(person)
     institution = tx.session.get(InstitutionRow, request.institution_id)
     assert institution is not None
-    kind = KINDS[request.kind]
     if person is None:
-        raise InvalidCommand(
-            f"{email} is not on the roster of {process.key}; request #{request.id} of "
-            f"{institution.short_name} is answered by {kind.who_answers}."
+        raise NotAnswerer(
+            f"{email or 'nobody named'} is not on the roster of {process.key}; request "
+            f"#{request.id} of {institution.short_name} is answered by {kind.who_answers}."
         )
     if kind.is_vote:
         assert request.decision_id is not None
-        ballot(tx, process, request.decision_id, institution.code, email, now)
-        return Answerer(person)
+        try:
+            cast = ballot(tx, process, request.decision_id, institution.code, person.email, now)
+        except InvalidCommand as exc:
+            raise NotAnswerer(exc.message, process=process.key) from None
+        return Answerer(person, ballot=cast)
     for_whom = addressees(tx, process, request)
     if person.id in {p.id for p in for_whom}:
         return Answerer(person)
@@ -98,7 +112,7 @@ def may_answer(
         if addressee.id in deputised:
             return Answerer(person, deputy_for=addressee)
     names = ", ".join(p.name for p in for_whom) or "nobody yet"
-    raise InvalidCommand(
+    raise NotAnswerer(
         f"{email} is neither a focal point of {institution.short_name} to whom request "
         f"#{request.id} was sent ({names}) nor a deputy registered for one."
     )
@@ -135,15 +149,7 @@ def first_answerable(
 ) -> tuple[RequestRow | None, PersonRow | None]:
     """The first pending request of `kind` that `person` may answer, and whom they answer for as a
     deputy (None when they answer as themselves); (None, None) if there is none."""
-    pending = tx.session.exec(
-        select(RequestRow)
-        .where(
-            RequestRow.process_id == process.id,
-            RequestRow.kind == kind,
-            RequestRow.status == "sent",
-        )
-        .order_by(col(RequestRow.id))
-    ).all()
+    pending = queries.pending(tx.session, process, kind)
     for request in pending:
         try:
             answerer = may_answer(tx, process, request, person.email, now)

@@ -25,22 +25,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import col, select
-
 from ibmflow.services.chase_batch import Batch
 from ibmflow.services.chase_ring import DEFERRED, SUPERSEDED, WOULD_SEND, Rang, ring_process
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
-from ibmflow.services.deadlines import PENDING, SENT
+from ibmflow.services.deadlines import SENT
 from ibmflow.storage.db import Tx
-from ibmflow.storage.tables import ChaseMailRow, ProcessRow, RungRow
+from ibmflow.storage.queries import chase as q
+from ibmflow.storage.tables import RungRow
 
 __all__ = ["DEFERRED", "SUPERSEDED", "WOULD_SEND", "Rang", "SweepReport", "claim", "sweep"]
 
-_RUNG = RungRow.__table__  # type: ignore[attr-defined]
-_PROCESS = ProcessRow.__table__  # type: ignore[attr-defined]
-_CHASE_MAIL = ChaseMailRow.__table__  # type: ignore[attr-defined]
 _DRY_ROUNDS = 50  # a dry run rings what comes due as it rings, as the real sweep's loop would
 
 
@@ -49,7 +44,7 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class SweepReport:
     """Everything one sweep rang, superseded, deferred or cancelled, in the order it did so."""
 
@@ -70,22 +65,6 @@ class SweepReport:
 
 class _DryRun(Exception):
     """Raised inside a dry run's transaction so that nothing it wrote is kept."""
-
-
-def _due(now: datetime) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        _RUNG.c.status == PENDING,
-        _RUNG.c.fire_at <= now,
-        sa.or_(_RUNG.c.claimed_until.is_(None), _RUNG.c.claimed_until < now),
-    )
-
-
-def due_rungs_query(now: datetime, limit: int, *, skip_locked: bool) -> sa.Select[Any]:
-    """The ids of the pending rungs due at `now` that no live claim holds, oldest first."""
-    query = (
-        sa.select(_RUNG.c.id).where(_due(now)).order_by(_RUNG.c.fire_at, _RUNG.c.id).limit(limit)
-    )
-    return query.with_for_update(skip_locked=True) if skip_locked else query
 
 
 def sweep(
@@ -109,11 +88,7 @@ def sweep(
         try:
             with ctx.db.transaction() as tx:
                 for _ in range(_DRY_ROUNDS):
-                    ids = list(
-                        tx.session.connection()
-                        .execute(due_rungs_query(now, 1_000_000, skip_locked=False))
-                        .scalars()
-                    )
+                    ids = q.due_rung_ids(tx.session, now)
                     if not ids:
                         break
                     report.rungs.extend(_ring(ctx, tx, ids, now, None))
@@ -137,43 +112,16 @@ def sweep(
 def _any_due(ctx: Context, now: datetime) -> bool:
     """A read without a write lock: a sweep with nothing to do costs one indexed select."""
     with ctx.db.read_engine.connect() as conn:
-        return conn.execute(due_rungs_query(now, 1, skip_locked=False)).first() is not None
+        return q.any_due(conn, now)
 
 
 def claim(ctx: Context, now: datetime, worker: str, size: int, lease: timedelta) -> list[int]:
     """Claim for `worker`, until `now + lease`, every due rung of the processes of the `size`
     oldest due rungs; return their ids."""
+    # On PostgreSQL a process another worker is claiming or ringing is left to it, whole.
     postgres = ctx.db.engine.dialect.name == "postgresql"
     with ctx.db.transaction() as tx:
-        conn = tx.session.connection()
-        first = (
-            sa.select(_RUNG.c.process_id)
-            .where(_due(now))
-            .order_by(_RUNG.c.fire_at, _RUNG.c.id)
-            .limit(size)
-        )
-        if postgres:
-            first = first.with_for_update(skip_locked=True)
-        process_ids = sorted(set(conn.execute(first).scalars()))
-        if postgres and process_ids:
-            # A process another worker is claiming or ringing is left to it, whole.
-            process_ids = list(
-                conn.execute(
-                    sa.select(_PROCESS.c.id)
-                    .where(_PROCESS.c.id.in_(process_ids))
-                    .order_by(_PROCESS.c.id)
-                    .with_for_update(skip_locked=True)
-                ).scalars()
-            )
-        if not process_ids:
-            return []
-        rows = conn.execute(
-            sa.update(_RUNG)
-            .where(_RUNG.c.process_id.in_(process_ids), _due(now))
-            .values(claimed_by=worker, claimed_until=now + lease)
-            .returning(_RUNG.c.id)
-        )
-        return sorted(rows.scalars())
+        return q.claim(tx.session, now, worker, size, now + lease, skip_locked=postgres)
 
 
 def _ring(
@@ -181,12 +129,9 @@ def _ring(
 ) -> list[Rang]:
     if not ids:
         return []
-    query = select(RungRow).where(col(RungRow.id).in_(ids), RungRow.status == PENDING)
-    if worker is not None:
-        query = query.where(RungRow.claimed_by == worker)
-        if ctx.db.engine.dialect.name == "postgresql":
-            query = query.with_for_update()
-    rungs = sorted(tx.session.exec(query).all(), key=lambda r: (r.fire_at, r.id or 0))
+    lock = worker is not None and ctx.db.engine.dialect.name == "postgresql"
+    found = q.pending_rungs(tx.session, ids, claimed_by=worker, lock=lock)
+    rungs = sorted(found, key=lambda r: (r.fire_at, r.id or 0))
     if not rungs:
         return []
     loaded = Batch.of(tx, rungs)
@@ -212,16 +157,11 @@ def _ring(
             rung.outcome = f"{rung.outcome} by {worker}"  # which worker rang it, for operators
     # The batch's next rungs, mail records and audit events are written together: a statement
     # each, not one per rung.
-    if loaded.follow:
-        tx.session.connection().execute(sa.insert(_RUNG), loaded.follow)
+    q.insert_rungs(tx.session, loaded.follow)
     tx.session.flush()  # the rungs added by catching up get their ids
-    if loaded.carried:
-        tx.session.connection().execute(
-            sa.insert(_CHASE_MAIL),
-            [
-                {"rung_id": rung.id, "person_id": person_id, "message_id": message_id}
-                for rung, person_id, message_id in loaded.carried
-            ],
-        )
+    q.record_chase_mails(
+        tx.session,
+        [(rung.id or 0, person_id, message_id) for rung, person_id, message_id in loaded.carried],
+    )
     tx.audit_many(loaded.events)
     return out

@@ -6,17 +6,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import col, select
-
 from ibmflow.audit import AuditRecord
 from ibmflow.ladder import ESCALATION
 from ibmflow.services.deadlines import SENT
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import chase as q
+from ibmflow.storage.queries import roster
 from ibmflow.storage.tables import (
     InstitutionRow,
-    LinkTokenRow,
     PersonRow,
     ProcessRow,
     RequestRow,
@@ -46,57 +44,18 @@ class Batch:
     @classmethod
     def of(cls, tx: Tx, rungs: Sequence[RungRow]) -> Batch:
         session = tx.session
-        process_ids = sorted({r.process_id for r in rungs})
         # Lock the processes in id order, as every command does one at a time: an answer arriving
         # during the sweep waits for it, or the sweep sees the answer.
-        processes = {
-            p.id or 0: p
-            for p in session.exec(
-                select(ProcessRow)
-                .where(col(ProcessRow.id).in_(process_ids))
-                .order_by(col(ProcessRow.id))
-                .with_for_update()
-            )
-        }
+        processes = q.processes_locked(session, (r.process_id for r in rungs))
         request_ids = [r.request_id for r in rungs if r.request_id is not None]
-        requests = {
-            q.id or 0: q
-            for q in session.exec(select(RequestRow).where(col(RequestRow.id).in_(request_ids)))
-        }
+        requests = q.requests_by_id(session, request_ids)
         stay_ids = [r.step_record_id for r in rungs if r.step_record_id is not None]
-        stays = {
-            s.id or 0: s
-            for s in session.exec(select(StepRecord).where(col(StepRecord.id).in_(stay_ids)))
-        }
-        institutions = {
-            i.id or 0: i
-            for i in session.exec(
-                select(InstitutionRow).where(
-                    col(InstitutionRow.id).in_({q.institution_id for q in requests.values()})
-                )
-            )
-        }
-        addressees: dict[int, list[PersonRow]] = {}
-        seen: set[tuple[int, int]] = set()
-        for request_id, person in session.exec(
-            select(LinkTokenRow.request_id, PersonRow)
-            .join(PersonRow, col(PersonRow.id) == col(LinkTokenRow.person_id))
-            .where(col(LinkTokenRow.request_id).in_(request_ids))
-            .order_by(col(LinkTokenRow.id))
-        ):
-            if (request_id, person.id or 0) not in seen:
-                seen.add((request_id, person.id or 0))
-                addressees.setdefault(request_id, []).append(person)
+        stays = q.stays_by_id(session, stay_ids)
+        institutions = q.institutions_by_id(session, (r.institution_id for r in requests.values()))
+        addressees = q.addressees(session, request_ids)
         keys: set[str] = set()
         sent: dict[int, list[str]] = {}
-        for key, subject_id, name, status in session.exec(
-            select(RungRow.key, RungRow.request_id, RungRow.rung, RungRow.status).where(
-                sa.or_(
-                    col(RungRow.request_id).in_(request_ids),
-                    col(RungRow.step_record_id).in_(stay_ids),
-                )
-            )
-        ):
+        for key, subject_id, name, status in q.rungs_of_subjects(session, request_ids, stay_ids):
             keys.add(key)
             if status == SENT and subject_id is not None:
                 sent.setdefault(subject_id, []).append(name)
@@ -120,8 +79,6 @@ def people_with_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list
     if key not in memo:
         wanted = set(key[1])
         ids = [r.person_id for r in repo.active_roles(tx.session, process) if r.role in wanted]
-        people = {
-            p.id: p for p in tx.session.exec(select(PersonRow).where(col(PersonRow.id).in_(ids)))
-        }
+        people = roster.people_by_id(tx.session, ids)
         memo[key] = [people[i] for i in dict.fromkeys(ids) if i in people]
     return list(memo[key])

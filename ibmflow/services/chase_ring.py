@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import select
-
 from ibmflow.audit import AuditRecord
 from ibmflow.calendar import WorkCalendar
 from ibmflow.engine import SUSPENDED
@@ -35,6 +33,7 @@ from ibmflow.services.deadlines import CANCELLED, SENT, SKIPPED, request_calenda
 from ibmflow.services.requests import OPEN
 from ibmflow.services.rung_mail import Item, escalation, reminder, step_alert, write_mails
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import chase as q
 from ibmflow.storage.tables import (
     InstitutionRow,
     ProcessRow,
@@ -274,7 +273,7 @@ def _added(tx: Tx, loaded: Batch, process: ProcessRow, s: _Subject, rung: Rung) 
     deadline extension, planned and since cancelled)."""
     values = rung_values(process, s.kind, s.id, rung, s.cal, s.ladder)
     if values["key"] in loaded.keys:
-        row = tx.session.exec(select(RungRow).where(RungRow.key == values["key"])).one()
+        row = q.rung_by_key(tx.session, values["key"])
         row.due_on, row.fire_at = rung.day, values["fire_at"]
     else:
         loaded.keys.add(values["key"])

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from ibmflow.errors import InvalidCommand
 from ibmflow.services import (
+    ballots,
     console,
     decisions,
     extensions,
@@ -138,6 +139,11 @@ class Command:
     api: str | None = None  # POST /api/processes/{key}/<api>
     cli: str | None = None  # `ibmflow <cli> PROCESS ...`
 
+    @property
+    def takes_files(self) -> bool:
+        """Whether a parameter is a file (its form is sent as multipart)."""
+        return any(param.upload for param in self.params)
+
 
 def run(ctx: Context, name: str, on: On, args: Args) -> object:
     """Run command `name` with `args` (already read) for `on`; what the service returns."""
@@ -227,11 +233,17 @@ def _with(
     return call
 
 
-def _vote(ctx: Context, on: On, args: Args) -> decisions.VoteResult:
+def _attach(ctx: Context, on: On, args: Args) -> int:
+    return records.attach_document(
+        ctx, on.process, args["upload"], kind=args["kind"], actor=on.actor
+    )
+
+
+def _vote(ctx: Context, on: On, args: Args) -> ballots.VoteResult:
     return decisions.vote(ctx, on.process, on.object_id, **args, actor=on.actor, via=on.via)
 
 
-def _add_person(ctx: Context, on: On, args: Args) -> dict[str, int]:
+def _add_person(ctx: Context, on: On, args: Args) -> roster.RosterImported:
     roles = args.get("roles") or []
     return roster.add_person(
         ctx,
@@ -441,6 +453,30 @@ _TABLE = (
         path="/p/{key}/chapters/lead",
         done="chapter_lead",
         cli="chapter lead",
+    ),
+    Command(
+        "document.attach",
+        "document",
+        _attach,
+        (
+            Param("upload", "the file", upload=True, form="file"),
+            Param("kind", "the kind of document", required=True),
+        ),
+        path="/p/{key}/documents",
+        done="document",
+        cli="attach",
+    ),
+    Command(
+        "chapter.submit",
+        "record",
+        _with(records.submit_chapter),
+        (
+            Param("title", "the chapter", required=True),
+            Param("upload", "the file", upload=True, form="file"),
+        ),
+        path="/p/{key}/chapters/draft",
+        done="chapter_draft",
+        cli="chapter submit",
     ),
     Command(
         "consultation.close",

@@ -1,9 +1,9 @@
 """Use cases of the web console: the process page's read model (status, blockers with their
-remedies, requests, decisions, documents, quarantine), and the few commands whose input comes from a
-browser rather than a file path (an uploaded document, a chapter draft, a vote recorded via the web).
+remedies, requests, decisions, documents, quarantine), and which objects belong to a process.
 
-Every command goes through the same services as the command line; nothing here decides anything the
-CLI would decide differently.
+Every command of the console goes through the same services as the command line (a file sent from
+a form is an `Upload`, as one the command line read); nothing here decides anything the CLI would
+decide differently.
 """
 
 from __future__ import annotations
@@ -22,14 +22,13 @@ from ibmflow.facts import DECISION_SUBJECTS, DOCUMENT_KINDS
 from ibmflow.guards import REGISTRY
 from ibmflow.remedies import Remedy, remedies
 from ibmflow.requestkinds import KINDS
-from ibmflow.services import documents, records
-from ibmflow.services.common import definition_for, iso, on_process, require_step
+from ibmflow.services.common import definition_for, iso
 from ibmflow.services.context import Context
 from ibmflow.services.decisions import list_decisions
-from ibmflow.services.documents import Upload, upload_problems
-from ibmflow.services.inbound import QUARANTINED, list_quarantine
 from ibmflow.services.process_views import ProcessStatus, ProcessSummary
 from ibmflow.services.processes import status, summary
+from ibmflow.services.quarantine import list_quarantine
+from ibmflow.services.replies import QUARANTINED
 from ibmflow.services.requests import list_requests
 from ibmflow.storage import repository as repo
 from ibmflow.storage.queries import processes as queries
@@ -321,43 +320,6 @@ def check_request(ctx: Context, key: str, request_id: int) -> None:
     """Raise NotFound unless request `request_id` belongs to process `key`."""
     with ctx.db.reading() as session:
         repo.owned(session, repo.get_process(session, key), RequestRow, request_id)
-
-
-def _checked(ctx: Context, upload: Upload | None, what: str) -> Upload:
-    if upload is None:
-        raise InvalidCommand(f"{what} is required: choose the file.")
-    problems = upload_problems(ctx, [upload])
-    if problems:
-        raise InvalidCommand(" ".join(problems))
-    return upload
-
-
-def attach_upload(ctx: Context, key: str, *, upload: Upload | None, kind: str, actor: str) -> int:
-    """Attach a file sent from the console to the current step (the same checks as answers'
-    files); its id."""
-    checked = _checked(ctx, upload, "the file")
-    with on_process(ctx, key) as (tx, process, now):
-        require_step(process, doing="attaching a document")
-        row = documents.attach(
-            ctx,
-            tx,
-            process,
-            content=checked.data,
-            filename=checked.filename,
-            kind=kind,
-            step=process.state,
-            actor=actor,
-            now=now,
-        )
-        return row.id or 0
-
-
-def submit_chapter_upload(
-    ctx: Context, key: str, *, title: str, upload: Upload | None, actor: str
-) -> None:
-    """Submit a chapter draft sent from the console through the command line's own use case."""
-    checked = _checked(ctx, upload, "the draft's file")
-    records.submit_chapter(ctx, key, title=title, path=checked, actor=actor)
 
 
 def document_file(ctx: Context, key: str, document_id: int) -> tuple[str, bytes]:

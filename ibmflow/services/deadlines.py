@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from ibmflow.calendar import WorkCalendar
 from ibmflow.ladder import (
     REQUEST_SUBJECT,
@@ -20,18 +18,17 @@ from ibmflow.ladder import (
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import chase as chase_queries
 from ibmflow.storage.queries import processes as queries
 from ibmflow.storage.tables import (
     InstitutionRow,
     ProcessRow,
     RequestRow,
-    RungRow,
     StepRecord,
 )
 
 PENDING, SENT, CANCELLED = "pending", "sent", "cancelled"
 SKIPPED = "skipped"  # superseded: a later rung of the same subject was sent in its place
-_RUNG = RungRow.__table__  # type: ignore[attr-defined]
 
 
 def rung_key(subject: str, subject_id: int, name: str) -> str:
@@ -83,8 +80,8 @@ def plan_request(
         ladder, cal, cal.local_day(request.sent_at), cal.local_day(request.due_at)
     )
     if rungs:
-        tx.session.connection().execute(
-            sa.insert(_RUNG),
+        chase_queries.insert_rungs(
+            tx.session,
             [rung_values(process, REQUEST_SUBJECT, request.id, r, cal, ladder) for r in rungs],
         )
 
@@ -98,9 +95,8 @@ def plan_step(
     ladder = definition_for(ctx, tx.session, process).chase.default
     cal = ctx.calendar(process)
     rungs = step_rungs(ladder, cal, cal.local_day(due_at))
-    tx.session.connection().execute(
-        sa.insert(_RUNG),
-        [rung_values(process, STEP_SUBJECT, record_id, r, cal, ladder) for r in rungs],
+    chase_queries.insert_rungs(
+        tx.session, [rung_values(process, STEP_SUBJECT, record_id, r, cal, ladder) for r in rungs]
     )
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from ibmflow.audit import AuditRecord
 from ibmflow.engine import SUSPENDED
@@ -19,7 +19,8 @@ from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.services.reports import DEFAULT_HORIZON_DAYS, check_moment, process_report
 from ibmflow.storage import repository as repo
-from ibmflow.storage.tables import OutboxRow, PersonRow, ProcessRow
+from ibmflow.storage.queries import mail, roster
+from ibmflow.storage.tables import PersonRow, ProcessRow
 
 KIND = "digest"
 ACTOR = "system:digest"
@@ -63,7 +64,7 @@ def send_digests(
     now = check_moment(now)
     with ctx.db.reading() as session:
         if keys is None:
-            names = list(session.exec(select(ProcessRow.key).order_by(col(ProcessRow.id))))
+            names = list(repo.process_keys(session).values())
         else:
             names = [repo.get_process(session, key).key for key in dict.fromkeys(keys)]
     sent: list[DigestSent] = []
@@ -83,11 +84,7 @@ def _send_for(
         week = iso_week(now, process.timezone)
         managers = _managers(tx.session, process)
         wanted = {dedupe_key(process.key, week, m.id or 0): m for m in managers}
-        already = set(
-            tx.session.exec(
-                select(OutboxRow.dedupe_key).where(col(OutboxRow.dedupe_key).in_(list(wanted)))
-            )
-        )
+        already = mail.dedupe_keys_taken(tx.session, wanted)
         due = {k: m for k, m in wanted.items() if k not in already}
         if not due:
             return []
@@ -122,7 +119,7 @@ def _send_for(
 def _managers(session: Session, process: ProcessRow) -> list[PersonRow]:
     """The people holding the manager role in the process, in the order they got it."""
     ids = list(dict.fromkeys(r.person_id for r in repo.active_roles(session, process, "manager")))
-    people = {p.id: p for p in session.exec(select(PersonRow).where(col(PersonRow.id).in_(ids)))}
+    people = roster.people_by_id(session, ids)
     return [people[i] for i in ids if i in people]
 
 

@@ -1,8 +1,10 @@
-"""Attaching a document to a process: the content stored by SHA-256, the row, and its audit event;
-and the one check of the files sent with an answer or from a console form."""
+"""Files, whatever the channel: the `Upload` every channel hands in, the one check of files sent
+together (type, size, name), and attaching a document to a process (the content stored by SHA-256,
+the row, and its audit event)."""
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,77 +21,119 @@ from ibmflow.storage.tables import DocumentRow, ProcessRow
 
 @dataclass(frozen=True)
 class Upload:
-    """A file sent with an answer or from a console form: its bytes (a reply's attachment, a file
-    read by the command line), or the file the web form was streamed into (`path`, under the
-    store's incoming folder), moved into the store when the answer is recorded."""
+    """A file sent with an answer or to attach, whatever the channel: its name, its type as the
+    sender declared it, and its data: the bytes (a reply's attachment, a file the command line
+    read), or the file a web form was streamed into (under the store's incoming folder, moved into
+    the store when it is recorded, so a large upload is never held in memory)."""
 
     filename: str
-    content: bytes = b""
-    path: Path | None = None
+    content_type: str = "application/octet-stream"
+    data: bytes | Path = b""
+
+    @classmethod
+    def read(cls, path: Path) -> Upload:
+        """A file on disk, read whole (what the command line attaches)."""
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise InvalidCommand(f"cannot read {path}: {exc.strerror}; check the path.") from None
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return cls(path.name, kind, content)
+
+    @property
+    def path(self) -> Path | None:
+        """The received file the data is in (None when the data is in memory)."""
+        return self.data if isinstance(self.data, Path) else None
 
     @property
     def size(self) -> int:
         """How many bytes the file has."""
-        return self.path.stat().st_size if self.path is not None else len(self.content)
-
-    @property
-    def data(self) -> bytes | Path:
-        """What `attach` stores: the bytes, or the received file."""
-        return self.path if self.path is not None else self.content
+        return self.data.stat().st_size if isinstance(self.data, Path) else len(self.data)
 
 
-def upload_problems(ctx: Context, uploads: Sequence[Upload]) -> list[str]:
-    """What is wrong with files sent together: a type not accepted, an empty file, more than
-    `answers.max_upload_mb` in all (one sentence each, named by the file's safe name)."""
-    limit_mb = ctx.settings.answers_max_upload_mb
+def _problem(ctx: Context, upload: Upload, size: int) -> str | None:
+    name = safe_filename(upload.filename)
     allowed = ctx.settings.answers_allowed_types
-    problems = []
-    sizes = [upload.size for upload in uploads]
-    for upload, size in zip(uploads, sizes, strict=True):
-        name = safe_filename(upload.filename)
-        extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-        if extension not in allowed:
-            problems.append(
-                f"{name}: files of this type are not accepted; send {', '.join(allowed)}."
-            )
-        elif size == 0:
-            problems.append(f"{name} is empty; choose the file again.")
-    if len(uploads) == 1 and sizes[0] > limit_mb * 1024 * 1024:
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension not in allowed:
+        return f"{name}: files of this type are not accepted; send {', '.join(allowed)}."
+    if size == 0:
+        return f"{name} is empty; choose the file again."
+    return None
+
+
+def check_uploads(ctx: Context, uploads: Sequence[Upload]) -> tuple[list[Upload], list[str]]:
+    """The one check of files sent together, from any channel: those that pass, and what is wrong
+    with the others (a type not in `answers.allowed_types`, an empty file, more than
+    `answers.max_upload_mb` in all), one sentence each, named by the file's safe name.
+
+    A file that would take the files past the limit is refused, the earlier ones pass."""
+    limit = ctx.settings.answers_max_upload_mb * 1024 * 1024
+    passed: list[Upload] = []
+    problems: list[str] = []
+    total, too_large = 0, 0
+    for upload in uploads:
+        size = upload.size
+        problem = _problem(ctx, upload, size)
+        if problem is not None:
+            problems.append(problem)
+        elif total + size > limit:
+            too_large += 1
+        else:
+            passed.append(upload)
+            total += size
+    limit_mb = ctx.settings.answers_max_upload_mb
+    if too_large and len(uploads) == 1:
         problems.append(f"{safe_filename(uploads[0].filename)}: larger than {limit_mb} MB.")
-    elif sum(sizes) > limit_mb * 1024 * 1024:
+    elif too_large:
         problems.append(
             f"The files are larger than {limit_mb} MB in all; send fewer or smaller files."
         )
-    return problems
+    return passed, problems
+
+
+def upload_problems(ctx: Context, uploads: Sequence[Upload]) -> list[str]:
+    """What is wrong with files sent together (`check_uploads`), nothing when all pass."""
+    return check_uploads(ctx, uploads)[1]
+
+
+def checked_upload(ctx: Context, upload: Upload | None, what: str) -> Upload:
+    """One file to attach, checked (`check_uploads`); InvalidCommand saying what is wrong, or that
+    `what` was not chosen at all."""
+    if upload is None:
+        raise InvalidCommand(f"{what} is required: choose the file.")
+    problems = upload_problems(ctx, [upload])
+    if problems:
+        raise InvalidCommand(" ".join(problems))
+    return upload
 
 
 def attach(
     ctx: Context,
     tx: Tx,
     process: ProcessRow,
+    upload: Upload,
     *,
-    content: bytes | Path,
-    filename: str,
     kind: str,
     step: str,
     actor: str,
     now: datetime,
     detail: dict[str, JSONValue] | None = None,
 ) -> DocumentRow:
-    """Store `content` (bytes, or a file received under the store's incoming folder, moved in) once
-    per digest and attach it to `step` of the process under a safe file name, in the caller's
-    transaction; the audit event records the digest, so the file can be checked later."""
+    """Store the upload's data (bytes, or a file received under the store's incoming folder, moved
+    in) once per digest and attach it to `step` of the process under a safe file name, in the
+    caller's transaction; the audit event records the digest, so the file can be checked later."""
     if kind not in DOCUMENT_KINDS:
         raise InvalidCommand(f"unknown document kind {kind!r}; one of {', '.join(DOCUMENT_KINDS)}.")
-    if isinstance(content, Path):
-        blob = ctx.documents.put_received(content)
+    if isinstance(upload.data, Path):  # a web form's file, streamed to the store's incoming folder
+        blob = ctx.documents.put_received(upload.data)
     else:
-        blob = ctx.documents.put(content)
+        blob = ctx.documents.put(upload.data)
     row = DocumentRow(
         process_id=process.id or 0,
         step=step,
         kind=kind,
-        filename=safe_filename(filename),
+        filename=safe_filename(upload.filename),
         sha256=blob.sha256,
         size=blob.size,
         uploaded_by=actor,

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, select
-
 from ibmflow.audit import AuditRecord
 from ibmflow.calendar import WorkCalendar
 from ibmflow.engine import SUSPENDED
@@ -29,11 +27,10 @@ from ibmflow.services.deadlines import (
 from ibmflow.services.mailings import local_time, reply_address, send, step_title
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import chase as q
 from ibmflow.storage.tables import (
     DeadlineExtensionRow,
     InstitutionRow,
-    LinkTokenRow,
-    PersonRow,
     ProcessRow,
     RequestRow,
     RungRow,
@@ -217,10 +214,11 @@ def replan(
 ) -> list[tuple[str, date]]:
     """Move the subject's rungs not yet sent to the new due day (those no longer on the ladder are
     cancelled, `why`); sent and superseded rungs stay so, never sent again."""
-    column = RungRow.request_id if subject == REQUEST_SUBJECT else RungRow.step_record_id
-    existing = {
-        r.rung: r for r in tx.session.exec(select(RungRow).where(col(column) == subject_id))
-    }
+    if subject == REQUEST_SUBJECT:
+        rows = q.rungs_of(tx.session, request_id=subject_id)
+    else:
+        rows = q.rungs_of(tx.session, stay_id=subject_id)
+    existing = {r.rung: r for r in rows}
     # A rung superseded by a later one counts as sent: the overdue rungs go on past it.
     sent = {name for name, r in existing.items() if r.status in (SENT, SKIPPED)}
     planned = rungs_after_move(ladder, cal, start_day, due_day, sent, subject)
@@ -244,11 +242,7 @@ def replan(
 def _extend_links(ctx: Context, tx: Tx, request_id: int, new_due: datetime) -> None:
     """The request's unused links stay valid until the new due date plus the grace period."""
     expires = new_due + timedelta(days=ctx.settings.mail_token_grace_days)
-    for token in tx.session.exec(
-        select(LinkTokenRow).where(
-            LinkTokenRow.request_id == request_id, col(LinkTokenRow.used_at).is_(None)
-        )
-    ):
+    for token in q.unused_links(tx.session, request_id):
         if token.expires_at < expires:
             token.expires_at = expires
             tx.session.add(token)
@@ -265,16 +259,7 @@ def _tell_addressees(
 ) -> None:
     """The people the request went to learn the new due date, under the request's thread (the
     reason stays on the audit chain: it may be internal)."""
-    emails = list(
-        dict.fromkeys(
-            tx.session.exec(
-                select(PersonRow.email)
-                .join(LinkTokenRow, col(LinkTokenRow.person_id) == col(PersonRow.id))
-                .where(LinkTokenRow.request_id == request.id)
-                .order_by(col(LinkTokenRow.id))
-            )
-        )
-    )
+    emails = q.link_emails(tx.session, request.id)
     if not emails:
         return
     context = {

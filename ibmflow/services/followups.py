@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
-
 from ibmflow.definitions import Definition, StateDef
 from ibmflow.engine import SUSPENDED, Outcome
 from ibmflow.services import mailings, requests
@@ -16,7 +14,7 @@ from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
-from ibmflow.storage.tables import AdoptionRow, ProcessRow
+from ibmflow.storage.tables import ProcessRow
 
 
 def _step(process: ProcessRow, state: StateDef, due: datetime | None) -> dict[str, Any]:
@@ -40,8 +38,7 @@ def _notify(
 ) -> None:
     for notification in definition.notifications(state.id, on):
         to = mailings.addresses_for_roles(tx, process, notification.to)
-        if to:
-            mailings.send(ctx, tx, process, notification.template, to, context, now)
+        mailings.announce(ctx, tx, process, notification.template, to, context, now)
 
 
 def entered(
@@ -115,9 +112,7 @@ def completed(
     """A step was completed: its `complete` notifications (adoption details for the last one)."""
     state = definition.state(outcome.before)
     nxt = definition.state(outcome.after)
-    adoption = tx.session.exec(
-        select(AdoptionRow).where(AdoptionRow.process_id == process.id)
-    ).first()
+    adoption = repo.load_facts(tx.session, process, now, ["adoption"]).adoption
     context = {
         "step": _step(process, state, None),
         "next_step": None if nxt.final else {"title": nxt.title},

@@ -1,27 +1,22 @@
-"""Answering a request through its link: what the answer page shows, and recording the answer.
-
-A vote request's answer is a vote (`services.decisions`), so this module sits above both `requests`
-and `decisions`; neither imports it, which keeps the two free of a cycle.
-"""
+"""Answering a request through its link: what the answer page shows, and handing the answer sent
+from it to the one intake (`services.intake`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, select
-
-from ibmflow.errors import InvalidCommand, LinkRefused
-from ibmflow.requestkinds import KINDS, check_fields
-from ibmflow.services import answerers, mailings
+from ibmflow.errors import LinkRefused, NotAnswerer
+from ibmflow.requestkinds import KINDS
+from ibmflow.services import intake, mailings
 from ibmflow.services.context import Context
-from ibmflow.services.decisions import vote_on_request
-from ibmflow.services.documents import Upload, upload_problems
-from ibmflow.services.requests import FINISHED, record, token_hash
+from ibmflow.services.documents import Upload
+from ibmflow.services.requests import FINISHED, token_hash
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import answers as queries
 from ibmflow.storage.tables import (
     DecisionRow,
     InstitutionRow,
@@ -29,7 +24,6 @@ from ibmflow.storage.tables import (
     PersonRow,
     ProcessRow,
     RequestRow,
-    RoleRow,
 )
 
 
@@ -66,9 +60,7 @@ def _resolve(
     command on a process does) and the rows re-read, so two answers at once record one."""
     if not token or len(token) > 200:
         raise LinkRefused("This link is not valid.", reason="unknown")
-    link = tx.session.exec(
-        select(LinkTokenRow).where(LinkTokenRow.token_hash == token_hash(token))
-    ).one_or_none()
+    link = queries.link_by_hash(tx.session, token_hash(token))
     if link is None:
         raise LinkRefused(
             "This link is not valid. Check that it was copied whole from the mail.",
@@ -118,7 +110,7 @@ def view_link(ctx: Context, token: str) -> LinkView:
         decision = tx.session.get(DecisionRow, request.decision_id) if request.decision_id else None
         representing = None
         if decision is not None and person is not None:
-            member = _member_of(tx, process, request.institution_id)
+            member = queries.member_of(tx.session, process, request.institution_id)
             if member is not None and member.id != person.id:
                 representing = member.name
         assert institution is not None
@@ -142,32 +134,19 @@ def view_link(ctx: Context, token: str) -> LinkView:
         )
 
 
-def _member_of(tx: Tx, process: ProcessRow, institution_id: int) -> PersonRow | None:
-    role = tx.session.exec(
-        select(RoleRow).where(
-            RoleRow.process_id == process.id,
-            RoleRow.role == "iawg_member",
-            col(RoleRow.active).is_(True),
-            RoleRow.institution_id == institution_id,
-        )
-    ).first()
-    return tx.session.get(PersonRow, role.person_id) if role else None
-
-
 def answer_by_link(
     ctx: Context,
     token: str,
     *,
     text: str | None,
-    fields: dict[str, str],
+    fields: Mapping[str, str],
     uploads: Sequence[Upload] = (),
-    approve: bool | None = None,
-    reason: str | None = None,
 ) -> int:
-    """Record the answer sent through a link and consume the link; return the request id.
+    """Record the answer sent through a link (a ballot's `choice` among its fields, its reason as
+    the text) by the one intake, and consume the link; return the request id.
 
-    Raises LinkRefused (nothing recorded) for an unknown, expired, used or closed link, and
-    InvalidCommand listing every problem with the answer itself.
+    Raises LinkRefused (nothing recorded) for an unknown, expired, used or closed link, or one
+    whose person may no longer answer, and InvalidCommand listing every problem with the answer.
     """
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
@@ -175,45 +154,18 @@ def answer_by_link(
         person = tx.session.get(PersonRow, link.person_id) if link.person_id else None
         if person is None:
             raise LinkRefused("This link is not valid.", reason="unknown")
-        if KINDS[request.kind].is_vote:
-            if approve is None:
-                raise InvalidCommand("Choose approve or object.")
-            vote_on_request(
-                ctx,
-                tx,
-                process,
-                request,
-                now,
-                voter=person.email,
-                approve=approve,
-                reason=reason,
-                actor=person.email,
-                via="link",
-            )
-            return request.id or 0
-        try:
-            answerers.may_answer(tx, process, request, person.email, now)
-        except InvalidCommand as exc:
-            raise LinkRefused(
-                f"This link no longer lets you answer: {exc.message}", reason="closed"
-            ) from None
-        clean, problems = check_fields(request.kind, fields)
-        if KINDS[request.kind].text_required and not (text and text.strip()):
-            problems.append('Your comments: please write them, or write "no comments".')
-        problems.extend(upload_problems(ctx, uploads))
-        if problems:
-            raise InvalidCommand(" ".join(problems))
-        record(
-            ctx,
-            tx,
-            process,
-            request,
-            now,
+        answer = intake.Answer(
             via="link",
             actor=person.email,
-            text=(text or "").strip() or None,
-            fields=dict(clean),
+            answerer=person.email,
+            text=text,
+            fields=fields,
             uploads=uploads,
             detail={"link": link.id},
         )
-        return request.id or 0
+        try:
+            return intake.receive(ctx, tx, process, request, answer, now).request_id
+        except NotAnswerer as exc:
+            raise LinkRefused(
+                f"This link no longer lets you answer: {exc.message}", reason="closed"
+            ) from None

@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
-
 from ibmflow.mail.render import Renderer
 from ibmflow.services import outbox
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
-from ibmflow.storage.tables import AppointmentRow, PersonRow, ProcessRow
+from ibmflow.storage.queries import nominations, roster
+from ibmflow.storage.tables import ProcessRow, WorkflowDefinitionRow
 
 _renderers: dict[tuple[Path, str], Renderer] = {}
 
@@ -57,12 +56,7 @@ def coordinator(tx: Tx, process: ProcessRow) -> dict[str, str]:
 
 
 def _coordinator(tx: Tx, process: ProcessRow) -> dict[str, str]:
-    appt = tx.session.exec(
-        select(AppointmentRow)
-        .where(AppointmentRow.process_id == process.id)
-        .order_by(col(AppointmentRow.id).desc())
-    ).first()
-    person = tx.session.get(PersonRow, appt.person_id) if appt else None
+    person = roster.coordinator(tx.session, process)
     if person is None:
         return {"name": "The national IBM coordination", "email": ""}
     return {"name": person.name, "email": person.email}
@@ -109,6 +103,33 @@ def send(
     return row.message_id
 
 
+def announce(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    kind: str,
+    to: Sequence[str],
+    context: dict[str, Any],
+    now: datetime,
+) -> list[str]:
+    """A notice to many people (a step entered or completed, a decision's result): rendered once,
+    put in the outbox as one mail per person, so that nobody learns the addresses of the other
+    institutions' people. Returns the Message-IDs."""
+    mail = renderer(ctx).render(kind, {**base_context(ctx, tx, process), **context})
+    return [
+        outbox.enqueue(
+            tx,
+            kind=kind,
+            to=[address],
+            mail=mail,
+            now=now,
+            domain=domain(ctx),
+            process_id=process.id,
+        ).message_id
+        for address in dict.fromkeys(to)
+    ]
+
+
 def addresses_for_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[str]:
     """The addresses of the people holding any of the roles a definition names (read once per
     transaction and set of roles)."""
@@ -128,25 +149,16 @@ def _addresses_for_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> l
         "focal_points": "focal_point",
         "managers": "manager",
     }
-    people = {
-        p.id: p.email
-        for p in tx.session.exec(select(PersonRow).where(PersonRow.process_id == process.id))
-    }
+    people = {p.id: p.email for p in roster.people(tx.session, process)}
     out = {
         people[r.person_id]
         for r in repo.active_roles(tx.session, process)
         if any(role_of.get(w) == r.role for w in wanted) and r.person_id in people
     }
     if "representatives" in wanted:
-        from ibmflow.storage.tables import NominationRow
-
         out |= {
             people[n.representative_id]
-            for n in tx.session.exec(
-                select(NominationRow).where(
-                    NominationRow.process_id == process.id, col(NominationRow.revoked).is_(False)
-                )
-            )
+            for n in nominations.in_force(tx.session, process)
             if n.representative_id in people
         }
     return sorted(out)
@@ -154,8 +166,6 @@ def _addresses_for_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> l
 
 def step_title(ctx: Context, tx: Tx, process: ProcessRow, step: str) -> str:
     """A step's title in the definition version the process runs on."""
-    from ibmflow.storage.tables import WorkflowDefinitionRow
-
     definition = ctx.known_definition(process.definition_pk)
     if definition is None:  # first use in this process: read the stored row once
         stored = tx.session.get(WorkflowDefinitionRow, process.definition_pk)

@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
-
 from ibmflow.audit import AuditRecord
 from ibmflow.decisions import OPEN
 from ibmflow.errors import InvalidCommand
@@ -19,14 +17,13 @@ from ibmflow.services.common import on_process
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import chase, nominations
 from ibmflow.storage.tables import (
     DecisionRow,
     InstitutionRow,
-    LinkTokenRow,
     NominationRow,
     PersonRow,
     ProcessRow,
-    RequestRow,
 )
 
 
@@ -149,30 +146,18 @@ def _send_vote_requests(
         return
     if nomination.valid_until is not None and today > nomination.valid_until:
         return
-    query = (
-        select(RequestRow)
-        .join(DecisionRow, col(DecisionRow.id) == col(RequestRow.decision_id))
-        .where(
-            RequestRow.process_id == process.id,
-            RequestRow.kind == VOTE.name,
-            RequestRow.status == "sent",
-            RequestRow.institution_id == nomination.institution_id,
-            DecisionRow.status == OPEN,
-        )
-        .order_by(col(RequestRow.id))
+    pending = nominations.open_vote_requests(
+        tx.session,
+        process,
+        kind=VOTE.name,
+        institution_id=nomination.institution_id,
+        decision_status=OPEN,
+        decision_id=nomination.decision_id,
     )
-    if nomination.decision_id is not None:
-        query = query.where(RequestRow.decision_id == nomination.decision_id)
     institution = tx.session.get(InstitutionRow, nomination.institution_id)
     assert institution is not None
-    for request in tx.session.exec(query).all():
-        mailed = tx.session.exec(
-            select(LinkTokenRow).where(
-                LinkTokenRow.request_id == request.id,
-                LinkTokenRow.person_id == representative.id,
-            )
-        ).first()
-        if mailed is not None:
+    for request in pending:
+        if chase.has_link(tx.session, request.id, representative.id):
             continue
         requests.mail_request(
             ctx,

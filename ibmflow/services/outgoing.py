@@ -2,51 +2,100 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
-
-from sqlmodel import col, select
 
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
+from ibmflow.storage.queries import mail
 from ibmflow.storage.tables import OutboxRow, ProcessRow
 
 STATUSES = ("pending", "sent", "failed")
 
 
-def _row_dict(row: OutboxRow, process_key: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class MailSummary:
+    """One mail of the outbox, as `ibmflow mail list` and the console's Outgoing mail page show it."""
+
+    id: int
+    process: str | None
+    kind: str
+    to: tuple[str, ...]
+    subject: str
+    status: str
+    attempts: int
+    message_id: str
+    reply_to: str | None
+    in_reply_to: str | None
+    created_at: datetime
+    next_attempt_at: datetime | None  # only while pending
+    sent_at: datetime | None
+    last_error: str | None
+    request_id: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "process": self.process,
+            "kind": self.kind,
+            "to": list(self.to),
+            "subject": self.subject,
+            "status": self.status,
+            "attempts": self.attempts,
+            "message_id": self.message_id,
+            "reply_to": self.reply_to,
+            "in_reply_to": self.in_reply_to,
+            "created_at": iso(self.created_at),
+            "next_attempt_at": iso(self.next_attempt_at),
+            "sent_at": iso(self.sent_at),
+            "last_error": self.last_error,
+            "request_id": self.request_id,
+        }
+
+
+@dataclass(frozen=True)
+class MailShown(MailSummary):
+    """One mail with its text part, as `ibmflow mail show --json` prints it."""
+
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "text": self.text}
+
+
+def _fields(row: OutboxRow, process_key: str | None) -> dict[str, Any]:
+    """A `MailSummary`'s fields, read from its outbox row."""
     return {
-        "id": row.id,
+        "id": row.id or 0,
         "process": process_key,
         "kind": row.kind,
-        "to": list(row.to_addrs),
+        "to": tuple(row.to_addrs),
         "subject": row.subject,
         "status": row.status,
         "attempts": row.attempts,
         "message_id": row.message_id,
         "reply_to": row.reply_to,
         "in_reply_to": row.in_reply_to,
-        "created_at": iso(row.created_at),
-        "next_attempt_at": iso(row.next_attempt_at) if row.status == "pending" else None,
-        "sent_at": iso(row.sent_at),
+        "created_at": row.created_at,
+        "next_attempt_at": row.next_attempt_at if row.status == "pending" else None,
+        "sent_at": row.sent_at,
         "last_error": row.last_error,
         "request_id": row.request_id,
     }
 
 
-def list_mail(ctx: Context, process: str | None, status: str | None) -> list[dict[str, Any]]:
+def list_mail(ctx: Context, process: str | None, status: str | None) -> list[MailSummary]:
     """The outbox rows, oldest first, of one process or all, optionally of one status."""
     if status is not None and status not in STATUSES:
         raise InvalidCommand(f"--status {status!r}: one of {', '.join(STATUSES)}.")
     with ctx.db.reading() as session:
-        keys = {p.id: p.key for p in session.exec(select(ProcessRow))}
-        query = select(OutboxRow).order_by(col(OutboxRow.id))
-        if process is not None:
-            query = query.where(OutboxRow.process_id == repo.get_process(session, process).id)
-        if status is not None:
-            query = query.where(OutboxRow.status == status)
-        return [_row_dict(row, keys.get(row.process_id)) for row in session.exec(query)]
+        keys = repo.process_keys(session)
+        pid = repo.get_process(session, process).id if process is not None else None
+        rows = mail.outbox(session, process_id=pid, status=status)
+        return [MailSummary(**_fields(row, keys.get(row.process_id or 0))) for row in rows]
 
 
 def get_mail(ctx: Context, outbox_id: int, process: str | None = None) -> OutboxRow:
@@ -64,10 +113,10 @@ def get_mail(ctx: Context, outbox_id: int, process: str | None = None) -> Outbox
         return row
 
 
-def show_mail(ctx: Context, outbox_id: int) -> dict[str, Any]:
+def show_mail(ctx: Context, outbox_id: int) -> MailShown:
     """One outbox row as `list_mail` gives it, with its text part."""
     row = get_mail(ctx, outbox_id)
     with ctx.db.reading() as session:
         process = session.get(ProcessRow, row.process_id) if row.process_id else None
         key = process.key if process else None
-    return {**_row_dict(row, key), "text": row.text_body}
+    return MailShown(**_fields(row, key), text=row.text_body)

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from ibmflow.services import mailings
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import mail
 from ibmflow.storage.tables import InboundMessageRow, OutboxRow, ProcessRow
 
 KIND = "quarantine_alert"
@@ -51,52 +51,16 @@ def _reached(session: Session, process_id: int, alert: OutboxRow) -> int:
         tail = alert.dedupe_key.removeprefix(prefix)
         if tail.isdigit():
             return int(tail)
-    newest = session.exec(
-        select(sa.func.max(InboundMessageRow.id)).where(
-            InboundMessageRow.process_id == process_id,
-            col(InboundMessageRow.received_at) <= alert.created_at,
-        )
-    ).one()
-    return int(newest or 0)
-
-
-def _last_alert(session: Session, process_id: int) -> OutboxRow | None:
-    return session.exec(
-        select(OutboxRow)
-        .where(OutboxRow.kind == KIND, OutboxRow.process_id == process_id)
-        .order_by(col(OutboxRow.id).desc())
-        .limit(1)
-    ).first()
-
-
-def _candidates(session: Session) -> list[int]:
-    """The processes with mails in quarantine."""
-    rows = session.exec(
-        select(InboundMessageRow.process_id)
-        .where(
-            InboundMessageRow.status == QUARANTINED,
-            col(InboundMessageRow.process_id).is_not(None),
-        )
-        .distinct()
-    ).all()
-    return sorted(pid for pid in rows if pid is not None)
+    return mail.newest_received_until(session, process_id, alert.created_at)
 
 
 def _pending(tx: Tx, process: ProcessRow, now: datetime, every: timedelta) -> _Pending | None:
     """What the process's next alert lists, if one is due now."""
-    alert = _last_alert(tx.session, process.id or 0)
+    alert = mail.latest_of_kind(tx.session, process.id or 0, KIND)
     if alert is not None and now - alert.created_at < every:
         return None
     after = _reached(tx.session, process.id or 0, alert) if alert is not None else 0
-    rows = tx.session.exec(
-        select(InboundMessageRow)
-        .where(
-            InboundMessageRow.process_id == process.id,
-            InboundMessageRow.status == QUARANTINED,
-            col(InboundMessageRow.id) > after,
-        )
-        .order_by(col(InboundMessageRow.id))
-    ).all()
+    rows = mail.received_after(tx.session, process.id or 0, QUARANTINED, after)
     coordinators = mailings.addresses_for_roles(tx, process, ["coordinator"])
     listed = [r for r in rows if _sender(r) not in coordinators]
     if not listed or not coordinators:
@@ -134,7 +98,7 @@ def flush(ctx: Context) -> list[str]:
     every = timedelta(seconds=ctx.settings.mail_quarantine_alert_every_s)
     with ctx.db.reading() as session:
         due = []
-        for process_id in _candidates(session):
+        for process_id in mail.processes_with_status(session, QUARANTINED):
             process = session.get(ProcessRow, process_id)
             if process is not None and _pending(Tx(session), process, now, every) is not None:
                 due.append(process.key)

@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
-from pathlib import Path
-from typing import Any
-
-from sqlmodel import col, select
+from collections.abc import Mapping, Sequence
+from datetime import date
 
 from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.requestkinds import KINDS
 from ibmflow.roster import parse_roster_text
-from ibmflow.services import answerers, documents, requests
+from ibmflow.services import answerers, documents, intake
 from ibmflow.services.common import iso, on_process, require_step, require_step_that
 from ibmflow.services.context import Context
 from ibmflow.services.documents import Upload
 from ibmflow.services.roster import apply_roster
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import answers as queries
+from ibmflow.storage.queries import records as facts_queries
 from ibmflow.storage.tables import (
     AdoptionRow,
     AppointmentRow,
     ChapterRow,
     ConsultationClosureRow,
-    DocumentRow,
     PersonRow,
     ProcessRow,
     RequestRow,
@@ -121,42 +119,17 @@ def appoint_coordinator(
         )
 
 
-def _store(
-    ctx: Context,
-    tx: Tx,
-    process: ProcessRow,
-    path: Path | Upload,
-    kind: str,
-    actor: str,
-    now: datetime,
-) -> DocumentRow:
-    """Attach a file named on the command line, or one sent from a console form."""
-    upload = path if isinstance(path, Upload) else Upload(path.name, _read(path))
-    return documents.attach(
-        ctx,
-        tx,
-        process,
-        content=upload.data,
-        filename=upload.filename,
-        kind=kind,
-        step=process.state,
-        actor=actor,
-        now=now,
-    )
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InvalidCommand(f"cannot read {path}: {exc.strerror}; check the path.") from None
-
-
-def attach_document(ctx: Context, key: str, path: Path, *, kind: str, actor: str) -> int:
-    """Attach a file to the current step; return the document id."""
+def attach_document(ctx: Context, key: str, upload: Upload | None, *, kind: str, actor: str) -> int:
+    """Attach a file (read by the command line, or sent from a console form; None: no file was
+    chosen) to the current step, checked as every file is (`documents.checked_upload`); return the
+    document id."""
+    checked = documents.checked_upload(ctx, upload, "the file")
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, doing="attaching a document")
-        return _store(ctx, tx, process, path, kind, actor, now).id or 0
+        row = documents.attach(
+            ctx, tx, process, checked, kind=kind, step=process.state, actor=actor, now=now
+        )
+        return row.id or 0
 
 
 def record_answer(
@@ -168,13 +141,14 @@ def record_answer(
     institution: str | None = None,
     email: str | None = None,
     text: str | None = None,
-    fields: dict[str, Any] | None = None,
-    files: list[Path] | None = None,
+    fields: Mapping[str, str] | None = None,
+    files: Sequence[Upload] = (),
 ) -> int:
-    """Record a focal point's answer (or acknowledgement) to a request of `kind`; return its id.
+    """Record a focal point's answer (or acknowledgement) to a request of `kind`, received by other
+    means, through the one intake (the actor vouches for it); return the request's id.
 
     The open request of that kind for the institution (or focal point) is answered; if none was
-    sent through ibmflow, one is recorded as sent and answered now (answers received by other means).
+    sent through ibmflow, one is recorded as sent and answered now.
     """
     spec = KINDS.get(kind)
     if spec is None or spec.is_vote:
@@ -185,23 +159,14 @@ def record_answer(
         )
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, doing=f"recording a {spec.label}")
-        focal, deputy_for, request = None, None, None
+        focal, request = None, None
         if email:
             focal = repo.person(tx.session, process, email)
-            request, deputy_for = answerers.first_answerable(tx, process, kind, focal, now)
+            request, _ = answerers.first_answerable(tx, process, kind, focal, now)
             inst_id = request.institution_id if request else _focal_institution(tx, process, focal)
         elif institution:
             inst_id = repo.institution(tx.session, process, institution).id
-            request = tx.session.exec(
-                select(RequestRow)
-                .where(
-                    RequestRow.process_id == process.id,
-                    RequestRow.kind == kind,
-                    RequestRow.status == "sent",
-                    RequestRow.institution_id == inst_id,
-                )
-                .order_by(col(RequestRow.id))
-            ).first()
+            request = next(iter(queries.pending(tx.session, process, kind, inst_id)), None)
         else:
             raise InvalidCommand("say whose answer this is: --institution CODE or --email ADDRESS.")
         if request is None:
@@ -216,24 +181,17 @@ def record_answer(
             )
             tx.session.add(request)
             tx.session.flush()
-        uploads = [Upload(filename=p.name, content=_read(p)) for p in files or []]
-        requests.record(
-            ctx,
-            tx,
-            process,
-            request,
-            now,
+        answer = intake.Answer(
             via="cli",
             actor=actor,
+            answerer=focal.email if focal else None,
+            vouched_by=actor,
             text=text,
             fields=dict(fields or {}),
-            uploads=uploads,
-            detail={
-                "focal_point": focal.email if focal else None,
-                **({"deputy_for": deputy_for.email} if deputy_for else {}),
-            },
+            uploads=files,
+            detail={"focal_point": focal.email if focal else None},
         )
-        return request.id or 0
+        return intake.receive(ctx, tx, process, request, answer, now).request_id
 
 
 def _focal_institution(tx: Tx, process: ProcessRow, person: PersonRow) -> int | None:
@@ -257,11 +215,7 @@ def add_task_force(ctx: Context, key: str, *, name: str, lead: str | None, actor
     name, lead = clean(name, TASK_FORCE_NAME), clean_optional(lead, TASK_FORCE_LEAD)
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, doing="naming a task force")
-        if tx.session.exec(
-            select(TaskForceRow).where(
-                TaskForceRow.process_id == process.id, TaskForceRow.name == name
-            )
-        ).first():
+        if facts_queries.task_force(tx.session, process, name):
             raise InvalidCommand(f"task force {name!r} already exists in {key}.")
         tx.session.add(TaskForceRow(process_id=process.id or 0, name=name, lead=lead))
         tx.audit(
@@ -281,9 +235,7 @@ def add_chapter(ctx: Context, key: str, *, title: str, lead: str | None, actor: 
     title, lead = clean(title, CHAPTER_TITLE), clean_optional(lead, CHAPTER_LEAD)
     with on_process(ctx, key) as (tx, process, now):
         require_step(process, doing="defining a chapter")
-        if tx.session.exec(
-            select(ChapterRow).where(ChapterRow.process_id == process.id, ChapterRow.title == title)
-        ).first():
+        if facts_queries.chapter(tx.session, process, title):
             raise InvalidCommand(f"chapter {title!r} already exists in {key}.")
         tx.session.add(ChapterRow(process_id=process.id or 0, title=title, lead=lead))
         tx.audit(
@@ -321,9 +273,7 @@ def set_chapter_lead(ctx: Context, key: str, *, title: str, lead: str, actor: st
 
 
 def _chapter(tx: Tx, process: ProcessRow, title: str) -> ChapterRow:
-    chapter = tx.session.exec(
-        select(ChapterRow).where(ChapterRow.process_id == process.id, ChapterRow.title == title)
-    ).first()
+    chapter = facts_queries.chapter(tx.session, process, title)
     if chapter is None:
         raise NotFound(
             f"no chapter {title!r} in {process.key}; define it with `ibmflow chapter add`."
@@ -331,15 +281,27 @@ def _chapter(tx: Tx, process: ProcessRow, title: str) -> ChapterRow:
     return chapter
 
 
-def submit_chapter(ctx: Context, key: str, *, title: str, path: Path | Upload, actor: str) -> None:
-    """Attach a chapter's draft (a file on disk, or one sent from the console) and mark it
-    submitted."""
+def submit_chapter(
+    ctx: Context, key: str, *, title: str, upload: Upload | None, actor: str
+) -> None:
+    """Attach a chapter's draft (read by the command line, or sent from the console; None: no file
+    was chosen), checked as every file is, and mark the chapter submitted."""
     title = normalise(title)
+    checked = documents.checked_upload(ctx, upload, "the draft's file")
     with on_process(ctx, key) as (tx, process, now):
         require_step_that(ctx, tx, process, "chapters", doing="submitting a chapter draft")
         chapter = _chapter(tx, process, title)
         before: JSONValue = {"draft_document_id": chapter.draft_document_id}
-        document = _store(ctx, tx, process, path, "chapter_draft", actor, now)
+        document = documents.attach(
+            ctx,
+            tx,
+            process,
+            checked,
+            kind="chapter_draft",
+            step=process.state,
+            actor=actor,
+            now=now,
+        )
         chapter.draft_document_id, chapter.submitted_at = document.id, now
         tx.session.add(chapter)
         tx.audit(
@@ -406,7 +368,7 @@ def record_adoption(
     reference = clean(reference, REFERENCE)
     with on_process(ctx, key) as (tx, process, now):
         require_step_that(ctx, tx, process, "adoption", doing="recording the adoption")
-        if tx.session.exec(select(AdoptionRow).where(AdoptionRow.process_id == process.id)).first():
+        if facts_queries.adoption(tx.session, process):
             raise InvalidCommand(f"the adoption of {key} is already recorded.")
         tx.session.add(
             AdoptionRow(

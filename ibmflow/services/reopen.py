@@ -13,8 +13,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
-
 from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.decisions import OPEN as DECISION_OPEN
 from ibmflow.errors import InvalidCommand, NotFound
@@ -28,6 +26,7 @@ from ibmflow.services.extensions import replan
 from ibmflow.services.nominations import vote_addressees
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import nominations, roster
 from ibmflow.storage.tables import (
     DecisionRow,
     EarlierAnswerRow,
@@ -35,8 +34,6 @@ from ibmflow.storage.tables import (
     PersonRow,
     ProcessRow,
     RequestRow,
-    RoleRow,
-    VoteRow,
 )
 
 
@@ -159,11 +156,7 @@ def _take_vote(
             "revised motion to decide again.",
             process=process.key,
         )
-    row = tx.session.exec(
-        select(VoteRow).where(
-            VoteRow.decision_id == decision.id, VoteRow.institution_id == institution.id
-        )
-    ).first()
+    row = nominations.vote_of(tx.session, decision.id, institution.id or 0)
     if row is None:
         return None
     voter = tx.session.get(PersonRow, row.voter_id)
@@ -242,9 +235,9 @@ def _addressees(
     if KINDS[request.kind].is_vote:
         facts = repo.load_facts(tx.session, process, now)
         today = now.astimezone(ZoneInfo(process.timezone)).date()
-        nominations = repo.nominations(tx.session, process, facts)
+        nominated = repo.nominations(tx.session, process, facts)
         found = vote_addressees(
-            tx, facts, nominations, request.decision_id or 0, institution.code, today
+            tx, facts, nominated, request.decision_id or 0, institution.code, today
         )
         if found is None:
             raise InvalidCommand(
@@ -256,17 +249,7 @@ def _addressees(
         person = tx.session.get(PersonRow, request.focal_point_id)
         assert person is not None
         return [person], {}
-    focal = tx.session.exec(
-        select(PersonRow)
-        .join(RoleRow, col(RoleRow.person_id) == col(PersonRow.id))
-        .where(
-            RoleRow.process_id == process.id,
-            RoleRow.role == "focal_point",
-            col(RoleRow.active).is_(True),
-            RoleRow.institution_id == institution.id,
-        )
-        .order_by(col(RoleRow.id))
-    ).all()
+    focal = roster.holders(tx.session, process, "focal_point", institution.id or 0)
     if not focal:
         raise InvalidCommand(
             f"{institution.short_name} has no focal point to answer again; add one first "

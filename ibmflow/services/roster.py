@@ -4,11 +4,10 @@ step's requests then go to the people and institutions added."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
-
-from sqlmodel import select
 
 from ibmflow.audit import AuditRecord
 from ibmflow.roster import Category, Roster, parse_roster, parse_roster_text
@@ -16,7 +15,25 @@ from ibmflow.services import followups
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import roster as roster_q
 from ibmflow.storage.tables import InstitutionRow, PersonRow, ProcessRow, RoleRow
+
+
+@dataclass(frozen=True)
+class RosterImported:
+    """What a roster import (or `person add`) changed, and how many requests it sent."""
+
+    institutions_added: int
+    institutions_updated: int
+    people_added: int
+    people_updated: int
+    roles_added: int
+    roles_replaced: int
+    requests_sent: int
+
+    def to_dict(self) -> dict[str, int]:
+        """The counts by name, in the order above."""
+        return asdict(self)
 
 
 def apply_roster(
@@ -119,11 +136,11 @@ def _known(tx: Tx, process: ProcessRow) -> tuple[dict[str, Category], list[str]]
         i.code: cast(Category, i.category) for i in repo.institutions(tx.session, process)
     }
     focal = {r.person_id for r in repo.active_roles(tx.session, process, "focal_point")}
-    people = tx.session.exec(select(PersonRow).where(PersonRow.process_id == process.id))
+    people = roster_q.people(tx.session, process)
     return institutions, [p.email for p in people if p.id in focal]
 
 
-def import_roster(ctx: Context, key: str, path: Path, *, actor: str) -> dict[str, int]:
+def import_roster(ctx: Context, key: str, path: Path, *, actor: str) -> RosterImported:
     """Import a roster file into a process; a malformed roster is refused whole (RosterError)."""
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
@@ -146,7 +163,7 @@ def add_person(
     roles: list[str],
     actor: str,
     deputy_for: str | None = None,
-) -> dict[str, int]:
+) -> RosterImported:
     """Add (or update) one person with their roles, checked by the same rules as a roster."""
     entry: dict[str, object] = {"name": name, "email": email}
     if roles or not deputy_for:  # a deputy needs no other role
@@ -173,6 +190,7 @@ def add_person(
 
 def _with_requests(
     ctx: Context, tx: Tx, process: ProcessRow, counts: dict[str, int], now: datetime, actor: str
-) -> dict[str, int]:
+) -> RosterImported:
     """The roster's counts, and the current step's requests now sent to whom they are owed."""
-    return {**counts, "requests_sent": len(followups.open_missing(ctx, tx, process, now, actor))}
+    sent = followups.open_missing(ctx, tx, process, now, actor)
+    return RosterImported(**counts, requests_sent=len(sent))

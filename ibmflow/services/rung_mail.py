@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, select
-
 from ibmflow.calendar import WorkCalendar
 from ibmflow.engine import engine_for
 from ibmflow.guards import reads_of
@@ -28,14 +26,13 @@ from ibmflow.services.context import Context
 from ibmflow.services.requests import mail_request, token_hash
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import nominations, roster
 from ibmflow.storage.tables import (
     InstitutionRow,
     LinkTokenRow,
-    NominationRow,
     PersonRow,
     ProcessRow,
     RequestRow,
-    RoleRow,
     RungRow,
     StepRecord,
 )
@@ -135,29 +132,12 @@ def escalation(
     """The escalation goes up: to the institution's IAWG member (and their representatives) and
     the coordinator, never to a person it chases; when the member is that person, to the
     coordinator and the chair, and it says so."""
-    members = list(
-        tx.session.exec(
-            select(PersonRow)
-            .join(RoleRow, col(RoleRow.person_id) == col(PersonRow.id))
-            .where(
-                RoleRow.process_id == process.id,
-                RoleRow.role == "iawg_member",
-                RoleRow.institution_id == institution.id,
-                col(RoleRow.active).is_(True),
-            )
-        )
-    )
+    members = roster.holders(tx.session, process, "iawg_member", institution.id or 0)
     today = cal.local_day(now)
     reps = [
         person
-        for nomination, person in tx.session.exec(
-            select(NominationRow, PersonRow)
-            .join(PersonRow, col(PersonRow.id) == col(NominationRow.representative_id))
-            .where(
-                col(NominationRow.member_id).in_([m.id for m in members]),
-                col(NominationRow.revoked).is_(False),
-                col(NominationRow.decision_id).is_(None),
-            )
+        for nomination, person in nominations.standing_representatives(
+            tx.session, [m.id for m in members]
         )
         if (nomination.valid_from is None or nomination.valid_from <= today)
         and (nomination.valid_until is None or today <= nomination.valid_until)

@@ -12,27 +12,19 @@ import math
 import secrets
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from ibmflow.access import Account
 from ibmflow.errors import LoginRefused, LoginThrottled
 from ibmflow.services.accounts import HASHER, MAX_PASSWORD, account_of, secret_hash
 from ibmflow.services.context import Context
-from ibmflow.storage.account_tables import (
-    ApiTokenRow,
-    LoginAttemptRow,
-    UserAccountRow,
-    WebSessionRow,
-)
-from ibmflow.storage.db import table_of
+from ibmflow.storage.account_tables import LoginAttemptRow, UserAccountRow, WebSessionRow
+from ibmflow.storage.queries import accounts as q
 
 KEEP_ATTEMPTS = timedelta(days=1)
 # Checked when the email is unknown, so that an unknown address takes as long as a wrong password.
 _DUMMY_HASH = HASHER.hash("no account has this password")
-_ATTEMPTS = table_of(LoginAttemptRow)
-_SESSIONS = table_of(WebSessionRow)
 
 
 def _throttled(session: Session, ctx: Context, email: str, client: str, now: datetime) -> None:
@@ -40,17 +32,11 @@ def _throttled(session: Session, ctx: Context, email: str, client: str, now: dat
     limit = ctx.settings.web_login_max_failures
     window = timedelta(minutes=ctx.settings.web_login_window_min)
     waits = []
-    for column, value in ((LoginAttemptRow.email, email), (LoginAttemptRow.client, client)):
-        recent = session.exec(
-            select(LoginAttemptRow.at)
-            .where(
-                column == value,
-                col(LoginAttemptRow.succeeded).is_(False),
-                col(LoginAttemptRow.at) > now - window,
-            )
-            .order_by(col(LoginAttemptRow.at).desc())
-            .limit(limit)
-        ).all()
+    since = now - window
+    for recent in (
+        q.recent_failures(session, "email", email, since, limit),
+        q.recent_failures(session, "client", client, since, limit),
+    ):
         if len(recent) >= limit:
             waits.append(recent[-1] + window - now)
     if waits:
@@ -79,9 +65,7 @@ def log_in(ctx: Context, email: str, password: str, *, client: str) -> tuple[Acc
     client = (client or "unknown")[:64]
     with ctx.db.reading() as session:
         _throttled(session, ctx, email, client, now)
-        row = session.exec(
-            select(UserAccountRow).where(UserAccountRow.email == email)
-        ).one_or_none()
+        row = q.by_email(session, email)
         found = None if row is None else (row.id, row.password_hash, row.disabled)
     # The slow hash runs outside any write transaction, so that it never holds the database.
     password = password[: MAX_PASSWORD + 1]
@@ -94,9 +78,7 @@ def log_in(ctx: Context, email: str, password: str, *, client: str) -> tuple[Acc
         # same moment cannot all slip under the limit.
         _throttled(tx.session, ctx, email, client, now)
         tx.session.add(LoginAttemptRow(at=now, email=email, client=client, succeeded=ok))
-        conn = tx.session.connection()
-        conn.execute(sa.delete(_ATTEMPTS).where(_ATTEMPTS.c.at < now - KEEP_ATTEMPTS))
-        conn.execute(sa.delete(_SESSIONS).where(_SESSIONS.c.expires_at < now - KEEP_ATTEMPTS))
+        q.purge_before(tx.session, now - KEEP_ATTEMPTS)
         if ok and found is not None:
             stored = tx.session.get(UserAccountRow, found[0])
             assert stored is not None
@@ -128,16 +110,7 @@ def session_account(ctx: Context, token: str | None) -> Account | None:
         return None
     now = ctx.clock.now()
     with ctx.db.reading() as session:
-        found = session.exec(
-            select(UserAccountRow)
-            .join(WebSessionRow, col(WebSessionRow.account_id) == col(UserAccountRow.id))
-            .where(
-                WebSessionRow.token_hash == secret_hash(token),
-                col(WebSessionRow.ended_at).is_(None),
-                col(WebSessionRow.expires_at) > now,
-                col(UserAccountRow.disabled).is_(False),
-            )
-        ).one_or_none()
+        found = q.by_session_token(session, secret_hash(token), now)
         return None if found is None else account_of(session, found)
 
 
@@ -147,11 +120,7 @@ def log_out(ctx: Context, token: str | None) -> None:
         return
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
-        tx.session.connection().execute(
-            sa.update(_SESSIONS)
-            .where(_SESSIONS.c.token_hash == secret_hash(token), _SESSIONS.c.ended_at.is_(None))
-            .values(ended_at=now)
-        )
+        q.end_session(tx.session, secret_hash(token), now)
 
 
 def token_account(ctx: Context, token: str | None) -> Account | None:
@@ -159,13 +128,5 @@ def token_account(ctx: Context, token: str | None) -> Account | None:
     if not token or len(token) > 200:
         return None
     with ctx.db.reading() as session:
-        found = session.exec(
-            select(UserAccountRow)
-            .join(ApiTokenRow, col(ApiTokenRow.account_id) == col(UserAccountRow.id))
-            .where(
-                ApiTokenRow.token_hash == secret_hash(token),
-                col(ApiTokenRow.revoked_at).is_(None),
-                col(UserAccountRow.disabled).is_(False),
-            )
-        ).one_or_none()
+        found = q.by_api_token(session, secret_hash(token))
         return None if found is None else account_of(session, found)

@@ -19,8 +19,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ibmflow.access import ADMINISTRATOR
 from ibmflow.errors import IbmflowError
-from ibmflow.services import commands, console
-from ibmflow.services.commands import Command, On, text
+from ibmflow.services import commands
+from ibmflow.services.commands import Command, On
 from ibmflow.services.documents import Upload
 from ibmflow.web.auth import Caller, Gate
 from ibmflow.web.responses import object_id, refused
@@ -56,8 +56,7 @@ def _on(request: Request, caller: Caller, path: str) -> On:
 
 
 def install(gate: Gate) -> None:
-    """Add the action routes: one per command of the table the console offers, and the two that
-    take a file."""
+    """Add the action routes: one per command of the table the console offers."""
     ctx = gate.ctx
 
     async def run(
@@ -84,36 +83,5 @@ def install(gate: Gate) -> None:
 
     for command in commands.COMMANDS.values():
         if command.path is not None:
-            gate.page("POST", command.path, command.permission)(action(command, command.path))
-
-    @gate.page("POST", "/p/{key}/documents", "document", upload=True)
-    async def attach(request: Request, caller: Caller) -> Response:
-        key = str(request.path_params["key"])
-        return await run(
-            request,
-            caller,
-            "document",
-            lambda: console.attach_upload(
-                ctx,
-                key,
-                upload=caller.upload("file"),
-                kind=text(caller.field("kind"), "the kind of document"),
-                actor=caller.account.email,
-            ),
-        )
-
-    @gate.page("POST", "/p/{key}/chapters/draft", "record", upload=True)
-    async def chapter_draft(request: Request, caller: Caller) -> Response:
-        key = str(request.path_params["key"])
-        return await run(
-            request,
-            caller,
-            "chapter_draft",
-            lambda: console.submit_chapter_upload(
-                ctx,
-                key,
-                title=text(caller.field("title"), "the chapter"),
-                upload=caller.upload("file"),
-                actor=caller.account.email,
-            ),
-        )
+            route = gate.page("POST", command.path, command.permission, upload=command.takes_files)
+            route(action(command, command.path))

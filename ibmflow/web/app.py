@@ -266,18 +266,14 @@ def create_app(ctx: Context) -> FastAPI:
             return refused(exc)
         except IbmflowError as exc:
             return unavailable(exc)
-        problem = _vote_problem(view, given)
-        if problem is None:
-            try:
-                await run_in_threadpool(_answer, ctx, token, view, given, uploads)
-            except LinkRefused as exc:
-                return refused(exc)
-            except InvalidCommand as exc:
-                problem = exc.message
-            except IbmflowError as exc:
-                return unavailable(exc)
-        if problem is not None:
-            return form_page(view, 400, problem=problem, given=given)
+        try:
+            await run_in_threadpool(_answer, ctx, token, given, uploads)
+        except LinkRefused as exc:
+            return refused(exc)
+        except InvalidCommand as exc:
+            return form_page(view, 400, problem=exc.message, given=given)
+        except IbmflowError as exc:
+            return unavailable(exc)
         return RedirectResponse(f"{token}/done", status_code=303)
 
     async def _again(token: str, status: int, problem: str) -> Response:
@@ -319,33 +315,10 @@ def _read_answer(form: Received) -> tuple[Given, list[Upload]]:
     return given, uploads
 
 
-def _vote_problem(view: LinkView, given: Given) -> str | None:
-    """A vote's missing choice or reason, said for a person at a form rather than at a CLI."""
-    if not view.is_vote:
-        return None
-    if given.choice not in ("approve", "object"):
-        return "Choose whether you approve or object."
-    if given.choice == "object" and not given.reason.strip():
-        return "Give the reason for your objection: it goes to the coordinator and the IAWG."
-    return None
-
-
-def _answer(
-    ctx: Context, token: str, view: LinkView, given: Given, uploads: Sequence[Upload]
-) -> int:
-    if view.is_vote:
-        return answer_by_link(
-            ctx,
-            token,
-            text=None,
-            fields={},
-            approve=given.choice == "approve",
-            reason=given.reason.strip() or None,
-        )
+def _answer(ctx: Context, token: str, given: Given, uploads: Sequence[Upload]) -> int:
+    """Hand the answer to the intake: the form's fields, a ballot's `choice` among them and its
+    `reason` as the text (the names the vote form uses)."""
+    fields = {**given.fields, **({"choice": given.choice} if given.choice else {})}
     return answer_by_link(
-        ctx,
-        token,
-        text=given.text,
-        fields=given.fields,
-        uploads=uploads,
+        ctx, token, text=given.text or given.reason, fields=fields, uploads=uploads
     )

@@ -50,6 +50,7 @@ class Received:
 class _Part:
     name: str = ""
     filename: str | None = None
+    content_type: str = "application/octet-stream"
     data: bytearray = field(default_factory=bytearray)
     file: Incoming | None = None
 
@@ -91,8 +92,11 @@ class _Multipart:
         self.header_value += data[start:end]
 
     def on_header_end(self) -> None:
-        if self.header_name.strip().lower() == b"content-disposition":
+        name = self.header_name.strip().lower()
+        if name == b"content-disposition":
             self.disposition = self.header_value
+        elif name == b"content-type" and self.header_value.strip():
+            self.part.content_type = self.header_value.strip().decode("latin-1")[:200]
         self.header_name = self.header_value = b""
 
     def on_headers_finished(self) -> None:
@@ -132,7 +136,7 @@ class _Multipart:
             part.file.discard()
             return
         part.file.finish()
-        upload = Upload(filename=part.filename or "attachment", path=part.file.path)
+        upload = Upload(part.filename or "attachment", part.content_type, part.file.path)
         self.files.append((part.name, upload))
 
     def discard(self) -> None:

@@ -1,0 +1,107 @@
+"""The mail that carries a request: one per addressee, each with a link of its own.
+
+A request's link carries a token of 192 random bits; only its SHA-256 is stored, with an expiry (the
+due date plus a grace period). Looking at a link never consumes it; answering does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from ibmflow.requestkinds import KINDS
+from ibmflow.services import mailings
+from ibmflow.services.context import Context
+from ibmflow.storage.db import Tx
+from ibmflow.storage.tables import (
+    DecisionRow,
+    InstitutionRow,
+    LinkTokenRow,
+    PersonRow,
+    ProcessRow,
+    RequestRow,
+)
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a link token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def mail_request(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    request: RequestRow,
+    institution: InstitutionRow,
+    people: Sequence[PersonRow],
+    now: datetime,
+    *,
+    representing: dict[int, PersonRow] | None = None,
+    thread: Sequence[str] = (),
+    dedupe_key: str | None = None,
+    template: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> list[str]:
+    """One mail per person, each with a link of its own; returns the Message-IDs.
+
+    The first mail's Message-ID becomes the request's, under which reminders and receipts thread.
+    A reminder passes its own `template` and `extra` context, and the request's thread.
+    """
+    definition_title = mailings.step_title(ctx, tx, process, request.step)
+    decision = tx.session.get(DecisionRow, request.decision_id) if request.decision_id else None
+    expires = (request.due_at or now) + timedelta(days=ctx.settings.mail_token_grace_days)
+    ids = []
+    for person in people:
+        token = secrets.token_urlsafe(24)
+        tx.session.add(
+            LinkTokenRow(
+                request_id=request.id or 0,
+                person_id=person.id,
+                token_hash=token_hash(token),
+                created_at=now,
+                expires_at=expires,
+            )
+        )
+        rep = (representing or {}).get(person.id or 0)
+        context: dict[str, Any] = {
+            "recipient": {"name": person.name, "email": person.email},
+            "institution": {
+                "code": institution.code,
+                "name": institution.name,
+                "short_name": institution.short_name,
+            },
+            "request": {
+                "id": request.id,
+                "kind": request.kind,
+                "kind_label": KINDS[request.kind].label,
+                "instructions": request.instructions,
+                "due_local": mailings.local_time(process, request.due_at),
+            },
+            "step": {"id": request.step, "title": definition_title},
+            "link": f"{ctx.settings.mail_base_url}/r/{token}",
+            "decision": {"id": decision.id, "title": decision.title} if decision else None,
+            "representing": {"name": rep.name} if rep else None,
+            **(extra or {}),
+        }
+        message_id = mailings.send(
+            ctx,
+            tx,
+            process,
+            template or KINDS[request.kind].template,
+            [person.email],
+            context,
+            now,
+            request_id=request.id,
+            reply_to=mailings.reply_address(ctx, request.reply_key or ""),
+            thread=thread,
+            dedupe_key=f"{dedupe_key}:{person.id}" if dedupe_key else None,
+        )
+        ids.append(message_id)
+    if ids and request.message_id is None:
+        request.message_id = ids[0]
+        tx.session.add(request)
+    return ids

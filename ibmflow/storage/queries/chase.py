@@ -1,0 +1,238 @@
+"""The queries of the chaser: the rungs due and their claims, what a batch of rungs reads once for
+all of them, the rows a batch writes together, the rungs of one subject and the links of a request.
+
+The claim and the ring take their locks here (`FOR UPDATE SKIP LOCKED` on PostgreSQL); the services
+decide when, `services.chase` says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from ibmflow.storage.db import table_of
+from ibmflow.storage.tables import (
+    ChaseMailRow,
+    InstitutionRow,
+    LinkTokenRow,
+    PersonRow,
+    ProcessRow,
+    RequestRow,
+    RungRow,
+    StepRecord,
+)
+
+_RUNG, _PROCESS, _CHASE_MAIL = table_of(RungRow), table_of(ProcessRow), table_of(ChaseMailRow)
+_PENDING = "pending"  # a rung not yet rung (`services.deadlines.PENDING`, the column's default)
+
+
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        _RUNG.c.status == _PENDING,
+        _RUNG.c.fire_at <= now,
+        sa.or_(_RUNG.c.claimed_until.is_(None), _RUNG.c.claimed_until < now),
+    )
+
+
+def due_rungs_query(now: datetime, limit: int, *, skip_locked: bool) -> sa.Select[Any]:
+    """The ids of the pending rungs due at `now` that no live claim holds, oldest first."""
+    query = (
+        sa.select(_RUNG.c.id).where(_due(now)).order_by(_RUNG.c.fire_at, _RUNG.c.id).limit(limit)
+    )
+    return query.with_for_update(skip_locked=True) if skip_locked else query
+
+
+def any_due(conn: sa.Connection, now: datetime) -> bool:
+    """Whether a rung is due at `now` (one indexed read, no lock)."""
+    return conn.execute(due_rungs_query(now, 1, skip_locked=False)).first() is not None
+
+
+def due_rung_ids(session: Session, now: datetime) -> list[int]:
+    """Every rung due at `now` that no live claim holds, oldest first (no lock)."""
+    query = due_rungs_query(now, 1_000_000, skip_locked=False)
+    return list(session.connection().execute(query).scalars())
+
+
+def claim(
+    session: Session, now: datetime, worker: str, size: int, until: datetime, *, skip_locked: bool
+) -> list[int]:
+    """Claim for `worker` until `until` every due rung of the processes of the `size` oldest due
+    rungs; their ids. With `skip_locked` (PostgreSQL), the rungs and processes another worker is
+    claiming or ringing are left to it, whole."""
+    conn = session.connection()
+    first = (
+        sa.select(_RUNG.c.process_id)
+        .where(_due(now))
+        .order_by(_RUNG.c.fire_at, _RUNG.c.id)
+        .limit(size)
+    )
+    if skip_locked:
+        first = first.with_for_update(skip_locked=True)
+    process_ids = sorted(set(conn.execute(first).scalars()))
+    if skip_locked and process_ids:
+        process_ids = list(
+            conn.execute(
+                sa.select(_PROCESS.c.id)
+                .where(_PROCESS.c.id.in_(process_ids))
+                .order_by(_PROCESS.c.id)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+    if not process_ids:
+        return []
+    rows = conn.execute(
+        sa.update(_RUNG)
+        .where(_RUNG.c.process_id.in_(process_ids), _due(now))
+        .values(claimed_by=worker, claimed_until=until)
+        .returning(_RUNG.c.id)
+    )
+    return sorted(rows.scalars())
+
+
+def pending_rungs(
+    session: Session, ids: Sequence[int], *, claimed_by: str | None, lock: bool
+) -> list[RungRow]:
+    """The rungs of `ids` still pending (and still claimed by `claimed_by`, when given), locked
+    `FOR UPDATE` when `lock`."""
+    query = select(RungRow).where(col(RungRow.id).in_(ids), RungRow.status == _PENDING)
+    if claimed_by is not None:
+        query = query.where(RungRow.claimed_by == claimed_by)
+    if lock:
+        query = query.with_for_update()
+    return list(session.exec(query))
+
+
+def rung_by_key(session: Session, key: str) -> RungRow:
+    """The rung with this key (it must exist)."""
+    return session.exec(select(RungRow).where(RungRow.key == key)).one()
+
+
+def rungs_of(
+    session: Session, *, request_id: int | None = None, stay_id: int | None = None
+) -> list[RungRow]:
+    """The rungs of one request, or of one stay in a step, whatever their status."""
+    column = RungRow.request_id if request_id is not None else RungRow.step_record_id
+    subject = request_id if request_id is not None else stay_id
+    return list(session.exec(select(RungRow).where(col(column) == subject)))
+
+
+def insert_rungs(session: Session, values: Sequence[dict[str, Any]]) -> None:
+    """Plan these rungs, one statement for all of them."""
+    if values:
+        session.connection().execute(sa.insert(_RUNG), list(values))
+
+
+def record_chase_mails(session: Session, carried: Iterable[tuple[int, int, str]]) -> None:
+    """Record which mail (Message-ID) carried which rung to which person: (rung id, person id,
+    message id), one statement for all of them."""
+    rows = [
+        {"rung_id": rung_id, "person_id": person_id, "message_id": message_id}
+        for rung_id, person_id, message_id in carried
+    ]
+    if rows:
+        session.connection().execute(sa.insert(_CHASE_MAIL), rows)
+
+
+# What a batch of rungs reads once for all of them -----------------------------------------------
+
+
+def processes_locked(session: Session, ids: Iterable[int]) -> dict[int, ProcessRow]:
+    """The processes with these ids, locked in id order (as every command locks one)."""
+    rows = session.exec(
+        select(ProcessRow)
+        .where(col(ProcessRow.id).in_(sorted(set(ids))))
+        .order_by(col(ProcessRow.id))
+        .with_for_update()
+    )
+    return {p.id or 0: p for p in rows}
+
+
+def requests_by_id(session: Session, ids: Iterable[int]) -> dict[int, RequestRow]:
+    """The requests with these ids, by id."""
+    rows = session.exec(select(RequestRow).where(col(RequestRow.id).in_(list(ids))))
+    return {q.id or 0: q for q in rows}
+
+
+def stays_by_id(session: Session, ids: Iterable[int]) -> dict[int, StepRecord]:
+    """The stays in a step with these ids, by id."""
+    rows = session.exec(select(StepRecord).where(col(StepRecord.id).in_(list(ids))))
+    return {s.id or 0: s for s in rows}
+
+
+def institutions_by_id(session: Session, ids: Iterable[int]) -> dict[int, InstitutionRow]:
+    """The institutions with these ids, by id."""
+    rows = session.exec(select(InstitutionRow).where(col(InstitutionRow.id).in_(set(ids))))
+    return {i.id or 0: i for i in rows}
+
+
+def addressees(session: Session, request_ids: Iterable[int]) -> dict[int, list[PersonRow]]:
+    """The people each request's links went to (its mails), each once, in the order they got it."""
+    out: dict[int, list[PersonRow]] = {}
+    seen: set[tuple[int, int]] = set()
+    for request_id, person in session.exec(
+        select(LinkTokenRow.request_id, PersonRow)
+        .join(PersonRow, col(PersonRow.id) == col(LinkTokenRow.person_id))
+        .where(col(LinkTokenRow.request_id).in_(list(request_ids)))
+        .order_by(col(LinkTokenRow.id))
+    ):
+        if (request_id, person.id or 0) not in seen:
+            seen.add((request_id, person.id or 0))
+            out.setdefault(request_id, []).append(person)
+    return out
+
+
+def rungs_of_subjects(
+    session: Session, request_ids: Iterable[int], stay_ids: Iterable[int]
+) -> list[tuple[str, int | None, str, str]]:
+    """(key, request id, rung name, status) of every rung of these requests and stays."""
+    rows = session.exec(
+        select(RungRow.key, RungRow.request_id, RungRow.rung, RungRow.status).where(
+            sa.or_(
+                col(RungRow.request_id).in_(list(request_ids)),
+                col(RungRow.step_record_id).in_(list(stay_ids)),
+            )
+        )
+    )
+    return [(key, request_id, name, status) for key, request_id, name, status in rows]
+
+
+# The links of a request ---------------------------------------------------------------------------
+
+
+def unused_links(session: Session, request_id: int) -> list[LinkTokenRow]:
+    """The request's answer links not used yet."""
+    return list(
+        session.exec(
+            select(LinkTokenRow).where(
+                LinkTokenRow.request_id == request_id, col(LinkTokenRow.used_at).is_(None)
+            )
+        )
+    )
+
+
+def link_emails(session: Session, request_id: int | None) -> list[str]:
+    """The addresses the request's links went to, each once, in the order they were sent."""
+    return list(
+        dict.fromkeys(
+            session.exec(
+                select(PersonRow.email)
+                .join(LinkTokenRow, col(LinkTokenRow.person_id) == col(PersonRow.id))
+                .where(LinkTokenRow.request_id == request_id)
+                .order_by(col(LinkTokenRow.id))
+            )
+        )
+    )
+
+
+def has_link(session: Session, request_id: int | None, person_id: int | None) -> bool:
+    """Whether the person was already sent a link for the request."""
+    found = session.exec(
+        select(LinkTokenRow.id).where(
+            LinkTokenRow.request_id == request_id, LinkTokenRow.person_id == person_id
+        )
+    ).first()
+    return found is not None
