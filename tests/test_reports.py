@@ -4,19 +4,25 @@ process with known requests, checked against numbers worked out by hand."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import deadline_scenario as sc
 import pytest
+import sqlalchemy as sa
 from factories import definition
 from sqlmodel import func, select
 
 from ibmflow import reports as rp
+from ibmflow.access import ADMINISTRATOR, MANAGER, Account
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.services import extensions, processes
+from ibmflow.services.console import visible_processes
 from ibmflow.services.context import Context
-from ibmflow.services.reports import deadline_report
+from ibmflow.services.reports import MAX_REPORT_PAGE, deadline_report, report_page
 from ibmflow.storage.tables import AuditEventRow, OutboxRow
 from ibmflow.testing import FixedClock
 
@@ -271,3 +277,66 @@ def test_to_dict_is_json_with_utc_and_local_times(
     assert p["steps"][0]["planned_end"] == "2025-12-29"
     assert p["steps"][0]["entered_local"] == "2025-12-01T10:00:00+01:00"
     assert p["figures"]["overdue_requests"] == 1
+
+
+@contextmanager
+def _statements(ctx: Context) -> Iterator[list[str]]:
+    """The SQL statements run on the database while the context is open."""
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(ctx.db.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(ctx.db.engine, "before_cursor_execute", count)
+
+
+def test_a_page_of_the_report_holds_its_processes_and_counts_them_all(
+    ctx: Context, clock: FixedClock, tmp_path: Path
+) -> None:
+    sc.build(ctx, clock, tmp_path)
+    for n in range(1, 5):
+        processes.start_process(ctx, title=f"Strategy {n}", key=f"MA-P{n}", actor=sc.COORDINATOR)
+    admin = Account(id=1, email="a@x.example", name="A", role=ADMINISTRATOR, processes=None)
+    page = report_page(ctx, admin, offset=1, limit=2)
+    assert (page.total, page.offset, page.limit) == (5, 1, 2)
+    assert [p.key for p in page.report.processes] == ["MA-P1", "MA-P2"]  # oldest first
+    whole = deadline_report(ctx)
+    assert page.report.processes[0] == whole.process("MA-P1")
+    assert report_page(ctx, admin, offset=5).report.processes == ()
+    follows = frozenset({"MA-P4", sc.KEY, "MA-P2"})
+    manager = Account(id=2, email="m@x.example", name="M", role=MANAGER, processes=follows)
+    page = report_page(ctx, manager, limit=2)
+    assert page.total == 3 and [p.key for p in page.report.processes] == [sc.KEY, "MA-P2"]
+    assert page.report.process(sc.KEY) == whole.process(sc.KEY)
+    gone = Account(
+        id=3, email="g@x.example", name="G", role=MANAGER, processes=follows, disabled=True
+    )
+    assert report_page(ctx, gone).total == 0
+
+
+def test_the_report_and_the_list_read_each_table_once_however_many_processes(
+    ctx: Context, clock: FixedClock, tmp_path: Path
+) -> None:
+    sc.build(ctx, clock, tmp_path)
+    admin = Account(id=1, email="a@x.example", name="A", role=ADMINISTRATOR, processes=None)
+    report_page(ctx, admin)  # the stored definition is read once, then known
+    counts: list[tuple[int, int]] = []
+    for n in range(1, 4):
+        processes.start_process(ctx, title=f"Strategy {n}", key=f"MA-P{n}", actor=sc.COORDINATOR)
+        with _statements(ctx) as report_reads:
+            assert len(report_page(ctx, admin).report.processes) == n + 1
+        with _statements(ctx) as list_reads:
+            assert len(visible_processes(ctx, admin).processes) == n + 1
+        counts.append((len(report_reads), len(list_reads)))
+    assert counts[0] == counts[-1], counts
+
+
+def test_a_page_of_the_report_out_of_bounds_is_refused(ctx: Context) -> None:
+    admin = Account(id=1, email="a@x.example", name="A", role=ADMINISTRATOR, processes=None)
+    for offset, limit in ((-1, 10), (0, 0), (0, MAX_REPORT_PAGE + 1)):
+        with pytest.raises(InvalidCommand, match="a page of the report"):
+            report_page(ctx, admin, offset=offset, limit=limit)

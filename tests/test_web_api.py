@@ -8,8 +8,10 @@ import pytest
 from openapi_spec_validator import validate
 from webconsole import EMAILS, MINE, THEIRS, Site
 
-from ibmflow.access import COORDINATOR, MANAGER
+from ibmflow.access import ADMINISTRATOR, COORDINATOR, MANAGER
 from ibmflow.services import accounts, processes
+from ibmflow.services.console import MAX_LIST_PAGE
+from ibmflow.services.reports import MAX_REPORT_PAGE, REPORT_PAGE
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -129,3 +131,31 @@ def test_the_report_covers_only_the_processes_the_caller_follows(site: Site) -> 
     assert body["horizon_days"] == 5 and [p["key"] for p in body["processes"]] == [MINE]
     assert "responsiveness" in body["processes"][0] and "steps" in body["processes"][0]
     assert bearer(site, MANAGER).get("/api/report", params={"horizon": 999}).status_code == 422
+
+
+def test_the_process_list_and_the_report_come_a_page_at_a_time_with_their_totals(
+    site: Site,
+) -> None:
+    api = bearer(site, ADMINISTRATOR)
+    every = api.get("/api/processes")
+    assert [p["process"] for p in every.json()] == [MINE, THEIRS]
+    assert every.headers["X-Total-Count"] == "2"
+    second = api.get("/api/processes", params={"limit": 1, "offset": 1})
+    assert [p["process"] for p in second.json()] == [THEIRS]
+    assert second.headers["X-Total-Count"] == "2"
+    assert api.get("/api/processes", params={"offset": 2}).json() == []
+    report = api.get("/api/report", params={"limit": 1, "offset": 1}).json()
+    assert (report["total"], report["offset"], report["limit"]) == (2, 1, 1)
+    assert [p["key"] for p in report["processes"]] == [THEIRS]
+    assert api.get("/api/report").json()["limit"] == REPORT_PAGE
+    managed = bearer(site, MANAGER).get("/api/processes", params={"limit": 5})
+    assert managed.headers["X-Total-Count"] == "1"
+    for path, params in (
+        ("/api/processes", {"limit": 0}),
+        ("/api/processes", {"limit": MAX_LIST_PAGE + 1}),
+        ("/api/processes", {"offset": -1}),
+        ("/api/report", {"limit": MAX_REPORT_PAGE + 1}),
+        ("/api/report", {"offset": "first"}),
+    ):
+        refused = api.get(path, params=params)
+        assert refused.status_code == 422 and refused.json()["error"], (path, params)

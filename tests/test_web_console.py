@@ -25,7 +25,8 @@ from webconsole import (
 )
 
 from ibmflow.access import ADMINISTRATOR, CHAIR, COORDINATOR, MANAGER
-from ibmflow.services import processes, requests
+from ibmflow.services import console as console_reads
+from ibmflow.services import processes, reports, requests
 from ibmflow.storage.tables import DecisionRow, DocumentRow, InboundMessageRow, RequestRow
 from ibmflow.testing import FixedClock
 
@@ -409,3 +410,48 @@ def test_deadlines_are_extended_from_the_page_with_a_reason(site: Site) -> None:
     page = text_of(client.get(f"/p/{MINE}"))
     assert f"request #{rid}: from" in page and "the minister is abroad" in page
     assert "step stakeholder identification: from" in page and "to 02 Mar 2026" in page
+
+
+# --- long lists come in pages --------------------------------------------------------------------
+
+
+@sqlite_only
+def test_the_process_list_comes_in_pages_linked_by_name(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console_reads, "LIST_PAGE", 1)
+    client, _ = logged_in(site, EMAILS[ADMINISTRATOR])
+    first = client.get("/processes")
+    assert f'href="/p/{MINE}"' in first.text and f'href="/p/{THEIRS}"' not in first.text
+    assert '<nav class="pager" aria-label="Pages of the processes">' in first.text
+    assert '<a href="/processes?page=2" rel="next">Next processes (2-2)</a>' in first.text
+    assert "Processes 1-1 of 2 (page 1 of 2)" in text_of(first) and 'rel="prev"' not in first.text
+    second = client.get("/processes?page=2")
+    assert f'href="/p/{THEIRS}"' in second.text and f'href="/p/{MINE}"' not in second.text
+    assert '<a href="/processes" rel="prev">Previous processes (1-1)</a>' in second.text
+    assert 'rel="next"' not in second.text
+    past = client.get("/processes?page=7")
+    assert past.status_code == 200 and "Page 7 is past the last page (2)" in text_of(past)
+    assert '<a href="/processes?page=2" rel="prev">Previous processes (2-2)</a>' in past.text
+    for wrong in ("0", "-1", "two", "1.5"):
+        refused = client.get(f"/processes?page={wrong}")
+        assert refused.status_code == 400 and "Give a whole number from 1." in text_of(refused)
+
+
+@sqlite_only
+def test_the_deadline_report_comes_in_pages_that_keep_the_horizon(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reports, "REPORT_PAGE", 1)
+    client, _ = logged_in(site, EMAILS[ADMINISTRATOR])
+    first = client.get("/report", params={"horizon": 5})
+    assert f'id="process-{MINE}"' in first.text and f'id="process-{THEIRS}"' not in first.text
+    assert "across the 2 processes you follow, 1 to a page" in text_of(first)
+    assert '<a href="/report?horizon=5&amp;page=2" rel="next">' in first.text
+    second = client.get("/report", params={"horizon": 5, "page": 2})
+    assert f'id="process-{THEIRS}"' in second.text and f'id="process-{MINE}"' not in second.text
+    assert '<a href="/report?horizon=5" rel="prev">Previous processes (1-1)</a>' in second.text
+    assert client.get("/report?page=0").status_code == 400
+    manager, _ = logged_in(site, EMAILS[MANAGER])
+    mine = manager.get("/report")
+    assert "across the 1 process you follow." in text_of(mine) and 'class="pager"' not in mine.text

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from ibmflow.access import Account
 from ibmflow.engine import SUSPENDED
-from ibmflow.errors import NotFound
+from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.facts import DECISION_SUBJECTS, DOCUMENT_KINDS
 from ibmflow.guards import REGISTRY
 from ibmflow.remedies import Remedy, remedies
@@ -32,6 +32,7 @@ from ibmflow.services.replies import QUARANTINED
 from ibmflow.services.requests import list_requests
 from ibmflow.storage import repository as repo
 from ibmflow.storage.queries import processes as queries
+from ibmflow.storage.queries import reports
 from ibmflow.storage.tables import (
     DecisionRow,
     DocumentRow,
@@ -49,25 +50,44 @@ class VisibleProcess(ProcessSummary):
     overdue: bool
 
 
-def visible_processes(ctx: Context, account: Account) -> list[VisibleProcess]:
-    """The processes an account may see, each with its current step's due date."""
+# The processes on one page of the console's list, and the most one API call lists.
+LIST_PAGE, MAX_LIST_PAGE = 50, 1000
+
+
+@dataclass(frozen=True)
+class VisibleProcesses:
+    """A page of the processes an account may see, and how many it may see in all."""
+
+    processes: list[VisibleProcess]
+    total: int
+    offset: int
+    limit: int | None
+
+
+def visible_processes(
+    ctx: Context, account: Account, *, offset: int = 0, limit: int | None = None
+) -> VisibleProcesses:
+    """The processes an account may see, oldest first, each with its current step's due date:
+    `limit` of them (None: all) from `offset`, filtered and paged in the database."""
+    if offset < 0 or (limit is not None and not 1 <= limit <= MAX_LIST_PAGE):
+        raise InvalidCommand(
+            f"a page of the list starts at 0 or later and holds 1 to {MAX_LIST_PAGE} processes."
+        )
+    keys = frozenset() if account.disabled else account.processes
     now = ctx.clock.now()
     with ctx.db.reading() as session:
-        stays = queries.open_stays(session)
-        rows = []
-        for process in queries.all_processes(session):
-            if not account.sees(process.key):
-                continue
-            stay = stays.get(process.id or 0)
-            due = stay.due_at if stay is not None else None
-            rows.append(
-                VisibleProcess(
-                    **vars(summary(process)),
-                    due_at=iso(due),
-                    overdue=bool(due is not None and now > due),
-                )
+        total = reports.count_processes(session, keys)
+        rows = [
+            VisibleProcess(
+                **vars(summary(process)),
+                due_at=iso(due),
+                overdue=bool(due is not None and now > due),
             )
-    return rows
+            for process, due in reports.processes_with_due(
+                session, keys, offset=offset, limit=limit
+            )
+        ]
+    return VisibleProcesses(processes=rows, total=total, offset=offset, limit=limit)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-from fastapi import Request
+from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from ibmflow.errors import IbmflowError, TransitionRefused
 from ibmflow.services import commands, processes, requests
 from ibmflow.services.commands import On
-from ibmflow.services.console import VisibleProcess, visible_processes
+from ibmflow.services.console import MAX_LIST_PAGE, VisibleProcess, visible_processes
 from ibmflow.services.process_views import ProcessStatus
 from ibmflow.web import api_errors
 from ibmflow.web.api_errors import ErrorOut
@@ -35,6 +35,7 @@ DESCRIPTION = (
     "413 (a body over 1 MB) or 422 (a malformed body or parameter)."
 )
 T = TypeVar("T")
+API_LIST = 100  # processes in one answer of /api/processes unless `limit` says otherwise
 
 
 class RequestOut(BaseModel):
@@ -147,9 +148,20 @@ def install(gate: Gate) -> None:
         responses=ERRORS,
         tags=tags,
     )
-    async def list_processes(request: Request) -> Any:
-        """The processes the caller may see, with their current step's due date."""
-        return await _call(visible_processes, ctx, caller_of(request).account)
+    async def list_processes(
+        request: Request,
+        response: Response,
+        limit: int = Query(
+            API_LIST, ge=1, le=MAX_LIST_PAGE, description="The most processes in one answer."
+        ),
+        offset: int = Query(0, ge=0, description="How many processes to skip."),
+    ) -> Any:
+        """The processes the caller may see, oldest first, with their current step's due date;
+        `limit` of them from `offset`, and how many there are in the `X-Total-Count` header."""
+        account = caller_of(request).account
+        found = await _call(visible_processes, ctx, account, offset=offset, limit=limit)
+        response.headers["X-Total-Count"] = str(found.total)
+        return found.processes
 
     @gate.api(
         "GET",

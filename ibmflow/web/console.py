@@ -16,6 +16,7 @@ from ibmflow.services.audit_log import process_log, verify_chain
 from ibmflow.services.outgoing import get_mail, list_mail
 from ibmflow.web import actions
 from ibmflow.web.auth import Caller, Gate, Refusal
+from ibmflow.web.paging import page_number, pager
 from ibmflow.web.responses import DONE, object_id, process_response
 
 
@@ -25,8 +26,18 @@ def install(gate: Gate) -> None:
 
     @gate.page("GET", "/processes", "view")
     async def process_list(request: Request, caller: Caller) -> Response:
-        rows = await run_in_threadpool(reads.visible_processes, ctx, caller.account)
-        return gate.render("console/processes.html", 200, caller, processes=rows)
+        number, size = page_number(request), reads.LIST_PAGE
+        found = await run_in_threadpool(
+            reads.visible_processes,
+            ctx,
+            caller.account,
+            offset=(number - 1) * size,
+            limit=size,
+        )
+        pages = pager("/processes", number, size, found.total, "processes")
+        return gate.render(
+            "console/processes.html", 200, caller, processes=found.processes, pages=pages
+        )
 
     @gate.page("GET", "/p/{key}", "view")
     async def process_page(request: Request, caller: Caller) -> Response:

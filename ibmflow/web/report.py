@@ -17,10 +17,12 @@ from ibmflow.charts import gantt_svg
 from ibmflow.errors import IbmflowError
 from ibmflow.exports import report_csv, report_ical
 from ibmflow.reports import DeadlineReport
+from ibmflow.services import reports
 from ibmflow.services.mailings import domain
 from ibmflow.services.reports import DEFAULT_HORIZON_DAYS, MAX_HORIZON_DAYS, deadline_report
 from ibmflow.web.api import ERRORS
 from ibmflow.web.auth import Caller, Gate, Refusal, caller_of
+from ibmflow.web.paging import page_number, pager
 
 
 class ReportOut(BaseModel):
@@ -31,8 +33,11 @@ class ReportOut(BaseModel):
     processes: list[dict[str, Any]] = Field(
         description="Per process: overdue_steps, overdue_requests, falling_due, later, "
         "responsiveness (per institution: answered, on_time, late, median_days_late, ...), "
-        "steps (the plan against the actual dates) and figures."
+        "steps (the plan against the actual dates) and figures; `limit` of them from `offset`."
     )
+    total: int = Field(description="How many processes the caller follows (all pages).")
+    offset: int = Field(description="How many processes come before these.")
+    limit: int = Field(description="The most processes one answer holds.")
 
 
 def _horizon(value: str | None) -> int:
@@ -67,9 +72,23 @@ def install(gate: Gate) -> None:
     @gate.page("GET", "/report", "report")
     async def report_page(request: Request, caller: Caller) -> Response:
         horizon = _horizon(request.query_params.get("horizon"))
-        report = await build(caller.account, horizon)
+        number = page_number(request)
+        try:
+            page = await run_in_threadpool(
+                reports.report_page,
+                ctx,
+                caller.account,
+                offset=(number - 1) * reports.REPORT_PAGE,
+                limit=reports.REPORT_PAGE,
+                horizon_days=horizon,
+            )
+        except IbmflowError as exc:
+            raise Refusal(400, "The report cannot be made", exc.message) from None
+        report = page.report
         charts = {p.key: Markup(gantt_svg(p)) for p in report.processes}
-        suffix = "" if horizon == DEFAULT_HORIZON_DAYS else f"?horizon={horizon}"
+        keep = {} if horizon == DEFAULT_HORIZON_DAYS else {"horizon": str(horizon)}
+        suffix = "" if not keep else f"?horizon={horizon}"
+        pages = pager("/report", number, page.limit, page.total, "processes", keep)
         return gate.render(
             "console/report.html",
             200,
@@ -78,6 +97,7 @@ def install(gate: Gate) -> None:
             charts=charts,
             horizon=horizon,
             suffix=suffix,
+            pages=pages,
         )
 
     def download(data: bytes, media_type: str, name: str) -> Response:
@@ -122,9 +142,27 @@ def install(gate: Gate) -> None:
             le=MAX_HORIZON_DAYS,
             description="What falls due within this many working days counts as upcoming.",
         ),
+        limit: int = Query(
+            reports.REPORT_PAGE,
+            ge=1,
+            le=reports.MAX_REPORT_PAGE,
+            description="The most processes in one answer (`total` says how many there are).",
+        ),
+        offset: int = Query(0, ge=0, description="How many processes to skip."),
     ) -> Any:
-        """The deadline report across every process the caller follows."""
-        report = await run_in_threadpool(
-            deadline_report, ctx, _keys(caller_of(request).account), horizon_days=horizon
+        """The deadline report across the processes the caller follows, a page at a time (an
+        administrator's oldest first, the others' by key)."""
+        page = await run_in_threadpool(
+            reports.report_page,
+            ctx,
+            caller_of(request).account,
+            offset=offset,
+            limit=limit,
+            horizon_days=horizon,
         )
-        return report.to_dict()
+        return {
+            **page.report.to_dict(),
+            "total": page.total,
+            "offset": page.offset,
+            "limit": page.limit,
+        }
