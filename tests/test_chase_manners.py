@@ -15,27 +15,22 @@ coordinator appointment step was due on 15 January: its first alert rang on Mond
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, date, datetime, time
-from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
-from helpers import free_port
+from smtpsink import Sink, deliver, outgoing
 from sqlmodel import select
-from test_mail_end_to_end import Sink, _text
+from test_mail_end_to_end import _text
 
 from ibmflow.demo import demo_roster_text
 from ibmflow.services import chase, processes, records, requests, roster
 from ibmflow.services.audit_log import verify_chain
 from ibmflow.services.context import Context
-from ibmflow.services.dispatch import build_transport, dispatch_once
 from ibmflow.storage.tables import AuditEventRow, RequestRow, RungRow
 from ibmflow.testing import FixedClock
 
@@ -96,31 +91,8 @@ def late_start(ctx: Context, clock: FixedClock, tmp_path: Path) -> dict[str, int
 @pytest.fixture
 def mailboxes(ctx: Context) -> Iterator[Sink]:
     """The SMTP server the outbox is dispatched to (aiosmtpd on loopback)."""
-    sink = Sink()
-    server = Controller(sink, hostname="127.0.0.1", port=free_port())
-    server.start()
-    ctx.settings = replace(
-        ctx.settings, smtp_host="127.0.0.1", smtp_port=server.port, smtp_security="none"
-    )
-    try:
+    with outgoing(ctx) as sink:
         yield sink
-    finally:
-        server.stop()
-
-
-def deliver(ctx: Context, sink: Sink) -> dict[str, list[EmailMessage]]:
-    """Dispatch the outbox; return the mails that arrived by this dispatch, by recipient."""
-    before = len(sink.messages)
-    while True:
-        report = asyncio.run(dispatch_once(ctx, build_transport(ctx.settings), worker_id="t"))
-        if not report.claimed:
-            break
-        assert not report.failed and not report.deferred, report.summary()
-    got: dict[str, list[EmailMessage]] = {}
-    for to, message in sink.messages[before:]:
-        for address in to:
-            got.setdefault(address, []).append(message)
-    return got
 
 
 def rungs_of(ctx: Context, request_id: int) -> dict[str, RungRow]:

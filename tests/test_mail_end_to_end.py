@@ -13,16 +13,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import aiosmtplib
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from helpers import free_port
+from smtpsink import Sink
 
 from ibmflow.demo import VOTERS, demo_roster_text
 from ibmflow.entrypoints.receiver import controller
@@ -46,19 +45,6 @@ FOCAL = {  # institution -> the focal point who answers for it in this run
     "MOA_PHYTOSANITARY": "focal@phyto.example",
     "MOH": "focal@health.example",
 }
-
-
-class Sink:
-    """The outgoing SMTP server: keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        self.messages.append((list(envelope.rcpt_tos), message))
-        return "250 OK"
 
 
 @dataclass

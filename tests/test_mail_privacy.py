@@ -7,20 +7,15 @@ real dispatcher to a real SMTP server on loopback (aiosmtpd), and read there as 
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
 from email.utils import getaddresses
 
 import pytest
-from aiosmtpd.controller import Controller
-from helpers import free_port
-from test_mail_end_to_end import Sink
+from smtpsink import Sink, deliver, outgoing
 
 from ibmflow.demo import drive
 from ibmflow.services.context import Context
-from ibmflow.services.dispatch import build_transport, dispatch_once
 
 KEY = "PRIVACY-1"
 # The subjects of the step notices and of a decision's result (notifications/en/*.subject.txt).
@@ -29,24 +24,8 @@ NOTICES = ("Now under way:", "Completed:", "IAWG decision #")
 
 @pytest.fixture
 def sink(ctx: Context) -> Iterator[Sink]:
-    received = Sink()
-    server = Controller(received, hostname="127.0.0.1", port=free_port())
-    server.start()
-    ctx.settings = replace(
-        ctx.settings, smtp_host="127.0.0.1", smtp_port=server.port, smtp_security="none"
-    )
-    try:
+    with outgoing(ctx) as received:
         yield received
-    finally:
-        server.stop()
-
-
-def deliver_all(ctx: Context) -> None:
-    while True:
-        report = asyncio.run(dispatch_once(ctx, build_transport(ctx.settings), worker_id="t"))
-        if not report.claimed:
-            return
-        assert not report.failed and not report.deferred, report.summary()
 
 
 def test_step_notices_and_decision_results_go_to_each_person_alone(
@@ -55,7 +34,7 @@ def test_step_notices_and_decision_results_go_to_each_person_alone(
     """Every step notice and decision result arrives with one address in the envelope, in To: and
     nowhere else (no Cc, no Bcc); each person addressed still gets each notice once."""
     drive(ctx, KEY, until=5)
-    deliver_all(ctx)
+    deliver(ctx, sink)
 
     notices = [
         (envelope, message)
