@@ -4,12 +4,16 @@ events with their exact total."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 from webconsole import EMAILS, MANAGER, MINE, Site, logged_in, text_of
 
+from ibmflow.entrypoints.worker import AUDIT, Schedule, Worker
 from ibmflow.services.audit_log import last_check, verify_chain, verify_onward
 from ibmflow.services.context import Context
 from ibmflow.testing import FixedClock
@@ -115,3 +119,20 @@ def test_the_audit_page_lists_a_page_of_events_with_the_exact_total(site: Site) 
     past = client.get(f"/p/{MINE}/audit?page=9")
     assert past.status_code == 200 and "past the last page" in text_of(past)
     assert client.get(f"/p/{MINE}/audit?page=x").status_code == 400
+
+
+def test_the_worker_verifies_the_whole_chain_at_its_interval(ctx: Context) -> None:
+    """Configured by `worker.audit_verify_every_s` (0: never); it finds what the page cannot."""
+    assert ctx.settings.worker_audit_verify_every_s == 86400
+    worker = Worker(ctx, Schedule.of(ctx.settings))
+    assert AUDIT in worker.passes() and "audit chain verified every 86400 s" in worker.describe()
+    scheduler = worker.build_scheduler(datetime.now(UTC))
+    assert scheduler.get_job(AUDIT).trigger.interval.total_seconds() == 86400
+    _append(ctx, 10)
+    verify_onward(ctx)
+    _tamper(ctx, 3)
+    assert asyncio.run(worker.run_job(AUDIT)) == f"BROKEN: {verify_chain(ctx).problem}"
+    shown = verify_onward(ctx)
+    assert not shown.ok and shown.first_bad_seq == 3 and shown.full
+    off = replace(ctx.settings, worker_audit_verify_every_s=0)
+    assert AUDIT not in Worker(ctx, Schedule.of(off)).passes()

@@ -19,7 +19,6 @@ from ibmflow.web.auth import Caller, Gate, Refusal
 from ibmflow.web.paging import page_number, pager
 from ibmflow.web.responses import DONE, object_id, process_response
 
-
 AUDIT_PAGE = 100  # a process's audit events to a page
 
 
