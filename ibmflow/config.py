@@ -91,6 +91,7 @@ class Settings:
     worker_lease_s: int = 300
     worker_batch: int = 500
     worker_digest: tuple[str, int, int] = ("mon", 7, 0)
+    worker_audit_verify_every_s: int = 86400
 
     def listening_on(self, host: str | None, port: int | None) -> Settings:
         """These settings for a console listening on `host:port` (None: as configured); unless
@@ -169,6 +170,7 @@ _SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "worker.lease_s": (check.whole("seconds", 10, 86400), 300),
     "worker.batch": (check.whole("rungs", 1, 100000), 500),
     "worker.digest": (check.weekly, "mon 07:00"),
+    "worker.audit_verify_every_s": (check.whole("seconds", 0, 7 * 86400), 86400),
 }
 
 

@@ -102,6 +102,7 @@ FROM_ENV: dict[str, tuple[str, str, Any]] = {
     "worker.lease_s": ("120", "worker_lease_s", 120),
     "worker.batch": ("50", "worker_batch", 50),
     "worker.digest": ("friday 16:30", "worker_digest", ("fri", 16, 30)),
+    "worker.audit_verify_every_s": ("0", "worker_audit_verify_every_s", 0),
 }
 
 

@@ -47,7 +47,8 @@ def _bar(shown: bool) -> Iterator[_Bar | None]:
 def audit_verify(
     ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
-    """Recompute the whole hash chain; exit 0 when intact, 2 naming the first bad event."""
+    """Recompute the whole hash chain and keep the result (the console's audit page verifies on
+    from it); exit 0 when intact, 2 naming the first bad event."""
     from ibmflow.services.audit_log import verify_chain
 
     # A bar only for someone watching: not through a pipe, not for --json.

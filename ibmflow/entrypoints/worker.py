@@ -1,4 +1,5 @@
-"""The worker: APScheduler rings the sweep, the outbox dispatch, the IMAP poll and the weekly digest.
+"""The worker: APScheduler rings the sweep, the outbox dispatch, the IMAP poll, the weekly digest and
+the full verification of the audit chain.
 
 The due dates live in the database; the scheduler only rings the bell. Every job is an interval or
 cron job with `coalesce`, `max_instances=1` and a `misfire_grace_time`: a worker whose loop stalled
@@ -29,6 +30,7 @@ from ibmflow.config import Settings
 from ibmflow.errors import IbmflowError
 from ibmflow.mail.transport import Transport
 from ibmflow.services import chase
+from ibmflow.services.audit_log import verify_chain
 from ibmflow.services.context import Context
 from ibmflow.services.deadlines import CANCELLED, SENT
 from ibmflow.services.dispatch import DispatchReport, build_transport, dispatch_once
@@ -36,7 +38,7 @@ from ibmflow.storage import migrate
 
 log = logging.getLogger("ibmflow.worker")
 
-SWEEP, DISPATCH, IMAP, DIGEST = "sweep", "dispatch", "imap", "digest"
+SWEEP, DISPATCH, IMAP, DIGEST, AUDIT = "sweep", "dispatch", "imap", "digest", "audit"
 DIGEST_MODULE = "ibmflow.services.digest"
 # A digest more than a day late is skipped (next week's comes); an interval job may be late by up
 # to its interval (after coalescing, the latest missed run is never later than that).
@@ -77,6 +79,7 @@ class Schedule:
     digest: tuple[str, int, int]
     lease_s: int
     batch: int
+    audit_verify_every_s: int | None = None  # None: the worker never verifies the whole chain
 
     @classmethod
     def of(
@@ -94,6 +97,7 @@ class Schedule:
             digest=settings.worker_digest,
             lease_s=settings.worker_lease_s,
             batch=settings.worker_batch,
+            audit_verify_every_s=settings.worker_audit_verify_every_s or None,
         )
 
 
@@ -175,6 +179,15 @@ class Worker:
         sent = len(self.send_digests(self.ctx, self.ctx.clock.now()))
         return sent, f"{sent} sent"
 
+    def audit_pass(self) -> Done:
+        """Verify the whole audit chain from its first event and keep the result (the checkpoint
+        the console's audit page goes on from); a broken chain is logged as an error."""
+        result = verify_chain(self.ctx)
+        if not result.ok:
+            log.error("the audit chain is broken: %s", result.problem)
+            return result.checked, f"BROKEN: {result.problem}"
+        return result.checked, f"{result.checked} events intact, head #{result.head_seq}"
+
     def passes(self) -> dict[str, Callable[[], Done]]:
         """The jobs this worker runs, by name, in the order `--once` runs them."""
         jobs: dict[str, Callable[[], Done]] = {SWEEP: self.sweep_pass, DISPATCH: self.dispatch_pass}
@@ -182,6 +195,8 @@ class Worker:
             jobs[IMAP] = self.imap_pass
         if self.send_digests is not None:
             jobs[DIGEST] = self.digest_pass
+        if self.schedule.audit_verify_every_s is not None:
+            jobs[AUDIT] = self.audit_pass
         return jobs
 
     async def run_job(self, name: str) -> str | None:
@@ -225,6 +240,8 @@ class Worker:
         every = {SWEEP: s.sweep_every_s, DISPATCH: s.dispatch_every_s}
         if s.imap_every_s is not None:
             every[IMAP] = s.imap_every_s
+        if s.audit_verify_every_s is not None:
+            every[AUDIT] = s.audit_verify_every_s
         for name, seconds in every.items():
             scheduler.add_job(
                 self.run_job,
@@ -263,6 +280,9 @@ class Worker:
             f"digest {day} {hour:02d}:{minute:02d} UTC"
             if self.send_digests
             else f"digest off ({DIGEST_MODULE} not installed)",
+            f"audit chain verified every {s.audit_verify_every_s} s"
+            if s.audit_verify_every_s
+            else "audit chain verification off",
         ]
         return f"worker {self.name}: " + "; ".join(parts)
 

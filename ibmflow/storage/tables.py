@@ -368,3 +368,20 @@ class AuditHeadRow(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = Field(default="0" * 64, max_length=64)
+
+
+class AuditCheckRow(SQLModel, table=True):
+    """The last verification of the audit chain (one row): when, how far it reached (the
+    checkpoint the next one goes on from), and the fault when it found one."""
+
+    __tablename__ = "audit_check"
+    id: int = Field(default=1, primary_key=True)
+    checked_at: datetime = _when()
+    full: bool  # it started at the first event (else: on from the previous checkpoint)
+    ok: bool
+    checked: int  # events verified up to head_seq (all of them since the first)
+    head_seq: int  # the last event that verified: the checkpoint
+    head_hash: str = Field(max_length=64)
+    first_bad_seq: int | None = None
+    problem: str | None = Field(default=None, sa_type=sa.Text)
+    full_at: datetime | None = _when(nullable=True)  # the last verification from the first event

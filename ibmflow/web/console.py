@@ -12,12 +12,14 @@ from starlette.concurrency import run_in_threadpool
 
 from ibmflow.errors import NotFound
 from ibmflow.services import console as reads
-from ibmflow.services.audit_log import process_log, verify_chain
+from ibmflow.services.audit_log import process_log_page, verify_onward
 from ibmflow.services.outgoing import get_mail, list_mail
 from ibmflow.web import actions
 from ibmflow.web.auth import Caller, Gate, Refusal
 from ibmflow.web.paging import page_number, pager
 from ibmflow.web.responses import DONE, object_id, process_response
+
+AUDIT_PAGE = 100  # a process's audit events to a page
 
 
 def install(gate: Gate) -> None:
@@ -47,14 +49,24 @@ def install(gate: Gate) -> None:
 
     @gate.page("GET", "/p/{key}/audit", "view")
     async def audit_page(request: Request, caller: Caller) -> Response:
-        key = request.path_params["key"]
+        key, number, size = request.path_params["key"], page_number(request), AUDIT_PAGE
         try:
-            events = await run_in_threadpool(process_log, ctx, key)
+            total, events = await run_in_threadpool(
+                process_log_page, ctx, key, (number - 1) * size, size
+            )
         except NotFound as exc:
             raise Refusal(404, "No such process", exc.message) from None
-        chain = await run_in_threadpool(verify_chain, ctx)
+        # On from the stored checkpoint only: the whole chain is `audit verify`'s and the worker's.
+        chain = await run_in_threadpool(verify_onward, ctx)
+        pages = pager(f"/p/{key}/audit", number, size, total, "events")
         return gate.render(
-            "console/audit.html", 200, caller, key=key.upper(), events=events, chain=chain
+            "console/audit.html",
+            200,
+            caller,
+            key=key.upper(),
+            events=events,
+            chain=chain,
+            pages=pages,
         )
 
     @gate.page("GET", "/p/{key}/documents/{doc}", "view")

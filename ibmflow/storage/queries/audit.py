@@ -1,5 +1,6 @@
 """Named queries of the audit log: its head, its events as stored (Core rows, no ORM objects) and
-the links `audit.verify` reads, and one process's events.
+the links `audit.verify` reads, the stored last verification (its checkpoint), and a page of one
+process's events.
 
 Verifying reads each event's stored parts as they are and hashes them (`audit.stored_intact`): the
 moment as SQLite stores it turns into the text the hash covers by moving two characters, the JSON
@@ -19,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from ibmflow import audit
 from ibmflow.storage.db import row_to_event, table_of
-from ibmflow.storage.tables import AuditEventRow, AuditHeadRow
+from ibmflow.storage.tables import AuditCheckRow, AuditEventRow, AuditHeadRow
 
 _EVENTS, _HEAD = table_of(AuditEventRow), table_of(AuditHeadRow)
 _FIELDS = (
@@ -44,6 +45,7 @@ _STORED = sa.select(
     )
 ).order_by(_EVENTS.c.seq)
 _HEAD_ROW = sa.select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)
+_HASH_AT = sa.select(_EVENTS.c.hash)
 _COUNT = sa.select(sa.func.count()).select_from(_EVENTS)
 
 StoredRow = Sequence[Any]
@@ -69,10 +71,19 @@ def count(conn: Connection) -> int:
     return int(conn.execute(_COUNT).scalar_one())
 
 
-def stored_batches(conn: Connection, batch: int = 5000) -> Iterator[list[StoredRow]]:
-    """Every stored event in storage order (by number), `batch` at a time, as the driver's tuples
-    (no column of `_STORED` has a result processor: its rows need no `Row` objects)."""
-    query = _STORED.limit(batch)
+def hash_at(conn: Connection, seq: int) -> str | None:
+    """The stored hash of event `seq` (None when there is none)."""
+    row = conn.execute(_HASH_AT.where(_EVENTS.c.seq == seq)).first()
+    return None if row is None else str(row.hash)
+
+
+def stored_batches(
+    conn: Connection, batch: int = 5000, after: int = 0
+) -> Iterator[list[StoredRow]]:
+    """Every stored event numbered after `after`, in storage order (by number), `batch` at a time,
+    as the driver's tuples (no column of `_STORED` has a result processor: its rows need no `Row`
+    objects)."""
+    query = _STORED.limit(batch).where(_EVENTS.c.seq > after) if after else _STORED.limit(batch)
     while True:
         with conn.execute(query) as result:
             rows: list[StoredRow] = list(result.cursor.fetchall())
@@ -156,7 +167,36 @@ def _rebuilt(row: StoredRow, moment: Callable[[Any], Any] | None) -> audit.Link:
         )
 
 
-def of_process(session: Session, key: str) -> list[audit.ChainedEvent]:
-    """A process's events, oldest first."""
+def of_process(
+    session: Session, key: str, offset: int = 0, limit: int | None = None
+) -> list[audit.ChainedEvent]:
+    """A process's events, oldest first: all of them, or `limit` after the first `offset`."""
     query = select(AuditEventRow).where(AuditEventRow.process == key)
-    return [row_to_event(row) for row in session.exec(query.order_by(col(AuditEventRow.seq)))]
+    query = query.order_by(col(AuditEventRow.seq)).offset(offset).limit(limit)
+    return [row_to_event(row) for row in session.exec(query)]
+
+
+def count_of_process(session: Session, key: str) -> int:
+    """How many events a process has."""
+    query = sa.select(sa.func.count()).select_from(_EVENTS).where(_EVENTS.c.process == key)
+    return int(session.connection().execute(query).scalar_one())
+
+
+def last_check(session: Session) -> AuditCheckRow | None:
+    """The stored last verification (None before the first)."""
+    return session.get(AuditCheckRow, 1)
+
+
+def store_check(session: Session, check: AuditCheckRow) -> None:
+    """Keep `check` as the last verification, unless it would hide what the stored one says: a
+    verification from the first event always replaces it, one that went on from a checkpoint
+    replaces only an intact one that reached no further (two page views at once, one behind)."""
+    stored = session.get(AuditCheckRow, 1, with_for_update=True)
+    if stored is None:
+        session.add(check)
+        return
+    if not check.full and (not stored.ok or stored.head_seq > check.head_seq):
+        return
+    for name in AuditCheckRow.model_fields:
+        if name != "id" and (name != "full_at" or check.full):
+            setattr(stored, name, getattr(check, name))
