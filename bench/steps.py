@@ -11,9 +11,13 @@ history and the audit-chain append); recording the facts between the steps is no
 Floor: raw `sqlite3` on another file in the same folder, same pragmas, one transaction per step:
 `BEGIN IMMEDIATE; UPDATE process ...; INSERT INTO event ...; COMMIT`, N x 9 of them.
 
-The two are measured alternately (floor, ibmflow, floor, ibmflow, ...) and the medians compared:
-the machines are shared and noisy, so the figure that matters is the ratio ibmflow / floor.
-Target: ibmflow at least one third of the floor.
+Fair floor: the statements ibmflow executed in the repeat (captured by bench/capture.py), replayed
+with raw `sqlite3` on a copy of its database taken just before the repeat, same pragmas, same
+transactions; only the completions are timed, and the replay must leave the same rows.
+
+The three are measured in turn (floor, ibmflow, fair floor, floor, ...) and the medians compared:
+the machines are shared and noisy, so the figures that matter are the ratios.
+Targets: ibmflow at least one third of the floor; a step at most 3x its fair floor.
 """
 
 from __future__ import annotations
