@@ -11,14 +11,19 @@ history and the audit-chain append); recording the facts between the steps is no
 Floor: raw `sqlite3` on another file in the same folder, same pragmas, one transaction per step:
 `BEGIN IMMEDIATE; UPDATE process ...; INSERT INTO event ...; COMMIT`, N x 9 of them.
 
-The two are measured alternately (floor, ibmflow, floor, ibmflow, ...) and the medians compared:
-the machines are shared and noisy, so the figure that matters is the ratio ibmflow / floor.
-Target: ibmflow at least one third of the floor.
+Fair floor: the statements ibmflow executed in the repeat (captured by bench/capture.py), replayed
+with raw `sqlite3` on a copy of its database taken just before the repeat, same pragmas, same
+transactions; only the completions are timed, and the replay must leave the same rows.
+
+The three are measured in turn (floor, ibmflow, fair floor, floor, ...) and the medians compared:
+the machines are shared and noisy, so the figures that matter are the ratios.
+Targets: ibmflow at least one third of the floor; a step at most 3x its fair floor.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import shutil
@@ -32,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from capture import Capture, replay_sqlite, sqlite_copy, sqlite_differences
+
 from ibmflow import demo
 from ibmflow.bootstrap import bootstrap
 from ibmflow.config import load_settings
@@ -44,6 +51,7 @@ REPO = Path(__file__).resolve().parent.parent
 WORKFLOWS = REPO / "workflows"
 STEPS_PER_PROCESS = 9
 TARGET_RATIO = 1 / 3
+TARGET_FAIR = 3.0  # ibmflow's time per step <= 3x the fair floor's
 
 
 # --------------------------------------------------------------------------------------------- ibmflow
@@ -64,16 +72,20 @@ def ibmflow_context(folder: Path) -> Context:
     return ctx
 
 
-def run_ibmflow(ctx: Context, keys: list[str]) -> dict[str, float]:
-    """Drive each process to `adopted`; return the time spent in the step completions and in total."""
+def run_ibmflow(ctx: Context, keys: list[str], capture: Capture | None = None) -> dict[str, float]:
+    """Drive each process to `adopted`; return the time spent in the step completions and in total.
+
+    With `capture`, every statement is logged and the completions marked timed (for the fair floor).
+    """
     spent = 0.0
     completions = 0
 
     def timed(ctx_: Context, key: str) -> processes.Moved:
         nonlocal spent, completions
-        start = time.perf_counter()
-        moved = processes.fire(ctx_, key, "complete", actor=demo.COORDINATOR)
-        spent += time.perf_counter() - start
+        with capture.timed() if capture is not None else contextlib.nullcontext():
+            start = time.perf_counter()
+            moved = processes.fire(ctx_, key, "complete", actor=demo.COORDINATOR)
+            spent += time.perf_counter() - start
         completions += 1
         return moved
 
@@ -145,6 +157,23 @@ def run_floor(conn: sqlite3.Connection, processes_: int) -> dict[str, float]:
     return {"steps": steps, "seconds": spent}
 
 
+# ------------------------------------------------------------------------------------------ fair floor
+
+
+def run_fair(capture: Capture, original: Path, copy: Path) -> dict[str, float]:
+    """Replay what ibmflow executed on `copy` (taken before the run); time the completions only."""
+    replayed = replay_sqlite(capture.ops, copy)
+    differ = sqlite_differences(original, copy)
+    if differ:
+        raise SystemExit(f"fair floor: the replay did not write what ibmflow did ({differ})")
+    copy.unlink()
+    return {
+        "steps": replayed.timed_parts,
+        "seconds": replayed.seconds,
+        "statements": replayed.statements,
+    }
+
+
 # ------------------------------------------------------------------------------------------------ main
 
 
@@ -164,20 +193,28 @@ def measure(
         run_floor(floor, 1)
         floor_runs: list[dict[str, float]] = []
         ibmflow_runs: list[dict[str, float]] = []
+        fair_runs: list[dict[str, float]] = []
         for r in range(1, repeat + 1):
             floor_runs.append(run_floor(floor, processes_))
             progress(f"  repeat {r}/{repeat}: floor   {_rate(floor_runs[-1]):9.1f} steps/s")
             keys = [f"BENCH-R{r}-P{i:03d}" for i in range(1, processes_ + 1)]
-            ibmflow_runs.append(run_ibmflow(ctx, keys))
+            copy = sqlite_copy(folder / "ibmflow" / "ibmflow.db", folder / "fair.db")
+            with Capture(ctx.db) as capture:
+                ibmflow_runs.append(run_ibmflow(ctx, keys, capture))
             progress(f"  repeat {r}/{repeat}: ibmflow {_rate(ibmflow_runs[-1]):9.1f} steps/s")
+            fair_runs.append(run_fair(capture, folder / "ibmflow" / "ibmflow.db", copy))
+            progress(f"  repeat {r}/{repeat}: fair    {_rate(fair_runs[-1]):9.1f} steps/s")
     finally:
         floor.close()
         ctx.db.dispose()
     floor_rates = [_rate(x) for x in floor_runs]
     ibm_rates = [_rate(x) for x in ibmflow_runs]
+    fair_rates = [_rate(x) for x in fair_runs]
     floor_median = statistics.median(floor_rates)
     ibm_median = statistics.median(ibm_rates)
+    fair_median = statistics.median(fair_rates)
     ratio = ibm_median / floor_median
+    fair_ratio = fair_median / ibm_median  # ibmflow's time over the fair floor's
     steps = processes_ * STEPS_PER_PROCESS
     return {
         "processes": processes_,
@@ -196,12 +233,23 @@ def measure(
         "ratio": ratio,
         "target_ratio": TARGET_RATIO,
         "target_met": ratio >= TARGET_RATIO,
+        "fair_floor": {
+            "steps_per_s": fair_rates,
+            "median_steps_per_s": fair_median,
+            "median_ms_per_step": 1000 / fair_median,
+            "statements_per_step": fair_runs[-1]["statements"] / fair_runs[-1]["steps"],
+            "ratios": [f / i for f, i in zip(fair_rates, ibm_rates, strict=True)],
+            "ratio": fair_ratio,
+            "target_ratio": TARGET_FAIR,
+            "target_met": fair_ratio <= TARGET_FAIR,
+        },
     }
 
 
 def report(result: dict[str, Any]) -> str:
     """The short table."""
     steps = result["steps_per_repeat"]
+    fair = result["fair_floor"]
     lines = [
         f"step throughput: {result['processes']} processes x 9 steps = {steps} committed steps per "
         f"side, {result['repeat']} repeat(s), alternating floor / ibmflow "
@@ -214,10 +262,16 @@ def report(result: dict[str, Any]) -> str:
         f"{'ibmflow':10} {result['ibmflow_median_steps_per_s']:15.1f} "
         f"{result['ibmflow_median_ms_per_step']:9.2f}   "
         + ", ".join(f"{x:.1f}" for x in result["ibmflow_steps_per_s"]),
+        f"{'fair floor':10} {fair['median_steps_per_s']:15.1f} "
+        f"{fair['median_ms_per_step']:9.2f}   "
+        + ", ".join(f"{x:.1f}" for x in fair["steps_per_s"]),
         "",
         f"ratio ibmflow / floor: {result['ratio']:.3f} (per repeat: "
         + ", ".join(f"{x:.3f}" for x in result["ratios"])
         + f"); target >= {TARGET_RATIO:.3f}: {'MET' if result['target_met'] else 'MISSED'}",
+        f"ibmflow time / fair floor time: {fair['ratio']:.2f}x (per repeat: "
+        + ", ".join(f"{x:.2f}" for x in fair["ratios"])
+        + f"); target <= {TARGET_FAIR:g}x: {'MET' if fair['target_met'] else 'MISSED'}",
         "",
         "ibmflow time = the nine `complete` transactions only; recording the facts between steps "
         "(roster, answers, votes, documents) is not timed "
@@ -225,6 +279,9 @@ def report(result: dict[str, Any]) -> str:
         + ", ".join(f"{x:.1f}s" for x in result["ibmflow_wall_seconds"])
         + ").",
         "floor = raw sqlite3: BEGIN IMMEDIATE; one UPDATE; one INSERT; COMMIT per step.",
+        "fair floor = the statements ibmflow executed (captured), replayed with raw sqlite3 on a "
+        "copy of its database taken before the repeat, same pragmas and transactions "
+        f"({fair['statements_per_step']:.1f} statements per step); the completions timed.",
     ]
     return "\n".join(lines)
 
