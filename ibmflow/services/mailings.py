@@ -116,18 +116,9 @@ def announce(
     put in the outbox as one mail per person, so that nobody learns the addresses of the other
     institutions' people. Returns the Message-IDs."""
     mail = renderer(ctx).render(kind, {**base_context(ctx, tx, process), **context})
-    return [
-        outbox.enqueue(
-            tx,
-            kind=kind,
-            to=[address],
-            mail=mail,
-            now=now,
-            domain=domain(ctx),
-            process_id=process.id,
-        ).message_id
-        for address in dict.fromkeys(to)
-    ]
+    return outbox.enqueue_each(
+        tx, kind=kind, to=to, mail=mail, now=now, domain=domain(ctx), process_id=process.id
+    )
 
 
 def addresses_for_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[str]:

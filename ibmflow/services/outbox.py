@@ -13,6 +13,7 @@ from datetime import datetime
 from ibmflow.mail.headers import clean_address, clean_header
 from ibmflow.mail.render import Rendered
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import outbox as queries
 from ibmflow.storage.tables import OutboxRow
 
 
@@ -59,3 +60,45 @@ def enqueue(
     )
     tx.session.add(row)  # inserted with the transaction's next flush; the Message-ID is set already
     return row
+
+
+def enqueue_each(
+    tx: Tx,
+    *,
+    kind: str,
+    to: Sequence[str],
+    mail: Rendered,
+    now: datetime,
+    domain: str,
+    process_id: int | None = None,
+) -> list[str]:
+    """Write the same mail once per address (each row to one person alone), with one statement for
+    all of them; return their Message-IDs, in the order of `to`."""
+    common: dict[str, object] = {
+        "kind": kind,
+        "subject": clean_header(mail.subject),
+        "text_body": mail.text,
+        "html_body": mail.html,
+        "reply_to": None,
+        "in_reply_to": None,
+        "references": None,
+        "process_id": process_id,
+        "request_id": None,
+        "dedupe_key": None,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "claimed_until": None,
+        "claimed_by": None,
+        "last_error": None,
+        "created_at": now,
+        "sent_at": None,
+    }
+    addresses = dict.fromkeys(clean_address(address) for address in to)
+    ids = [new_message_id(domain) for _ in addresses]
+    rows = [
+        {**common, "to_addrs": [address], "message_id": message_id}
+        for address, message_id in zip(addresses, ids, strict=True)
+    ]
+    queries.add_mails(tx.session, rows)
+    return ids

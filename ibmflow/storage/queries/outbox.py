@@ -149,3 +149,10 @@ def locked_row(session: Session, mail_id: int) -> OutboxRow | None:
     writes of a failed try."""
     query = select(OutboxRow).where(OutboxRow.id == mail_id).with_for_update()
     return session.exec(query).one_or_none()
+
+
+def add_mails(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write these outbox rows (every column but the id given) with one statement, in the
+    session's transaction."""
+    if rows:
+        session.connection().execute(sa.insert(_OUTBOX), list(rows))
