@@ -82,8 +82,8 @@ def _votes(ctx: Context, decision: int) -> list[str]:
     return [
         line
         for d in decisions.list_decisions(ctx, KEY)
-        if d["id"] == decision
-        for line in d["votes"]  # type: ignore[attr-defined]
+        if d.id == decision
+        for line in d.votes
     ]
 
 
