@@ -80,10 +80,7 @@ def _open_then_nominate(ctx: Context) -> int:
 
 def _votes(ctx: Context, decision: int) -> list[str]:
     return [
-        line
-        for d in decisions.list_decisions(ctx, KEY)
-        if d["id"] == decision
-        for line in d["votes"]  # type: ignore[attr-defined]
+        line for d in decisions.list_decisions(ctx, KEY) if d.id == decision for line in d.votes
     ]
 
 

@@ -51,9 +51,9 @@ def requested(ctx: Context, tmp_path: Path) -> list[int]:
     the ids of those to the Customs focal points."""
     at_stakeholder_identification(ctx, KEY, tmp_path, starter=COORDINATOR)
     return [
-        r["id"]
+        r.id
         for r in requests.list_requests(ctx, KEY)
-        if r["kind"] == "acknowledge_contact" and r["institution"] == "MOF_CUSTOMS"
+        if r.kind == "acknowledge_contact" and r.institution == "MOF_CUSTOMS"
     ]
 
 

@@ -404,7 +404,7 @@ def test_an_out_of_office_is_recorded_and_shown_not_taken_as_answer(
     send(receiver, msg, mail_from="")
     assert request_row(ctx, original.request_id).status == "sent"
     [shown] = inbound.list_inbound(ctx, KEY)
-    assert (shown["classification"], shown["status"], shown["request"]) == (
+    assert (shown.classification, shown.status, shown.request) == (
         "out_of_office",
         "recorded",
         original.request_id,
@@ -452,14 +452,14 @@ def test_a_reply_from_a_stranger_is_quarantined_and_the_coordinator_alerted(
     send(receiver, reply_to(original, "I answer for customs.", sender=STRANGER))
     assert request_row(ctx, original.request_id).status == "sent"
     [held] = inbound.list_quarantine(ctx, KEY)
-    assert held["status"] == "quarantined" and held["request"] == original.request_id
-    assert STRANGER in held["reason"] and "Customs Directorate" in held["reason"]
+    assert held.status == "quarantined" and held.request == original.request_id
+    assert STRANGER in held.reason and "Customs Directorate" in held.reason
     [audited] = events(ctx, "mail.quarantined")
-    assert audited["entity"] == f"inbound:{held['id']}" and audited["reason"] == held["reason"]
+    assert audited["entity"] == f"inbound:{held.id}" and audited["reason"] == held.reason
     quarantine_alerts.flush(ctx)  # as the next dispatch pass does
     [alert] = outbox_of_kind(ctx, "quarantine_alert")
     assert alert.to_addrs == [COORDINATOR]
-    assert STRANGER in alert.text_body and f"quarantine assign {held['id']}" in alert.text_body
+    assert STRANGER in alert.text_body and f"quarantine assign {held.id}" in alert.text_body
     assert verify_chain(ctx).ok
 
 
@@ -481,7 +481,7 @@ def test_a_reply_matching_nothing_is_quarantined_without_an_alert(
     msg.set_content("Is this the border strategy team?")
     send(receiver, msg)
     [held] = inbound.list_quarantine(ctx)
-    assert held["process"] is None and "no known request" in held["reason"]
+    assert held.process is None and "no known request" in held.reason
     assert inbound.list_quarantine(ctx, KEY) == []
     quarantine_alerts.flush(ctx)
     assert outbox_of_kind(ctx, "quarantine_alert") == []
@@ -513,7 +513,7 @@ def test_assign_from_quarantine_records_the_answer(
     original = request_mail(ctx, CUSTOMS)
     send(receiver, reply_to(original, "Rachid is away; I confirm for him.", sender=STRANGER))
     [held] = inbound.list_quarantine(ctx, KEY)
-    inbound.assign(ctx, held["id"], original.request_id or 0, COORDINATOR)
+    inbound.assign(ctx, held.id, original.request_id or 0, COORDINATOR)
     request = request_row(ctx, original.request_id)
     assert (request.status, request.answered_via, request.answered_by) == (
         "answered",
@@ -528,7 +528,7 @@ def test_assign_from_quarantine_records_the_answer(
     assert assigned["actor"] == COORDINATOR and assigned["after"]["request"] == request.id
     assert events(ctx, "request.answered")[0]["after"]["assigned_by"] == COORDINATOR
     with pytest.raises(InvalidCommand, match="not in quarantine"):
-        inbound.assign(ctx, held["id"], original.request_id or 0, COORDINATOR)
+        inbound.assign(ctx, held.id, original.request_id or 0, COORDINATOR)
 
 
 def test_reject_from_quarantine(ctx: Context, process: str, receiver: Receiver) -> None:
@@ -536,11 +536,11 @@ def test_reject_from_quarantine(ctx: Context, process: str, receiver: Receiver) 
     send(receiver, reply_to(original, "Buy cheap watches.", sender=STRANGER))
     [held] = inbound.list_quarantine(ctx, KEY)
     with pytest.raises(InvalidCommand, match="reason"):
-        inbound.reject(ctx, held["id"], "  ", COORDINATOR)
-    inbound.reject(ctx, held["id"], "spam", COORDINATOR)
+        inbound.reject(ctx, held.id, "  ", COORDINATOR)
+    inbound.reject(ctx, held.id, "spam", COORDINATOR)
     assert inbound.list_quarantine(ctx) == []
     [row] = inbound.list_inbound(ctx, KEY)
-    assert row["status"] == "rejected" and row["reason"].endswith("rejected: spam")
+    assert row.status == "rejected" and row.reason.endswith("rejected: spam")
     [rejected] = events(ctx, "quarantine.rejected")
     assert rejected["reason"] == "spam" and rejected["actor"] == COORDINATOR
     assert request_row(ctx, original.request_id).status == "sent"

@@ -198,11 +198,11 @@ def test_every_answer_of_the_nine_steps_comes_by_link_or_by_reply(
     _advance(world, "stakeholder_identification")
 
     # 2. Entering the step mailed an acknowledgement request to every permanent focal point.
-    acks = [r for r in requests.list_requests(ctx, KEY) if r["kind"] == "acknowledge_contact"]
-    assert len(acks) == 7 and {r["status"] for r in acks} == {"sent"}
+    acks = [r for r in requests.list_requests(ctx, KEY) if r.kind == "acknowledge_contact"]
+    assert len(acks) == 7 and {r.status for r in acks} == {"sent"}
     for request in acks:
         world.answer(
-            request["focal_point"],
+            request.focal_point,
             link={"text": "Confirmed."},
             reply="I confirm, I am the focal point.",
         )
@@ -273,10 +273,10 @@ def test_every_answer_of_the_nine_steps_comes_by_link_or_by_reply(
     )
     _advance(world, "adopted")
 
-    answered = [r for r in requests.list_requests(ctx, KEY) if r["status"] == "answered"]
-    assert {r["answered_via"] for r in answered} == {"link", "reply"}
+    answered = [r for r in requests.list_requests(ctx, KEY) if r.status == "answered"]
+    assert {r.answered_via for r in answered} == {"link", "reply"}
     assert world.answered_by["link"] > 10 and world.answered_by["reply"] > 10
-    assert not [r for r in answered if r["answered_via"] == "cli"]
+    assert not [r for r in answered if r.answered_via == "cli"]
     world.deliver()
     adopted = [m for _, m in world.sink.messages if "is adopted" in str(m["Subject"])]
     assert adopted, "the adoption was announced"

@@ -303,4 +303,4 @@ def test_the_stored_subject_of_a_received_mail_is_decoded_and_one_line(
     inner = f"Urgent\r\nReply-To: {EVIL}"
     send(receiver, raw_reply(b_word(q_word(inner)), original.message_id), mail_from=STRANGER)
     [held] = inbound.list_quarantine(ctx)
-    assert held["subject"] == f"Urgent Reply-To: {EVIL}"
+    assert held.subject == f"Urgent Reply-To: {EVIL}"

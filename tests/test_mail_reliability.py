@@ -211,7 +211,7 @@ def test_twenty_bad_mails_in_a_minute_make_one_alert_and_the_next_hour_another(
         bad = reply_to(original, f"Answer {n} from a stranger.", sender=STRANGER)
         send(receiver, bad)
         clock.advance(seconds=3)
-    held = [q["id"] for q in inbound.list_quarantine(ctx, KEY)]
+    held = [q.id for q in inbound.list_quarantine(ctx, KEY)]
     assert len(held) == 20
     assert alerts(ctx) == []  # recorded, waiting for the next alert
 
@@ -230,10 +230,10 @@ def test_twenty_bad_mails_in_a_minute_make_one_alert_and_the_next_hour_another(
     clock.advance(minutes=30)
     dispatch(ctx, smtp)
     first, second = alerts(ctx)
-    [late] = [q["id"] for q in inbound.list_quarantine(ctx, KEY) if q["id"] not in held]
+    [late] = [q.id for q in inbound.list_quarantine(ctx, KEY) if q.id not in held]
     assert second[0] == [late]
     assert second[1].startswith(f"[{KEY}] A reply needs your review: Re: ")
-    every = {q["id"] for q in inbound.list_quarantine(ctx, KEY)}
+    every = {q.id for q in inbound.list_quarantine(ctx, KEY)}
     assert set(first[0]) | set(second[0]) == every  # nothing left un-alerted
 
     clock.advance(hours=5)
@@ -247,7 +247,7 @@ def test_a_mail_the_coordinator_already_dealt_with_is_not_alerted(
     original = request_mail(ctx, CUSTOMS)
     send(receiver, reply_to(original, "Rachid is away; I confirm.", sender=STRANGER))
     [held] = inbound.list_quarantine(ctx, KEY)
-    inbound.reject(ctx, held["id"], "not from customs", COORDINATOR)
+    inbound.reject(ctx, held.id, "not from customs", COORDINATOR)
     dispatch(ctx, smtp)
     assert alerts(ctx) == []
 

@@ -172,7 +172,7 @@ def test_a_manager_sees_an_overdue_request_and_downloads_the_report_as_csv_and_i
         records.record_answer(
             ctx, MINE, kind="acknowledge_contact", email=email, actor=EMAILS[COORDINATOR]
         )
-    open_ids = {r["id"] for r in requests.list_requests(ctx, MINE) if r["status"] == "sent"}
+    open_ids = {r.id for r in requests.list_requests(ctx, MINE) if r.status == "sent"}
     assert len(sent) == 7 and len(open_ids) == 5
     clock.advance(days=40)  # past the requests' 10 and the step's 20 working days
 

@@ -229,9 +229,9 @@ def test_opening_requests_from_the_page_sends_them_and_shows_them(site: Site) ->
     assert sent.status_code == 303 and sent.headers["location"] == f"/p/{MINE}?done=requests"
     page = client.get(sent.headers["location"])
     assert "The requests were sent" in text_of(page)
-    rows = [r for r in requests.list_requests(site.ctx, MINE) if r["kind"] == "self_assessment"]
-    assert sorted(r["institution"] for r in rows) == ["MOF_CUSTOMS", "MOH"]
-    assert all(f'id="request-{r["id"]}"' in page.text for r in rows)
+    rows = [r for r in requests.list_requests(site.ctx, MINE) if r.kind == "self_assessment"]
+    assert sorted(r.institution for r in rows) == ["MOF_CUSTOMS", "MOH"]
+    assert all(f'id="request-{r.id}"' in page.text for r in rows)
 
 
 @sqlite_only
@@ -390,7 +390,7 @@ def test_the_audit_page_shows_the_history_and_that_the_chain_verifies(site: Site
 def test_deadlines_are_extended_from_the_page_with_a_reason(site: Site) -> None:
     client, csrf = logged_in(site, EMAILS[COORDINATOR])
     rid = site.objects[MINE]["request"]
-    before = next(r for r in requests.list_requests(site.ctx, MINE) if r["id"] == rid)["due_at"]
+    before = next(r for r in requests.list_requests(site.ctx, MINE) if r.id == rid).due_at
     refused = client.post(
         f"/p/{MINE}/requests/{rid}/extend", data={"csrf_token": csrf, "days": "5"}
     )
@@ -400,7 +400,7 @@ def test_deadlines_are_extended_from_the_page_with_a_reason(site: Site) -> None:
         data={"csrf_token": csrf, "days": "5", "reason": "the minister is abroad"},
     )
     assert done.status_code == 303
-    after = next(r for r in requests.list_requests(site.ctx, MINE) if r["id"] == rid)["due_at"]
+    after = next(r for r in requests.list_requests(site.ctx, MINE) if r.id == rid).due_at
     assert after > before
     step = client.post(
         f"/p/{MINE}/extend",

@@ -20,13 +20,13 @@ from ibmflow.testing import FixedClock
 def _answered(site: Site) -> tuple[int, datetime]:
     """The site's request, answered by its focal point; its id and due date."""
     rid = site.objects[MINE]["request"]
-    focal = next(r for r in requests.list_requests(site.ctx, MINE) if r["id"] == rid)
+    focal = next(r for r in requests.list_requests(site.ctx, MINE) if r.id == rid)
     records.record_answer(
         site.ctx,
         MINE,
         kind="acknowledge_contact",
         actor=COORDINATOR_EMAIL,
-        email=str(focal["focal_point"]),
+        email=str(focal.focal_point),
     )
     with site.ctx.db.reading() as session:
         row = session.get(RequestRow, rid)

@@ -50,13 +50,11 @@ def decision_list(
 
     rows = list_decisions(state(ctx).context, process)
     if as_json:
-        print_json(rows)
+        print_json([row.to_dict() for row in rows])
         return
     for row in rows:
-        out.print(
-            f"#{row['id']} {row['title']} [{row['subject']}]: {row['outcome']}", highlight=False
-        )
-        for line in row["votes"]:  # type: ignore[attr-defined]
+        out.print(f"#{row.id} {row.title} [{row.subject}]: {row.outcome}", highlight=False)
+        for line in row.votes:
             out.print(f"    {line}", highlight=False, markup=False)
 
 

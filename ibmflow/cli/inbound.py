@@ -5,11 +5,14 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ibmflow.cli import ActAs, app, out, print_json, state, table
+
+if TYPE_CHECKING:
+    from ibmflow.services.record_views import InboundMail
 
 inbound_app = typer.Typer(
     help="Receive replies: `ibmflow inbound` runs the SMTP/LMTP receiver; `inbound poll` polls IMAP.",
@@ -78,18 +81,18 @@ def inbound_poll(ctx: typer.Context) -> None:
     out.print(f"{count} message(s) received", highlight=False)
 
 
-def _rows(entries: list[dict[str, Any]]) -> list[list[Any]]:
+def _rows(entries: list[InboundMail]) -> list[list[Any]]:
     return [
         [
-            e["id"],
-            e["received_at"],
-            e["process"],
-            e["from"],
-            e["subject"],
-            e["classification"],
-            e["status"],
-            e["request"],
-            e["reason"],
+            e.id,
+            e.received_at,
+            e.process,
+            e.sender,
+            e.subject,
+            e.classification,
+            e.status,
+            e.request,
+            e.reason,
         ]
         for e in entries
     ]
@@ -109,7 +112,7 @@ def quarantine_list(
 
     entries = list_quarantine(state(ctx).context, process)
     if as_json:
-        print_json(entries)
+        print_json([e.to_dict() for e in entries])
         return
     table("Quarantine", _COLUMNS, _rows(entries))
 
@@ -151,6 +154,6 @@ def mail_received(ctx: typer.Context, process: str, as_json: JsonFlag = False) -
 
     entries = list_inbound(state(ctx).context, process)
     if as_json:
-        print_json(entries)
+        print_json([e.to_dict() for e in entries])
         return
     table(f"Mail received for {process}", _COLUMNS, _rows(entries))

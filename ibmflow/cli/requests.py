@@ -68,20 +68,20 @@ def request_list(
 
     rows = list_requests(state(ctx).context, process)
     if as_json:
-        print_json(rows)
+        print_json([r.to_dict() for r in rows])
         return
     table(
         f"Requests of {process}",
         ["#", "step", "kind", "institution", "status", "due (UTC)", "answered via"],
         [
             [
-                r["id"],
-                r["step"],
-                r["kind"],
-                r["institution"],
-                r["status"] + (" (overdue)" if r["overdue"] else ""),
-                (r["due_at"] or "")[:16],
-                r["answered_via"],
+                r.id,
+                r.step,
+                r.kind,
+                r.institution,
+                r.status + (" (overdue)" if r.overdue else ""),
+                (r.due_at or "")[:16],
+                r.answered_via,
             ]
             for r in rows
         ],

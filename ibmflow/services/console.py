@@ -28,6 +28,7 @@ from ibmflow.services.decisions import list_decisions
 from ibmflow.services.process_views import ProcessStatus, ProcessSummary
 from ibmflow.services.processes import status, summary
 from ibmflow.services.quarantine import list_quarantine
+from ibmflow.services.record_views import DecisionView, InboundMail, RequestView
 from ibmflow.services.replies import QUARANTINED
 from ibmflow.services.requests import list_requests
 from ibmflow.storage import repository as repo
@@ -170,9 +171,9 @@ class ProcessPage:
     task_forces: tuple[TaskForceView, ...]
     chapters: tuple[ChapterView, ...]
     chapter_options: tuple[Choice, ...]
-    requests: list[dict[str, Any]]
-    decisions: list[dict[str, Any]]
-    quarantine: list[dict[str, Any]]
+    requests: list[RequestView]
+    decisions: list[DecisionView]
+    quarantine: list[InboundMail]
     extensions: tuple[ExtensionView, ...]
     request_kinds: tuple[Choice, ...]
     document_kinds: tuple[Choice, ...]
@@ -273,9 +274,9 @@ def extensions(ctx: Context, key: str) -> tuple[ExtensionView, ...]:
         )
 
 
-def unmatched_quarantine(ctx: Context) -> list[dict[str, Any]]:
+def unmatched_quarantine(ctx: Context) -> list[InboundMail]:
     """Quarantined mails that match no process (only an administrator sees these)."""
-    return [entry for entry in list_quarantine(ctx) if entry["process"] is None]
+    return [entry for entry in list_quarantine(ctx) if entry.process is None]
 
 
 # The objects a path can name, by kind: their table (each row has a `process_id`).

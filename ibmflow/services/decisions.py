@@ -18,6 +18,7 @@ from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.services.nominations import nominate as nominate  # re-exported
 from ibmflow.services.nominations import vote_addressees
+from ibmflow.services.record_views import DecisionView
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import answers as queries
@@ -177,23 +178,20 @@ def vote(
         return received.vote
 
 
-def list_decisions(ctx: Context, key: str) -> list[dict[str, object]]:
+def list_decisions(ctx: Context, key: str) -> list[DecisionView]:
     """Every decision of a process, with its votes and who represented whom."""
     with ctx.db.reading() as session:
         process = repo.get_process(session, key)
         facts = repo.load_facts(session, process, ctx.clock.now())
-        out: list[dict[str, object]] = []
-        for d in facts.decisions:
-            result = tally(d, facts.permanent_codes())
-            out.append(
-                {
-                    "id": d.id,
-                    "subject": d.subject,
-                    "title": d.title,
-                    "step": d.step,
-                    "opened_at": iso(d.opened_at),
-                    "outcome": result.outcome,
-                    "votes": [describe_vote(facts, d, c) for c in facts.permanent_codes()],
-                }
+        return [
+            DecisionView(
+                id=d.id,
+                subject=d.subject,
+                title=d.title,
+                step=d.step,
+                opened_at=iso(d.opened_at),
+                outcome=tally(d, facts.permanent_codes()).outcome,
+                votes=tuple(describe_vote(facts, d, c) for c in facts.permanent_codes()),
             )
-        return out
+            for d in facts.decisions
+        ]

@@ -4,8 +4,6 @@ coordinator vouches for), or rejected with a reason (the mail itself is kept).""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import Session
 
 from ibmflow.audit import JSONValue
@@ -14,6 +12,7 @@ from ibmflow.mail import inbound as mail
 from ibmflow.services import replies
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
+from ibmflow.services.record_views import InboundMail
 from ibmflow.services.replies import ASSIGNED, QUARANTINED, REJECTED
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
@@ -21,27 +20,27 @@ from ibmflow.storage.queries import answers as queries
 from ibmflow.storage.tables import InboundMessageRow, ProcessRow, RequestRow
 
 
-def _entry(session: Session, row: InboundMessageRow) -> dict[str, Any]:
+def _entry(session: Session, row: InboundMessageRow) -> InboundMail:
     process = session.get(ProcessRow, row.process_id) if row.process_id else None
-    return {
-        "id": row.id,
-        "received_at": iso(row.received_at),
-        "via": row.via,
-        "from": row.header_from,
-        "envelope_from": row.envelope_from,
-        "subject": row.subject,
-        "classification": row.classification,
-        "status": row.status,
-        "reason": row.reason,
-        "process": process.key if process else None,
-        "request": row.request_id,
-        "decided_by": row.decided_by,
-        "decided_at": iso(row.decided_at),
-        "raw_sha256": row.raw_sha256,
-    }
+    return InboundMail(
+        id=row.id or 0,
+        received_at=iso(row.received_at),
+        via=row.via,
+        sender=row.header_from,
+        envelope_from=row.envelope_from,
+        subject=row.subject,
+        classification=row.classification,
+        status=row.status,
+        reason=row.reason,
+        process=process.key if process else None,
+        request=row.request_id,
+        decided_by=row.decided_by,
+        decided_at=iso(row.decided_at),
+        raw_sha256=row.raw_sha256,
+    )
 
 
-def list_quarantine(ctx: Context, key: str | None = None) -> list[dict[str, Any]]:
+def list_quarantine(ctx: Context, key: str | None = None) -> list[InboundMail]:
     """The mails waiting in quarantine, of one process or of all (those matching none included)."""
     with ctx.db.reading() as session:
         process = repo.get_process(session, key) if key is not None else None
@@ -49,7 +48,7 @@ def list_quarantine(ctx: Context, key: str | None = None) -> list[dict[str, Any]
         return [_entry(session, r) for r in rows]
 
 
-def list_inbound(ctx: Context, key: str) -> list[dict[str, Any]]:
+def list_inbound(ctx: Context, key: str) -> list[InboundMail]:
     """Every mail received for a process: answers, out-of-office and other auto-replies, bounces,
     quarantined mails and what the coordinator decided about them."""
     with ctx.db.reading() as session:

@@ -17,6 +17,7 @@ from ibmflow.requestkinds import KINDS
 from ibmflow.services import deadlines
 from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
+from ibmflow.services.record_views import EarlierAnswer, RequestView
 from ibmflow.services.request_mail import mail_request as mail_request  # re-exported
 from ibmflow.services.request_mail import token_hash as token_hash
 from ibmflow.storage import repository as repo
@@ -215,28 +216,28 @@ def close(ctx: Context, key: str, request_id: int, *, status: str, reason: str, 
         )
 
 
-def earlier_answers(session: Session, request_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def earlier_answers(session: Session, request_ids: list[int]) -> dict[int, list[EarlierAnswer]]:
     """The earlier answers of some requests (one query), oldest first, by request id."""
     rows = queries.earlier_answers(session, request_ids)
-    out: dict[int, list[dict[str, Any]]] = {}
+    out: dict[int, list[EarlierAnswer]] = {}
     for r in rows:
         out.setdefault(r.request_id, []).append(
-            {
-                "answered_at": iso(r.answered_at),
-                "answered_via": r.answered_via,
-                "answered_by": r.answered_by,
-                "text": r.answer_text,
-                "fields": r.answer_fields,
-                "vote": r.vote,
-                "reopened_at": iso(r.reopened_at),
-                "reopened_by": r.reopened_by,
-                "reason": r.reason,
-            }
+            EarlierAnswer(
+                answered_at=iso(r.answered_at),
+                answered_via=r.answered_via,
+                answered_by=r.answered_by,
+                text=r.answer_text,
+                fields=r.answer_fields,
+                vote=r.vote,
+                reopened_at=iso(r.reopened_at),
+                reopened_by=r.reopened_by,
+                reason=r.reason,
+            )
         )
     return out
 
 
-def list_requests(ctx: Context, key: str) -> list[dict[str, Any]]:
+def list_requests(ctx: Context, key: str) -> list[RequestView]:
     """Every request of a process with its status and answer, and the earlier answers of those the
     coordinator reopened."""
     now = ctx.clock.now()
@@ -247,24 +248,24 @@ def list_requests(ctx: Context, key: str) -> list[dict[str, Any]]:
         rows = queries.requests_of(session, process)
         earlier = earlier_answers(session, [r.id or 0 for r in rows])
         return [
-            {
-                "id": r.id,
-                "step": r.step,
-                "kind": r.kind,
-                "institution": codes[r.institution_id],
-                "focal_point": emails.get(r.focal_point_id) if r.focal_point_id else None,
-                "status": r.status,
-                "overdue": bool(r.status == OPEN and r.due_at and now > r.due_at),
-                "sent_at": iso(r.sent_at),
-                "due_at": iso(r.due_at),
-                "answered_at": iso(r.answered_at),
-                "answered_via": r.answered_via,
-                "answered_by": r.answered_by,
-                "answer_text": r.answer_text,
-                "answer_fields": r.answer_fields,
-                "decision_id": r.decision_id,
-                "reason": r.closed_reason,
-                "earlier_answers": earlier.get(r.id or 0, []),
-            }
+            RequestView(
+                id=r.id or 0,
+                step=r.step,
+                kind=r.kind,
+                institution=codes[r.institution_id],
+                focal_point=emails.get(r.focal_point_id) if r.focal_point_id else None,
+                status=r.status,
+                overdue=bool(r.status == OPEN and r.due_at and now > r.due_at),
+                sent_at=iso(r.sent_at),
+                due_at=iso(r.due_at),
+                answered_at=iso(r.answered_at),
+                answered_via=r.answered_via,
+                answered_by=r.answered_by,
+                answer_text=r.answer_text,
+                answer_fields=r.answer_fields,
+                decision_id=r.decision_id,
+                reason=r.closed_reason,
+                earlier_answers=tuple(earlier.get(r.id or 0, [])),
+            )
             for r in rows
         ]

@@ -20,6 +20,7 @@ from ibmflow.services import commands, processes, requests
 from ibmflow.services.commands import On
 from ibmflow.services.console import MAX_LIST_PAGE, VisibleProcess, visible_processes
 from ibmflow.services.process_views import ProcessStatus
+from ibmflow.services.record_views import RequestSummary
 from ibmflow.web import api_errors
 from ibmflow.web.api_errors import ErrorOut
 from ibmflow.web.auth import Gate, caller_of
@@ -36,25 +37,6 @@ DESCRIPTION = (
 )
 T = TypeVar("T")
 API_LIST = 100  # processes in one answer of /api/processes unless `limit` says otherwise
-
-
-class RequestOut(BaseModel):
-    id: int
-    step: str
-    kind: str
-    institution: str
-    focal_point: str | None
-    status: str
-    overdue: bool
-    sent_at: str | None
-    due_at: str | None
-    answered_at: str | None
-    answered_via: str | None
-    answered_by: str | None
-    answer_text: str | None
-    answer_fields: dict[str, Any] | None
-    decision_id: int | None
-    reason: str | None
 
 
 class OpenRequestsIn(BaseModel):
@@ -179,7 +161,7 @@ def install(gate: Gate) -> None:
         "GET",
         "/api/processes/{key}/requests",
         "view",
-        response_model=list[RequestOut],
+        response_model=list[RequestSummary],
         responses=ERRORS,
         tags=["requests"],
     )

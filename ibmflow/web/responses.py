@@ -4,8 +4,6 @@ action shows."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
@@ -13,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from ibmflow.access import ADMINISTRATOR
 from ibmflow.errors import ConcurrencyConflict, IbmflowError, NotFound, TransitionRefused
 from ibmflow.services import console as reads
+from ibmflow.services.record_views import InboundMail
 from ibmflow.web.auth import Caller, Gate, Refusal
 from ibmflow.web.statuses import status_of
 
@@ -66,7 +65,7 @@ async def process_response(
     """The process page, with what went wrong (or right) on top."""
     try:
         page = await run_in_threadpool(reads.process_page, gate.ctx, key)
-        unmatched: list[dict[str, Any]] = []
+        unmatched: list[InboundMail] = []
         if caller.account.role == ADMINISTRATOR:
             unmatched = await run_in_threadpool(reads.unmatched_quarantine, gate.ctx)
     except NotFound as exc:
