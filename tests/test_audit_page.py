@@ -118,6 +118,7 @@ def test_the_audit_page_lists_a_page_of_events_with_the_exact_total(site: Site) 
     assert f"head #{_head_seq(site.ctx)}" in again
     past = client.get(f"/p/{MINE}/audit?page=9")
     assert past.status_code == 200 and "past the last page" in text_of(past)
+    assert "<table" not in past.text  # no empty table of events past the end
     assert client.get(f"/p/{MINE}/audit?page=x").status_code == 400
 
 
