@@ -196,6 +196,15 @@ _text = st.one_of(
     st.text(max_size=60),
     st.sampled_from(["", "Re: x", "=?utf-8?q?a?=", "a  b", " a", "é", "a" * 90]),
 )
+# Bodies of every kind the encoder tells apart: ASCII or not, lines short or long, few or many.
+_line = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet="aé =\t.", max_size=200),
+    st.builds("{}{}".format, st.sampled_from(["x", "é", "=", " "]), st.text(max_size=90)),
+)
+_body = st.one_of(
+    _text, st.lists(_line, max_size=25).map("\n".join), st.lists(_line).map("\r\n".join)
+)
 _local = st.from_regex(r"\A[a-z0-9.+_-]{1,12}\Z")
 _msg_id = st.one_of(
     st.builds("<{}@{}>".format, _local, st.sampled_from(["ibmflow.invalid", "x.example", "a..b"])),
@@ -215,8 +224,8 @@ _address = st.builds("{}@{}".format, _local, st.sampled_from(["customs.example",
     row_id=st.none() | st.integers(min_value=1, max_value=10**12),
     moment=st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(9999, 1, 1)),
     offset=st.none() | st.integers(min_value=-14 * 60, max_value=14 * 60),
-    html=st.none() | _text,
-    body=_text,
+    html=st.none() | _body,
+    body=_body,
 )
 @hsettings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_row_composes_to_the_standard_library_bytes(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from email import policy
+from email import policy, quoprimime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -106,15 +107,72 @@ def compose(row: OutboxMail, settings: Settings) -> EmailMessage:
     message.set_raw("X-Auto-Response-Suppress", "All")
     if row.id is not None:
         message.set_raw(OUTBOX_HEADER, str(row.id))
-    message.set_content(row.text_body, subtype="plain", charset="utf-8")
     if row.html_body:
-        message.add_alternative(row.html_body, subtype="html", charset="utf-8")
-        # A boundary derived from the Message-ID (not random) makes a re-sent message identical
-        # byte for byte to the first copy.
+        # What `set_content` then `add_alternative` and `set_boundary` make, field for field. A
+        # boundary derived from the Message-ID (not random) makes a re-sent message identical byte
+        # for byte to the first copy.
         digest = hashlib.sha256(message_id.encode("ascii", "replace")).hexdigest()[:32]
-        message.set_boundary(f"=_ibmflow_{digest}")
+        plain, html = EmailMessage(policy=policy.SMTP), EmailMessage(policy=policy.SMTP)
+        _text_part(plain, row.text_body, "plain")
+        _text_part(html, row.html_body, "html")
+        html.set_raw("MIME-Version", _MIME_VERSION)
+        message.set_raw("MIME-Version", _MIME_VERSION)
+        boundary = f'multipart/alternative; boundary="=_ibmflow_{digest}"'
+        message.set_raw(*policy.SMTP.header_store_parse("Content-Type", boundary))
+        message.set_payload([plain, html])
+    else:  # what `set_content(text, subtype="plain", charset="utf-8")` makes
+        _text_part(message, row.text_body, "plain")
+        message.set_raw("MIME-Version", _MIME_VERSION)
     _one_field_each(message)
     return message
+
+
+def _stdlib_header(name: str, value: str) -> Any:
+    return policy.SMTP.header_store_parse(name, value)[1]
+
+
+# The body parts' fields are the same for every mail: parsed once, shared (headers are immutable).
+_MIME_VERSION = _stdlib_header("MIME-Version", "1.0")
+_TEXT_TYPES = {
+    s: _stdlib_header("Content-Type", f'text/{s}; charset="utf-8"') for s in ("plain", "html")
+}
+_ENCODINGS = {
+    cte: _stdlib_header("Content-Transfer-Encoding", cte)
+    for cte in ("7bit", "8bit", "quoted-printable", "base64")
+}
+
+
+def _text_part(part: EmailMessage, text: str, subtype: str) -> None:
+    """The fields and payload `email.contentmanager.set_text_content` gives a text part in UTF-8."""
+    part.set_raw("Content-Type", _TEXT_TYPES[subtype])
+    encoding, payload = _encoded_text(text)
+    part.set_raw("Content-Transfer-Encoding", _ENCODINGS[encoding])
+    part.set_payload(payload)
+
+
+def _encoded_text(text: str) -> tuple[str, str]:
+    """The transfer encoding and encoded body the standard library's `set_content` picks for `text`
+    under `policy.SMTP` (its `contentmanager._encode_text`, with charset utf-8 and no `cte` given):
+    7bit or 8bit when every line fits, else the shorter of quoted-printable and base64 judged on
+    the first ten lines."""
+    lines = text.encode("utf-8").splitlines()
+    width = _MAX_LINE
+    if max((len(line) for line in lines), default=0) <= width:
+        body = b"\n".join(lines) + b"\n"
+        if body.isascii():
+            return "7bit", body.decode("ascii")
+        return "8bit", body.decode("ascii", "surrogateescape")
+    sniff = b"\r\n".join(lines[:10]) + b"\r\n"
+    sniff_qp = quoprimime.body_encode(sniff.decode("latin-1"), width)
+    if len(sniff_qp) > len(binascii.b2a_base64(sniff)):
+        data = b"\r\n".join(lines) + b"\r\n"
+        step = width // 4 * 3
+        chunks = (data[i : i + step] for i in range(0, len(data), step))
+        return "base64", "".join(binascii.b2a_base64(chunk).decode("ascii") for chunk in chunks)
+    if len(lines) <= 10:
+        return "quoted-printable", sniff_qp
+    body = b"\n".join(lines) + b"\n"
+    return "quoted-printable", quoprimime.body_encode(body.decode("latin-1"), width)
 
 
 # Values the standard library writes exactly as given when the field fits on one line (its parser
