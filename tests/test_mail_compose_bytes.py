@@ -135,6 +135,11 @@ ROWS: dict[str, tuple[OutboxRow, Settings]] = {
         ),
         _SETTINGS,
     ),
+    "quoted-printable-long": (
+        _row(text_body="\n".join(["line"] * 12 + ["word " * 30, "é"]), html_body="<p>" + "x" * 99),
+        _SETTINGS,
+    ),
+    "base64-long": (_row(text_body="\n".join(["ééééé " * 20] * 14), html_body="é" * 80), _SETTINGS),
     "naive-date-empty-subject": (
         _row(subject=" \r\n ", created_at=datetime(2026, 3, 2, 9, 0)),
         _SETTINGS,
@@ -151,6 +156,8 @@ PINNED = {
     "short-thread": "e5eeea53f4225a425f11fd2a40fad491e3124590c7eba85496f4412cb89046f2",
     "many-recipients": "da5156093377d1f2b234b2cd83e34d2e9ac075a00695ce15562050d4b66692eb",
     "odd-ids-and-dates": "9514e6dac560efdf36c8de408dbb755fb68c759224051f718101e02cd1b90aad",
+    "quoted-printable-long": "9dff032dbcd6005c99b5a1428d24ed56186f63dd7191bb72ba17828cd8cf5287",
+    "base64-long": "6abf8572c157e80f9e88f194310421e1d5ba82a058a7ae53a0172922a5d109ac",
     "naive-date-empty-subject": "e95a1b9f8a2d9921655154c40cfdbb5a7400d0401d7b8da633f0016de36d9df9",
 }
 
