@@ -128,6 +128,7 @@ def compose(row: OutboxMail, settings: Settings) -> EmailMessage:
 
 
 def _stdlib_header(name: str, value: str) -> Any:
+    """The header object `message[name] = value` stores."""
     return policy.SMTP.header_store_parse(name, value)[1]
 
 
@@ -175,6 +176,7 @@ def _encoded_text(text: str) -> tuple[str, str]:
     return "quoted-printable", quoprimime.body_encode(body.decode("latin-1"), width)
 
 
+_MAX_LINE = policy.SMTP.max_line_length or 78
 # Values the standard library writes exactly as given when the field fits on one line (its parser
 # keeps every character of them, and its folder has nothing to encode or break): printable ASCII
 # words separated by single spaces, with no `=?` (an encoded word) anywhere.
@@ -193,9 +195,6 @@ def _field(message: EmailMessage, name: str, value: str, simple: re.Pattern[str]
         message.set_raw(name, value)
     else:
         message[name] = value
-
-
-_MAX_LINE = policy.SMTP.max_line_length or 78
 
 
 @lru_cache(maxsize=16)
