@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from email import policy
+from email import policy, quoprimime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Protocol
+from functools import lru_cache
+from typing import Any, Protocol
 
 from ibmflow.config import Settings
 from ibmflow.mail.headers import clean_address, clean_display_name, clean_header
@@ -75,45 +77,139 @@ def compose(row: OutboxMail, settings: Settings) -> EmailMessage:
     """The message of an outbox row, ready for SMTP (`email.policy.SMTP`: CRLF line ends).
 
     Every header value that comes from data goes through `ibmflow.mail.headers` first, because the
-    standard library's own header folding cannot be trusted with CR/LF on this Python.
+    standard library's own header folding cannot be trusted with CR/LF on this Python. A field whose
+    cleaned value is plain printable ASCII on one short line is stored as the text the standard
+    library would write for it (`_field`); any other goes through `EmailMessage` as before, so the
+    bytes are the same either way (tests/test_mail_compose_bytes.py), only cheaper.
     """
     message = EmailMessage(policy=policy.SMTP)
-    local, domain = clean_address(settings.mail_from_address).split("@", 1)
-    message["From"] = Address(
-        display_name=clean_display_name(settings.mail_from_name), username=local, domain=domain
-    )
-    message["To"] = ", ".join(recipients(row))
-    message["Subject"] = clean_header(row.subject)
-    message["Date"] = format_datetime(row.created_at)
+    message.set_raw("From", _from_field(settings.mail_from_address, settings.mail_from_name))
+    _field(message, "To", ", ".join(recipients(row)), _ADDRESSES)
+    _field(message, "Subject", clean_header(row.subject), _UNSTRUCTURED)
+    _field(message, "Date", format_datetime(row.created_at), _DATE)
     message_id = clean_message_id(row.message_id)
     if message_id is None:
         raise ValueError(f"outbox row #{row.id} has no valid Message-ID: {row.message_id!r}")
-    message["Message-ID"] = message_id
+    _field(message, "Message-ID", message_id, _SIMPLE_MSG_ID)
     if row.reply_to:
-        message["Reply-To"] = clean_address(row.reply_to)
+        _field(message, "Reply-To", clean_address(row.reply_to), _ADDRESSES)
     thread = _references(row.references)
     parent = clean_message_id(row.in_reply_to) if row.in_reply_to else None
     if parent is not None:
-        message["In-Reply-To"] = parent
+        _field(message, "In-Reply-To", parent, _UNSTRUCTURED)
         if parent not in thread:
             thread.append(parent)
     if thread:
-        message["References"] = " ".join(thread)
+        _field(message, "References", " ".join(thread), _UNSTRUCTURED)
     # RFC 3834: an automatic message; well-behaved auto-responders stay silent, and
     # Exchange's out-of-office replies are suppressed by the Microsoft header.
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Auto-Response-Suppress"] = "All"
+    message.set_raw("Auto-Submitted", "auto-generated")
+    message.set_raw("X-Auto-Response-Suppress", "All")
     if row.id is not None:
-        message[OUTBOX_HEADER] = str(row.id)
-    message.set_content(row.text_body, subtype="plain", charset="utf-8")
+        message.set_raw(OUTBOX_HEADER, str(row.id))
     if row.html_body:
-        message.add_alternative(row.html_body, subtype="html", charset="utf-8")
-        # A boundary derived from the Message-ID (not random) makes a re-sent message identical
-        # byte for byte to the first copy.
+        # What `set_content` then `add_alternative` and `set_boundary` make, field for field. A
+        # boundary derived from the Message-ID (not random) makes a re-sent message identical byte
+        # for byte to the first copy.
         digest = hashlib.sha256(message_id.encode("ascii", "replace")).hexdigest()[:32]
-        message.set_boundary(f"=_ibmflow_{digest}")
+        plain, html = EmailMessage(policy=policy.SMTP), EmailMessage(policy=policy.SMTP)
+        _text_part(plain, row.text_body, "plain")
+        _text_part(html, row.html_body, "html")
+        html.set_raw("MIME-Version", _MIME_VERSION)
+        message.set_raw("MIME-Version", _MIME_VERSION)
+        boundary = f'multipart/alternative; boundary="=_ibmflow_{digest}"'
+        message.set_raw(*policy.SMTP.header_store_parse("Content-Type", boundary))
+        message.set_payload([plain, html])
+    else:  # what `set_content(text, subtype="plain", charset="utf-8")` makes
+        _text_part(message, row.text_body, "plain")
+        message.set_raw("MIME-Version", _MIME_VERSION)
     _one_field_each(message)
     return message
+
+
+def _stdlib_header(name: str, value: str) -> Any:
+    """The header object `message[name] = value` stores."""
+    return policy.SMTP.header_store_parse(name, value)[1]
+
+
+# The body parts' fields are the same for every mail: parsed once, shared (headers are immutable).
+_MIME_VERSION = _stdlib_header("MIME-Version", "1.0")
+_TEXT_TYPES = {
+    s: _stdlib_header("Content-Type", f'text/{s}; charset="utf-8"') for s in ("plain", "html")
+}
+_ENCODINGS = {
+    cte: _stdlib_header("Content-Transfer-Encoding", cte)
+    for cte in ("7bit", "8bit", "quoted-printable", "base64")
+}
+
+
+def _text_part(part: EmailMessage, text: str, subtype: str) -> None:
+    """The fields and payload `email.contentmanager.set_text_content` gives a text part in UTF-8."""
+    part.set_raw("Content-Type", _TEXT_TYPES[subtype])
+    encoding, payload = _encoded_text(text)
+    part.set_raw("Content-Transfer-Encoding", _ENCODINGS[encoding])
+    part.set_payload(payload)
+
+
+def _encoded_text(text: str) -> tuple[str, str]:
+    """The transfer encoding and encoded body the standard library's `set_content` picks for `text`
+    under `policy.SMTP` (its `contentmanager._encode_text`, with charset utf-8 and no `cte` given):
+    7bit or 8bit when every line fits, else the shorter of quoted-printable and base64 judged on
+    the first ten lines."""
+    lines = text.encode("utf-8").splitlines()
+    width = _MAX_LINE
+    if max((len(line) for line in lines), default=0) <= width:
+        body = b"\n".join(lines) + b"\n"
+        if body.isascii():
+            return "7bit", body.decode("ascii")
+        return "8bit", body.decode("ascii", "surrogateescape")
+    sniff = b"\r\n".join(lines[:10]) + b"\r\n"
+    sniff_qp = quoprimime.body_encode(sniff.decode("latin-1"), width)
+    if len(sniff_qp) > len(binascii.b2a_base64(sniff)):
+        data = b"\r\n".join(lines) + b"\r\n"
+        step = width // 4 * 3
+        chunks = (data[i : i + step] for i in range(0, len(data), step))
+        return "base64", "".join(binascii.b2a_base64(chunk).decode("ascii") for chunk in chunks)
+    if len(lines) <= 10:
+        return "quoted-printable", sniff_qp
+    body = b"\n".join(lines) + b"\n"
+    return "quoted-printable", quoprimime.body_encode(body.decode("latin-1"), width)
+
+
+_MAX_LINE = policy.SMTP.max_line_length or 78
+# Values the standard library writes exactly as given when the field fits on one line (its parser
+# keeps every character of them, and its folder has nothing to encode or break): printable ASCII
+# words separated by single spaces, with no `=?` (an encoded word) anywhere.
+_UNSTRUCTURED = re.compile(r"^[\x21-\x7e]+(?: [\x21-\x7e]+)*$")
+_ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_ADDRESSES = re.compile(rf"^{_ATOM}@{_ATOM}(?:, {_ATOM}@{_ATOM})*$")
+_SIMPLE_MSG_ID = re.compile(rf"^<{_ATOM}@{_ATOM}>$", re.IGNORECASE)
+# A date the standard library parses back to the same text: four digits of year, a numeric zone.
+_DATE = re.compile(r"^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} [1-9]\d{3} \d\d:\d\d:\d\d [+-]\d{4}$")
+
+
+def _field(message: EmailMessage, name: str, value: str, simple: re.Pattern[str]) -> None:
+    """Add a header: as the very line the standard library would write when `value` is `simple`
+    and fits on one line, else through the standard library itself (parsed, encoded, folded)."""
+    if len(name) + 2 + len(value) <= _MAX_LINE and "=?" not in value and simple.match(value):
+        message.set_raw(name, value)
+    else:
+        message[name] = value
+
+
+@lru_cache(maxsize=16)
+def _from_field(address: str, name: str) -> Any:
+    """The From field for the settings' sender, composed once: its text as the standard library
+    folds it when that text is written back unchanged, else the standard library's header."""
+    scratch = EmailMessage(policy=policy.SMTP)
+    local, domain = clean_address(address).split("@", 1)
+    scratch["From"] = Address(display_name=clean_display_name(name), username=local, domain=domain)
+    header = scratch.get_all("From", [])[0]
+    folded = policy.SMTP.fold("From", header)
+    text = folded[len("From: ") : -len("\r\n")]
+    if folded.startswith("From: ") and text.isascii() and policy.SMTP.fold("From", text) == folded:
+        return text
+    return header
 
 
 def _one_field_each(message: EmailMessage) -> None:
@@ -122,7 +218,7 @@ def _one_field_each(message: EmailMessage) -> None:
     The values are clean already; this is the last line of defence should the standard library's
     folding ever turn one field into two again.
     """
-    for name, value in message.items():
+    for name, value in message.raw_items():
         lines = message.policy.fold(name, value).split("\r\n")
         if lines[-1] != "" or any(not line or line[0] not in " \t" for line in lines[1:-1]):
             raise ValueError(f"the {name} header would not stay one field: {value!r}")
