@@ -192,17 +192,17 @@ class Tx:
         """Append one event to the audit chain, in this transaction (see `audit_many`)."""
         self.audit_many([record])
 
-    def write_audit(self) -> list[audit.ChainedEvent]:
+    def write_audit(self) -> None:
         """Write the events appended so far to the chain; the unit of work calls it before commit."""
         records, self._pending = self._pending, []
         if not records:
-            return []
+            return
         # Write what the command added first, as the ORM read of the head used to (autoflush).
         self.session.flush()
         conn = self.session.connection()
         head = conn.execute(_READ_HEAD).first()
         seq, prev_hash = (0, audit.GENESIS_HASH) if head is None else (head.seq, head.hash)
-        rows, events = [], []
+        rows = []
         for record in records:
             seq += 1
             digest = audit.event_hash(prev_hash, seq, record)
@@ -222,16 +222,12 @@ class Tx:
                     "hash": digest,
                 }
             )
-            events.append(
-                audit.ChainedEvent(seq=seq, record=record, prev_hash=prev_hash, hash=digest)
-            )
             prev_hash = digest
         conn.execute(_ADD_EVENT, rows)
         if head is None:
             conn.execute(_ADD_HEAD, {"id": 1, "seq": seq, "hash": prev_hash})
         else:
             conn.execute(_MOVE_HEAD, {"seq": seq, "hash": prev_hash})
-        return events
 
 
 def _dump(value: audit.JSONValue) -> str | None:
