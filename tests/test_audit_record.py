@@ -38,7 +38,7 @@ def test_record_stores_what_the_whole_audit_record_stores(ctx: Context) -> None:
     with ctx.db.transaction() as tx:
         tx.audit(spelled_out)
     with ctx.db.transaction() as tx:
-        event = tx.acting("coordinator@interior.example", now, "MA-1").record(
+        tx.acting("coordinator@interior.example", now, "MA-1").record(
             "chapter.lead_set",
             "chapter:Border checks",
             before={"lead": None},
@@ -46,7 +46,9 @@ def test_record_stores_what_the_whole_audit_record_stores(ctx: Context) -> None:
             reason="the customs directorate volunteered",
             on_behalf_of="chair@interior.example",
         )
-    assert event.seq == 2
+    with ctx.db.reading() as session:
+        seqs = session.exec(select(AuditEventRow.seq).order_by(AuditEventRow.seq)).all()
+    assert list(seqs) == [1, 2]  # the second command's event follows the first's in the chain
     assert _stored(ctx) == [spelled_out, spelled_out]
     assert verify_chain(ctx).ok
 

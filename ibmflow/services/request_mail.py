@@ -12,14 +12,17 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from ibmflow.mail.headers import clean_address, clean_header
 from ibmflow.requestkinds import KINDS
 from ibmflow.services import mailings
 from ibmflow.services.context import Context
+from ibmflow.services.outbox import new_message_id
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import outbox as outbox_queries
+from ibmflow.storage.queries import requests as requests_queries
 from ibmflow.storage.tables import (
     DecisionRow,
     InstitutionRow,
-    LinkTokenRow,
     PersonRow,
     ProcessRow,
     RequestRow,
@@ -54,17 +57,21 @@ def mail_request(
     definition_title = mailings.step_title(ctx, tx, process, request.step)
     decision = tx.session.get(DecisionRow, request.decision_id) if request.decision_id else None
     expires = (request.due_at or now) + timedelta(days=ctx.settings.mail_token_grace_days)
-    ids = []
+    kind = template or KINDS[request.kind].template
+    reply_to = clean_address(mailings.reply_address(ctx, request.reply_key or ""))
+    base = mailings.base_context(ctx, tx, process)
+    tokens, mails = [], []
     for person in people:
         token = secrets.token_urlsafe(24)
-        tx.session.add(
-            LinkTokenRow(
-                request_id=request.id or 0,
-                person_id=person.id,
-                token_hash=token_hash(token),
-                created_at=now,
-                expires_at=expires,
-            )
+        tokens.append(
+            {
+                "request_id": request.id or 0,
+                "person_id": person.id,
+                "token_hash": token_hash(token),
+                "created_at": now,
+                "expires_at": expires,
+                "used_at": None,
+            }
         )
         rep = (representing or {}).get(person.id or 0)
         context: dict[str, Any] = {
@@ -87,20 +94,35 @@ def mail_request(
             "representing": {"name": rep.name} if rep else None,
             **(extra or {}),
         }
-        message_id = mailings.send(
-            ctx,
-            tx,
-            process,
-            template or KINDS[request.kind].template,
-            [person.email],
-            context,
-            now,
-            request_id=request.id,
-            reply_to=mailings.reply_address(ctx, request.reply_key or ""),
-            thread=thread,
-            dedupe_key=f"{dedupe_key}:{person.id}" if dedupe_key else None,
+        mail = mailings.renderer(ctx).render(kind, {**base, **context})
+        mails.append(
+            {
+                "kind": kind,
+                "to_addrs": [clean_address(person.email)],
+                "subject": clean_header(mail.subject),
+                "text_body": mail.text,
+                "html_body": mail.html,
+                "message_id": new_message_id(mailings.domain(ctx)),
+                "reply_to": reply_to,
+                "in_reply_to": thread[-1] if thread else None,
+                "references": " ".join(thread) if thread else None,
+                "process_id": process.id,
+                "request_id": request.id,
+                "dedupe_key": f"{dedupe_key}:{person.id}" if dedupe_key else None,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "claimed_until": None,
+                "claimed_by": None,
+                "last_error": None,
+                "created_at": now,
+                "sent_at": None,
+            }
         )
-        ids.append(message_id)
+    # Core inserts, one statement each for all the addressees (no ORM objects to build and flush).
+    requests_queries.add_link_tokens(tx.session, tokens)
+    outbox_queries.add_mails(tx.session, mails)
+    ids = [str(m["message_id"]) for m in mails]
     if ids and request.message_id is None:
         request.message_id = ids[0]
         tx.session.add(request)

@@ -73,7 +73,9 @@ class Database:
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 with session.begin():
-                    yield Tx(session)
+                    tx = Tx(session)
+                    yield tx
+                    tx.write_audit()
             except OperationalError as exc:
                 raise _explain(exc) from exc
             except ProgrammingError as exc:
@@ -139,6 +141,7 @@ class Tx:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._acting: tuple[str, datetime, str | None] | None = None
+        self._pending: list[audit.AuditRecord] = []
 
     def acting(self, actor: str, at: datetime, process: str | None = None) -> Tx:
         """Say who acts, when, and on which process (its key), for the `record` calls that follow:
@@ -156,13 +159,13 @@ class Tx:
         before: audit.JSONValue = None,
         reason: str | None = None,
         on_behalf_of: str | None = None,
-    ) -> audit.ChainedEvent:
+    ) -> None:
         """Append one event to the audit chain, stamped with what `acting` said: `action` done to
         `entity` (`request:42`), with the state `before` and `after` it and the reason given."""
         if self._acting is None:
             raise RuntimeError("tx.record needs tx.acting(actor, at, process) first")
         actor, at, process = self._acting
-        return self.audit(
+        self.audit(
             audit.AuditRecord(
                 at=at,
                 actor=actor,
@@ -176,17 +179,30 @@ class Tx:
             )
         )
 
-    def audit_many(self, records: Sequence[audit.AuditRecord]) -> list[audit.ChainedEvent]:
-        """Append events to the audit chain in order, in this transaction: one read and one move
-        of the head for all of them (a sweep appends one per rung)."""
+    def audit_many(self, records: Sequence[audit.AuditRecord]) -> None:
+        """Append events to the audit chain in order, in this transaction. They are written when
+        the transaction commits, all at once (one read and one move of the head, one multi-row
+        insert); inside a savepoint they are written at once, so that its rollback drops them."""
+        self._pending.extend(records)
+        if self.session.in_nested_transaction():
+            self.write_audit()
+
+    # After audit_many: inside the class, `audit` names this method, not the module.
+    def audit(self, record: audit.AuditRecord) -> None:
+        """Append one event to the audit chain, in this transaction (see `audit_many`)."""
+        self.audit_many([record])
+
+    def write_audit(self) -> None:
+        """Write the events appended so far to the chain; the unit of work calls it before commit."""
+        records, self._pending = self._pending, []
         if not records:
-            return []
-        # Write what the command added so far first, as the ORM read of the head used to (autoflush).
+            return
+        # Write what the command added first, as the ORM read of the head used to (autoflush).
         self.session.flush()
         conn = self.session.connection()
         head = conn.execute(_READ_HEAD).first()
         seq, prev_hash = (0, audit.GENESIS_HASH) if head is None else (head.seq, head.hash)
-        rows, events = [], []
+        rows = []
         for record in records:
             seq += 1
             digest = audit.event_hash(prev_hash, seq, record)
@@ -206,21 +222,12 @@ class Tx:
                     "hash": digest,
                 }
             )
-            events.append(
-                audit.ChainedEvent(seq=seq, record=record, prev_hash=prev_hash, hash=digest)
-            )
             prev_hash = digest
         conn.execute(_ADD_EVENT, rows)
         if head is None:
             conn.execute(_ADD_HEAD, {"id": 1, "seq": seq, "hash": prev_hash})
         else:
             conn.execute(_MOVE_HEAD, {"seq": seq, "hash": prev_hash})
-        return events
-
-    # After audit_many: inside the class, `audit` names this method, not the module.
-    def audit(self, record: audit.AuditRecord) -> audit.ChainedEvent:
-        """Append one event to the audit chain, in this transaction."""
-        return self.audit_many([record])[0]
 
 
 def _dump(value: audit.JSONValue) -> str | None:
