@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from ibmflow.mail.headers import clean_address, clean_header
 from ibmflow.mail.render import Rendered
@@ -20,6 +21,49 @@ from ibmflow.storage.tables import OutboxRow
 def new_message_id(domain: str) -> str:
     """A globally unique Message-ID under ibmflow's own domain."""
     return f"<ibmflow.{uuid.uuid4().hex}@{domain}>"
+
+
+def row_values(
+    *,
+    kind: str,
+    to: Sequence[str],
+    mail: Rendered,
+    now: datetime,
+    domain: str,
+    process_id: int | None = None,
+    request_id: int | None = None,
+    reply_to: str | None = None,
+    thread: Sequence[str] = (),
+    dedupe_key: str | None = None,
+) -> dict[str, Any]:
+    """Every column of a new outbox row (but its id): the addresses and headers cleaned, a new
+    Message-ID, due now.
+
+    `thread` lists the Message-IDs this mail follows, oldest first: the last becomes `In-Reply-To`,
+    all of them `References`, so a follow-up shows under the original request in the mail client.
+    """
+    return {
+        "kind": kind,
+        "to_addrs": sorted({clean_address(address) for address in to}),
+        "subject": clean_header(mail.subject),
+        "text_body": mail.text,
+        "html_body": mail.html,
+        "message_id": new_message_id(domain),
+        "reply_to": clean_address(reply_to) if reply_to else None,
+        "in_reply_to": thread[-1] if thread else None,
+        "references": " ".join(thread) if thread else None,
+        "process_id": process_id,
+        "request_id": request_id,
+        "dedupe_key": dedupe_key,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "claimed_until": None,
+        "claimed_by": None,
+        "last_error": None,
+        "created_at": now,
+        "sent_at": None,
+    }
 
 
 def enqueue(
@@ -36,27 +80,20 @@ def enqueue(
     thread: Sequence[str] = (),
     dedupe_key: str | None = None,
 ) -> OutboxRow:
-    """Write one mail to the outbox in the caller's transaction.
-
-    `thread` lists the Message-IDs this mail follows, oldest first: the last becomes `In-Reply-To`,
-    all of them `References`, so a follow-up shows under the original request in the mail client.
-    """
-    recipients = sorted({clean_address(address) for address in to})
+    """Write one mail to the outbox in the caller's transaction (see `row_values`)."""
     row = OutboxRow(
-        kind=kind,
-        to_addrs=recipients,
-        subject=clean_header(mail.subject),
-        text_body=mail.text,
-        html_body=mail.html,
-        message_id=new_message_id(domain),
-        reply_to=clean_address(reply_to) if reply_to else None,
-        in_reply_to=thread[-1] if thread else None,
-        references=" ".join(thread) if thread else None,
-        process_id=process_id,
-        request_id=request_id,
-        dedupe_key=dedupe_key,
-        next_attempt_at=now,
-        created_at=now,
+        **row_values(
+            kind=kind,
+            to=to,
+            mail=mail,
+            now=now,
+            domain=domain,
+            process_id=process_id,
+            request_id=request_id,
+            reply_to=reply_to,
+            thread=thread,
+            dedupe_key=dedupe_key,
+        )
     )
     tx.session.add(row)  # inserted with the transaction's next flush; the Message-ID is set already
     return row
@@ -74,31 +111,11 @@ def enqueue_each(
 ) -> list[str]:
     """Write the same mail once per address (each row to one person alone), with one statement for
     all of them; return their Message-IDs, in the order of `to`."""
-    common: dict[str, object] = {
-        "kind": kind,
-        "subject": clean_header(mail.subject),
-        "text_body": mail.text,
-        "html_body": mail.html,
-        "reply_to": None,
-        "in_reply_to": None,
-        "references": None,
-        "process_id": process_id,
-        "request_id": None,
-        "dedupe_key": None,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "claimed_until": None,
-        "claimed_by": None,
-        "last_error": None,
-        "created_at": now,
-        "sent_at": None,
-    }
-    addresses = dict.fromkeys(clean_address(address) for address in to)
-    ids = [new_message_id(domain) for _ in addresses]
     rows = [
-        {**common, "to_addrs": [address], "message_id": message_id}
-        for address, message_id in zip(addresses, ids, strict=True)
+        row_values(
+            kind=kind, to=[address], mail=mail, now=now, domain=domain, process_id=process_id
+        )
+        for address in dict.fromkeys(clean_address(address) for address in to)
     ]
     queries.add_mails(tx.session, rows)
-    return ids
+    return [str(row["message_id"]) for row in rows]

@@ -12,11 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from ibmflow.mail.headers import clean_address, clean_header
 from ibmflow.requestkinds import KINDS
-from ibmflow.services import mailings
+from ibmflow.services import mailings, outbox
 from ibmflow.services.context import Context
-from ibmflow.services.outbox import new_message_id
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import outbox as outbox_queries
 from ibmflow.storage.queries import requests as requests_queries
@@ -58,7 +56,7 @@ def mail_request(
     decision = tx.session.get(DecisionRow, request.decision_id) if request.decision_id else None
     expires = (request.due_at or now) + timedelta(days=ctx.settings.mail_token_grace_days)
     kind = template or KINDS[request.kind].template
-    reply_to = clean_address(mailings.reply_address(ctx, request.reply_key or ""))
+    reply_to = mailings.reply_address(ctx, request.reply_key or "")
     base = mailings.base_context(ctx, tx, process)
     tokens, mails = [], []
     for person in people:
@@ -96,28 +94,18 @@ def mail_request(
         }
         mail = mailings.renderer(ctx).render(kind, {**base, **context})
         mails.append(
-            {
-                "kind": kind,
-                "to_addrs": [clean_address(person.email)],
-                "subject": clean_header(mail.subject),
-                "text_body": mail.text,
-                "html_body": mail.html,
-                "message_id": new_message_id(mailings.domain(ctx)),
-                "reply_to": reply_to,
-                "in_reply_to": thread[-1] if thread else None,
-                "references": " ".join(thread) if thread else None,
-                "process_id": process.id,
-                "request_id": request.id,
-                "dedupe_key": f"{dedupe_key}:{person.id}" if dedupe_key else None,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "claimed_until": None,
-                "claimed_by": None,
-                "last_error": None,
-                "created_at": now,
-                "sent_at": None,
-            }
+            outbox.row_values(
+                kind=kind,
+                to=[person.email],
+                mail=mail,
+                now=now,
+                domain=mailings.domain(ctx),
+                process_id=process.id,
+                request_id=request.id,
+                reply_to=reply_to,
+                thread=thread,
+                dedupe_key=f"{dedupe_key}:{person.id}" if dedupe_key else None,
+            )
         )
     # Core inserts, one statement each for all the addressees (no ORM objects to build and flush).
     requests_queries.add_link_tokens(tx.session, tokens)
