@@ -48,6 +48,8 @@ class Settings:
     actor: str
     sqlite_busy_timeout_ms: int
     notifications_dir: Path = Path("notifications")
+    # The languages this deployment offers (mails, pages, definitions); `language` is the default.
+    languages: tuple[str, ...] = ("en", "fr")
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_security: str = "starttls"
@@ -128,6 +130,7 @@ _SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "process.timezone": (check.timezone, "Africa/Casablanca"),
     "process.language": (check.language, "en"),
     "process.weekend": (check.weekend, ("sat", "sun")),
+    "process.languages": (check.languages, ("en", "fr")),
     "cli.actor": (check.nonblank, None),
     "database.sqlite_busy_timeout_ms": (check.positive_int, 15000),
     "smtp.host": (check.nonblank, None),
@@ -258,6 +261,7 @@ def load_settings(
         country=resolved["process.country"],
         timezone=resolved["process.timezone"],
         language=resolved["process.language"],
+        languages=resolved["process.languages"],
         actor=resolved["cli.actor"] or f"cli:{env.get('USER', 'coordinator')}",
         sqlite_busy_timeout_ms=resolved["database.sqlite_busy_timeout_ms"],
         **{

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-LANGUAGES = ("en", "fr")
+LANGUAGES = ("en", "fr", "en_XA")  # en_XA: the pseudo-locale of the tests (see ibmflow/i18n.py)
 
 
 def nonblank(value: Any) -> str:
@@ -44,6 +44,21 @@ def language(value: Any) -> str:
     if text not in LANGUAGES:
         raise ValueError(f"one of {', '.join(LANGUAGES)}")
     return text
+
+
+def languages(value: Any) -> tuple[str, ...]:
+    """A list of the languages ibmflow writes in (or a comma-separated text), without repeats."""
+    items = value.split(",") if isinstance(value, str) else value
+    expected = f'a list of languages among {", ".join(LANGUAGES)}, such as ["en", "fr"]'
+    if not isinstance(items, list | tuple) or not items:
+        raise ValueError(expected)
+    chosen: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or item.strip() not in LANGUAGES:
+            raise ValueError(expected)
+        if item.strip() not in chosen:
+            chosen.append(item.strip())
+    return tuple(chosen)
 
 
 def positive_int(value: Any) -> int:

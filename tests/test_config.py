@@ -47,6 +47,7 @@ FROM_ENV: dict[str, tuple[str, str, Any]] = {
     "process.country": ("es", "country", "ES"),
     "process.timezone": ("Europe/Madrid", "timezone", "Europe/Madrid"),
     "process.language": ("en", "language", "en"),
+    "process.languages": ("fr, en", "languages", ("fr", "en")),
     "cli.actor": ("env@example.org", "actor", "env@example.org"),
     "database.sqlite_busy_timeout_ms": ("2500", "sqlite_busy_timeout_ms", 2500),
     "smtp.host": ("smtp.interior.example", "smtp_host", "smtp.interior.example"),
@@ -232,7 +233,7 @@ def test_env_name_is_section_and_key_in_capitals(key: str, expected: str) -> Non
     [
         ("process.country", '"Morocco"', "Morocco", "two-letter ISO 3166 country code"),
         ("process.timezone", '"Mars/Olympus"', "Mars/Olympus", "an IANA time zone"),
-        ("process.language", '"de"', "de", "one of en, fr"),
+        ("process.language", '"de"', "de", "one of en, fr, en_XA"),
         ("database.sqlite_busy_timeout_ms", "-5", "-5", "a whole number of milliseconds"),
         ("database.url", '"mysql://x"', "mysql://x", "a URL starting with sqlite:///"),
     ],

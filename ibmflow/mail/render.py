@@ -21,6 +21,7 @@ from jinja2 import (
     UndefinedError,
 )
 
+from ibmflow import i18n
 from ibmflow.errors import InvalidCommand
 
 MESSAGE_KINDS = (
@@ -67,6 +68,8 @@ class Renderer:
         }
         self._text = Environment(autoescape=False, **common)
         self._html = Environment(autoescape=True, **common)
+        i18n.install(self._text)
+        i18n.install(self._html)
 
     def render(
         self, kind: str, context: Mapping[str, Any], language: str | None = None
@@ -78,9 +81,10 @@ class Renderer:
             )
         lang = language or self.default_language
         try:
-            subject = self._pick(self._text, lang, f"{kind}.subject.txt").render(context)
-            text = self._pick(self._text, lang, f"{kind}.txt").render(context)
-            html = self._pick(self._html, lang, f"{kind}.html").render(context)
+            with i18n.using(lang):
+                subject = self._pick(self._text, lang, f"{kind}.subject.txt").render(context)
+                text = self._pick(self._text, lang, f"{kind}.txt").render(context)
+                html = self._pick(self._html, lang, f"{kind}.html").render(context)
         except TemplateNotFound as exc:
             raise InvalidCommand(f"template {exc.name} is missing in {self.folder}.") from None
         except UndefinedError as exc:

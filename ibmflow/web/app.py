@@ -41,6 +41,7 @@ from ibmflow.web.common import (
     MB,
     ApiBodyLimit,
     BodyTooLarge,
+    Language,
     Pages,
     SecurityHeaders,
 )
@@ -94,6 +95,7 @@ def create_app(ctx: Context) -> FastAPI:
     )
     app.add_middleware(ApiBodyLimit)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(Language, offered=settings.languages, default=settings.language)
     gate = Gate(app, ctx, secret, pages)
     login.install(gate)
     gate.public("GET", api.OPENAPI_URL)

@@ -17,6 +17,8 @@ from markupsafe import Markup, escape
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ibmflow import i18n
+
 MB = 1024 * 1024
 FORM_ALLOWANCE = MB  # what the text of a form may add to its files
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -52,6 +54,53 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+LANGUAGE_COOKIE = "ibmflow_lang"
+
+
+class Language:
+    """ASGI middleware choosing the reader's language for the request: `?lang=` (a language
+    switch, remembered in a cookie), else the cookie (set at login from the account's language),
+    else the browser's `Accept-Language`, else the deployment's default. A page that knows better
+    (the answer page knows its addressee) chooses again with `i18n.using`."""
+
+    def __init__(
+        self, app: ASGIApp, offered: tuple[str, ...] = i18n.LANGUAGES, default: str = i18n.SOURCE
+    ) -> None:
+        self.app = app
+        self.offered = offered
+        self.default = default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        asked = request.query_params.get("lang")
+        chosen = (
+            (asked if asked in self.offered else None)
+            or (
+                request.cookies.get(LANGUAGE_COOKIE)
+                if request.cookies.get(LANGUAGE_COOKIE) in self.offered
+                else None
+            )
+            or i18n.best_match(request.headers.get("accept-language"), self.offered)
+            or self.default
+        )
+        scope.setdefault("state", {})["language"] = chosen
+
+        async def remember(message: Message) -> None:
+            if message["type"] == "http.response.start" and asked == chosen:
+                headers = MutableHeaders(scope=message)
+                headers.append(
+                    "Set-Cookie",
+                    f"{LANGUAGE_COOKIE}={chosen}; Path=/; Max-Age=31536000; SameSite=Lax",
+                )
+            await send(message)
+
+        with i18n.using(chosen):
+            await self.app(scope, receive, remember)
 
 
 class ApiBodyLimit:
@@ -197,6 +246,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        i18n.install(self.env)
         self.env.filters["local"] = local
         self.env.filters["linkify"] = linkify
 
