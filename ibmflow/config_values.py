@@ -10,7 +10,10 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-LANGUAGES = ("en", "fr", "en_XA")  # en_XA: the pseudo-locale of the tests (see ibmflow/i18n.py)
+from ibmflow.i18n import NAMES as _CATALOGUED
+
+# English and every language with a catalog; en_XA is the pseudo-locale of the tests (ibmflow/i18n.py)
+LANGUAGES = tuple(_CATALOGUED)
 
 
 def nonblank(value: Any) -> str:

@@ -42,9 +42,27 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "ibmflow"
 SOURCE = "en"  # the language the source strings are written in
 PSEUDO = "en_XA"
-# The languages with a catalog (English needs none), and how each names itself in a language switch.
-NAMES = {"en": "English", "fr": "Français", PSEUDO: "[Ƥšéûðö]"}
 LANGUAGES = ("en", "fr")  # what a deployment offers by default; the pseudo-locale is for tests
+
+
+def _catalogued() -> dict[str, str]:
+    """Every language ibmflow can speak: English, and each with a catalog in `locale/` (a third
+    language costs only its catalog), with the name it gives itself in a language switch."""
+    names = {SOURCE: "English"}
+    for po in sorted(LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        lang = po.parent.parent.name
+        if lang == PSEUDO:
+            names[lang] = "Ƥšéûðö"
+            continue
+        try:
+            own = Locale.parse(lang).get_display_name(lang) or lang
+        except (ValueError, LookupError):
+            continue
+        names[lang] = own[:1].upper() + own[1:]
+    return names
+
+
+NAMES = _catalogued()
 
 _current: ContextVar[str] = ContextVar("ibmflow_language", default=SOURCE)
 

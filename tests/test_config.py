@@ -233,7 +233,7 @@ def test_env_name_is_section_and_key_in_capitals(key: str, expected: str) -> Non
     [
         ("process.country", '"Morocco"', "Morocco", "two-letter ISO 3166 country code"),
         ("process.timezone", '"Mars/Olympus"', "Mars/Olympus", "an IANA time zone"),
-        ("process.language", '"de"', "de", "one of en, fr, en_XA"),
+        ("process.language", '"de"', "de", "one of en, en_XA, fr"),
         ("database.sqlite_busy_timeout_ms", "-5", "-5", "a whole number of milliseconds"),
         ("database.url", '"mysql://x"', "mysql://x", "a URL starting with sqlite:///"),
     ],
