@@ -1,5 +1,9 @@
 """Parse and validate a definition's TOML text: every problem collected at once, each naming the file,
-the place in it and what is wrong; the result is a frozen `Definition` with the hash of its source."""
+the place in it and what is wrong; the result is a frozen `Definition` with the hash of its source.
+
+A text shown to people (a title, a description, a request's instructions) is either a plain string,
+in the workflow's one language, or a table of the languages `[workflow] languages` declares
+(`title.en = "..."`, `title.fr = "..."`); each declared language must have its text."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 from ibmflow.definitions.model import (
     Definition,
     GuardSpec,
+    Localized,
     Notification,
     Opening,
     StateDef,
@@ -24,6 +29,8 @@ from ibmflow.ladder import parse_chase
 from ibmflow.requestkinds import KINDS, OPENABLE
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
+DEFAULT_LANGUAGES = ("en",)
 RESERVED_STATES = frozenset({"suspended"})
 OWNER_ROLES = frozenset(
     {"initiator", "chair", "coordinator", "iawg", "task_forces", "highest_authority"}
@@ -39,7 +46,7 @@ TRIGGERS = frozenset({"complete"})
 MAX_TARGET_DAYS = 3650
 
 _TOP_KEYS = {"workflow", "states", "transitions", "controls", "chase"}
-_WORKFLOW_KEYS = {"id", "version", "title", "description", "initial"}
+_WORKFLOW_KEYS = {"id", "version", "title", "description", "initial", "languages"}
 _STATE_KEYS = {
     "id",
     "title",
@@ -65,6 +72,7 @@ class _Checker:
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.problems: list[Problem] = []
+        self.languages: tuple[str, ...] = DEFAULT_LANGUAGES
 
     def add(self, where: str, what: str) -> None:
         self.problems.append(Problem(self.filename, where, what))
@@ -90,6 +98,38 @@ class _Checker:
             self.add(f"{where}.{key}", f"expected a non-empty text, found {value!r}")
             return ""
         return value.strip()
+
+    def localized(
+        self, data: Mapping[str, Any], key: str, where: str, *, required: bool = True
+    ) -> Localized:
+        """A text in every declared language: a plain string is the first language's text."""
+        value = data.get(key)
+        place = f"{where}.{key}"
+        if value is None or (value == "" and not required):
+            if required:
+                self.add(place, "missing; add a non-empty text")
+            return Localized()
+        if isinstance(value, str):
+            value = {self.languages[0]: value}
+        if not isinstance(value, dict):
+            self.add(place, f"expected a text or a table of languages, found {value!r}")
+            return Localized()
+        texts: dict[str, str] = {}
+        for lang in sorted(set(value) - set(self.languages)):
+            self.add(
+                f"{place}.{lang}",
+                f"{lang!r} is not one of the workflow's languages "
+                f"({', '.join(self.languages)}); declare it in [workflow] languages",
+            )
+        for lang in self.languages:
+            text = value.get(lang)
+            if text is None:
+                self.add(place, f'no "{lang}" text; add {key}.{lang} = "..."')
+            elif not isinstance(text, str) or not text.strip():
+                self.add(f"{place}.{lang}", f"expected a non-empty text, found {text!r}")
+            else:
+                texts[lang] = text.strip()
+        return Localized.of(texts)
 
     def ident(self, data: Mapping[str, Any], key: str, where: str) -> str:
         value = self.text(data, key, where)
@@ -124,8 +164,9 @@ def parse_definition(text: str, filename: str) -> Definition:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         chk.add("workflow.version", f"expected a whole number of at least 1, found {version!r}")
         version = 0
-    title = chk.text(wf, "title", "workflow")
-    description = chk.text(wf, "description", "workflow", required=False)
+    chk.languages = _read_languages(chk, wf.get("languages"))
+    title = chk.localized(wf, "title", "workflow")
+    description = chk.localized(wf, "description", "workflow", required=False)
     initial = chk.ident(wf, "initial", "workflow")
 
     states = _read_states(chk, doc.get("states", []))
@@ -144,8 +185,8 @@ def parse_definition(text: str, filename: str) -> Definition:
     return Definition(
         id=wf_id,
         version=version,
-        title=title,
-        description=description,
+        title_text=title,
+        description_text=description,
         initial=initial,
         states=tuple(states),
         transitions=tuple(transitions),
@@ -155,7 +196,29 @@ def parse_definition(text: str, filename: str) -> Definition:
         source_text=text,
         filename=filename,
         chase=chase,
+        languages=chk.languages,
     )
+
+
+def _read_languages(chk: _Checker, raw: object) -> tuple[str, ...]:
+    """The declared languages (the first is the fallback); English when none are declared."""
+    if raw is None:
+        return DEFAULT_LANGUAGES
+    where = "workflow.languages"
+    if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
+        chk.add(
+            where, f'expected a non-empty list of language codes like ["en", "fr"], found {raw!r}'
+        )
+        return DEFAULT_LANGUAGES
+    out: list[str] = []
+    for lang in raw:
+        if not LANGUAGE_PATTERN.match(lang):
+            chk.add(where, f'{lang!r} is not a language code; write it like "en", "fr" or "pt_BR"')
+        elif lang in out:
+            chk.add(where, f"{lang!r} is declared twice")
+        else:
+            out.append(lang)
+    return tuple(out) or DEFAULT_LANGUAGES
 
 
 def _read_states(chk: _Checker, raw_states: object) -> list[StateDef]:
@@ -207,8 +270,8 @@ def _read_states(chk: _Checker, raw_states: object) -> list[StateDef]:
         states.append(
             StateDef(
                 id=sid,
-                title=chk.text(data, "title", where),
-                description=chk.text(data, "description", where, required=not final),
+                title_text=chk.localized(data, "title", where),
+                description_text=chk.localized(data, "description", where, required=not final),
                 owner=owner if isinstance(owner, str) else "coordinator",
                 target_days=target,
                 guards=tuple(guards),
@@ -288,7 +351,7 @@ def _read_opens(chk: _Checker, raw: object, where: str) -> list[Opening]:
         data = chk.table(item, owhere, _OPENS_KEYS)
         kind, scope = data.get("kind"), data.get("scope", "involved")
         due = data.get("due_days", 10)
-        instructions = data.get("instructions", "")
+        instructions = chk.localized(data, "instructions", owhere, required=False)
         if not isinstance(kind, str) or kind not in OPENABLE:
             chk.add(
                 f"{owhere}.kind",
@@ -303,13 +366,8 @@ def _read_opens(chk: _Checker, raw: object, where: str) -> list[Opening]:
                 f"bad duration {due!r}; expected a whole number of working days from 1 to 365",
             )
             due = 10
-        if not isinstance(instructions, str):
-            chk.add(f"{owhere}.instructions", "expected a text")
-            instructions = ""
         out.append(
-            Opening(
-                kind=str(kind), scope=str(scope), due_days=due, instructions=instructions.strip()
-            )
+            Opening(kind=str(kind), scope=str(scope), due_days=due, instructions_text=instructions)
         )
     return out
 
