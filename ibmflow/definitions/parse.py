@@ -10,27 +10,23 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from types import MappingProxyType
-from typing import Any
 
+from ibmflow.definitions.checker import Checker, read_languages
 from ibmflow.definitions.model import (
     Definition,
     GuardSpec,
-    Localized,
     Notification,
     Opening,
     StateDef,
     TransitionDef,
 )
-from ibmflow.errors import DefinitionError, Problem
+from ibmflow.errors import DefinitionError
 from ibmflow.guards import REGISTRY, check_guard_args
 from ibmflow.ladder import parse_chase
 from ibmflow.requestkinds import KINDS, OPENABLE
 
-ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
-DEFAULT_LANGUAGES = ("en",)
 RESERVED_STATES = frozenset({"suspended"})
 OWNER_ROLES = frozenset(
     {"initiator", "chair", "coordinator", "iawg", "task_forces", "highest_authority"}
@@ -66,82 +62,6 @@ _TRANSITION_KEYS = {"trigger", "source", "dest"}
 _CONTROL_KEYS = {"return_to", "suspend"}
 
 
-class _Checker:
-    """Collects problems while reading one file."""
-
-    def __init__(self, filename: str) -> None:
-        self.filename = filename
-        self.problems: list[Problem] = []
-        self.languages: tuple[str, ...] = DEFAULT_LANGUAGES
-
-    def add(self, where: str, what: str) -> None:
-        self.problems.append(Problem(self.filename, where, what))
-
-    def table(self, value: object, where: str, allowed: set[str]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            self.add(where, f"expected a table, found {type(value).__name__}")
-            return {}
-        for key in sorted(set(value) - allowed):
-            self.add(
-                f"{where}.{key}" if where else key,
-                f"unknown key; allowed keys are {', '.join(sorted(allowed))}",
-            )
-        return value
-
-    def text(self, data: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
-        value = data.get(key)
-        if value is None:
-            if required:
-                self.add(f"{where}.{key}", "missing; add a non-empty text")
-            return ""
-        if not isinstance(value, str) or not value.strip():
-            self.add(f"{where}.{key}", f"expected a non-empty text, found {value!r}")
-            return ""
-        return value.strip()
-
-    def localized(
-        self, data: Mapping[str, Any], key: str, where: str, *, required: bool = True
-    ) -> Localized:
-        """A text in every declared language: a plain string is the first language's text."""
-        value = data.get(key)
-        place = f"{where}.{key}"
-        if value is None or (value == "" and not required):
-            if required:
-                self.add(place, "missing; add a non-empty text")
-            return Localized()
-        if isinstance(value, str):
-            value = {self.languages[0]: value}
-        if not isinstance(value, dict):
-            self.add(place, f"expected a text or a table of languages, found {value!r}")
-            return Localized()
-        texts: dict[str, str] = {}
-        for lang in sorted(set(value) - set(self.languages)):
-            self.add(
-                f"{place}.{lang}",
-                f"{lang!r} is not one of the workflow's languages "
-                f"({', '.join(self.languages)}); declare it in [workflow] languages",
-            )
-        for lang in self.languages:
-            text = value.get(lang)
-            if text is None:
-                self.add(place, f'no "{lang}" text; add {key}.{lang} = "..."')
-            elif not isinstance(text, str) or not text.strip():
-                self.add(f"{place}.{lang}", f"expected a non-empty text, found {text!r}")
-            else:
-                texts[lang] = text.strip()
-        return Localized.of(texts)
-
-    def ident(self, data: Mapping[str, Any], key: str, where: str) -> str:
-        value = self.text(data, key, where)
-        if value and not ID_PATTERN.match(value):
-            self.add(
-                f"{where}.{key}",
-                f"{value!r} is not a valid id; use lower-case letters, digits "
-                "and underscores, starting with a letter",
-            )
-        return value
-
-
 def _line_of(message: str) -> str:
     match = re.search(r"at line (\d+)", message)
     return f"line {match.group(1)}" if match else "file"
@@ -149,7 +69,7 @@ def _line_of(message: str) -> str:
 
 def parse_definition(text: str, filename: str) -> Definition:
     """Parse and validate a definition's source text; raise DefinitionError with every problem."""
-    chk = _Checker(filename)
+    chk = Checker(filename)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -164,7 +84,7 @@ def parse_definition(text: str, filename: str) -> Definition:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         chk.add("workflow.version", f"expected a whole number of at least 1, found {version!r}")
         version = 0
-    chk.languages = _read_languages(chk, wf.get("languages"))
+    chk.languages = read_languages(chk, wf.get("languages"))
     title = chk.localized(wf, "title", "workflow")
     description = chk.localized(wf, "description", "workflow", required=False)
     initial = chk.ident(wf, "initial", "workflow")
@@ -200,28 +120,7 @@ def parse_definition(text: str, filename: str) -> Definition:
     )
 
 
-def _read_languages(chk: _Checker, raw: object) -> tuple[str, ...]:
-    """The declared languages (the first is the fallback); English when none are declared."""
-    if raw is None:
-        return DEFAULT_LANGUAGES
-    where = "workflow.languages"
-    if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
-        chk.add(
-            where, f'expected a non-empty list of language codes like ["en", "fr"], found {raw!r}'
-        )
-        return DEFAULT_LANGUAGES
-    out: list[str] = []
-    for lang in raw:
-        if not LANGUAGE_PATTERN.match(lang):
-            chk.add(where, f'{lang!r} is not a language code; write it like "en", "fr" or "pt_BR"')
-        elif lang in out:
-            chk.add(where, f"{lang!r} is declared twice")
-        else:
-            out.append(lang)
-    return tuple(out) or DEFAULT_LANGUAGES
-
-
-def _read_states(chk: _Checker, raw_states: object) -> list[StateDef]:
+def _read_states(chk: Checker, raw_states: object) -> list[StateDef]:
     if not isinstance(raw_states, list) or not raw_states:
         chk.add("states", "expected at least one [[states]] table")
         return []
@@ -283,7 +182,7 @@ def _read_states(chk: _Checker, raw_states: object) -> list[StateDef]:
     return states
 
 
-def _read_guards(chk: _Checker, raw: object, where: str) -> list[GuardSpec]:
+def _read_guards(chk: Checker, raw: object, where: str) -> list[GuardSpec]:
     if not isinstance(raw, list):
         chk.add(f"{where}.guards", 'expected a list of guards like [{ name = "..." }]')
         return []
@@ -309,7 +208,7 @@ def _read_guards(chk: _Checker, raw: object, where: str) -> list[GuardSpec]:
     return guards
 
 
-def _read_notify(chk: _Checker, raw: object, where: str) -> list[Notification]:
+def _read_notify(chk: Checker, raw: object, where: str) -> list[Notification]:
     if not isinstance(raw, list):
         chk.add(f"{where}.notify", "expected a list of notifications")
         return []
@@ -341,7 +240,7 @@ def _read_notify(chk: _Checker, raw: object, where: str) -> list[Notification]:
     return out
 
 
-def _read_opens(chk: _Checker, raw: object, where: str) -> list[Opening]:
+def _read_opens(chk: Checker, raw: object, where: str) -> list[Opening]:
     if not isinstance(raw, list):
         chk.add(f"{where}.opens", 'expected a list of requests like [{ kind = "..." }]')
         return []
@@ -373,7 +272,7 @@ def _read_opens(chk: _Checker, raw: object, where: str) -> list[Opening]:
 
 
 def _read_transitions(
-    chk: _Checker, raw: object, ids: set[str], states: Sequence[StateDef]
+    chk: Checker, raw: object, ids: set[str], states: Sequence[StateDef]
 ) -> list[TransitionDef]:
     if not isinstance(raw, list):
         chk.add("transitions", "expected [[transitions]] tables")
@@ -409,7 +308,7 @@ def _read_transitions(
 
 
 def _check_graph(
-    chk: _Checker, initial: str, states: Sequence[StateDef], transitions: Iterable[TransitionDef]
+    chk: Checker, initial: str, states: Sequence[StateDef], transitions: Iterable[TransitionDef]
 ) -> None:
     ids = {s.id for s in states}
     if not ids or initial not in ids:
