@@ -82,6 +82,12 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "bad_workflow_id.toml": ("workflow.id", "'Minimal-Workflow' is not a valid id"),
     "controls_not_boolean.toml": ("controls.suspend", "expected true or false"),
     "missing_title.toml": ("states[2] (approval).title", "missing"),
+    "language_missing_text.toml": ("states[2] (approval).title", 'no "fr" text'),
+    "language_not_declared.toml": (
+        "states[1] (drafting).title.de",
+        "'de' is not one of the workflow's languages (en, fr)",
+    ),
+    "language_bad_code.toml": ("workflow.languages", "'English' is not a language code"),
 }
 
 # With one `complete` per state, a cycle (or a dead end) also leaves every state before it without a

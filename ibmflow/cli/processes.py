@@ -60,13 +60,14 @@ def validate(
     from ibmflow.config import load_settings
     from ibmflow.definitions import validate_files, workflow_files
 
+    settings = load_settings(state(ctx).config)
     if not files:
-        folder = load_settings(state(ctx).config).workflows_dir
+        folder = settings.workflows_dir
         files = workflow_files(folder)
         if not files:
             err.print(f"no *.toml definitions in {folder}", highlight=False)
             raise typer.Exit(1)
-    problems = validate_files(files)
+    problems = validate_files(files, offered=settings.languages)
     if as_json:
         print_json(
             {

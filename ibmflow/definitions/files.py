@@ -3,12 +3,13 @@ same id and version), or every `*.toml` of a folder."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ibmflow.definitions.model import Definition
 from ibmflow.definitions.parse import parse_definition
 from ibmflow.errors import DefinitionError, Problem
+from ibmflow.i18n import PSEUDO
 
 
 def load_definition(path: Path) -> Definition:
@@ -20,8 +21,11 @@ def load_definition(path: Path) -> Definition:
     return parse_definition(text, str(path))
 
 
-def validate_files(paths: Iterable[Path]) -> list[Problem]:
-    """Every problem in the given definition files (empty when all are valid)."""
+def validate_files(paths: Iterable[Path], offered: Sequence[str] = ()) -> list[Problem]:
+    """Every problem in the given definition files (empty when all are valid).
+
+    `offered` is the deployment's languages (`process.languages`, without the pseudo-locale): a
+    workflow must declare each of them, so that no reader falls back to another language."""
     problems: list[Problem] = []
     seen: dict[tuple[str, int], str] = {}
     for path in paths:
@@ -30,6 +34,17 @@ def validate_files(paths: Iterable[Path]) -> list[Problem]:
         except DefinitionError as exc:
             problems.extend(exc.problems)
             continue
+        for lang in offered:
+            if lang != PSEUDO and lang not in definition.languages:
+                problems.append(
+                    Problem(
+                        str(path),
+                        "workflow.languages",
+                        f'no "{lang}": this deployment offers it (process.languages), so every '
+                        f"text needs a {lang!r} version; declare it and add them "
+                        f'(title.{lang} = "...")',
+                    )
+                )
         key = (definition.id, definition.version)
         if key in seen:
             problems.append(

@@ -1,15 +1,19 @@
 """Parse and validate a definition's TOML text: every problem collected at once, each naming the file,
-the place in it and what is wrong; the result is a frozen `Definition` with the hash of its source."""
+the place in it and what is wrong; the result is a frozen `Definition` with the hash of its source.
+
+A text shown to people (a title, a description, a request's instructions) is either a plain string,
+in the workflow's one language, or a table of the languages `[workflow] languages` declares
+(`title.en = "..."`, `title.fr = "..."`); each declared language must have its text."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from types import MappingProxyType
-from typing import Any
 
+from ibmflow.definitions.checker import Checker, read_languages
 from ibmflow.definitions.model import (
     Definition,
     GuardSpec,
@@ -18,12 +22,11 @@ from ibmflow.definitions.model import (
     StateDef,
     TransitionDef,
 )
-from ibmflow.errors import DefinitionError, Problem
+from ibmflow.errors import DefinitionError
 from ibmflow.guards import REGISTRY, check_guard_args
 from ibmflow.ladder import parse_chase
 from ibmflow.requestkinds import KINDS, OPENABLE
 
-ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 RESERVED_STATES = frozenset({"suspended"})
 OWNER_ROLES = frozenset(
     {"initiator", "chair", "coordinator", "iawg", "task_forces", "highest_authority"}
@@ -39,7 +42,7 @@ TRIGGERS = frozenset({"complete"})
 MAX_TARGET_DAYS = 3650
 
 _TOP_KEYS = {"workflow", "states", "transitions", "controls", "chase"}
-_WORKFLOW_KEYS = {"id", "version", "title", "description", "initial"}
+_WORKFLOW_KEYS = {"id", "version", "title", "description", "initial", "languages"}
 _STATE_KEYS = {
     "id",
     "title",
@@ -59,49 +62,6 @@ _TRANSITION_KEYS = {"trigger", "source", "dest"}
 _CONTROL_KEYS = {"return_to", "suspend"}
 
 
-class _Checker:
-    """Collects problems while reading one file."""
-
-    def __init__(self, filename: str) -> None:
-        self.filename = filename
-        self.problems: list[Problem] = []
-
-    def add(self, where: str, what: str) -> None:
-        self.problems.append(Problem(self.filename, where, what))
-
-    def table(self, value: object, where: str, allowed: set[str]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            self.add(where, f"expected a table, found {type(value).__name__}")
-            return {}
-        for key in sorted(set(value) - allowed):
-            self.add(
-                f"{where}.{key}" if where else key,
-                f"unknown key; allowed keys are {', '.join(sorted(allowed))}",
-            )
-        return value
-
-    def text(self, data: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
-        value = data.get(key)
-        if value is None:
-            if required:
-                self.add(f"{where}.{key}", "missing; add a non-empty text")
-            return ""
-        if not isinstance(value, str) or not value.strip():
-            self.add(f"{where}.{key}", f"expected a non-empty text, found {value!r}")
-            return ""
-        return value.strip()
-
-    def ident(self, data: Mapping[str, Any], key: str, where: str) -> str:
-        value = self.text(data, key, where)
-        if value and not ID_PATTERN.match(value):
-            self.add(
-                f"{where}.{key}",
-                f"{value!r} is not a valid id; use lower-case letters, digits "
-                "and underscores, starting with a letter",
-            )
-        return value
-
-
 def _line_of(message: str) -> str:
     match = re.search(r"at line (\d+)", message)
     return f"line {match.group(1)}" if match else "file"
@@ -109,7 +69,7 @@ def _line_of(message: str) -> str:
 
 def parse_definition(text: str, filename: str) -> Definition:
     """Parse and validate a definition's source text; raise DefinitionError with every problem."""
-    chk = _Checker(filename)
+    chk = Checker(filename)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -124,8 +84,9 @@ def parse_definition(text: str, filename: str) -> Definition:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         chk.add("workflow.version", f"expected a whole number of at least 1, found {version!r}")
         version = 0
-    title = chk.text(wf, "title", "workflow")
-    description = chk.text(wf, "description", "workflow", required=False)
+    chk.languages = read_languages(chk, wf.get("languages"))
+    title = chk.localized(wf, "title", "workflow")
+    description = chk.localized(wf, "description", "workflow", required=False)
     initial = chk.ident(wf, "initial", "workflow")
 
     states = _read_states(chk, doc.get("states", []))
@@ -144,8 +105,8 @@ def parse_definition(text: str, filename: str) -> Definition:
     return Definition(
         id=wf_id,
         version=version,
-        title=title,
-        description=description,
+        title_text=title,
+        description_text=description,
         initial=initial,
         states=tuple(states),
         transitions=tuple(transitions),
@@ -155,10 +116,11 @@ def parse_definition(text: str, filename: str) -> Definition:
         source_text=text,
         filename=filename,
         chase=chase,
+        languages=chk.languages,
     )
 
 
-def _read_states(chk: _Checker, raw_states: object) -> list[StateDef]:
+def _read_states(chk: Checker, raw_states: object) -> list[StateDef]:
     if not isinstance(raw_states, list) or not raw_states:
         chk.add("states", "expected at least one [[states]] table")
         return []
@@ -207,8 +169,8 @@ def _read_states(chk: _Checker, raw_states: object) -> list[StateDef]:
         states.append(
             StateDef(
                 id=sid,
-                title=chk.text(data, "title", where),
-                description=chk.text(data, "description", where, required=not final),
+                title_text=chk.localized(data, "title", where),
+                description_text=chk.localized(data, "description", where, required=not final),
                 owner=owner if isinstance(owner, str) else "coordinator",
                 target_days=target,
                 guards=tuple(guards),
@@ -220,7 +182,7 @@ def _read_states(chk: _Checker, raw_states: object) -> list[StateDef]:
     return states
 
 
-def _read_guards(chk: _Checker, raw: object, where: str) -> list[GuardSpec]:
+def _read_guards(chk: Checker, raw: object, where: str) -> list[GuardSpec]:
     if not isinstance(raw, list):
         chk.add(f"{where}.guards", 'expected a list of guards like [{ name = "..." }]')
         return []
@@ -246,7 +208,7 @@ def _read_guards(chk: _Checker, raw: object, where: str) -> list[GuardSpec]:
     return guards
 
 
-def _read_notify(chk: _Checker, raw: object, where: str) -> list[Notification]:
+def _read_notify(chk: Checker, raw: object, where: str) -> list[Notification]:
     if not isinstance(raw, list):
         chk.add(f"{where}.notify", "expected a list of notifications")
         return []
@@ -278,7 +240,7 @@ def _read_notify(chk: _Checker, raw: object, where: str) -> list[Notification]:
     return out
 
 
-def _read_opens(chk: _Checker, raw: object, where: str) -> list[Opening]:
+def _read_opens(chk: Checker, raw: object, where: str) -> list[Opening]:
     if not isinstance(raw, list):
         chk.add(f"{where}.opens", 'expected a list of requests like [{ kind = "..." }]')
         return []
@@ -288,7 +250,7 @@ def _read_opens(chk: _Checker, raw: object, where: str) -> list[Opening]:
         data = chk.table(item, owhere, _OPENS_KEYS)
         kind, scope = data.get("kind"), data.get("scope", "involved")
         due = data.get("due_days", 10)
-        instructions = data.get("instructions", "")
+        instructions = chk.localized(data, "instructions", owhere, required=False)
         if not isinstance(kind, str) or kind not in OPENABLE:
             chk.add(
                 f"{owhere}.kind",
@@ -303,19 +265,14 @@ def _read_opens(chk: _Checker, raw: object, where: str) -> list[Opening]:
                 f"bad duration {due!r}; expected a whole number of working days from 1 to 365",
             )
             due = 10
-        if not isinstance(instructions, str):
-            chk.add(f"{owhere}.instructions", "expected a text")
-            instructions = ""
         out.append(
-            Opening(
-                kind=str(kind), scope=str(scope), due_days=due, instructions=instructions.strip()
-            )
+            Opening(kind=str(kind), scope=str(scope), due_days=due, instructions_text=instructions)
         )
     return out
 
 
 def _read_transitions(
-    chk: _Checker, raw: object, ids: set[str], states: Sequence[StateDef]
+    chk: Checker, raw: object, ids: set[str], states: Sequence[StateDef]
 ) -> list[TransitionDef]:
     if not isinstance(raw, list):
         chk.add("transitions", "expected [[transitions]] tables")
@@ -351,7 +308,7 @@ def _read_transitions(
 
 
 def _check_graph(
-    chk: _Checker, initial: str, states: Sequence[StateDef], transitions: Iterable[TransitionDef]
+    chk: Checker, initial: str, states: Sequence[StateDef], transitions: Iterable[TransitionDef]
 ) -> None:
     ids = {s.id for s in states}
     if not ids or initial not in ids:

@@ -80,7 +80,8 @@ def _open(
             kind=opening.kind,
             actor=actor,
             scope=opening.scope,
-            instructions=opening.instructions,
+            # stored in the workflow's first language; shown in the reader's (`instructions`)
+            instructions=opening.instructions_text.first,
             due_days=opening.due_days,
             also_covered=covered,
         )

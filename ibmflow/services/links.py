@@ -11,6 +11,7 @@ from typing import Any
 from ibmflow.errors import LinkRefused, NotAnswerer
 from ibmflow.requestkinds import KINDS
 from ibmflow.services import intake, mailings
+from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.services.documents import Upload
 from ibmflow.services.requests import FINISHED, token_hash
@@ -124,7 +125,9 @@ def view_link(ctx: Context, token: str) -> LinkView:
             kind=request.kind,
             kind_label=spec.label,
             step_title=mailings.step_title(ctx, tx, process, request.step),
-            instructions=request.instructions,
+            instructions=definition_for(ctx, tx.session, process).instructions(
+                request.step, request.kind, request.instructions
+            ),
             due_local=mailings.local_time(process, request.due_at),
             fields=spec.fields,
             text_required=spec.text_required,

@@ -14,6 +14,7 @@ from typing import Any
 
 from ibmflow.requestkinds import KINDS
 from ibmflow.services import mailings, outbox
+from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import outbox as outbox_queries
@@ -53,6 +54,9 @@ def mail_request(
     A reminder passes its own `template` and `extra` context, and the request's thread.
     """
     definition_title = mailings.step_title(ctx, tx, process, request.step)
+    instructions = definition_for(ctx, tx.session, process).instructions(
+        request.step, request.kind, request.instructions
+    )
     decision = tx.session.get(DecisionRow, request.decision_id) if request.decision_id else None
     expires = (request.due_at or now) + timedelta(days=ctx.settings.mail_token_grace_days)
     kind = template or KINDS[request.kind].template
@@ -83,7 +87,7 @@ def mail_request(
                 "id": request.id,
                 "kind": request.kind,
                 "kind_label": KINDS[request.kind].label,
-                "instructions": request.instructions,
+                "instructions": instructions,
                 "due_local": mailings.local_time(process, request.due_at),
             },
             "step": {"id": request.step, "title": definition_title},
