@@ -205,9 +205,7 @@ def test_request_kind_labels_are_french_where_shown_and_english_as_data() -> Non
         assert label("self_assessment") == "auto-évaluation"
         assert KINDS["activity_inventory"].label == "inventaire des activités en cours et prévues"
         assert KINDS["vote"].who_answers == "son membre du GTI ou le représentant qu’il a désigné"
-        assert KINDS["self_assessment"].fields[0].label == (
-            "Cadre juridique et réglementaire"
-        )
+        assert KINDS["self_assessment"].fields[0].label == ("Cadre juridique et réglementaire")
         _fields, _text, problems = check_answer("consultation_comments", {}, None)
         assert problems == [
             f"Vos observations{NBSP}: veuillez les rédiger, ou écrire «{NBSP}pas d’observations"
