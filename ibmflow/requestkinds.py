@@ -164,37 +164,44 @@ def label(kind: str) -> str:
 
 def check_fields(kind: str, raw: Mapping[str, str]) -> tuple[dict[str, str | int], list[str]]:
     """Validate an answer's structured fields: the clean values, and every problem as a sentence."""
+    clean, problems = _check_fields(kind, raw)
+    return clean, list(problems.values())
+
+
+def field_problems(kind: str, raw: Mapping[str, str]) -> dict[str, str]:
+    """The problem of each field at fault, by field name (a form shows it beside its field: the
+    sentence begins with the field's label, punctuated as the reader's language does)."""
+    return _check_fields(kind, raw)[1]
+
+
+def _check_fields(kind: str, raw: Mapping[str, str]) -> tuple[dict[str, str | int], dict[str, str]]:
     spec = KINDS[kind]
     clean: dict[str, str | int] = {}
-    problems: list[str] = []
+    problems: dict[str, str] = {}
     for item in spec.fields:
         value = (raw.get(item.name) or "").strip()
         if item.kind == "choice" and value.lower() not in item.choices:
             if value or item.required:
-                problems.append(
-                    _(
-                        "%(field)s: choose %(first)s or %(second)s.",
-                        field=item.label,
-                        first=item.choices[0],
-                        second=item.choices[-1],
-                    )
+                problems[item.name] = _(
+                    "%(field)s: choose %(first)s or %(second)s.",
+                    field=item.label,
+                    first=item.choices[0],
+                    second=item.choices[-1],
                 )
             continue
         if not value:
             if item.required:
-                problems.append(_("%(field)s: please fill this in.", field=item.label))
+                problems[item.name] = _("%(field)s: please fill this in.", field=item.label)
             continue
         if item.kind == "choice":
             clean[item.name] = value.lower()
         elif item.kind == "score":
             if not value.isdigit() or not item.low <= int(value) <= item.high:
-                problems.append(
-                    _(
-                        "%(field)s: give a score from %(low)s to %(high)s.",
-                        field=item.label,
-                        low=item.low,
-                        high=item.high,
-                    )
+                problems[item.name] = _(
+                    "%(field)s: give a score from %(low)s to %(high)s.",
+                    field=item.label,
+                    low=item.low,
+                    high=item.high,
                 )
                 continue
             clean[item.name] = int(value)

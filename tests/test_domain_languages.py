@@ -39,7 +39,7 @@ from ibmflow.facts import DECISION_SUBJECTS, DOCUMENT_KINDS, Chapter, Facts, Tas
 from ibmflow.guards import REGISTRY
 from ibmflow.remedies import remedies
 from ibmflow.reports import DeadlineReport
-from ibmflow.requestkinds import KINDS, LABELS, check_answer, label
+from ibmflow.requestkinds import KINDS, LABELS, check_answer, field_problems, label
 from ibmflow.services import accounts
 from ibmflow.services.context import Context
 from ibmflow.services.reports import deadline_report
@@ -332,3 +332,14 @@ def test_the_api_refuses_in_the_readers_language(site: Site) -> None:
     english = api.post(f"/api/processes/{MINE}/requests", json={"kind": "gossip"})
     assert english.json()["message"].startswith("unknown request kind 'gossip'; one of ")
     assert isinstance(api, httpx.Client)
+
+
+def test_each_field_problem_is_found_by_its_field_in_french() -> None:
+    """A form shows a problem beside its field: found by name, whatever the punctuation."""
+    with i18n.using("fr"):
+        found = field_problems("self_assessment", {"legal_framework": "9"})
+    assert found["legal_framework"] == (
+        f"Cadre juridique et réglementaire{NBSP}: donnez une note de 1 à 5."
+    )
+    assert found["procedures"] == f"Procédures{NBSP}: veuillez remplir ce champ."
+    assert len(found) == 6

@@ -133,6 +133,8 @@ def _close(
         pending.status, pending.closed_reason = "closed", f"decision {outcome}"
         tx.session.add(pending)
     decision = next(d for d in facts.decisions if d.id == row.id)
+    with i18n.using(None):  # the mail goes to many readers: its lines as recorded, in English
+        votes = [describe_vote(facts, decision, c) for c in facts.permanent_codes()]
     to = mailings.addresses_for_roles(
         tx, process, ["coordinator", "chair", "iawg_members", "representatives"]
     )
@@ -144,7 +146,7 @@ def _close(
         to,
         {
             "decision": {"id": row.id, "title": row.title, "outcome": outcome},
-            "votes": [describe_vote(facts, decision, c) for c in facts.permanent_codes()],
+            "votes": votes,
             "objections": [f"{facts.short_name(c)}: {r}" for c, r in objections],
         },
         now,

@@ -288,7 +288,7 @@ def _tell_addressees(
         },
         "request": {
             "id": request.id,
-            "kind_label": KINDS[request.kind].label,
+            "kind_label": KINDS[request.kind].source_label,
             "due_local": local_time(process, request.due_at),
             "previous_due_local": local_time(process, old),
         },

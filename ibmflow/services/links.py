@@ -178,6 +178,6 @@ def answer_by_link(
             return intake.receive(ctx, tx, process, request, answer, now).request_id
         except NotAnswerer as exc:
             raise LinkRefused(
-                _("This link no longer lets you answer: %(message)s", message=exc.message),
+                _("This link no longer lets you answer: %(why)s", why=exc.message),
                 reason="closed",
             ) from None
