@@ -11,7 +11,7 @@ from typing import Any
 from ibmflow.calendar import WorkCalendar
 from ibmflow.engine import SUSPENDED
 from ibmflow.errors import InvalidCommand, NotFound
-from ibmflow.i18n import _
+from ibmflow.i18n import _, format_date
 from ibmflow.ladder import REQUEST_SUBJECT, STEP_SUBJECT, Ladder, rungs_after_move
 from ibmflow.requestkinds import KINDS
 from ibmflow.services.common import definition_for, iso, on_process
@@ -199,7 +199,7 @@ def _new_due(
             _(
                 "%(to)s is not a working day for %(label)s (a weekend day or a public "
                 "holiday); choose a working day such as %(suggested)s.",
-                to=format(to, "%A %d %B %Y"),
+                to=format_date(to, form="full"),
                 label=label,
                 suggested=cal.next_working(to).isoformat(),
             )

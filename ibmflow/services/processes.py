@@ -323,7 +323,7 @@ def status(ctx: Context, key: str) -> ProcessStatus:
             timezone=process.timezone,
             workflow=WorkflowRef(id=process.workflow_id, version=process.workflow_version),
             state=process.state,
-            state_title="Suspended"
+            state_title=_("Suspended")
             if process.state == SUSPENDED
             else definition.state(process.state).title,
             suspended_from=process.suspended_from,

@@ -188,7 +188,7 @@ def _figures(
         country=process.country,
         timezone=process.timezone,
         state=process.state,
-        state_title="Suspended" if state is None else state.title,
+        state_title=_("Suspended") if state is None else state.title,
         started_at=process.created_at,
         suspended_from=process.suspended_from if suspended else None,
         finished=state is not None and state.final,
