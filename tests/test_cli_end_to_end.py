@@ -108,7 +108,7 @@ def test_a_process_goes_from_start_to_adopted_through_the_cli(cli: Cli, tmp_path
     _refused(
         cli,
         "MA-1",
-        "The implementing body has 0 task force(s)",
+        "The implementing body has 0 task forces",
         "No Terms of Reference is attached yet.",
     )
     cli("taskforce", "add", "MA-1", "Situation analysis", "--lead", "MOI_BORDER_GUARD")
