@@ -8,8 +8,21 @@ from datetime import date
 
 from ibmflow.errors import InvalidCommand
 from ibmflow.facts import Decision, Facts, Nomination, Person
+from ibmflow.i18n import _, pgettext
 
 OPEN, ADOPTED, REJECTED, WITHDRAWN = "open", "adopted", "rejected", "withdrawn"
+
+
+def outcome_label(outcome: str) -> str:
+    """A decision's outcome in the reader's language ("adopted", "adoptée"; in English the code
+    itself); an unknown code as it is."""
+    labels = {
+        OPEN: pgettext("decision outcome", "open"),
+        ADOPTED: pgettext("decision outcome", "adopted"),
+        REJECTED: pgettext("decision outcome", "rejected"),
+        WITHDRAWN: pgettext("decision outcome", "withdrawn"),
+    }
+    return labels.get(outcome, outcome)
 
 
 @dataclass(frozen=True)
@@ -68,25 +81,39 @@ def ballot_for(
     permanent = facts.permanent_codes()
     if institution not in permanent:
         raise InvalidCommand(
-            f"{facts.short_name(institution)} is not a permanent member of the IAWG, so it does not "
-            f"vote; only {', '.join(facts.short_name(c) for c in permanent)} vote."
+            _(
+                "%(institution)s is not a permanent member of the IAWG, so it does not vote; only "
+                "%(voters)s vote.",
+                institution=facts.short_name(institution),
+                voters=", ".join(facts.short_name(c) for c in permanent),
+            )
         )
     current = tally(decision, permanent)
     if current.outcome != OPEN:
         raise InvalidCommand(
-            f"decision #{decision.id} is already {current.outcome}; "
-            "open a revised motion to vote again."
+            _(
+                "decision #%(id)s is already %(outcome)s; open a revised motion to vote again.",
+                id=decision.id,
+                outcome=outcome_label(current.outcome),
+            )
         )
     if any(v.institution == institution for v in decision.votes):
         raise InvalidCommand(
-            f"{facts.short_name(institution)} has already voted on decision "
-            f"#{decision.id}; one vote per permanent institution."
+            _(
+                "%(institution)s has already voted on decision #%(id)s; one vote per permanent "
+                "institution.",
+                institution=facts.short_name(institution),
+                id=decision.id,
+            )
         )
     member = facts.iawg_members.get(institution)
     if member is None:
         raise InvalidCommand(
-            f"{facts.short_name(institution)} has no IAWG member yet; record the "
-            "member (roster import or `ibmflow person add --role iawg_member`)."
+            _(
+                "%(institution)s has no IAWG member yet; record the member (roster import or "
+                "`ibmflow person add --role iawg_member`).",
+                institution=facts.short_name(institution),
+            )
         )
     if voter.email == member.email:
         return Ballot(institution=institution, voter=voter, represented=None)
@@ -100,28 +127,51 @@ def ballot_for(
             return Ballot(institution=institution, voter=voter, represented=member)
     if deputy_for:
         raise InvalidCommand(
-            f"{voter.email} is a deputy of {', '.join(deputy_for)}: deputies answer requests but "
-            f"do not vote. The vote of {facts.short_name(institution)} is cast by its IAWG member "
-            f"({member.name}) or the representative they nominate (`ibmflow nominate`)."
+            _(
+                "%(email)s is a deputy of %(names)s: deputies answer requests but do not vote. "
+                "The vote of %(institution)s is cast by its IAWG member (%(member)s) or the "
+                "representative they nominate (`ibmflow nominate`).",
+                email=voter.email,
+                names=", ".join(deputy_for),
+                institution=facts.short_name(institution),
+                member=member.name,
+            )
         )
     raise InvalidCommand(
-        f"{voter.name} <{voter.email}> is neither the IAWG member for "
-        f"{facts.short_name(institution)} ({member.name}) nor their representative for decision "
-        f"#{decision.id}; the member can nominate them with `ibmflow nominate`."
+        _(
+            "%(name)s <%(email)s> is neither the IAWG member for %(institution)s (%(member)s) nor "
+            "their representative for decision #%(id)s; the member can nominate them with "
+            "`ibmflow nominate`.",
+            name=voter.name,
+            email=voter.email,
+            institution=facts.short_name(institution),
+            member=member.name,
+            id=decision.id,
+        )
     )
 
 
 def describe_vote(facts: Facts, decision: Decision, institution: str) -> str:
-    """The decision record's line for one institution's vote, naming who represented whom."""
+    """The decision record's line for one institution's vote, naming who represented whom, in the
+    reader's language (the audit log records it in English: call it outside `i18n.using`)."""
     for vote in decision.votes:
         if vote.institution != institution:
             continue
-        verdict = "approved" if vote.approve else f"objected ({vote.reason})"
+        verdict = _("approved") if vote.approve else _("objected (%(reason)s)", reason=vote.reason)
         name = facts.short_name(institution)
         if vote.represented is not None:
-            return (
-                f"{vote.voter.name} voted for institution {name}, representing member "
-                f"{vote.represented.name}: {verdict}"
+            return _(
+                "%(voter)s voted for institution %(institution)s, representing member "
+                "%(member)s: %(verdict)s",
+                voter=vote.voter.name,
+                institution=name,
+                member=vote.represented.name,
+                verdict=verdict,
             )
-        return f"{vote.voter.name} voted for institution {name}: {verdict}"
-    return f"{facts.short_name(institution)}: no vote yet"
+        return _(
+            "%(voter)s voted for institution %(institution)s: %(verdict)s",
+            voter=vote.voter.name,
+            institution=name,
+            verdict=verdict,
+        )
+    return _("%(institution)s: no vote yet", institution=facts.short_name(institution))

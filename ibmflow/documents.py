@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ibmflow.errors import InvalidCommand, StorageFailed
+from ibmflow.i18n import _
 
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 INCOMING = ".incoming"
@@ -42,21 +43,29 @@ def safe_filename(name: str) -> str:
 def storage_failed(exc: OSError, where: Path) -> StorageFailed:
     """The error to show for a disk failure while storing a file under `where`."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        text = (
-            f"no space left on the disk of {where} (or its quota is used up): free space and "
-            "retry; nothing was recorded."
+        text = _(
+            "no space left on the disk of %(where)s (or its quota is used up): free space and "
+            "retry; nothing was recorded.",
+            where=where,
         )
     elif exc.errno == errno.EROFS:
-        text = f"{where} is on a read-only file system: make it writable and retry; nothing was recorded."
+        text = _(
+            "%(where)s is on a read-only file system: make it writable and retry; nothing was "
+            "recorded.",
+            where=where,
+        )
     elif exc.errno == errno.EFBIG:
-        text = (
-            f"the file is too large for the file system of {where}: send a smaller one, or raise "
-            "the limit; nothing was recorded."
+        text = _(
+            "the file is too large for the file system of %(where)s: send a smaller one, or raise "
+            "the limit; nothing was recorded.",
+            where=where,
         )
     else:
-        text = (
-            f"cannot store the file in {where}: {exc.strerror or exc}; check that it is a writable "
-            "folder and retry; nothing was recorded."
+        text = _(
+            "cannot store the file in %(where)s: %(error)s; check that it is a writable folder "
+            "and retry; nothing was recorded.",
+            where=where,
+            error=exc.strerror or exc,
         )
     return StorageFailed(text)
 
@@ -140,8 +149,12 @@ class DocumentStore:
         """Store content (idempotent) and return its digest and size."""
         if len(content) > MAX_DOCUMENT_BYTES:
             raise InvalidCommand(
-                f"the document is {len(content)} bytes; the limit is "
-                f"{MAX_DOCUMENT_BYTES} bytes. Split or compress it."
+                _(
+                    "the document is %(size)s bytes; the limit is %(limit)s "
+                    "bytes. Split or compress it.",
+                    size=len(content),
+                    limit=MAX_DOCUMENT_BYTES,
+                )
             )
         digest = hashlib.sha256(content).hexdigest()
         target = self.path_of(digest)
@@ -188,7 +201,13 @@ class DocumentStore:
         try:
             content = path.read_bytes()
         except OSError as exc:
-            raise InvalidCommand(f"cannot read {path}: {exc.strerror}; check the path.") from None
+            raise InvalidCommand(
+                _(
+                    "cannot read %(path)s: %(strerror)s; check the path.",
+                    path=path,
+                    strerror=exc.strerror,
+                )
+            ) from None
         return self.put(content)
 
     def read(self, sha256: str) -> bytes:
@@ -196,6 +215,9 @@ class DocumentStore:
         content = self.path_of(sha256).read_bytes()
         if hashlib.sha256(content).hexdigest() != sha256:
             raise InvalidCommand(
-                f"stored document {sha256} is corrupted on disk; restore it from a backup."
+                _(
+                    "stored document %(sha256)s is corrupted on disk; restore it from a backup.",
+                    sha256=sha256,
+                )
             )
         return content

@@ -16,6 +16,7 @@ from ibmflow.definitions import Definition
 from ibmflow.errors import InvalidCommand, TransitionRefused
 from ibmflow.facts import Facts
 from ibmflow.guards import evaluate
+from ibmflow.i18n import _, ngettext
 
 SUSPENDED = "suspended"
 REASON_REQUIRED = frozenset({"return_to", "suspend", "resume"})
@@ -110,32 +111,52 @@ class Engine:
         known = {s.id for s in self.definition.states} | {SUSPENDED}
         if state not in known:
             raise InvalidCommand(
-                f"the process is in state {state!r}, which {self.definition.id} "
-                f"v{self.definition.version} does not declare; states: {', '.join(sorted(known))}.",
+                _(
+                    "the process is in state %(state)r, which %(id)s v%(version)s does not "
+                    "declare; states: %(states)s.",
+                    state=state,
+                    id=self.definition.id,
+                    version=self.definition.version,
+                    states=", ".join(sorted(known)),
+                ),
                 **where,
             )
         if trigger in REASON_REQUIRED and not (reason and reason.strip()):
-            raise InvalidCommand(f"{trigger} needs a reason; give one with --reason.", **where)
+            raise InvalidCommand(
+                _("%(trigger)s needs a reason; give one with --reason.", trigger=trigger), **where
+            )
         if trigger not in self.triggers(state):
             raise TransitionRefused(
-                f"{trigger!r} is not possible from {self._label(state)}; possible: "
-                f"{', '.join(self.triggers(state)) or 'nothing (the process is finished)'}.",
+                _(
+                    "%(trigger)r is not possible from %(where)s; possible: %(possible)s.",
+                    trigger=trigger,
+                    where=self._label(state),
+                    possible=", ".join(self.triggers(state))
+                    or _("nothing (the process is finished)"),
+                ),
                 [],
                 **where,
             )
         if trigger == "resume":
             if target is not None and target != suspended_from:
                 raise InvalidCommand(
-                    f"a suspended process resumes at the step it was suspended in "
-                    f"({suspended_from!r}), not at {target!r}; return to an earlier step after "
-                    "resuming if needed.",
+                    _(
+                        "a suspended process resumes at the step it was suspended in "
+                        "(%(suspended_from)r), not at %(target)r; return to an earlier step "
+                        "after resuming if needed.",
+                        suspended_from=suspended_from,
+                        target=target,
+                    ),
                     **where,
                 )
             target = suspended_from
         if target is not None and target not in {s.id for s in self.definition.states}:
             raise InvalidCommand(
-                f"unknown step {target!r}; steps are "
-                f"{', '.join(s.id for s in self.definition.steps)}.",
+                _(
+                    "unknown step %(target)r; steps are %(steps)s.",
+                    target=target,
+                    steps=", ".join(s.id for s in self.definition.steps),
+                ),
                 **where,
             )
         model = ProcessModel(self, facts)
@@ -149,23 +170,38 @@ class Engine:
         if not moved:
             if trigger == "complete":
                 raise TransitionRefused(
-                    f"{self._label(state)} cannot be completed yet: "
-                    f"{len(model.blockers)} condition(s) unmet.",
+                    ngettext(
+                        "%(where)s cannot be completed yet: %(num)s condition unmet.",
+                        "%(where)s cannot be completed yet: %(num)s conditions unmet.",
+                        len(model.blockers),
+                        where=self._label(state),
+                    ),
                     model.blockers,
                     **where,
                 )
-            raise TransitionRefused(
-                f"{trigger} to {target!r} is not possible from {self._label(state)}"
-                + ("; only earlier steps can be returned to." if trigger == "return_to" else "."),
-                [],
-                **where,
-            )
+            if trigger == "return_to":
+                message = _(
+                    "%(trigger)s to %(target)r is not possible from %(where)s; only earlier steps "
+                    "can be returned to.",
+                    trigger=trigger,
+                    target=target,
+                    where=self._label(state),
+                )
+            else:
+                message = _(
+                    "%(trigger)s to %(target)r is not possible from %(where)s.",
+                    trigger=trigger,
+                    target=target,
+                    where=self._label(state),
+                )
+            raise TransitionRefused(message, [], **where)
         return Outcome(trigger=trigger, before=state, after=model.state)
 
     def _label(self, state: str) -> str:
+        """The state as a refusal names it: "step 'X'", "a suspended process"."""
         if state == SUSPENDED:
-            return "a suspended process"
-        return f"step '{self.definition.state(state).title}'"
+            return _("a suspended process")
+        return _("step '%(title)s'", title=self.definition.state(state).title)
 
 
 _ENGINES: dict[tuple[str, int, str], Engine] = {}

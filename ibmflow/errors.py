@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ibmflow.i18n import ngettext
+
 
 class IbmflowError(Exception):
     """Base of every error ibmflow raises on purpose."""
@@ -69,24 +71,36 @@ class Problem:
 class ProblemsError(IbmflowError):
     """An error that carries every problem found, not just the first."""
 
-    heading = "problems found"
-
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{len(self.problems)} {self.heading}:\n{lines}")
+        super().__init__(f"{self.heading(len(self.problems))}\n{lines}")
+
+    def heading(self, n: int) -> str:
+        """The first line for `n` problems, in the reader's language (it ends with its colon)."""
+        return ngettext("%(num)s problem found:", "%(num)s problems found:", n)
 
 
 class DefinitionError(ProblemsError):
     """A workflow definition is invalid; `problems` lists every mistake found."""
 
-    heading = "problem(s) in the workflow definition"
+    def heading(self, n: int) -> str:
+        return ngettext(
+            "%(num)s problem in the workflow definition:",
+            "%(num)s problems in the workflow definition:",
+            n,
+        )
 
 
 class RosterError(ProblemsError):
     """A roster file is malformed; nothing was imported; `problems` lists every row at fault."""
 
-    heading = "problem(s) in the roster; nothing was imported"
+    def heading(self, n: int) -> str:
+        return ngettext(
+            "%(num)s problem in the roster; nothing was imported:",
+            "%(num)s problems in the roster; nothing was imported:",
+            n,
+        )
 
 
 class NotFound(IbmflowError):

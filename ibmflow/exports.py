@@ -1,4 +1,7 @@
-"""A deadline report as files for other tools (no I/O): CSV for spreadsheets, iCalendar for calendars."""
+"""A deadline report as files for other tools (no I/O): CSV for spreadsheets, iCalendar for calendars.
+
+The CSV's header and the calendar's texts are in the language in effect (`i18n.using`); English
+outside any `using` block. Data (keys, codes, names, times) is as recorded."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from datetime import timedelta
 
 import icalendar
 
+from ibmflow.i18n import _, format_date, format_datetime, ngettext, pgettext
 from ibmflow.reports import (
     OVERDUE,
     STEP,
@@ -18,6 +22,7 @@ from ibmflow.reports import (
     utc_text,
 )
 
+# The columns, in English (`csv_header()` gives them in the reader's language).
 CSV_HEADER = (
     "process",
     "kind",
@@ -44,11 +49,30 @@ def _cell(value: object) -> object:
     return "" if value is None else value
 
 
+def csv_header() -> tuple[str, ...]:
+    """The CSV's column names in the reader's language (`CSV_HEADER` in English)."""
+    return (
+        pgettext("CSV column", "process"),
+        pgettext("CSV column", "kind"),
+        pgettext("CSV column", "request_id"),
+        pgettext("CSV column", "step"),
+        pgettext("CSV column", "institution"),
+        pgettext("CSV column", "institution_name"),
+        pgettext("CSV column", "request_kind"),
+        pgettext("CSV column", "due_local"),
+        pgettext("CSV column", "due_utc"),
+        pgettext("CSV column", "timezone"),
+        pgettext("CSV column", "status"),
+        pgettext("CSV column", "working_days_overdue"),
+        pgettext("CSV column", "working_days_left"),
+    )
+
+
 def report_csv(report: DeadlineReport) -> str:
-    """One row per deadline the report lists (overdue, then falling due), under `CSV_HEADER`."""
+    """One row per deadline the report lists (overdue, then falling due), under `csv_header()`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
+    writer.writerow(csv_header())
     for process in report.processes:
         for d in process.deadlines:
             row = (
@@ -73,22 +97,33 @@ def report_csv(report: DeadlineReport) -> str:
 def summary(process: ProcessReport, d: Deadline) -> str:
     """A deadline in one line, naming the process, the step and the institution."""
     if d.kind == STEP:
-        return f"[{process.key}] Step due: {d.step_title}"
-    what = (d.request_label or "request").capitalize()
-    return f"[{process.key}] {what} due from {d.institution_name} ({d.step_title})"
+        return _("[%(key)s] Step due: %(step)s", key=process.key, step=d.step_title)
+    what = _(d.request_label) if d.request_label else _("request")
+    return _(
+        "[%(key)s] %(request)s due from %(institution)s (%(step)s)",
+        key=process.key,
+        request=what[:1].upper() + what[1:],
+        institution=d.institution_name,
+        step=d.step_title,
+    )
 
 
 def _description(process: ProcessReport, d: Deadline) -> str:
     lines = [
         f"{process.title} ({process.key})",
-        f"Step: {d.step_title}",
-        f"Due: {d.due_local:%A %d %B %Y, %H:%M} ({d.timezone})",
+        _("Step: %(step)s", step=d.step_title),
+        _("Due: %(when)s", when=format_datetime(d.due_at, d.timezone)),
     ]
     if d.institution_name:
-        lines.insert(2, f"Institution: {d.institution_name}")
+        lines.insert(2, _("Institution: %(institution)s", institution=d.institution_name))
     if d.status == OVERDUE:
         lines.append(
-            f"Overdue by {d.working_days_overdue} working day(s) on {process.today:%d %B %Y}."
+            ngettext(
+                "Overdue by %(num)s working day on %(day)s.",
+                "Overdue by %(num)s working days on %(day)s.",
+                d.working_days_overdue,
+                day=format_date(process.today),
+            )
         )
     return "\n".join(lines)
 
@@ -101,7 +136,7 @@ def report_ical(report: DeadlineReport, *, host: str = "ibmflow.invalid") -> byt
     calendar.add("prodid", "-//ibmflow//deadline report//EN")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", "ibmflow deadlines")
+    calendar.add("x-wr-calname", _("ibmflow deadlines"))
     for process in report.processes:
         for d in process.open_deadlines:
             event = icalendar.Event()

@@ -7,29 +7,32 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from ibmflow.i18n import N_
+
 PERMANENT, ASSOCIATED, OTHER = "permanent", "associated", "other"
 
-# Kinds of documents the guards and commands know about.
+# Kinds of documents the guards and commands know about (labels in English, marked with N_:
+# translate them where they are shown, `_(DOCUMENT_KINDS[kind])`).
 DOCUMENT_KINDS = {
-    "appointment_decision": "coordinator appointment decision",
-    "terms_of_reference": "Terms of Reference",
-    "objectives": "objectives document",
-    "consolidated_report": "consolidated situation analysis report",
-    "task_force_report": "task force report",
-    "chapter_draft": "chapter draft",
-    "assembled_draft": "assembled draft strategy",
-    "final_document": "final strategy document",
-    "adoption_act": "adoption act",
-    "other": "other document",
+    "appointment_decision": N_("coordinator appointment decision"),
+    "terms_of_reference": N_("Terms of Reference"),
+    "objectives": N_("objectives document"),
+    "consolidated_report": N_("consolidated situation analysis report"),
+    "task_force_report": N_("task force report"),
+    "chapter_draft": N_("chapter draft"),
+    "assembled_draft": N_("assembled draft strategy"),
+    "final_document": N_("final strategy document"),
+    "adoption_act": N_("adoption act"),
+    "other": N_("other document"),
 }
 
 # Subjects of IAWG decisions (motions).
 DECISION_SUBJECTS = {
-    "terms_of_reference": "the Terms of Reference",
-    "objectives": "the main objectives",
-    "consolidated_report": "the consolidated situation analysis report",
-    "submission_for_adoption": "submitting the final strategy for adoption",
-    "other": "another matter",
+    "terms_of_reference": N_("the Terms of Reference"),
+    "objectives": N_("the main objectives"),
+    "consolidated_report": N_("the consolidated situation analysis report"),
+    "submission_for_adoption": N_("submitting the final strategy for adoption"),
+    "other": N_("another matter"),
 }
 
 

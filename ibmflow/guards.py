@@ -18,6 +18,7 @@ from typing import Any
 
 from ibmflow.decisions import ADOPTED, OPEN, REJECTED, tally
 from ibmflow.facts import DECISION_SUBJECTS, DOCUMENT_KINDS, FACT_GROUPS, Facts
+from ibmflow.i18n import _, ngettext
 from ibmflow.requestkinds import LABELS
 
 SCOPES = ("permanent", "involved", "all")
@@ -135,12 +136,64 @@ def _names(facts: Facts, codes: Sequence[str]) -> str:
     return ", ".join(facts.short_name(c) for c in codes)
 
 
-def _count(n: int, total: int, what: str) -> str:
-    return f"{n} of {total} {what}"
+def _missing_focal_points(scope: str, n: int, total: int, names: str) -> str:
+    # One whole sentence per scope: "permanent" and "involved" agree with the noun in French.
+    if scope == "permanent":
+        return ngettext(
+            "%(num)s of %(total)s permanent institutions has no focal point: %(names)s.",
+            "%(num)s of %(total)s permanent institutions have no focal point: %(names)s.",
+            n,
+            total=total,
+            names=names,
+        )
+    if scope == "involved":
+        return ngettext(
+            "%(num)s of %(total)s involved institutions has no focal point: %(names)s.",
+            "%(num)s of %(total)s involved institutions have no focal point: %(names)s.",
+            n,
+            total=total,
+            names=names,
+        )
+    return ngettext(
+        "%(num)s of %(total)s institutions has no focal point: %(names)s.",
+        "%(num)s of %(total)s institutions have no focal point: %(names)s.",
+        n,
+        total=total,
+        names=names,
+    )
 
 
-def _institutions(scope: str) -> str:
-    return "institutions" if scope == "all" else f"{scope} institutions"
+def _not_answered(scope: str, n: int, total: int, request: str, names: str) -> str:
+    if scope == "permanent":
+        return ngettext(
+            "%(num)s of %(total)s permanent institutions has not answered the %(request)s "
+            "request: %(names)s.",
+            "%(num)s of %(total)s permanent institutions have not answered the %(request)s "
+            "request: %(names)s.",
+            n,
+            total=total,
+            request=request,
+            names=names,
+        )
+    if scope == "involved":
+        return ngettext(
+            "%(num)s of %(total)s involved institutions has not answered the %(request)s "
+            "request: %(names)s.",
+            "%(num)s of %(total)s involved institutions have not answered the %(request)s "
+            "request: %(names)s.",
+            n,
+            total=total,
+            request=request,
+            names=names,
+        )
+    return ngettext(
+        "%(num)s of %(total)s institutions has not answered the %(request)s request: %(names)s.",
+        "%(num)s of %(total)s institutions have not answered the %(request)s request: %(names)s.",
+        n,
+        total=total,
+        request=request,
+        names=names,
+    )
 
 
 @guard(
@@ -152,13 +205,17 @@ def coordinator_appointed(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     appt = facts.coordinator
     if appt is None:
         return [
-            "No national coordinator is recorded yet: record the appointment with the appointing "
-            "authority and the decision reference."
+            _(
+                "No national coordinator is recorded yet: record the appointment with the "
+                "appointing authority and the decision reference."
+            )
         ]
     if not appt.authority.strip() or not appt.reference.strip():
         return [
-            "The coordinator's appointment lacks the appointing authority or the decision "
-            "reference."
+            _(
+                "The coordinator's appointment lacks the appointing authority or the decision "
+                "reference."
+            )
         ]
     return []
 
@@ -175,10 +232,7 @@ def focal_points_named(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     missing = [i.code for i in institutions if not facts.focal_points.get(i.code)]
     if not missing:
         return []
-    return [
-        f"{_count(len(missing), len(institutions), _institutions(scope))} have no focal "
-        f"point: {_names(facts, missing)}."
-    ]
+    return [_missing_focal_points(scope, len(missing), len(institutions), _names(facts, missing))]
 
 
 @guard(
@@ -206,8 +260,15 @@ def focal_points_acknowledged(facts: Facts, args: Mapping[str, Any]) -> list[str
         return []
     who = ", ".join(f"{p.name} ({facts.short_name(code)})" for code, p in pending)
     return [
-        f"{_count(len(pending), len(people), 'focal points')} have not acknowledged the "
-        f"contact request: {who}."
+        ngettext(
+            "%(num)s of %(total)s focal points has not acknowledged the contact request: "
+            "%(names)s.",
+            "%(num)s of %(total)s focal points have not acknowledged the contact request: "
+            "%(names)s.",
+            len(pending),
+            total=len(people),
+            names=who,
+        )
     ]
 
 
@@ -222,8 +283,13 @@ def iawg_members_named(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     if not missing:
         return []
     return [
-        f"{_count(len(missing), len(permanent), 'permanent institutions')} have no IAWG "
-        f"member: {_names(facts, missing)}."
+        ngettext(
+            "%(num)s of %(total)s permanent institutions has no IAWG member: %(names)s.",
+            "%(num)s of %(total)s permanent institutions have no IAWG member: %(names)s.",
+            len(missing),
+            total=len(permanent),
+            names=_names(facts, missing),
+        )
     ]
 
 
@@ -238,8 +304,12 @@ def task_forces_named(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     if len(facts.task_forces) >= minimum:
         return []
     return [
-        f"The implementing body has {len(facts.task_forces)} task force(s); name at least "
-        f"{minimum}."
+        ngettext(
+            "The implementing body has %(num)s task force; name at least %(minimum)s.",
+            "The implementing body has %(num)s task forces; name at least %(minimum)s.",
+            len(facts.task_forces),
+            minimum=minimum,
+        )
     ]
 
 
@@ -253,7 +323,7 @@ def document_attached(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     kind = args["kind"]
     if any(d.kind == kind for d in facts.documents):
         return []
-    return [f"No {DOCUMENT_KINDS[kind]} is attached yet."]
+    return [_("No %(kind)s is attached yet.", kind=_(DOCUMENT_KINDS[kind]))]
 
 
 @guard(
@@ -264,25 +334,43 @@ def document_attached(facts: Facts, args: Mapping[str, Any]) -> list[str]:
 )
 def decision_adopted(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     subject = args["subject"]
-    label = DECISION_SUBJECTS[subject]
+    label = _(DECISION_SUBJECTS[subject])
     decision = facts.latest_decision(subject)
     if decision is None:
-        return [f"The IAWG has not decided on {label}: open a decision and collect the votes."]
+        return [
+            _(
+                "The IAWG has not decided on %(subject)s: open a decision and collect the votes.",
+                subject=label,
+            )
+        ]
     result = tally(decision, facts.permanent_codes())
     if result.outcome == ADOPTED:
         return []
     if result.outcome == REJECTED:
         objections = "; ".join(f"{facts.short_name(c)}: {r}" for c, r in result.objections)
         return [
-            f"The IAWG decision #{decision.id} on {label} was rejected ({objections}); "
-            "open a revised motion."
+            _(
+                "The IAWG decision #%(id)s on %(subject)s was rejected (%(objections)s); open a "
+                "revised motion.",
+                id=decision.id,
+                subject=label,
+                objections=objections,
+            )
         ]
     assert result.outcome == OPEN
     total = len(facts.permanent_codes())
     return [
-        f"The IAWG decision #{decision.id} on {label} awaits "
-        f"{_count(len(result.missing), total, 'permanent institutions')}: "
-        f"{_names(facts, result.missing)}."
+        ngettext(
+            "The IAWG decision #%(id)s on %(subject)s awaits %(num)s of %(total)s permanent "
+            "institutions: %(names)s.",
+            "The IAWG decision #%(id)s on %(subject)s awaits %(num)s of %(total)s permanent "
+            "institutions: %(names)s.",
+            len(result.missing),
+            id=decision.id,
+            subject=label,
+            total=total,
+            names=_names(facts, result.missing),
+        )
     ]
 
 
@@ -306,8 +394,13 @@ def requests_answered(facts: Facts, args: Mapping[str, Any]) -> list[str]:
         missing = [i.code for i in institutions if i.code not in done]
         if missing:
             out.append(
-                f"{_count(len(missing), len(institutions), _institutions(scope))} have "
-                f"not answered the {LABELS[kind]} request: {_names(facts, missing)}."
+                _not_answered(
+                    scope,
+                    len(missing),
+                    len(institutions),
+                    _(LABELS[kind]),
+                    _names(facts, missing),
+                )
             )
     return out
 
@@ -320,19 +413,29 @@ def requests_answered(facts: Facts, args: Mapping[str, Any]) -> list[str]:
 )
 def chapters_drafted(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     if not facts.chapters:
-        return ["No strategy chapters are defined yet: add the chapters and their leads."]
+        return [_("No strategy chapters are defined yet: add the chapters and their leads.")]
     out = []
     no_lead = [c.title for c in facts.chapters if not c.lead]
     if no_lead:
         out.append(
-            f"{_count(len(no_lead), len(facts.chapters), 'chapters')} have no lead: "
-            f"{', '.join(no_lead)}."
+            ngettext(
+                "%(num)s of %(total)s chapters has no lead: %(names)s.",
+                "%(num)s of %(total)s chapters have no lead: %(names)s.",
+                len(no_lead),
+                total=len(facts.chapters),
+                names=", ".join(no_lead),
+            )
         )
     no_draft = [c.title for c in facts.chapters if c.draft_document_id is None]
     if no_draft:
         out.append(
-            f"{_count(len(no_draft), len(facts.chapters), 'chapters')} have no submitted "
-            f"draft: {', '.join(no_draft)}."
+            ngettext(
+                "%(num)s of %(total)s chapters has no submitted draft: %(names)s.",
+                "%(num)s of %(total)s chapters have no submitted draft: %(names)s.",
+                len(no_draft),
+                total=len(facts.chapters),
+                names=", ".join(no_draft),
+            )
         )
     return out
 
@@ -352,8 +455,10 @@ def consultation_closed(facts: Facts, args: Mapping[str, Any]) -> list[str]:
         return []
     return [
         *unanswered,
-        "Or, once the consultation deadline has passed, close the round with the "
-        "list of non-respondents.",
+        _(
+            "Or, once the consultation deadline has passed, close the round with the list of "
+            "non-respondents."
+        ),
     ]
 
 
@@ -366,8 +471,10 @@ def consultation_closed(facts: Facts, args: Mapping[str, Any]) -> list[str]:
 def adoption_recorded(facts: Facts, args: Mapping[str, Any]) -> list[str]:
     if facts.adoption is None:
         return [
-            "The adoption of the strategy is not recorded yet: record the adopting authority, "
-            "the decision reference and the date."
+            _(
+                "The adoption of the strategy is not recorded yet: record the adopting "
+                "authority, the decision reference and the date."
+            )
         ]
     return []
 

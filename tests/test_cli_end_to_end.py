@@ -108,7 +108,7 @@ def test_a_process_goes_from_start_to_adopted_through_the_cli(cli: Cli, tmp_path
     _refused(
         cli,
         "MA-1",
-        "The implementing body has 0 task force(s)",
+        "The implementing body has 0 task forces",
         "No Terms of Reference is attached yet.",
     )
     cli("taskforce", "add", "MA-1", "Situation analysis", "--lead", "MOI_BORDER_GUARD")
@@ -208,14 +208,14 @@ def test_a_process_goes_from_start_to_adopted_through_the_cli(cli: Cli, tmp_path
     _refused(
         cli,
         "MA-1",
-        "1 of 2 chapters have no lead: Customs.",
+        "1 of 2 chapters has no lead: Customs.",
         "2 of 2 chapters have no submitted draft: Border checks, Customs.",
     )
     cli("chapter", "submit", "MA-1", "Border checks", _doc(tmp_path, "ch1.docx"))
     cli("chapter", "add", "MA-1", "Customs", expect=1)
     _, _, err = cli("consultation", "close", "MA-1", "--reason", "too early", expect=1)
     assert "belongs to step consultation" in err
-    _refused(cli, "MA-1", "1 of 2 chapters have no lead: Customs.")
+    _refused(cli, "MA-1", "1 of 2 chapters has no lead: Customs.")
 
     # A return to an earlier step needs a reason and re-enters it; the process then comes back.
     cli("return", "MA-1", "objectives", "--reason", "", expect=1)
@@ -231,7 +231,7 @@ def test_a_process_goes_from_start_to_adopted_through_the_cli(cli: Cli, tmp_path
 
     # Chapters: the lead-less one gets its lead and both get drafts; then 7 to 9.
     cli("chapter", "lead", "MA-1", "Customs", "--lead", "MOF_CUSTOMS")
-    _refused(cli, "MA-1", "1 of 2 chapters have no submitted draft: Customs.")
+    _refused(cli, "MA-1", "1 of 2 chapters has no submitted draft: Customs.")
     cli("chapter", "submit", "MA-1", "Customs", _doc(tmp_path, "ch2.docx"))
     cli("attach", "MA-1", _doc(tmp_path, "draft.pdf"), "--kind", "assembled_draft")
     _advance(cli, "MA-1", "consultation")

@@ -61,14 +61,14 @@ def test_complete_with_unmet_guards_is_refused_with_every_blocker() -> None:
     assert exc.value.blockers == (
         "6 of 6 permanent institutions have no IAWG member: Chair, Visa regimes, Border Guard, "
         "Customs Directorate, Veterinary Inspection, Phytosanitary Inspection.",
-        "The implementing body has 0 task force(s); name at least 1.",
+        "The implementing body has 0 task forces; name at least 1.",
         "No Terms of Reference is attached yet.",
         "The IAWG has not decided on the Terms of Reference: open a decision and collect the votes.",
     )
     assert str(exc.value) == (
         "step 'Establishment of the coordinating bodies (high-level decision-making body and "
         "implementing body) with clear Terms of Reference' cannot be completed yet: "
-        "4 condition(s) unmet."
+        "4 conditions unmet."
     )
     assert (exc.value.process, exc.value.step, exc.value.trigger) == (PROCESS_KEY, step, "complete")
     assert_no_model_attached()

@@ -109,7 +109,7 @@ def test_the_icalendar_parses_back_with_one_event_per_open_deadline(
         f"[{sc.KEY}] Chapter draft due from Customs Directorate "
         "(Identification of a national coordinator)"
     )
-    assert "Overdue by 5 working day(s)" in str(late["description"])
+    assert "Overdue by 5 working days" in str(late["description"])
     assert not late.walk("VALARM")  # no reminder for what is already late
     upcoming = events[f"request-{ids[sc.VETERINARY, 'K']}@interior.example"]
     assert upcoming.decoded("dtstart") == date(2026, 2, 4)

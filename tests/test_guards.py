@@ -134,17 +134,17 @@ REMOVALS: dict[
     _key(GuardSpec("focal_points_acknowledged", {"scope": "permanent"})): (
         without_requests("acknowledge_contact", codes=(CUSTOMS,)),
         [
-            "1 of 6 focal points have not acknowledged the contact request: "
+            "1 of 6 focal points has not acknowledged the contact request: "
             "Focal Customs Directorate (Customs Directorate)."
         ],
     ),
     _key(GuardSpec("iawg_members_named")): (
         without_member(PHYTOSANITARY),
-        ["1 of 6 permanent institutions have no IAWG member: Phytosanitary Inspection."],
+        ["1 of 6 permanent institutions has no IAWG member: Phytosanitary Inspection."],
     ),
     _key(GuardSpec("task_forces_named", {"minimum": 1})): (
         replacing(task_forces=()),
-        ["The implementing body has 0 task force(s); name at least 1."],
+        ["The implementing body has 0 task forces; name at least 1."],
     ),
     **{
         _key(GuardSpec("document_attached", {"kind": kind})): (
@@ -179,9 +179,9 @@ REMOVALS: dict[
     ): (
         without_requests("self_assessment", "activity_inventory", codes=(HEALTH,)),
         [
-            "1 of 7 involved institutions have not answered the self-assessment request: "
+            "1 of 7 involved institutions has not answered the self-assessment request: "
             "Ministry of Health.",
-            "1 of 7 involved institutions have not answered the inventory of ongoing and planned "
+            "1 of 7 involved institutions has not answered the inventory of ongoing and planned "
             "activities request: Ministry of Health.",
         ],
     ),
@@ -303,7 +303,7 @@ def test_focal_points_missing_are_named_and_counted() -> None:
 def test_an_empty_list_of_focal_points_counts_as_none() -> None:
     f = full_facts(focal_points={**full_facts().focal_points, CUSTOMS: ()})
     assert check("focal_points_named", f) == [
-        "1 of 6 permanent institutions have no focal point: Customs Directorate."
+        "1 of 6 permanent institutions has no focal point: Customs Directorate."
     ]
 
 
@@ -318,7 +318,7 @@ def test_focal_points_with_wider_scopes_count_associated_and_others() -> None:
     tourism = other_institution("TOURISM", "Tourism")
     f = without_focal_points(HEALTH)(full_facts(institutions=(*INSTITUTIONS, tourism)))
     assert check("focal_points_named", f, scope="involved") == [
-        "1 of 7 involved institutions have no focal point: Ministry of Health."
+        "1 of 7 involved institutions has no focal point: Ministry of Health."
     ]
     assert check("focal_points_named", f, scope="all") == [
         "2 of 8 institutions have no focal point: Ministry of Health, Tourism."
@@ -367,7 +367,7 @@ def test_pending_acknowledgements_name_the_people(status: str) -> None:
 def test_a_focal_point_without_any_contact_request_is_pending() -> None:
     f = without_requests("acknowledge_contact", codes=(VISA,))(full_facts())
     assert check("focal_points_acknowledged", f) == [
-        "1 of 6 focal points have not acknowledged the contact request: "
+        "1 of 6 focal points has not acknowledged the contact request: "
         "Focal Visa regimes (Visa regimes)."
     ]
 
@@ -378,7 +378,7 @@ def test_every_focal_point_of_an_institution_must_acknowledge() -> None:
     fps = {**full_facts().focal_points, CUSTOMS: (FOCAL_POINTS[CUSTOMS], deputy)}
     f = full_facts(focal_points=fps)
     assert check("focal_points_acknowledged", f) == [
-        "1 of 7 focal points have not acknowledged the contact request: "
+        "1 of 7 focal points has not acknowledged the contact request: "
         "Omar Deputy (Customs Directorate)."
     ]
     answered = request(151, "acknowledge_contact", CUSTOMS, focal_point=deputy)
@@ -401,7 +401,7 @@ def test_associated_focal_points_need_not_acknowledge_in_permanent_scope() -> No
     f = _acks({HEALTH: "sent"})
     assert check("focal_points_acknowledged", f, scope="permanent") == []
     assert check("focal_points_acknowledged", f, scope="involved") == [
-        "1 of 7 focal points have not acknowledged the contact request: "
+        "1 of 7 focal points has not acknowledged the contact request: "
         "Focal Ministry of Health (Ministry of Health)."
     ]
 
@@ -427,21 +427,21 @@ def test_iawg_members_for_every_permanent_institution_meet_the_guard() -> None:
 
 def test_no_task_force_blocks() -> None:
     assert check("task_forces_named", facts(), minimum=1) == [
-        "The implementing body has 0 task force(s); name at least 1."
+        "The implementing body has 0 task forces; name at least 1."
     ]
 
 
 def test_task_forces_below_the_minimum_block() -> None:
     f = full_facts(task_forces=(TaskForce(1, "Legal"), TaskForce(2, "Risk analysis")))
     assert check("task_forces_named", f, minimum=3) == [
-        "The implementing body has 2 task force(s); name at least 3."
+        "The implementing body has 2 task forces; name at least 3."
     ]
     assert check("task_forces_named", f, minimum=2) == []
 
 
 def test_task_forces_minimum_defaults_to_one() -> None:
     assert check("task_forces_named", facts()) == [
-        "The implementing body has 0 task force(s); name at least 1."
+        "The implementing body has 0 task forces; name at least 1."
     ]
     assert check("task_forces_named", facts(task_forces=(TaskForce(1, "Legal"),))) == []
 
@@ -588,7 +588,7 @@ def test_every_involved_institution_answered_meets_the_guard() -> None:
 def test_the_associated_ministry_of_health_is_involved() -> None:
     f = without_requests("self_assessment", codes=(HEALTH,))(_answers(INSTITUTIONS, {}))
     assert check("requests_answered", f, **SITUATION) == [
-        "1 of 7 involved institutions have not answered the self-assessment request: "
+        "1 of 7 involved institutions has not answered the self-assessment request: "
         "Ministry of Health."
     ]
 
@@ -604,8 +604,8 @@ def test_an_other_institution_marked_involved_is_included() -> None:
     justice = other_institution("MOJ", "Justice", involved=True)
     f = dataclasses.replace(_answers(INSTITUTIONS, {}), institutions=(*INSTITUTIONS, justice))
     assert check("requests_answered", f, **SITUATION) == [
-        "1 of 8 involved institutions have not answered the self-assessment request: Justice.",
-        "1 of 8 involved institutions have not answered the inventory of ongoing and planned "
+        "1 of 8 involved institutions has not answered the self-assessment request: Justice.",
+        "1 of 8 involved institutions has not answered the inventory of ongoing and planned "
         "activities request: Justice.",
     ]
 
@@ -637,7 +637,7 @@ def test_an_answer_of_another_kind_does_not_count() -> None:
     f = without_requests("activity_inventory", codes=(CHAIR,))(_answers(INSTITUTIONS, {}))
     f = dataclasses.replace(f, requests=(*f.requests, request(99, "consultation_comments", CHAIR)))
     assert check("requests_answered", f, **SITUATION) == [
-        "1 of 7 involved institutions have not answered the inventory of ongoing and planned "
+        "1 of 7 involved institutions has not answered the inventory of ongoing and planned "
         "activities request: Chair."
     ]
 
@@ -674,14 +674,14 @@ def test_chapters_without_draft_are_named() -> None:
         Chapter(2, "Customs", lead=CUSTOMS),
     )
     assert check("chapters_drafted", full_facts(chapters=chapters)) == [
-        "1 of 2 chapters have no submitted draft: Customs."
+        "1 of 2 chapters has no submitted draft: Customs."
     ]
 
 
 def test_chapters_without_lead_and_draft_give_both_sentences() -> None:
     chapters = (Chapter(1, "Border control"), Chapter(2, "Customs", lead=CUSTOMS))
     assert check("chapters_drafted", full_facts(chapters=chapters)) == [
-        "1 of 2 chapters have no lead: Border control.",
+        "1 of 2 chapters has no lead: Border control.",
         "2 of 2 chapters have no submitted draft: Border control, Customs.",
     ]
 

@@ -213,7 +213,7 @@ def test_malformed_toml_fixture_reports_every_problem_in_file_order() -> None:
         "person[4].deputy_for",
     ]
     text = str(caught.value)
-    assert text.startswith("17 problem(s) in the roster; nothing was imported:")
+    assert text.startswith("17 problems in the roster; nothing was imported:")
     for phrase in (
         "unknown key; the keys are code, name, short_name, category, involved, weekend",
         'code "mof customs" must be 2-32 capital letters',

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from ibmflow.access import ADMINISTRATOR, CHAIR, COORDINATOR, MANAGER, ROLES, Account
 from ibmflow.audit import JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.i18n import _
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
@@ -52,24 +53,36 @@ def hash_password(password: str) -> str:
     """An argon2id hash of a password that passes the policy (InvalidCommand otherwise)."""
     if len(password) < MIN_PASSWORD:
         raise InvalidCommand(
-            f"the password is too short: use at least {MIN_PASSWORD} characters (a few words "
-            "make a good one)."
+            _(
+                "the password is too short: use at least %(min_password)s characters (a "
+                "few words make a good one).",
+                min_password=MIN_PASSWORD,
+            )
         )
     if len(password) > MAX_PASSWORD:
-        raise InvalidCommand(f"the password is too long: at most {MAX_PASSWORD} characters.")
+        raise InvalidCommand(
+            _(
+                "the password is too long: at most %(max_password)s characters.",
+                max_password=MAX_PASSWORD,
+            )
+        )
     return HASHER.hash(password)
 
 
 def _email(value: str) -> str:
     email = value.strip().lower()
     if not _EMAIL.fullmatch(email):
-        raise InvalidCommand(f"{value!r} is not a mail address such as karim@interior.example.")
+        raise InvalidCommand(
+            _("%(value)r is not a mail address such as karim@interior.example.", value=value)
+        )
     return email
 
 
 def _role(value: str) -> str:
     if value not in ROLES:
-        raise InvalidCommand(f"unknown role {value!r}; one of {', '.join(ROLES)}.")
+        raise InvalidCommand(
+            _("unknown role %(value)r; one of %(roles)s.", value=value, roles=", ".join(ROLES))
+        )
     return value
 
 
@@ -91,7 +104,9 @@ def account_of(session: Session, row: UserAccountRow) -> Account:
 def _row(tx: Tx, email: str) -> UserAccountRow:
     row = q.by_email(tx.session, email)
     if row is None:
-        raise NotFound(f"no account {email!r}; `ibmflow user list` shows the accounts.")
+        raise NotFound(
+            _("no account %(email)r; `ibmflow user list` shows the accounts.", email=email)
+        )
     return row
 
 
@@ -133,8 +148,11 @@ def add_user(
     with ctx.db.transaction() as tx:
         if q.by_email(tx.session, email) is not None:
             raise InvalidCommand(
-                f"an account {email} already exists; change it with `ibmflow user passwd` or "
-                "`ibmflow user processes`."
+                _(
+                    "an account %(email)s already exists; change it with `ibmflow user "
+                    "passwd` or `ibmflow user processes`.",
+                    email=email,
+                )
             )
         row = UserAccountRow(
             email=email,
@@ -198,7 +216,9 @@ def set_processes(ctx: Context, email: str, processes: Sequence[str], *, actor: 
     with ctx.db.transaction() as tx:
         row = _row(tx, email)
         if row.role == ADMINISTRATOR:
-            raise InvalidCommand(f"{row.email} is an administrator and sees every process.")
+            raise InvalidCommand(
+                _("%(email)s is an administrator and sees every process.", email=row.email)
+            )
         keys = _give_processes(tx, row, processes)
         row.updated_at = now
         tx.session.add(row)
@@ -214,7 +234,9 @@ def issue_token(ctx: Context, email: str, *, actor: str, label: str = "") -> str
     with ctx.db.transaction() as tx:
         row = _row(tx, email)
         if row.disabled:
-            raise InvalidCommand(f"{row.email} is disabled; enable it before giving it a token.")
+            raise InvalidCommand(
+                _("%(email)s is disabled; enable it before giving it a token.", email=row.email)
+            )
         token_row = ApiTokenRow(
             account_id=row.id or 0,
             token_hash=secret_hash(token),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from ibmflow.errors import InvalidCommand
+from ibmflow.i18n import _
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.queries import accounts, roster
@@ -36,8 +37,12 @@ def known_actor(
         if _CLI_NAME.fullmatch(text.removeprefix(CLI_PREFIX)):
             return text
         raise InvalidCommand(
-            f"{source}: {actor!r} is not a valid cli: actor; write cli:NAME with a name of "
-            "letters, digits, '.', '_', '-', '@' or '+' (at most 64)."
+            _(
+                "%(source)s: %(actor)r is not a valid cli: actor; write cli:NAME with a "
+                "name of letters, digits, '.', '_', '-', '@' or '+' (at most 64).",
+                source=source,
+                actor=actor,
+            )
         )
     email = text.lower()
     if appointing is not None and email == appointing.strip().lower():
@@ -53,7 +58,14 @@ def known_actor(
     where = f"on the roster of {process}" if process else "on a process's roster"
     disabled = " (its account is disabled)" if account is not None else ""
     raise InvalidCommand(
-        f"{source}: {actor!r} is not known to ibmflow{disabled}; act as a person {where} "
-        "(`ibmflow roster show`), a console account (`ibmflow user list`), or cli:NAME "
-        "(e.g. cli:$USER, the default when cli.actor and IBMFLOW_CLI_ACTOR are unset)."
+        _(
+            "%(source)s: %(actor)r is not known to ibmflow%(disabled)s; act as a "
+            "person %(where)s (`ibmflow roster show`), a console account (`ibmflow "
+            "user list`), or cli:NAME (e.g. cli:$USER, the default when cli.actor "
+            "and IBMFLOW_CLI_ACTOR are unset).",
+            source=source,
+            actor=actor,
+            disabled=disabled,
+            where=where,
+        )
     )

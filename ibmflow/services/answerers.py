@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from ibmflow.decisions import Ballot, ballot_for
 from ibmflow.errors import InvalidCommand, NotAnswerer, NotFound
 from ibmflow.facts import Person
+from ibmflow.i18n import _
 from ibmflow.requestkinds import KINDS
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
@@ -94,8 +95,15 @@ def may_answer(
     assert institution is not None
     if person is None:
         raise NotAnswerer(
-            f"{email or 'nobody named'} is not on the roster of {process.key}; request "
-            f"#{request.id} of {institution.short_name} is answered by {kind.who_answers}."
+            _(
+                "%(email)s is not on the roster of %(key)s; request #%(id)s of "
+                "%(short_name)s is answered by %(who_answers)s.",
+                email=email or _("nobody named"),
+                key=process.key,
+                id=request.id,
+                short_name=institution.short_name,
+                who_answers=kind.who_answers,
+            )
         )
     if kind.is_vote:
         assert request.decision_id is not None
@@ -113,8 +121,14 @@ def may_answer(
             return Answerer(person, deputy_for=addressee)
     names = ", ".join(p.name for p in for_whom) or "nobody yet"
     raise NotAnswerer(
-        f"{email} is neither a focal point of {institution.short_name} to whom request "
-        f"#{request.id} was sent ({names}) nor a deputy registered for one."
+        _(
+            "%(email)s is neither a focal point of %(short_name)s to whom request "
+            "#%(id)s was sent (%(names)s) nor a deputy registered for one.",
+            email=email,
+            short_name=institution.short_name,
+            id=request.id,
+            names=names,
+        )
     )
 
 
@@ -127,7 +141,11 @@ def ballot(
     decision = next((d for d in facts.decisions if d.id == decision_id), None)
     if decision is None:
         raise NotFound(
-            f"no decision #{decision_id} in {process.key}; `ibmflow decision list {process.key}`."
+            _(
+                "no decision #%(decision_id)s in %(key)s; `ibmflow decision list %(key)s`.",
+                decision_id=decision_id,
+                key=process.key,
+            )
         )
     row = repo.person(tx.session, process, email)
     voter = Person(id=row.id or 0, name=row.name, email=row.email)

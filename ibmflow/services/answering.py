@@ -92,7 +92,7 @@ def record(
                 "institution": {"name": institution.name, "short_name": institution.short_name},
                 "request": {
                     "id": request.id,
-                    "kind_label": KINDS[request.kind].label,
+                    "kind_label": KINDS[request.kind].source_label,
                     "answered_local": mailings.local_time(process, now),
                     "via": via,
                 },

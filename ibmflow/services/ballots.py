@@ -8,9 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from ibmflow import i18n
 from ibmflow.audit import JSONValue
 from ibmflow.decisions import ADOPTED, OPEN, REJECTED, Ballot, describe_vote, tally
 from ibmflow.facts import Facts
+from ibmflow.i18n import _
 from ibmflow.services import answering, mailings
 from ibmflow.services.common import iso, require_step
 from ibmflow.services.context import Context
@@ -49,7 +51,7 @@ def cast(
     """Cast the ballot the vote request's answer carries (`fields["choice"]`, checked by its kind)
     in the caller's transaction; answer the request; close the decision on unanimity or on an
     objection."""
-    require_step(process, doing="voting")
+    require_step(process, doing=_("voting"))
     approve = fields.get("choice") == "approve"
     decision_id = request.decision_id
     row = tx.session.get(DecisionRow, decision_id)
@@ -70,6 +72,8 @@ def cast(
     facts = repo.load_facts(tx.session, process, now)
     decision = next(d for d in facts.decisions if d.id == decision_id)
     line = describe_vote(facts, decision, ballot.institution)
+    with i18n.using(None):  # the audit log is a record: in English, whoever reads it
+        record = describe_vote(facts, decision, ballot.institution)
     tx.acting(actor, now, process.key).record(
         "vote.cast",
         f"decision:{decision_id}",
@@ -80,7 +84,7 @@ def cast(
             "voter": person.email,
             "approve": approve,
             "via": via,
-            "record": line,
+            "record": record,
         },
     )
     answering.record(
@@ -129,6 +133,8 @@ def _close(
         pending.status, pending.closed_reason = "closed", f"decision {outcome}"
         tx.session.add(pending)
     decision = next(d for d in facts.decisions if d.id == row.id)
+    with i18n.using(None):  # the mail goes to many readers: its lines as recorded, in English
+        votes = [describe_vote(facts, decision, c) for c in facts.permanent_codes()]
     to = mailings.addresses_for_roles(
         tx, process, ["coordinator", "chair", "iawg_members", "representatives"]
     )
@@ -140,7 +146,7 @@ def _close(
         to,
         {
             "decision": {"id": row.id, "title": row.title, "outcome": outcome},
-            "votes": [describe_vote(facts, decision, c) for c in facts.permanent_codes()],
+            "votes": votes,
             "objections": [f"{facts.short_name(c)}: {r}" for c, r in objections],
         },
         now,

@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from ibmflow.errors import InvalidCommand
+from ibmflow.i18n import N_, _
 from ibmflow.services import (
     ballots,
     console,
@@ -54,7 +55,7 @@ def text(value: str, what: str) -> str:
     """A text, trimmed; an empty one is refused."""
     trimmed = value.strip()
     if not trimmed:
-        raise InvalidCommand(f"{what} is required: fill it in.")
+        raise InvalidCommand(_("%(what)s is required: fill it in.", what=what))
     return trimmed
 
 
@@ -67,7 +68,9 @@ def number(value: str, what: str) -> int:
     """A whole number."""
     value = value.strip()
     if not value.isdigit() or len(value) > 9:
-        raise InvalidCommand(f"{what} must be a whole number, not {value!r}.")
+        raise InvalidCommand(
+            _("%(what)s must be a whole number, not %(value)r.", what=what, value=value)
+        )
     return int(value)
 
 
@@ -77,7 +80,9 @@ def day(value: str, what: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidCommand(f"{what} {value!r} is not a date; use the date field.") from None
+        raise InvalidCommand(
+            _("%(what)s %(value)r is not a date; use the date field.", what=what, value=value)
+        ) from None
 
 
 def codes(values: list[str], what: str) -> list[str] | None:
@@ -259,12 +264,12 @@ def _add_person(ctx: Context, on: On, args: Args) -> roster.RosterImported:
 
 _VERSION = Param("expected_version", "the version", number, required=True, form="version")
 _REASON = Param("reason", "the reason", raw, default="")
-_WHY = "Give a reason: it is kept on the audit log."
+_WHY = N_("Give a reason: it is kept on the audit log.")
 
 
 def _given_reason(value: str, what: str) -> str:
     if not value.strip():
-        raise InvalidCommand(_WHY)
+        raise InvalidCommand(_(_WHY))
     return value.strip()
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from ibmflow.definitions import Definition
 from ibmflow.engine import SUSPENDED
 from ibmflow.errors import InvalidCommand
+from ibmflow.i18n import _
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
@@ -30,14 +31,23 @@ def require_step(process: ProcessRow, *steps: str, doing: str) -> None:
     """Refuse a command outside the steps where it makes sense."""
     if process.state == SUSPENDED:
         raise InvalidCommand(
-            f"process {process.key} is suspended; resume it before {doing}.",
+            _(
+                "process %(key)s is suspended; resume it before %(doing)s.",
+                key=process.key,
+                doing=doing,
+            ),
             process=process.key,
             step=process.state,
         )
     if steps and process.state not in steps:
         raise InvalidCommand(
-            f"{doing} belongs to step {' or '.join(steps)}, but process "
-            f"{process.key} is at {process.state}.",
+            _(
+                "%(doing)s belongs to step %(steps)s, but process %(key)s is at %(state)s.",
+                doing=doing,
+                steps=" or ".join(steps),
+                key=process.key,
+                state=process.state,
+            ),
             process=process.key,
             step=process.state,
         )
@@ -49,7 +59,11 @@ def require_step_that(ctx: Context, tx: Tx, process: ProcessRow, does: str, *, d
     steps = definition_for(ctx, tx.session, process).steps_that(does)
     if not steps:
         raise InvalidCommand(
-            f"{doing} belongs to no step of the workflow process {process.key} runs on.",
+            _(
+                "%(doing)s belongs to no step of the workflow process %(key)s runs on.",
+                doing=doing,
+                key=process.key,
+            ),
             process=process.key,
             step=process.state,
         )

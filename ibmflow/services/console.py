@@ -20,6 +20,7 @@ from ibmflow.engine import SUSPENDED
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.facts import DECISION_SUBJECTS, DOCUMENT_KINDS
 from ibmflow.guards import REGISTRY
+from ibmflow.i18n import _
 from ibmflow.remedies import Remedy, remedies
 from ibmflow.requestkinds import KINDS
 from ibmflow.services.common import definition_for, iso
@@ -72,7 +73,11 @@ def visible_processes(
     `limit` of them (None: all) from `offset`, filtered and paged in the database."""
     if offset < 0 or (limit is not None and not 1 <= limit <= MAX_LIST_PAGE):
         raise InvalidCommand(
-            f"a page of the list starts at 0 or later and holds 1 to {MAX_LIST_PAGE} processes."
+            _(
+                "a page of the list starts at 0 or later and holds 1 to "
+                "%(max_list_page)s processes.",
+                max_list_page=MAX_LIST_PAGE,
+            )
         )
     keys = frozenset() if account.disabled else account.processes
     now = ctx.clock.now()
@@ -314,7 +319,13 @@ def check_inbound(ctx: Context, key: str, inbound_id: int, *, unmatched_ok: bool
             row.process_id == process.id or (row.process_id is None and unmatched_ok)
         )
         if not mine or row is None or row.status != QUARANTINED:
-            raise NotFound(f"no mail #{inbound_id} in the quarantine of {process.key}.")
+            raise NotFound(
+                _(
+                    "no mail #%(inbound_id)s in the quarantine of %(key)s.",
+                    inbound_id=inbound_id,
+                    key=process.key,
+                )
+            )
 
 
 def check_request(ctx: Context, key: str, request_id: int) -> None:

@@ -8,9 +8,10 @@ import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ibmflow.decisions import describe_vote, tally
+from ibmflow.decisions import describe_vote, outcome_label, tally
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.facts import DECISION_SUBJECTS
+from ibmflow.i18n import _
 from ibmflow.requestkinds import VOTE
 from ibmflow.services import intake, requests
 from ibmflow.services.ballots import VoteResult
@@ -40,18 +41,27 @@ def open_decision(
     motion needs the previous one rejected or withdrawn."""
     if subject not in DECISION_SUBJECTS:
         raise InvalidCommand(
-            f"unknown decision subject {subject!r}; one of {', '.join(DECISION_SUBJECTS)}."
+            _(
+                "unknown decision subject %(subject)r; one of %(subjects)s.",
+                subject=subject,
+                subjects=", ".join(DECISION_SUBJECTS),
+            )
         )
     title = clean_optional(title, DECISION_TITLE)
     with on_process(ctx, key) as (tx, process, now):
-        require_step(process, doing="opening an IAWG decision")
+        require_step(process, doing=_("opening an IAWG decision"))
         if document_id is not None:
             repo.owned(tx.session, process, DocumentRow, document_id)
         pending = queries.decision_pending(tx.session, process, subject)
         if pending is not None:
             raise InvalidCommand(
-                f"decision #{pending.id} on {DECISION_SUBJECTS[subject]} is already "
-                f"{pending.status}; a revised motion can follow a rejection.",
+                _(
+                    "decision #%(id)s on %(subject)s is already %(status)s; a "
+                    "revised motion can follow a rejection.",
+                    id=pending.id,
+                    subject=_(DECISION_SUBJECTS[subject]),
+                    status=outcome_label(pending.status),
+                ),
                 process=key,
             )
         row = DecisionRow(
@@ -150,7 +160,13 @@ def vote(
     with on_process(ctx, key) as (tx, process, now):
         decision = tx.session.get(DecisionRow, decision_id)
         if decision is None or decision.process_id != process.id:
-            raise NotFound(f"no decision #{decision_id} in {key}; `ibmflow decision list {key}`.")
+            raise NotFound(
+                _(
+                    "no decision #%(decision_id)s in %(key)s; `ibmflow decision list %(key)s`.",
+                    decision_id=decision_id,
+                    key=key,
+                )
+            )
         inst = repo.institution(tx.session, process, institution)
         request = queries.vote_request(tx.session, decision_id, inst.id or 0)
         if request is None:

@@ -14,6 +14,7 @@ from ibmflow.audit import JSONValue
 from ibmflow.documents import safe_filename
 from ibmflow.errors import InvalidCommand
 from ibmflow.facts import DOCUMENT_KINDS
+from ibmflow.i18n import _
 from ibmflow.services.context import Context
 from ibmflow.storage.db import Tx
 from ibmflow.storage.tables import DocumentRow, ProcessRow
@@ -36,7 +37,13 @@ class Upload:
         try:
             content = path.read_bytes()
         except OSError as exc:
-            raise InvalidCommand(f"cannot read {path}: {exc.strerror}; check the path.") from None
+            raise InvalidCommand(
+                _(
+                    "cannot read %(path)s: %(strerror)s; check the path.",
+                    path=path,
+                    strerror=exc.strerror,
+                )
+            ) from None
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return cls(path.name, kind, content)
 
@@ -101,7 +108,7 @@ def checked_upload(ctx: Context, upload: Upload | None, what: str) -> Upload:
     """One file to attach, checked (`check_uploads`); InvalidCommand saying what is wrong, or that
     `what` was not chosen at all."""
     if upload is None:
-        raise InvalidCommand(f"{what} is required: choose the file.")
+        raise InvalidCommand(_("%(what)s is required: choose the file.", what=what))
     problems = upload_problems(ctx, [upload])
     if problems:
         raise InvalidCommand(" ".join(problems))
@@ -124,7 +131,13 @@ def attach(
     in) once per digest and attach it to `step` of the process under a safe file name, in the
     caller's transaction; the audit event records the digest, so the file can be checked later."""
     if kind not in DOCUMENT_KINDS:
-        raise InvalidCommand(f"unknown document kind {kind!r}; one of {', '.join(DOCUMENT_KINDS)}.")
+        raise InvalidCommand(
+            _(
+                "unknown document kind %(kind)r; one of %(kinds)s.",
+                kind=kind,
+                kinds=", ".join(DOCUMENT_KINDS),
+            )
+        )
     if isinstance(upload.data, Path):  # a web form's file, streamed to the store's incoming folder
         blob = ctx.documents.put_received(upload.data)
     else:

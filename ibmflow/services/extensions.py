@@ -11,6 +11,7 @@ from typing import Any
 from ibmflow.calendar import WorkCalendar
 from ibmflow.engine import SUSPENDED
 from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.i18n import _, format_date
 from ibmflow.ladder import REQUEST_SUBJECT, STEP_SUBJECT, Ladder, rungs_after_move
 from ibmflow.requestkinds import KINDS
 from ibmflow.services.common import definition_for, iso, on_process
@@ -24,6 +25,7 @@ from ibmflow.services.deadlines import (
     rung_values,
 )
 from ibmflow.services.mailings import local_time, reply_address, send, step_title
+from ibmflow.services.record_views import status_label
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import chase as q
@@ -75,12 +77,12 @@ def extend_deadline(
     working days or to the end of the working day `to`; the rungs not yet sent move with it."""
     if not reason.strip():
         raise InvalidCommand(
-            "a deadline extension needs a reason, e.g. --reason 'minister abroad'."
+            _("a deadline extension needs a reason, e.g. --reason 'minister abroad'.")
         )
     if (days is None) == (to is None):
-        raise InvalidCommand("give either --days N (working days later) or --to YYYY-MM-DD.")
+        raise InvalidCommand(_("give either --days N (working days later) or --to YYYY-MM-DD."))
     if days is not None and days < 1:
-        raise InvalidCommand("--days must be at least 1 working day.")
+        raise InvalidCommand(_("--days must be at least 1 working day."))
     with on_process(ctx, key) as (tx, process, now):
         definition = definition_for(ctx, tx.session, process)
         if request_id is not None:
@@ -143,13 +145,21 @@ def _open_request(
     request = tx.session.get(RequestRow, request_id)
     if request is None or request.process_id != process.id:
         raise NotFound(
-            f"process {process.key} has no request {request_id}; `ibmflow request list "
-            f"{process.key}` shows them.",
+            _(
+                "process %(key)s has no request %(request_id)s; `ibmflow request list "
+                "%(key)s` shows them.",
+                key=process.key,
+                request_id=request_id,
+            ),
             process=process.key,
         )
     if request.status != "sent":
         raise InvalidCommand(
-            f"request {request_id} is {request.status}; only an open request's deadline can move.",
+            _(
+                "request %(request_id)s is %(status)s; only an open request's deadline can move.",
+                request_id=request_id,
+                status=status_label(request.status),
+            ),
             process=process.key,
         )
     institution = tx.session.get(InstitutionRow, request.institution_id)
@@ -161,7 +171,11 @@ def _current_stay(tx: Tx, process: ProcessRow) -> StepRecord:
     record = repo.current_step_record(tx.session, process)
     if record is None or process.state == SUSPENDED or record.due_at is None:
         raise InvalidCommand(
-            f"process {process.key} is {process.state}: it has no step deadline to extend.",
+            _(
+                "process %(key)s is %(state)s: it has no step deadline to extend.",
+                key=process.key,
+                state=process.state,
+            ),
             process=process.key,
             step=process.state,
         )
@@ -182,13 +196,22 @@ def _new_due(
     assert to is not None
     if not cal.is_working(to):
         raise InvalidCommand(
-            f"{to:%A %d %B %Y} is not a working day for {label} (a weekend day or a public "
-            f"holiday); choose a working day such as {cal.next_working(to).isoformat()}."
+            _(
+                "%(to)s is not a working day for %(label)s (a weekend day or a public "
+                "holiday); choose a working day such as %(suggested)s.",
+                to=format_date(to, form="full"),
+                label=label,
+                suggested=cal.next_working(to).isoformat(),
+            )
         )
     if to <= base:
         raise InvalidCommand(
-            f"{to.isoformat()} is not later than the current due day {base.isoformat()}; an "
-            "extension moves a deadline later."
+            _(
+                "%(day)s is not later than the current due day %(due)s; an "
+                "extension moves a deadline later.",
+                day=to.isoformat(),
+                due=base.isoformat(),
+            )
         )
     return cal.end_of(to)
 
@@ -265,7 +288,7 @@ def _tell_addressees(
         },
         "request": {
             "id": request.id,
-            "kind_label": KINDS[request.kind].label,
+            "kind_label": KINDS[request.kind].source_label,
             "due_local": local_time(process, request.due_at),
             "previous_due_local": local_time(process, old),
         },

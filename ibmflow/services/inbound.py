@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from ibmflow.errors import DatabaseNotReady, IbmflowError, InvalidCommand
+from ibmflow.i18n import _
 from ibmflow.mail import inbound as mail
 from ibmflow.services import replies
 from ibmflow.services.context import Context
@@ -78,7 +79,13 @@ def receive(
     raises only when the database cannot be written, so the sending server retries later.
     """
     if via not in VIAS:
-        raise InvalidCommand(f"unknown inbound channel {via!r}; one of {', '.join(VIAS)}.")
+        raise InvalidCommand(
+            _(
+                "unknown inbound channel %(via)r; one of %(channels)s.",
+                via=via,
+                channels=", ".join(VIAS),
+            )
+        )
     if envelope_from is not None and envelope_from.strip() == "<>":
         envelope_from = ""  # the null return path
     now = ctx.clock.now()

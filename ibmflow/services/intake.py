@@ -18,12 +18,14 @@ from datetime import datetime
 
 from ibmflow.audit import JSONValue
 from ibmflow.errors import InvalidCommand
+from ibmflow.i18n import _
 from ibmflow.requestkinds import KINDS, check_answer
 from ibmflow.services import answerers, answering, ballots, documents, requests
 from ibmflow.services.ballots import VoteResult
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
 from ibmflow.services.documents import Upload
+from ibmflow.services.record_views import status_label
 from ibmflow.storage.db import Tx
 from ibmflow.storage.tables import ProcessRow, RequestRow
 
@@ -88,11 +90,18 @@ def receive(
         tx, process, request, answer.answerer, now, vouched=answer.vouched_by is not None
     )
     if request.status in requests.FINISHED:
-        by = f" by {request.answered_by}" if request.answered_by else ""
-        when = f" on {iso(request.answered_at)}" if request.answered_at else ""
+        by = _(" by %(who)s", who=request.answered_by) if request.answered_by else ""
+        when = _(" on %(when)s", when=iso(request.answered_at)) if request.answered_at else ""
         why = f" ({request.closed_reason})" if request.closed_reason else ""
         raise InvalidCommand(
-            f"request #{request.id} is already {request.status}{by}{when}{why}; nothing recorded.",
+            _(
+                "request #%(id)s is already %(status)s%(by)s%(when)s%(why)s; nothing recorded.",
+                id=request.id,
+                status=status_label(request.status),
+                by=by,
+                when=when,
+                why=why,
+            ),
             process=process.key,
         )
     files, file_problems = documents.check_uploads(ctx, answer.uploads)

@@ -9,11 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from ibmflow.errors import LinkRefused, NotAnswerer
+from ibmflow.i18n import _
 from ibmflow.requestkinds import KINDS
 from ibmflow.services import intake, mailings
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.services.documents import Upload
+from ibmflow.services.record_views import status_label
 from ibmflow.services.requests import FINISHED, token_hash
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
@@ -60,11 +62,11 @@ def _resolve(
     """The link, its request and process; with `lock`, the process row is locked first (as every
     command on a process does) and the rows re-read, so two answers at once record one."""
     if not token or len(token) > 200:
-        raise LinkRefused("This link is not valid.", reason="unknown")
+        raise LinkRefused(_("This link is not valid."), reason="unknown")
     link = queries.link_by_hash(tx.session, token_hash(token))
     if link is None:
         raise LinkRefused(
-            "This link is not valid. Check that it was copied whole from the mail.",
+            _("This link is not valid. Check that it was copied whole from the mail."),
             reason="unknown",
         )
     request = tx.session.get(RequestRow, link.request_id)
@@ -77,25 +79,34 @@ def _resolve(
         tx.session.refresh(request)
     if request.status == "answered" or link.used_at is not None:
         raise LinkRefused(
-            "This request has already been answered; thank you. Write to the "
-            "coordinator if something must be corrected.",
+            _(
+                "This request has already been answered; thank you. Write to the "
+                "coordinator if something must be corrected."
+            ),
             reason="used",
         )
     if request.status == "closed":
         raise LinkRefused(
-            f"This request is closed ({request.closed_reason or 'no longer open'}); no answer is "
-            "needed any more.",
+            _(
+                "This request is closed (%(why)s); no answer is needed any more.",
+                why=request.closed_reason or _("no longer open"),
+            ),
             reason="closed",
         )
     if request.status in FINISHED:
         raise LinkRefused(
-            f"This request was {request.status} by the coordinator; no answer is needed any more.",
+            _(
+                "This request was %(status)s by the coordinator; no answer is needed any more.",
+                status=status_label(request.status),
+            ),
             reason="closed",
         )
     if now > link.expires_at:
         raise LinkRefused(
-            "This link has expired. Reply to the mail instead, or ask the "
-            "coordinator for a new link.",
+            _(
+                "This link has expired. Reply to the mail instead, or ask the "
+                "coordinator for a new link."
+            ),
             reason="expired",
         )
     return link, request, process
@@ -156,7 +167,7 @@ def answer_by_link(
         link, request, process = _resolve(tx, token, now, lock=True)
         person = tx.session.get(PersonRow, link.person_id) if link.person_id else None
         if person is None:
-            raise LinkRefused("This link is not valid.", reason="unknown")
+            raise LinkRefused(_("This link is not valid."), reason="unknown")
         answer = intake.Answer(
             via="link",
             actor=person.email,
@@ -170,5 +181,6 @@ def answer_by_link(
             return intake.receive(ctx, tx, process, request, answer, now).request_id
         except NotAnswerer as exc:
             raise LinkRefused(
-                f"This link no longer lets you answer: {exc.message}", reason="closed"
+                _("This link no longer lets you answer: %(why)s", why=exc.message),
+                reason="closed",
             ) from None

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from ibmflow.decisions import OPEN
 from ibmflow.errors import InvalidCommand
 from ibmflow.facts import Facts, Nomination
+from ibmflow.i18n import _
 from ibmflow.requestkinds import VOTE
 from ibmflow.services.common import on_process
 from ibmflow.services.context import Context
@@ -71,16 +72,24 @@ def nominate(
     """Record a member's representative, for one decision or for a date range."""
     if decision_id is None and valid_from is None:
         raise InvalidCommand(
-            "a nomination is for one decision (--decision) or a date range "
-            "(--from, optionally --until)."
+            _(
+                "a nomination is for one decision (--decision) or a date range (--from, "
+                "optionally --until)."
+            )
         )
     if valid_from and valid_until and valid_until < valid_from:
-        raise InvalidCommand(f"the range ends ({valid_until}) before it starts ({valid_from}).")
+        raise InvalidCommand(
+            _(
+                "the range ends (%(valid_until)s) before it starts (%(valid_from)s).",
+                valid_until=valid_until,
+                valid_from=valid_from,
+            )
+        )
     with on_process(ctx, key) as (tx, process, now):
         member_row = repo.person(tx.session, process, member)
         rep_row = repo.person(tx.session, process, representative)
         if member_row.id == rep_row.id:
-            raise InvalidCommand("a member cannot be their own representative.")
+            raise InvalidCommand(_("a member cannot be their own representative."))
         roles = [
             r
             for r in repo.active_roles(tx.session, process, "iawg_member")
@@ -88,8 +97,12 @@ def nominate(
         ]
         if not roles:
             raise InvalidCommand(
-                f"{member_row.name} <{member_row.email}> is not an IAWG member; only "
-                "members nominate representatives.",
+                _(
+                    "%(name)s <%(email)s> is not an IAWG member; only members nominate "
+                    "representatives.",
+                    name=member_row.name,
+                    email=member_row.email,
+                ),
                 process=key,
             )
         if decision_id is not None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.i18n import _
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
@@ -90,7 +91,13 @@ def _fields(row: OutboxRow, process_key: str | None) -> dict[str, Any]:
 def list_mail(ctx: Context, process: str | None, status: str | None) -> list[MailSummary]:
     """The outbox rows, oldest first, of one process or all, optionally of one status."""
     if status is not None and status not in STATUSES:
-        raise InvalidCommand(f"--status {status!r}: one of {', '.join(STATUSES)}.")
+        raise InvalidCommand(
+            _(
+                "--status %(status)r: one of %(statuses)s.",
+                status=status,
+                statuses=", ".join(STATUSES),
+            )
+        )
     with ctx.db.reading() as session:
         keys = repo.process_keys(session)
         pid = repo.get_process(session, process).id if process is not None else None
@@ -107,7 +114,12 @@ def get_mail(ctx: Context, outbox_id: int, process: str | None = None) -> Outbox
         if row is None or (process is not None and row.process_id != wanted):
             where = f" of {process.upper()}" if process is not None else ""
             raise NotFound(
-                f"no mail #{outbox_id} in the outbox{where}; `ibmflow mail list` shows them."
+                _(
+                    "no mail #%(outbox_id)s in the outbox%(where)s; `ibmflow mail list` "
+                    "shows them.",
+                    outbox_id=outbox_id,
+                    where=where,
+                )
             )
         session.expunge(row)  # keep it loaded: the read session rolls back (expires) on exit
         return row

@@ -8,6 +8,19 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from ibmflow.i18n import pgettext
+
+
+def step_status_label(status: str) -> str:
+    """A step's status in the reader's language (in English the code itself: "done"); an unknown
+    code as it is."""
+    labels = {
+        "done": pgettext("step status", "done"),
+        "current": pgettext("step status", "current"),
+        "pending": pgettext("step status", "pending"),
+    }
+    return labels.get(status, status)
+
 
 @dataclass(frozen=True)
 class WorkflowRef:

@@ -13,6 +13,7 @@ from ibmflow.definitions import Definition
 from ibmflow.engine import SUSPENDED, Outcome, engine_for
 from ibmflow.errors import ConcurrencyConflict, InvalidCommand
 from ibmflow.guards import reads_of
+from ibmflow.i18n import _
 from ibmflow.roster import Roster, default_roster
 from ibmflow.services import deadlines, followups
 from ibmflow.services.common import definition_for, due_after, iso
@@ -49,9 +50,14 @@ def _stored_definition(tx: Tx, definition: Definition, now: datetime) -> Workflo
         tx.session.flush()
     elif row.source_hash != definition.source_hash:
         raise InvalidCommand(
-            f"{definition.filename} declares {definition.id} version {definition.version}, but it "
-            f"differs from the version {definition.version} that processes already run on. Raise "
-            "`version` in [workflow] so running processes keep theirs."
+            _(
+                "%(filename)s declares %(id)s version %(version)s, but it differs from "
+                "the version %(version)s that processes already run on. Raise `version` "
+                "in [workflow] so running processes keep theirs.",
+                filename=definition.filename,
+                id=definition.id,
+                version=definition.version,
+            )
         )
     return row
 
@@ -83,22 +89,33 @@ def start_process(
     """Start a process on the current version of a workflow, seeded with the default roster."""
     if workflow not in ctx.workflows:
         raise InvalidCommand(
-            f"no workflow {workflow!r} in {ctx.settings.workflows_dir}; known: "
-            f"{', '.join(sorted(ctx.workflows)) or 'none'}."
+            _(
+                "no workflow %(workflow)r in %(workflows_dir)s; known: %(known)s.",
+                workflow=workflow,
+                workflows_dir=ctx.settings.workflows_dir,
+                known=", ".join(sorted(ctx.workflows)) or _("none"),
+            )
         )
     title = clean(title, PROCESS_TITLE)
     definition = ctx.workflows[workflow]
     country = (country or ctx.settings.country).upper()
     if not re.fullmatch(r"[A-Z]{2}", country):
         raise InvalidCommand(
-            f"country {country!r} is not valid; give a two-letter ISO 3166 code such as MA or SN."
+            _(
+                "country %(country)r is not valid; give a two-letter ISO 3166 code such "
+                "as MA or SN.",
+                country=country,
+            )
         )
     timezone = timezone or ctx.settings.timezone
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidCommand(
-            f"time zone {timezone!r} is not known; give an IANA name such as Africa/Casablanca."
+            _(
+                "time zone %(timezone)r is not known; give an IANA name such as Africa/Casablanca.",
+                timezone=timezone,
+            )
         ) from None
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
@@ -108,11 +125,16 @@ def start_process(
         key = key.upper()
         if not KEY_PATTERN.fullmatch(key):
             raise InvalidCommand(
-                f"process key {key!r} is not valid; use 2-40 capital letters, digits "
-                "and dashes, e.g. MA-2026."
+                _(
+                    "process key %(key)r is not valid; use 2-40 capital letters, digits and "
+                    "dashes, e.g. MA-2026.",
+                    key=key,
+                )
             )
         if queries.find_process(tx.session, key) is not None:
-            raise InvalidCommand(f"a process {key} already exists; choose another --key.")
+            raise InvalidCommand(
+                _("a process %(key)s already exists; choose another --key.", key=key)
+            )
         process = ProcessRow(
             key=key,
             title=title,
@@ -250,9 +272,15 @@ def _conflict(
 ) -> ConcurrencyConflict:
     session.refresh(process)
     return ConcurrencyConflict(
-        f"process {process.key} changed since you read it (you saw version {seen}, it is now at "
-        f"version {process.version}, state {process.state!r}); nothing was written. Check "
-        f"`ibmflow status {process.key}` and try again.",
+        _(
+            "process %(key)s changed since you read it (you saw version %(seen)s, it is now at "
+            "version %(version)s, state %(state)r); nothing was written. Check `ibmflow status "
+            "%(key)s` and try again.",
+            key=process.key,
+            seen=seen,
+            version=process.version,
+            state=process.state,
+        ),
         process=process.key,
         step=process.state,
     )
@@ -295,7 +323,7 @@ def status(ctx: Context, key: str) -> ProcessStatus:
             timezone=process.timezone,
             workflow=WorkflowRef(id=process.workflow_id, version=process.workflow_version),
             state=process.state,
-            state_title="Suspended"
+            state_title=_("Suspended")
             if process.state == SUSPENDED
             else definition.state(process.state).title,
             suspended_from=process.suspended_from,

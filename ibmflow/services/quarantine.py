@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from ibmflow.audit import JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.i18n import _
 from ibmflow.mail import inbound as mail
 from ibmflow.services import replies
 from ibmflow.services.common import iso
@@ -59,10 +60,19 @@ def list_inbound(ctx: Context, key: str) -> list[InboundMail]:
 def _quarantined(tx: Tx, inbound_id: int) -> InboundMessageRow:
     row = tx.session.get(InboundMessageRow, inbound_id)
     if row is None:
-        raise NotFound(f"no received mail #{inbound_id}; `ibmflow quarantine list` shows them.")
+        raise NotFound(
+            _(
+                "no received mail #%(inbound_id)s; `ibmflow quarantine list` shows them.",
+                inbound_id=inbound_id,
+            )
+        )
     if row.status != QUARANTINED:
         raise InvalidCommand(
-            f"mail #{inbound_id} is {row.status}, not in quarantine; nothing changed."
+            _(
+                "mail #%(inbound_id)s is %(status)s, not in quarantine; nothing changed.",
+                inbound_id=inbound_id,
+                status=row.status,
+            )
         )
     return row
 
@@ -74,26 +84,40 @@ def assign(ctx: Context, inbound_id: int, request_id: int, actor: str) -> None:
         row = _quarantined(tx, inbound_id)
         request = tx.session.get(RequestRow, request_id)
         if request is None:
-            raise NotFound(f"no request #{request_id}; `ibmflow request list PROCESS` shows them.")
+            raise NotFound(
+                _(
+                    "no request #%(request_id)s; `ibmflow request list PROCESS` shows them.",
+                    request_id=request_id,
+                )
+            )
         found = tx.session.get(ProcessRow, request.process_id)
         assert found is not None
         process = repo.get_process(tx.session, found.key, lock=True)
         if row.process_id is not None and row.process_id != process.id:
             raise InvalidCommand(
-                f"mail #{inbound_id} belongs to another process than request #{request_id} "
-                f"({process.key}); nothing changed."
+                _(
+                    "mail #%(inbound_id)s belongs to another process than request "
+                    "#%(request_id)s (%(key)s); nothing changed.",
+                    inbound_id=inbound_id,
+                    request_id=request_id,
+                    key=process.key,
+                )
             )
         try:
             incoming = mail.parse(ctx.documents.read(row.raw_sha256))
         except (mail.MalformedMessage, OSError) as exc:
             raise InvalidCommand(
-                f"mail #{inbound_id} cannot be read ({exc}); reject it and record the answer "
-                "with `ibmflow answer` instead."
+                _(
+                    "mail #%(inbound_id)s cannot be read (%(exc)s); reject it and record the "
+                    "answer with `ibmflow answer` instead.",
+                    inbound_id=inbound_id,
+                    exc=exc,
+                )
             ) from None
         try:
             replies.answer_reply(ctx, tx, process, request, incoming, row, now, assigned_by=actor)
         except replies.Refused as refused:
-            raise InvalidCommand(f"{refused.reason}; nothing changed.") from None
+            raise InvalidCommand(_("%(reason)s; nothing changed.", reason=refused.reason)) from None
         before: dict[str, JSONValue] = {"status": row.status, "request": row.request_id}
         row.status, row.request_id, row.process_id = ASSIGNED, request.id, process.id
         row.decided_by, row.decided_at = actor, now
@@ -109,7 +133,7 @@ def assign(ctx: Context, inbound_id: int, request_id: int, actor: str) -> None:
 def reject(ctx: Context, inbound_id: int, reason: str, actor: str) -> None:
     """The coordinator decides that a quarantined mail is no answer (the mail itself is kept)."""
     if not reason.strip():
-        raise InvalidCommand("a reason is required to reject a mail in quarantine.")
+        raise InvalidCommand(_("a reason is required to reject a mail in quarantine."))
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
         row = _quarantined(tx, inbound_id)

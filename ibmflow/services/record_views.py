@@ -7,6 +7,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ibmflow.i18n import pgettext
+
+
+def status_label(status: str) -> str:
+    """A request's status in the reader's language (in English the code itself: "answered");
+    an unknown code as it is."""
+    labels = {
+        "sent": pgettext("request status", "sent"),
+        "answered": pgettext("request status", "answered"),
+        "withdrawn": pgettext("request status", "withdrawn"),
+        "waived": pgettext("request status", "waived"),
+        "closed": pgettext("request status", "closed"),
+    }
+    return labels.get(status, status)
+
 
 @dataclass(frozen=True)
 class EarlierAnswer:

@@ -8,6 +8,7 @@ from datetime import date
 
 from ibmflow.audit import JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.i18n import _
 from ibmflow.requestkinds import KINDS
 from ibmflow.roster import parse_roster_text
 from ibmflow.services import answerers, documents, intake
@@ -46,7 +47,7 @@ from ibmflow.text import (
 
 def _text(value: str | None, what: str) -> str:
     if value is None or not value.strip():
-        raise InvalidCommand(f"{what} is required and cannot be empty.")
+        raise InvalidCommand(_("%(what)s is required and cannot be empty.", what=what))
     return value.strip()
 
 
@@ -68,7 +69,7 @@ def appoint_coordinator(
         'roles = ["coordinator"]\n'
     )
     with on_process(ctx, key) as (tx, process, now):
-        require_step(process, doing="appointing the coordinator")
+        require_step(process, doing=_("appointing the coordinator"))
         person = repo.person_or_none(tx.session, process, email)
         if person is None:  # a newcomer: checked by the roster's rules, then added
             roster = parse_roster_text(entry, fmt="toml", filename="appoint")
@@ -120,7 +121,7 @@ def attach_document(ctx: Context, key: str, upload: Upload | None, *, kind: str,
     document id."""
     checked = documents.checked_upload(ctx, upload, "the file")
     with on_process(ctx, key) as (tx, process, now):
-        require_step(process, doing="attaching a document")
+        require_step(process, doing=_("attaching a document"))
         row = documents.attach(
             ctx, tx, process, checked, kind=kind, step=process.state, actor=actor, now=now
         )
@@ -148,22 +149,26 @@ def record_answer(
     spec = KINDS.get(kind)
     if spec is None or spec.is_vote:
         raise InvalidCommand(
-            f"unknown answer kind {kind!r}; one of "
-            f"{', '.join(k.name for k in KINDS.values() if not k.is_vote)} (votes: "
-            "`ibmflow vote`)."
+            _(
+                "unknown answer kind %(kind)r; one of %(kinds)s (votes: `ibmflow vote`).",
+                kind=kind,
+                kinds=", ".join(k.name for k in KINDS.values() if not k.is_vote),
+            )
         )
     with on_process(ctx, key) as (tx, process, now):
-        require_step(process, doing=f"recording a {spec.label}")
+        require_step(process, doing=_("recording a %(kind)s", kind=spec.label))
         focal, request = None, None
         if email:
             focal = repo.person(tx.session, process, email)
-            request, _ = answerers.first_answerable(tx, process, kind, focal, now)
+            request = answerers.first_answerable(tx, process, kind, focal, now)[0]
             inst_id = request.institution_id if request else _focal_institution(tx, process, focal)
         elif institution:
             inst_id = repo.institution(tx.session, process, institution).id
             request = next(iter(queries.pending(tx.session, process, kind, inst_id)), None)
         else:
-            raise InvalidCommand("say whose answer this is: --institution CODE or --email ADDRESS.")
+            raise InvalidCommand(
+                _("say whose answer this is: --institution CODE or --email ADDRESS.")
+            )
         if request is None:
             request = RequestRow(
                 process_id=process.id or 0,
@@ -197,9 +202,13 @@ def _focal_institution(tx: Tx, process: ProcessRow, person: PersonRow) -> int | 
     ]
     if not roles:
         raise InvalidCommand(
-            f"{person.name} <{person.email}> has no open request of this kind that they may answer, "
-            "and is not a focal point; requests are answered by focal points and the deputies "
-            "registered for them (`ibmflow request list`).",
+            _(
+                "%(name)s <%(email)s> has no open request of this kind that they may "
+                "answer, and is not a focal point; requests are answered by focal points "
+                "and the deputies registered for them (`ibmflow request list`).",
+                name=person.name,
+                email=person.email,
+            ),
             process=process.key,
         )
     return roles[0].institution_id
@@ -209,9 +218,11 @@ def add_task_force(ctx: Context, key: str, *, name: str, lead: str | None, actor
     """Name a task force of the implementing body."""
     name, lead = clean(name, TASK_FORCE_NAME), clean_optional(lead, TASK_FORCE_LEAD)
     with on_process(ctx, key) as (tx, process, now):
-        require_step(process, doing="naming a task force")
+        require_step(process, doing=_("naming a task force"))
         if facts_queries.task_force(tx.session, process, name):
-            raise InvalidCommand(f"task force {name!r} already exists in {key}.")
+            raise InvalidCommand(
+                _("task force %(name)r already exists in %(key)s.", name=name, key=key)
+            )
         tx.session.add(TaskForceRow(process_id=process.id or 0, name=name, lead=lead))
         tx.acting(actor, now, key).record(
             "task_force.named", f"task_force:{name}", after={"name": name, "lead": lead}
@@ -222,9 +233,11 @@ def add_chapter(ctx: Context, key: str, *, title: str, lead: str | None, actor: 
     """Define a strategy chapter and its lead (a task force or an institution)."""
     title, lead = clean(title, CHAPTER_TITLE), clean_optional(lead, CHAPTER_LEAD)
     with on_process(ctx, key) as (tx, process, now):
-        require_step(process, doing="defining a chapter")
+        require_step(process, doing=_("defining a chapter"))
         if facts_queries.chapter(tx.session, process, title):
-            raise InvalidCommand(f"chapter {title!r} already exists in {key}.")
+            raise InvalidCommand(
+                _("chapter %(title)r already exists in %(key)s.", title=title, key=key)
+            )
         tx.session.add(ChapterRow(process_id=process.id or 0, title=title, lead=lead))
         tx.acting(actor, now, key).record(
             "chapter.defined", f"chapter:{title}", after={"title": title, "lead": lead}
@@ -235,7 +248,7 @@ def set_chapter_lead(ctx: Context, key: str, *, title: str, lead: str, actor: st
     """Give a chapter its lead (a task force or an institution), or change it."""
     title, lead = normalise(title), clean(lead, CHAPTER_LEAD)
     with on_process(ctx, key) as (tx, process, now):
-        require_step(process, doing="setting a chapter's lead")
+        require_step(process, doing=_("setting a chapter's lead"))
         chapter = _chapter(tx, process, title)
         before: JSONValue = {"lead": chapter.lead}
         chapter.lead = lead
@@ -249,7 +262,11 @@ def _chapter(tx: Tx, process: ProcessRow, title: str) -> ChapterRow:
     chapter = facts_queries.chapter(tx.session, process, title)
     if chapter is None:
         raise NotFound(
-            f"no chapter {title!r} in {process.key}; define it with `ibmflow chapter add`."
+            _(
+                "no chapter %(title)r in %(key)s; define it with `ibmflow chapter add`.",
+                title=title,
+                key=process.key,
+            )
         )
     return chapter
 
@@ -262,7 +279,7 @@ def submit_chapter(
     title = normalise(title)
     checked = documents.checked_upload(ctx, upload, "the draft's file")
     with on_process(ctx, key) as (tx, process, now):
-        require_step_that(ctx, tx, process, "chapters", doing="submitting a chapter draft")
+        require_step_that(ctx, tx, process, "chapters", doing=_("submitting a chapter draft"))
         chapter = _chapter(tx, process, title)
         before: JSONValue = {"draft_document_id": chapter.draft_document_id}
         document = documents.attach(
@@ -287,15 +304,20 @@ def submit_chapter(
 
 def close_consultation(ctx: Context, key: str, *, reason: str, actor: str) -> list[str]:
     """Close the consultation round after its deadline; return the non-respondents recorded."""
-    reason = _text(reason, "a reason")
+    reason = _text(reason, _("a reason"))
     with on_process(ctx, key) as (tx, process, now):
-        require_step_that(ctx, tx, process, "consultation", doing="closing the consultation round")
+        require_step_that(
+            ctx, tx, process, "consultation", doing=_("closing the consultation round")
+        )
         record = repo.current_step_record(tx.session, process)
         if record is None or record.due_at is None or now <= record.due_at:
             due = iso(record.due_at) if record and record.due_at else "unknown"
             raise InvalidCommand(
-                f"the consultation round's deadline ({due}) has not passed; wait "
-                "for it or for every institution's answer.",
+                _(
+                    "the consultation round's deadline (%(due)s) has not passed; wait for it "
+                    "or for every institution's answer.",
+                    due=due,
+                ),
                 process=key,
             )
         facts = repo.load_facts(tx.session, process, now)
@@ -330,9 +352,9 @@ def record_adoption(
     authority = clean(authority, ADOPTING_AUTHORITY)
     reference = clean(reference, REFERENCE)
     with on_process(ctx, key) as (tx, process, now):
-        require_step_that(ctx, tx, process, "adoption", doing="recording the adoption")
+        require_step_that(ctx, tx, process, "adoption", doing=_("recording the adoption"))
         if facts_queries.adoption(tx.session, process):
-            raise InvalidCommand(f"the adoption of {key} is already recorded.")
+            raise InvalidCommand(_("the adoption of %(key)s is already recorded.", key=key))
         tx.session.add(
             AdoptionRow(
                 process_id=process.id or 0,

@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 
 from ibmflow.audit import JSONValue
 from ibmflow.decisions import OPEN as DECISION_OPEN
+from ibmflow.decisions import outcome_label
 from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.i18n import _
 from ibmflow.ladder import REQUEST_SUBJECT
 from ibmflow.requestkinds import KINDS
 from ibmflow.services import mailings, requests
@@ -24,6 +26,7 @@ from ibmflow.services.context import Context
 from ibmflow.services.deadlines import request_calendar
 from ibmflow.services.extensions import replan
 from ibmflow.services.nominations import vote_addressees
+from ibmflow.services.record_views import status_label
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import nominations, roster
@@ -64,21 +67,33 @@ def reopen(ctx: Context, key: str, request_id: int, *, reason: str, actor: str) 
     reason = reason.strip()
     if not reason:
         raise InvalidCommand(
-            f"a reason is required to reopen request #{request_id}: say what must be corrected "
-            '(--reason "..."); the focal point reads it in the mail.'
+            _(
+                "a reason is required to reopen request #%(request_id)s: say what must "
+                'be corrected (--reason "..."); the focal point reads it in the mail.',
+                request_id=request_id,
+            )
         )
     with on_process(ctx, key) as (tx, process, now):
-        require_step(process, doing="reopening a request")
+        require_step(process, doing=_("reopening a request"))
         request = tx.session.get(RequestRow, request_id)
         if request is None or request.process_id != process.id:
             raise NotFound(
-                f"no request #{request_id} in {key}; `ibmflow request list {key}` shows them.",
+                _(
+                    "no request #%(request_id)s in %(key)s; `ibmflow request list %(key)s` "
+                    "shows them.",
+                    request_id=request_id,
+                    key=key,
+                ),
                 process=key,
             )
         if request.status != "answered":
             raise InvalidCommand(
-                f"request #{request_id} is {request.status}, not answered; only an answered request "
-                "can be reopened.",
+                _(
+                    "request #%(request_id)s is %(status)s, not answered; only an answered "
+                    "request can be reopened.",
+                    request_id=request_id,
+                    status=status_label(request.status),
+                ),
                 process=key,
             )
         institution = tx.session.get(InstitutionRow, request.institution_id)
@@ -146,9 +161,15 @@ def _take_vote(
     assert decision is not None
     if decision.status != DECISION_OPEN:
         raise InvalidCommand(
-            f"request #{request.id} is {institution.short_name}'s vote on decision "
-            f"#{decision.id}, which is already {decision.status}: its votes stay as cast. Open a "
-            "revised motion to decide again.",
+            _(
+                "request #%(id)s is %(short_name)s's vote on decision #%(decision)s, which is "
+                "already %(status)s: its votes stay as cast. Open a revised motion to "
+                "decide again.",
+                id=request.id,
+                short_name=institution.short_name,
+                decision=decision.id,
+                status=outcome_label(decision.status),
+            ),
             process=process.key,
         )
     row = nominations.vote_of(tx.session, decision.id, institution.id or 0)
@@ -236,7 +257,10 @@ def _addressees(
         )
         if found is None:
             raise InvalidCommand(
-                f"{institution.short_name} has no IAWG member to vote again; record one first.",
+                _(
+                    "%(short_name)s has no IAWG member to vote again; record one first.",
+                    short_name=institution.short_name,
+                ),
                 process=process.key,
             )
         return found
@@ -247,8 +271,11 @@ def _addressees(
     focal = roster.holders(tx.session, process, "focal_point", institution.id or 0)
     if not focal:
         raise InvalidCommand(
-            f"{institution.short_name} has no focal point to answer again; add one first "
-            "(`ibmflow person add ... --role focal_point`).",
+            _(
+                "%(short_name)s has no focal point to answer again; add one first "
+                "(`ibmflow person add ... --role focal_point`).",
+                short_name=institution.short_name,
+            ),
             process=process.key,
         )
     return list(focal), {}

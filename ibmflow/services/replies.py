@@ -8,6 +8,7 @@ from datetime import datetime
 
 from ibmflow.audit import JSONValue
 from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.i18n import _
 from ibmflow.mail import inbound as mail
 from ibmflow.requestkinds import KINDS, RequestKind
 from ibmflow.services import intake
@@ -40,7 +41,9 @@ def read_reply(spec: RequestKind, text: str) -> tuple[dict[str, str], str]:
         if item.kind == "choice":
             verdict, rest = mail.parse_vote(text)
             if verdict is None:
-                raise Refused(f"the {spec.label} cannot be read: {rest}")
+                raise Refused(
+                    _("the %(label)s cannot be read: %(rest)s", label=spec.label, rest=rest)
+                )
             found[item.name] = item.choices[0] if verdict else item.choices[-1]
             text = rest
             continue
@@ -70,7 +73,7 @@ def answer_reply(
     for a quarantined mail); Refused, with the reason, when it cannot be."""
     sender = (incoming.sender or "").lower()
     if not sender and assigned_by is None:
-        raise Refused("it has no sender address (no From header)")
+        raise Refused(_("it has no sender address (no From header)"))
     detail: dict[str, JSONValue] = {"inbound": row.id}
     if assigned_by:
         detail["assigned_by"] = assigned_by

@@ -14,6 +14,7 @@ from ibmflow import reports as rp
 from ibmflow.access import Account
 from ibmflow.engine import SUSPENDED
 from ibmflow.errors import InvalidCommand
+from ibmflow.i18n import _
 from ibmflow.requestkinds import KINDS
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
@@ -78,7 +79,11 @@ def report_page(
     moment = _checked(ctx, None, horizon_days)
     if offset < 0 or not 1 <= limit <= MAX_REPORT_PAGE:
         raise InvalidCommand(
-            f"a page of the report starts at 0 or later and holds 1 to {MAX_REPORT_PAGE} processes."
+            _(
+                "a page of the report starts at 0 or later and holds 1 to "
+                "%(max_report_page)s processes.",
+                max_report_page=MAX_REPORT_PAGE,
+            )
         )
     keys = None if account.processes is None else account.processes
     if account.disabled:
@@ -101,7 +106,11 @@ def _checked(ctx: Context, at: datetime | None, horizon_days: int) -> datetime:
     moment = check_moment(ctx.clock.now() if at is None else at)
     if not 0 <= horizon_days <= MAX_HORIZON_DAYS:
         raise InvalidCommand(
-            f"the horizon is {horizon_days} working days; give 0 to {MAX_HORIZON_DAYS}."
+            _(
+                "the horizon is %(horizon_days)s working days; give 0 to %(max_horizon_days)s.",
+                horizon_days=horizon_days,
+                max_horizon_days=MAX_HORIZON_DAYS,
+            )
         )
     return moment
 
@@ -110,8 +119,11 @@ def check_moment(at: datetime) -> datetime:
     """`at` in UTC; a naive time is refused (it would be read in the machine's time zone)."""
     if at.tzinfo is None or at.utcoffset() is None:
         raise InvalidCommand(
-            f"the moment {at.isoformat()} has no time zone; give one, e.g. "
-            "2026-01-20T09:00+01:00 or 2026-01-20T08:00Z."
+            _(
+                "the moment %(isoformat)s has no time zone; give one, e.g. "
+                "2026-01-20T09:00+01:00 or 2026-01-20T08:00Z.",
+                isoformat=at.isoformat(),
+            )
         )
     return at.astimezone(UTC)
 
@@ -176,7 +188,7 @@ def _figures(
         country=process.country,
         timezone=process.timezone,
         state=process.state,
-        state_title="Suspended" if state is None else state.title,
+        state_title=_("Suspended") if state is None else state.title,
         started_at=process.created_at,
         suspended_from=process.suspended_from if suspended else None,
         finished=state is not None and state.final,

@@ -13,11 +13,12 @@ from typing import Any
 from sqlmodel import Session
 
 from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.i18n import _
 from ibmflow.requestkinds import KINDS
 from ibmflow.services import deadlines
 from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
-from ibmflow.services.record_views import EarlierAnswer, RequestView
+from ibmflow.services.record_views import EarlierAnswer, RequestView, status_label
 from ibmflow.services.request_mail import mail_request as mail_request  # re-exported
 from ibmflow.services.request_mail import token_hash as token_hash
 from ibmflow.storage import repository as repo
@@ -55,8 +56,11 @@ def issue(
     spec = KINDS.get(kind)
     if spec is None or spec.is_vote:
         raise InvalidCommand(
-            f"unknown request kind {kind!r}; one of "
-            f"{', '.join(k.name for k in KINDS.values() if not k.is_vote)} (votes go with decisions)."
+            _(
+                "unknown request kind %(kind)r; one of %(kinds)s (votes go with decisions).",
+                kind=kind,
+                kinds=", ".join(k.name for k in KINDS.values() if not k.is_vote),
+            )
         )
     facts = repo.load_facts(tx.session, process, now, frozenset({"institutions"}))
     targets = (
@@ -173,9 +177,9 @@ def send_requests(
     """Send a request of `kind` to every institution in scope that has none yet (the CLI's `request
     send`); return the new requests' ids."""
     if due_days < 1:
-        raise InvalidCommand("--due-days must be at least 1 working day.")
+        raise InvalidCommand(_("--due-days must be at least 1 working day."))
     with on_process(ctx, key) as (tx, process, now):
-        require_step(process, doing="sending requests")
+        require_step(process, doing=_("sending requests"))
         return issue(
             ctx,
             tx,
@@ -193,17 +197,30 @@ def send_requests(
 def close(ctx: Context, key: str, request_id: int, *, status: str, reason: str, actor: str) -> None:
     """Withdraw or waive a request (coordinator, with a reason); its links stop working."""
     if status not in ("withdrawn", "waived"):
-        raise InvalidCommand("a request is either withdrawn or waived.")
+        raise InvalidCommand(_("a request is either withdrawn or waived."))
     if not reason.strip():
-        raise InvalidCommand(f"a reason is required to mark a request {status}.")
+        raise InvalidCommand(
+            _("a reason is required to mark a request %(status)s.", status=status_label(status))
+        )
     with on_process(ctx, key) as (tx, process, now):
         request = tx.session.get(RequestRow, request_id)
         if request is None or request.process_id != process.id:
-            raise NotFound(f"no request #{request_id} in {key}; `ibmflow request list {key}`.")
+            raise NotFound(
+                _(
+                    "no request #%(request_id)s in %(key)s; `ibmflow request list %(key)s`.",
+                    request_id=request_id,
+                    key=key,
+                )
+            )
         if request.status != OPEN:
             raise InvalidCommand(
-                f"request #{request_id} is {request.status}; only a pending request "
-                f"can be {status}."
+                _(
+                    "request #%(request_id)s is %(status)s; only a pending request can be "
+                    "%(new_status)s.",
+                    request_id=request_id,
+                    status=status_label(request.status),
+                    new_status=status_label(status),
+                )
             )
         request.status, request.closed_reason = status, reason.strip()
         tx.session.add(request)

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from ibmflow.access import Account
 from ibmflow.errors import LoginRefused, LoginThrottled
+from ibmflow.i18n import _, ngettext
 from ibmflow.services.accounts import HASHER, MAX_PASSWORD, account_of, secret_hash
 from ibmflow.services.context import Context
 from ibmflow.storage.account_tables import LoginAttemptRow, UserAccountRow, WebSessionRow
@@ -43,9 +44,15 @@ def _throttled(session: Session, ctx: Context, email: str, client: str, now: dat
         wait_s = max(1, math.ceil(max(waits).total_seconds()))
         minutes = math.ceil(wait_s / 60)
         raise LoginThrottled(
-            f"Too many failed logins for this account or from this address: logins are paused "
-            f"for {minutes} minute{'s' if minutes > 1 else ''}. Try again then; if you forgot "
-            "your password, ask an administrator for a new one.",
+            ngettext(
+                "Too many failed logins for this account or from this address: logins are "
+                "paused for %(num)s minute. Try again then; if you forgot your password, ask an "
+                "administrator for a new one.",
+                "Too many failed logins for this account or from this address: logins are "
+                "paused for %(num)s minutes. Try again then; if you forgot your password, ask an "
+                "administrator for a new one.",
+                minutes,
+            ),
             retry_after_s=wait_s,
         )
 
@@ -96,9 +103,13 @@ def log_in(ctx: Context, email: str, password: str, *, client: str) -> tuple[Acc
             account = account_of(tx.session, stored)
     if account is None:
         raise LoginRefused(
-            "The email or the password is wrong, or the account is disabled. Check them and try "
-            f"again: after {ctx.settings.web_login_max_failures} failures in "
-            f"{ctx.settings.web_login_window_min} minutes, logins are paused for a while."
+            _(
+                "The email or the password is wrong, or the account is disabled. Check "
+                "them and try again: after %(web_login_max_failures)s failures in "
+                "%(web_login_window_min)s minutes, logins are paused for a while.",
+                web_login_max_failures=ctx.settings.web_login_max_failures,
+                web_login_window_min=ctx.settings.web_login_window_min,
+            )
         )
     return account, token
 

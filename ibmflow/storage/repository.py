@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from ibmflow.errors import NotFound
+from ibmflow.i18n import _
 from ibmflow.storage.db import table_of
 from ibmflow.storage.facts_reader import load_facts as load_facts
 from ibmflow.storage.facts_reader import nominations as nominations
@@ -42,7 +43,8 @@ def get_process(session: Session, key: str, *, lock: bool = False) -> ProcessRow
     row = session.exec(query, params={"key": key.strip().upper()}).one_or_none()
     if row is None:
         raise NotFound(
-            f"no process {key!r}; `ibmflow process list` shows the processes.", process=key
+            _("no process %(key)r; `ibmflow process list` shows the processes.", key=key),
+            process=key,
         )
     return row
 
@@ -54,11 +56,26 @@ def process_keys(session: Session) -> dict[int, str]:
 
 
 _Owned = TypeVar("_Owned", DecisionRow, DocumentRow, RequestRow)
-_LISTS = {
-    DecisionRow: "decision list",
-    DocumentRow: "status",
-    RequestRow: "request list",
-}
+
+
+def _not_owned(model: type[_Owned], object_id: int, key: str) -> str:
+    if model is DecisionRow:
+        return _(
+            "no decision #%(id)s in %(key)s; `ibmflow decision list %(key)s` shows them.",
+            id=object_id,
+            key=key,
+        )
+    if model is DocumentRow:
+        return _(
+            "no document #%(id)s in %(key)s; `ibmflow status %(key)s` shows them.",
+            id=object_id,
+            key=key,
+        )
+    return _(
+        "no request #%(id)s in %(key)s; `ibmflow request list %(key)s` shows them.",
+        id=object_id,
+        key=key,
+    )
 
 
 def owned(session: Session, process: ProcessRow, model: type[_Owned], object_id: int) -> _Owned:
@@ -66,12 +83,7 @@ def owned(session: Session, process: ProcessRow, model: type[_Owned], object_id:
     into a form or a command must never reach another process's object)."""
     row = session.get(model, object_id)
     if row is None or row.process_id != process.id:
-        what = model.__name__.removesuffix("Row").lower()
-        raise NotFound(
-            f"no {what} #{object_id} in {process.key}; `ibmflow {_LISTS[model]} {process.key}` "
-            "shows them.",
-            process=process.key,
-        )
+        raise NotFound(_not_owned(model, object_id, process.key), process=process.key)
     return row
 
 
@@ -116,7 +128,12 @@ def institution(session: Session, process: ProcessRow, code: str) -> Institution
     if row is None:
         known = ", ".join(i.code for i in institutions(session, process))
         raise NotFound(
-            f"no institution {code!r} in process {process.key}; known: {known}.",
+            _(
+                "no institution %(code)r in process %(key)s; known: %(known)s.",
+                code=code,
+                key=process.key,
+                known=known,
+            ),
             process=process.key,
         )
     return row
@@ -127,8 +144,12 @@ def person(session: Session, process: ProcessRow, email: str) -> PersonRow:
     row = person_or_none(session, process, email)
     if row is None:
         raise NotFound(
-            f"nobody with email {email!r} in process {process.key}; add them with "
-            "`ibmflow person add` or a roster import.",
+            _(
+                "nobody with email %(email)r in process %(key)s; add them with `ibmflow person "
+                "add` or a roster import.",
+                email=email,
+                key=process.key,
+            ),
             process=process.key,
         )
     return row
