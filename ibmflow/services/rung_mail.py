@@ -167,7 +167,8 @@ def escalation(
         "reminder": {
             **reminder_context(cal, rung, request.due_at, now),
             "sent_at": request.sent_at,
-            "focal_points": ", ".join(dict.fromkeys(p.name for p in focal)) or "its focal point",
+            "focal_points": ", ".join(dict.fromkeys(p.name for p in focal))
+            or N_("its focal point"),
             "reminders_sent": loaded.reminders_sent(request.id or 0),
             "representatives": any(role == "representative" for _, role in to.values()),
         },
