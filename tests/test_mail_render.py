@@ -75,3 +75,16 @@ def test_delivery_failure_says_what_to_do_for_a_request(renderer: Renderer) -> N
     assert "send it again" in mail.text
     assert "ibmflow mail show 118" in mail.text
     assert "focal@veterinary.example" in mail.subject
+
+
+def test_one_folder_serves_every_language(renderer: Renderer) -> None:
+    """No copy of the templates per language: the folder holds each kind once, and the language
+    asked for picks the sentences and the formats, not a file."""
+    assert not [p for p in NOTIFICATIONS.iterdir() if p.is_dir()]
+    context = sample_context("step_entered")
+    english = renderer.render("step_entered", context)
+    assert '<html lang="en">' in english.html
+    assert "Target: Monday 2 March 2026, 18:00 Morocco time." in english.text
+    french = renderer.render("step_entered", context, "fr")
+    assert '<html lang="fr">' in french.html
+    assert "lundi 2 mars 2026 à 18:00, heure du Maroc" in french.text

@@ -30,21 +30,38 @@ def mail_preview(
     ctx: typer.Context,
     kind: Annotated[str, typer.Argument(help="The message kind, e.g. request or vote.")],
     html: Annotated[bool, typer.Option("--html", help="Print only the HTML part.")] = False,
+    language: Annotated[
+        str | None,
+        typer.Option("--language", help="The language to render in (default: the deployment's)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Render a message kind with built-in sample data: the subject, then the text part
-    (`--html`: the HTML part alone, to save as a file; `--json`: subject, text and HTML)."""
+    (`--html`: the HTML part alone, to save as a file; `--json`: subject, text and HTML), in
+    `--language` (e.g. fr) or the deployment's language."""
     from ibmflow.mail.render import MESSAGE_KINDS, Renderer
     from ibmflow.mail.samples import sample_context
 
     if kind not in MESSAGE_KINDS:
         raise InvalidCommand(f"unknown message kind {kind!r}; one of {', '.join(MESSAGE_KINDS)}.")
+    from ibmflow.i18n import NAMES
+
+    if language is not None and language not in NAMES:
+        raise InvalidCommand(f"unknown language {language!r}; one of {', '.join(NAMES)}.")
     settings = state(ctx).context.settings
     mail = Renderer(settings.notifications_dir, settings.language).render(
-        kind, sample_context(kind)
+        kind, sample_context(kind), language
     )
     if as_json:
-        print_json({"kind": kind, "subject": mail.subject, "text": mail.text, "html": mail.html})
+        print_json(
+            {
+                "kind": kind,
+                "language": language or settings.language,
+                "subject": mail.subject,
+                "text": mail.text,
+                "html": mail.html,
+            }
+        )
     elif html:
         sys.stdout.write(mail.html if mail.html.endswith("\n") else mail.html + "\n")
     else:

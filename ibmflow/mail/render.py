@@ -1,12 +1,15 @@
-"""Rendering mails from the Jinja2 templates in `notifications/<language>/`.
+"""Rendering mails from the Jinja2 templates in `notifications/`, in the recipient's language.
 
-Each message kind has three templates: `KIND.subject.txt`, `KIND.txt` (plain text) and `KIND.html`.
+Each message kind has three templates: `KIND.subject.txt`, `KIND.txt` (plain text) and `KIND.html`,
+one set for every language: their sentences are marked for translation and come from the catalogs
+(`ibmflow/locale`), their dates and numbers are formatted by the i18n filters at render time.
 HTML is autoescaped; `StrictUndefined` makes a missing variable an error (a test fails, a real mail is
 never sent with a hole in it).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +19,14 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     StrictUndefined,
-    Template,
     TemplateNotFound,
     UndefinedError,
 )
 
 from ibmflow import i18n
 from ibmflow.errors import InvalidCommand
+
+_ONE_LINE = re.compile(r"[ \t\r\n]+")
 
 MESSAGE_KINDS = (
     "request",
@@ -82,21 +86,13 @@ class Renderer:
         lang = language or self.default_language
         try:
             with i18n.using(lang):
-                subject = self._pick(self._text, lang, f"{kind}.subject.txt").render(context)
-                text = self._pick(self._text, lang, f"{kind}.txt").render(context)
-                html = self._pick(self._html, lang, f"{kind}.html").render(context)
+                subject = self._text.get_template(f"{kind}.subject.txt").render(context)
+                text = self._text.get_template(f"{kind}.txt").render(context)
+                html = self._html.get_template(f"{kind}.html").render(context)
         except TemplateNotFound as exc:
             raise InvalidCommand(f"template {exc.name} is missing in {self.folder}.") from None
         except UndefinedError as exc:
             raise InvalidCommand(f"template for {kind!r} uses an undefined value: {exc}.") from None
-        return Rendered(subject=" ".join(subject.split()), text=text, html=html)
-
-    @staticmethod
-    def _pick(env: Environment, language: str, name: str) -> Template:
-        """The template in the language asked for, else the English one (not yet translated)."""
-        try:
-            return env.get_template(f"{language}/{name}")
-        except TemplateNotFound:
-            if language == "en":
-                raise
-            return env.get_template(f"en/{name}")
+        # One line: the template's line breaks and indents collapsed, a no-break space kept (French
+        # puts one before a colon).
+        return Rendered(subject=_ONE_LINE.sub(" ", subject).strip(), text=text, html=html)

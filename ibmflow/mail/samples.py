@@ -7,7 +7,9 @@ Each context holds what the services pass for that kind, plus what every templat
 from __future__ import annotations
 
 import copy
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ibmflow.mail.render import MESSAGE_KINDS
 
@@ -15,8 +17,17 @@ _BASE: dict[str, Any] = {
     "process": {"key": "MA-IBM-2026", "title": "National IBM Strategy of Morocco"},
     "coordinator": {"name": "Karim Benali", "email": "coordinator@interior.example"},
     "base_url": "https://ibmflow.interior.example",
+    "zone": "Africa/Casablanca",
 }
-_DUE = "Monday 19 January 2026, 18:00 (Africa/Casablanca)"
+_ZONE = ZoneInfo("Africa/Casablanca")
+
+
+def _at(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    """A moment in Morocco (the sample process's zone); the templates format it."""
+    return datetime(year, month, day, hour, minute, tzinfo=_ZONE)
+
+
+_DUE = _at(2026, 1, 19, 18, 0)
 _LINK = "https://ibmflow.interior.example/r/sample-token-not-valid"
 _CUSTOMS = {
     "code": "MOF_CUSTOMS",
@@ -36,7 +47,7 @@ _SAMPLES: dict[str, dict[str, Any]] = {
             "instructions": "Please score your institution against each area of the "
             "self-assessment grid (IBM guidelines 2010), from 1 (absent) to 5 (fully in place), "
             "and attach the filled grid.",
-            "due_local": _DUE,
+            "due_at": _DUE,
         },
         "step": _STEP,
         "link": _LINK,
@@ -55,7 +66,7 @@ _SAMPLES: dict[str, dict[str, Any]] = {
             "kind": "vote",
             "kind_label": "vote",
             "instructions": "Adopt the Terms of Reference of the IAWG",
-            "due_local": _DUE,
+            "due_at": _DUE,
         },
         "step": {"id": "coordinating_bodies", "title": "Establishment of the coordinating bodies"},
         "link": _LINK,
@@ -67,7 +78,7 @@ _SAMPLES: dict[str, dict[str, Any]] = {
             **_STEP,
             "description": "Gaps and needs analysis with the self-assessment grid, and the "
             "inventory of ongoing and planned border management activities.",
-            "due_local": "Monday 2 March 2026, 18:00 (Africa/Casablanca)",
+            "due_at": _at(2026, 3, 2, 18, 0),
         },
     },
     "step_completed": {
@@ -97,7 +108,7 @@ _SAMPLES: dict[str, dict[str, Any]] = {
         "adoption": {
             "authority": "Council of Government",
             "reference": "Decision 12/2026",
-            "adopted_on": "2026-11-20",
+            "adopted_on": date(2026, 11, 20),
         },
     },
     "answer_receipt": {
@@ -105,7 +116,7 @@ _SAMPLES: dict[str, dict[str, Any]] = {
         "request": {
             "id": 42,
             "kind_label": "self-assessment",
-            "answered_local": "Thursday 15 January 2026, 10:24 (Africa/Casablanca)",
+            "answered_at": _at(2026, 1, 15, 10, 24),
             "via": "link",
         },
     },
@@ -122,7 +133,7 @@ _SAMPLES: dict[str, dict[str, Any]] = {
     "quarantine_alert": {
         "count": 2,
         "more": 0,
-        "interval": "hour",
+        "interval": {"unit": "hour", "count": 1},
         "messages": [
             {
                 "id": 7,
@@ -130,14 +141,14 @@ _SAMPLES: dict[str, dict[str, Any]] = {
                 "subject": "Re: [MA-IBM-2026] Self-assessment requested from Customs Directorate",
                 "reason": "someone@unknown.example is not a focal point or a registered deputy "
                 "of Customs Directorate, to whom request #42 was sent",
-                "received_local": "Thursday 15 January 2026, 10:24 (Africa/Casablanca)",
+                "received_at": _at(2026, 1, 15, 10, 24),
             },
             {
                 "id": 8,
                 "sender": "Rachid Alaoui <focal@customs.example>",
                 "subject": "Re: [MA-IBM-2026] Self-assessment requested from Customs Directorate",
                 "reason": "request #42 is already answered by focal@customs.example",
-                "received_local": "Thursday 15 January 2026, 11:02 (Africa/Casablanca)",
+                "received_at": _at(2026, 1, 15, 11, 2),
             },
         ],
     },
@@ -149,7 +160,7 @@ _SAMPLES: dict[str, dict[str, Any]] = {
             "kind": "self_assessment",
             "kind_label": "self-assessment",
             "instructions": "Please score your institution against each area of the grid.",
-            "due_local": _DUE,
+            "due_at": _DUE,
         },
         "step": _STEP,
         "link": _LINK,
@@ -160,25 +171,28 @@ _SAMPLES: dict[str, dict[str, Any]] = {
             "overdue": True,
             "working_days_left": 0,
             "working_days_overdue": 5,
-            "due_day": "Monday 19 January 2026",
+            "due_day": date(2026, 1, 19),
         },
     },
     "escalation": {
-        "recipients_names": "Hassan Tazi (IAWG member), Karim Benali (coordinator)",
+        "recipients": [
+            {"name": "Hassan Tazi", "role": "IAWG member"},
+            {"name": "Karim Benali", "role": "coordinator"},
+        ],
         "institution": _CUSTOMS,
-        "request": {"id": 42, "kind_label": "self-assessment", "due_local": _DUE},
+        "request": {"id": 42, "kind_label": "self-assessment", "due_at": _DUE},
         "step": _STEP,
         "reminder": {
             "rung": "escalation",
             "overdue": True,
             "working_days_overdue": 5,
-            "sent_local": "Monday 22 December 2025, 10:02 (Africa/Casablanca)",
+            "sent_at": _at(2025, 12, 22, 10, 2),
             "focal_points": "Samira El Idrissi",
             "reminders_sent": 2,
             "representatives": False,
-            "due_day": "Monday 19 January 2026",
+            "due_day": date(2026, 1, 19),
         },
-        "passed_over": "",
+        "passed_over": [],
         "chased_as": "the focal point",
     },
     "chase_digest": {
@@ -191,7 +205,7 @@ _SAMPLES: dict[str, dict[str, Any]] = {
                     "id": 42,
                     "kind": "self_assessment",
                     "kind_label": "self-assessment",
-                    "due_local": _DUE,
+                    "due_at": _DUE,
                 },
                 "step": _STEP,
                 "reminder": {
@@ -199,28 +213,31 @@ _SAMPLES: dict[str, dict[str, Any]] = {
                     "overdue": True,
                     "working_days_left": 0,
                     "working_days_overdue": 10,
-                    "due_day": "Monday 19 January 2026",
+                    "due_day": date(2026, 1, 19),
                 },
                 "link": _LINK,
                 "representing": None,
             },
             {
                 "kind": "escalation",
-                "recipients_names": "Karim Benali (coordinator), Youssef Amrani (chair)",
-                "passed_over": "Rachid Alaoui (IAWG member)",
+                "recipients": [
+                    {"name": "Karim Benali", "role": "coordinator"},
+                    {"name": "Youssef Amrani", "role": "chair"},
+                ],
+                "passed_over": [{"name": "Rachid Alaoui", "role": "IAWG member"}],
                 "chased_as": "the focal point",
                 "institution": _CUSTOMS,
-                "request": {"id": 43, "kind_label": "activity inventory", "due_local": _DUE},
+                "request": {"id": 43, "kind_label": "activity inventory", "due_at": _DUE},
                 "step": _STEP,
                 "reminder": {
                     "rung": "escalation",
                     "overdue": True,
                     "working_days_overdue": 11,
-                    "sent_local": "Monday 22 December 2025, 10:02 (Africa/Casablanca)",
+                    "sent_at": _at(2025, 12, 22, 10, 2),
                     "focal_points": "Rachid Alaoui, Leila Chraibi",
                     "reminders_sent": 1,
                     "representatives": False,
-                    "due_day": "Monday 19 January 2026",
+                    "due_day": date(2026, 1, 19),
                 },
                 "link": None,
                 "representing": None,
@@ -229,7 +246,7 @@ _SAMPLES: dict[str, dict[str, Any]] = {
                 "kind": "step_overdue",
                 "step": {
                     **_STEP,
-                    "due_local": _DUE,
+                    "due_at": _DUE,
                     "working_days_overdue": 2,
                     "blockers": ["Customs Directorate has not sent its self-assessment"],
                 },
@@ -248,7 +265,7 @@ _SAMPLES: dict[str, dict[str, Any]] = {
             "kind": "self_assessment",
             "kind_label": "self-assessment",
             "instructions": "Please score your institution against each area of the grid.",
-            "due_local": _DUE,
+            "due_at": _DUE,
         },
         "step": _STEP,
         "link": _LINK,
@@ -256,7 +273,7 @@ _SAMPLES: dict[str, dict[str, Any]] = {
         "representing": None,
         "reopened": {
             "reason": "The scores of the Procedures area were entered in the wrong row.",
-            "answered_local": "Wednesday 14 January 2026, 11:20 (Africa/Casablanca)",
+            "answered_at": _at(2026, 1, 14, 11, 20),
         },
     },
     "deadline_extended": {
@@ -265,31 +282,39 @@ _SAMPLES: dict[str, dict[str, Any]] = {
         "request": {
             "id": 42,
             "kind_label": "self-assessment",
-            "due_local": "Monday 26 January 2026, 23:59 (Africa/Casablanca)",
-            "previous_due_local": _DUE,
+            "due_at": _at(2026, 1, 26, 23, 59),
+            "previous_due_at": _DUE,
         },
         "step": _STEP,
     },
     "digest": {
         "recipient": {"name": "Amina Lahlou", "email": "manager@cabinet.example"},
         "week": "2027-W03",
-        "as_of": "Monday 18 January 2027, 08:00 (Africa/Casablanca)",
+        "at": _at(2027, 1, 18, 8, 0),
         "state_title": "Analysis of the current situation",
         "suspended": False,
         "horizon_days": 10,
         "figures": {"overdue_steps": 0, "overdue_requests": 1, "falling_due": 1},
         "overdue": [
             {
-                "what": "Self-assessment from Customs Directorate (request #42)",
-                "due": "Monday 11 January 2027",
+                "kind": "request",
+                "step_title": "Analysis of the current situation",
+                "request_label": "self-assessment",
+                "institution_name": "Customs Directorate",
+                "request_id": 42,
+                "due": date(2027, 1, 11),
                 "days_overdue": 4,
                 "days_left": 0,
             }
         ],
         "falling_due": [
             {
-                "what": 'Step "Analysis of the current situation"',
-                "due": "Friday 29 January 2027",
+                "kind": "step",
+                "step_title": "Analysis of the current situation",
+                "request_label": None,
+                "institution_name": None,
+                "request_id": None,
+                "due": date(2027, 1, 29),
                 "days_overdue": 0,
                 "days_left": 9,
             }
@@ -299,8 +324,8 @@ _SAMPLES: dict[str, dict[str, Any]] = {
                 "name": "Customs Directorate",
                 "answered": 3,
                 "on_time": 2,
-                "share": "67%",
-                "median": "2",
+                "share": 2 / 3,
+                "median": 2,
                 "open_overdue": 1,
             }
         ],
@@ -308,7 +333,7 @@ _SAMPLES: dict[str, dict[str, Any]] = {
     "step_overdue": {
         "step": {
             **_STEP,
-            "due_local": _DUE,
+            "due_at": _DUE,
             "working_days_overdue": 1,
             "blockers": ["2 of 9 involved institutions have not answered the self-assessment"],
         },

@@ -93,7 +93,7 @@ def record(
                 "request": {
                     "id": request.id,
                     "kind_label": KINDS[request.kind].source_label,
-                    "answered_local": mailings.local_time(process, now),
+                    "answered_at": now,
                     "via": via,
                 },
             },

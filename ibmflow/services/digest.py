@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from ibmflow.engine import SUSPENDED
-from ibmflow.reports import STEP, Deadline, ProcessReport
+from ibmflow.reports import Deadline, ProcessReport
 from ibmflow.services import mailings
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
@@ -120,31 +120,26 @@ def _managers(session: Session, process: ProcessRow) -> list[PersonRow]:
 # --- what the templates see --------------------------------------------------------------------
 
 
-def _when(moment: datetime, timezone: str) -> str:
-    return f"{moment.astimezone(ZoneInfo(timezone)):%a %d %b %Y, %H:%M}"
-
-
-def _what(d: Deadline) -> str:
-    if d.kind == STEP:
-        return f'Step "{d.step_title}"'
-    label = (d.request_label or "request").capitalize()
-    return f"{label} from {d.institution_name} (request #{d.request_id})"
-
-
 def digest_context(report: ProcessReport, week: str) -> dict[str, Any]:
-    """The digest's figures for the templates, ready to print (the report's, nothing else)."""
+    """The digest's figures for the templates (the report's, nothing else): moments, days and
+    numbers as they are, formatted by the templates in the reader's language."""
 
     def line(d: Deadline) -> dict[str, Any]:
         return {
-            "what": _what(d),
-            "due": _when(d.due_at, report.timezone),
+            "kind": d.kind,
+            "step_title": d.step_title,
+            "request_label": d.request_label,
+            "institution_name": d.institution_name,
+            "request_id": d.request_id,
+            "due": d.due_day,
             "days_overdue": d.working_days_overdue,
             "days_left": d.working_days_left,
         }
 
     return {
         "week": week,
-        "as_of": f"{_when(report.at, report.timezone)} ({report.timezone})",
+        "at": report.at,
+        "zone": report.timezone,
         "state_title": report.state_title,
         "suspended": report.suspended,
         "horizon_days": report.horizon_days,
@@ -156,8 +151,8 @@ def digest_context(report: ProcessReport, week: str) -> dict[str, Any]:
                 "name": r.name,
                 "answered": r.answered,
                 "on_time": r.on_time,
-                "share": "" if r.on_time_share is None else f"{r.on_time_share:.0%}",
-                "median": "" if r.median_days_late is None else f"{r.median_days_late:g}",
+                "share": r.on_time_share,
+                "median": r.median_days_late,
                 "open_overdue": r.open_overdue,
             }
             for r in report.responsiveness

@@ -289,8 +289,8 @@ def _tell_addressees(
         "request": {
             "id": request.id,
             "kind_label": KINDS[request.kind].source_label,
-            "due_local": local_time(process, request.due_at),
-            "previous_due_local": local_time(process, old),
+            "due_at": request.due_at,
+            "previous_due_at": old,
         },
         "step": {"id": request.step, "title": step_title(ctx, tx, process, request.step)},
     }

@@ -22,7 +22,7 @@ def _step(process: ProcessRow, state: StateDef, due: datetime | None) -> dict[st
         "id": state.id,
         "title": state.title,
         "description": state.description,
-        "due_local": mailings.local_time(process, due),
+        "due_at": due,
     }
 
 
@@ -122,7 +122,7 @@ def completed(
         else {
             "authority": adoption.authority,
             "reference": adoption.reference,
-            "adopted_on": adoption.adopted_on.isoformat(),
+            "adopted_on": adoption.adopted_on,
         },
     }
     _notify(ctx, tx, process, definition, state, "complete", context, now)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ibmflow.i18n import N_
 from ibmflow.mail.render import Renderer
 from ibmflow.services import outbox
 from ibmflow.services.context import Context
@@ -39,7 +40,8 @@ def reply_address(ctx: Context, reply_key: str) -> str:
 
 
 def local_time(process: ProcessRow, moment: datetime | None) -> str:
-    """A moment in the process's time zone, with the zone named."""
+    """A moment in the process's time zone, with the zone named, in English for the command line
+    (mails carry the moment and format it in the recipient's language)."""
     if moment is None:
         return "no set date"
     zone = ZoneInfo(process.timezone)
@@ -58,7 +60,7 @@ def coordinator(tx: Tx, process: ProcessRow) -> dict[str, str]:
 def _coordinator(tx: Tx, process: ProcessRow) -> dict[str, str]:
     person = roster.coordinator(tx.session, process)
     if person is None:
-        return {"name": "The national IBM coordination", "email": ""}
+        return {"name": N_("The national IBM coordination"), "email": ""}  # translated by `|t`
     return {"name": person.name, "email": person.email}
 
 
@@ -68,6 +70,7 @@ def base_context(ctx: Context, tx: Tx, process: ProcessRow) -> dict[str, Any]:
         "process": {"key": process.key, "title": process.title},
         "coordinator": coordinator(tx, process),
         "base_url": ctx.settings.mail_base_url,
+        "zone": process.timezone,  # the templates format dates and times in it
     }
 
 

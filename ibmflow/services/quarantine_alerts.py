@@ -78,18 +78,18 @@ def _entry(process: ProcessRow, row: InboundMessageRow) -> dict[str, Any]:
         "sender": row.header_from or row.envelope_from or "(no sender)",
         "subject": row.subject or "(no subject)",
         "reason": row.reason or "",
-        "received_local": mailings.local_time(process, row.received_at),
+        "received_at": row.received_at,
     }
 
 
-def interval_text(every: timedelta) -> str:
-    """The alert interval in words for the mail: "hour", "2 hours", "10 minutes" ("" for none)."""
+def interval_text(every: timedelta) -> dict[str, Any] | None:
+    """The alert interval for the mail, in the largest whole unit: {"unit": "hour", "count": 2}
+    (the template says it in the reader's language); None for none."""
     seconds = int(every.total_seconds())
     for size, unit in ((3600, "hour"), (60, "minute"), (1, "second")):
         if seconds and seconds % size == 0:
-            count = seconds // size
-            return unit if count == 1 else f"{count} {unit}s"
-    return ""
+            return {"unit": unit, "count": seconds // size}
+    return None
 
 
 def flush(ctx: Context) -> list[str]:

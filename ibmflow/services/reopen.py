@@ -122,7 +122,7 @@ def reopen(ctx: Context, key: str, request_id: int, *, reason: str, actor: str) 
             extra={
                 "reopened": {
                     "reason": reason,
-                    "answered_local": mailings.local_time(process, earlier.answered_at),
+                    "answered_at": earlier.answered_at,
                 }
             },
         )

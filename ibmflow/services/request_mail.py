@@ -88,7 +88,7 @@ def mail_request(
                 "kind": request.kind,
                 "kind_label": KINDS[request.kind].label,
                 "instructions": instructions,
-                "due_local": mailings.local_time(process, request.due_at),
+                "due_at": request.due_at,
             },
             "step": {"id": request.step, "title": definition_title},
             "link": f"{ctx.settings.mail_base_url}/r/{token}",

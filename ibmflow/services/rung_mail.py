@@ -18,6 +18,7 @@ from typing import Any
 from ibmflow.calendar import WorkCalendar
 from ibmflow.engine import engine_for
 from ibmflow.guards import reads_of
+from ibmflow.i18n import N_
 from ibmflow.requestkinds import KINDS
 from ibmflow.services import mailings
 from ibmflow.services.chase_batch import Batch, people_with_roles
@@ -81,7 +82,7 @@ def reminder_context(
         "overdue": today > due_day,
         "working_days_left": max(cal.between(today, due_day), 0),
         "working_days_overdue": max(cal.between(due_day, today), 0),
-        "due_day": f"{due_day:%A %d %B %Y}",
+        "due_day": due_day,
     }
 
 
@@ -110,7 +111,7 @@ def reminder(
             "id": request.id,
             "kind": request.kind,
             "kind_label": KINDS[request.kind].label,
-            "due_local": mailings.local_time(process, request.due_at),
+            "due_at": request.due_at,
         },
         "step": {"id": request.step, "title": mailings.step_title(ctx, tx, process, request.step)},
         "reminder": reminder_context(cal, rung, request.due_at, now),
@@ -144,33 +145,34 @@ def escalation(
     ]
     focal = loaded.addressees.get(request.id or 0, [])
     chased = {p.id for p in focal} | {request.focal_point_id}
-    above = [(m, "IAWG member") for m in members] + [(r, "representative") for r in reps]
+    above = [(m, N_("IAWG member")) for m in members] + [(r, N_("representative")) for r in reps]
     passed_over = [(p, role) for p, role in above if p.id in chased]
-    above += [(p, "coordinator") for p in people_with_roles(tx, process, ["coordinator"])]
+    above += [(p, N_("coordinator")) for p in people_with_roles(tx, process, ["coordinator"])]
     if passed_over:
-        above += [(p, "chair") for p in people_with_roles(tx, process, ["chair"])]
+        above += [(p, N_("chair")) for p in people_with_roles(tx, process, ["chair"])]
     to: dict[int, tuple[PersonRow, str]] = {}
     for person, role in above:
         if person.id not in chased and person.id not in to:
             to[person.id or 0] = (person, role)
     assert request.due_at is not None
     context = {
-        "recipients_names": ", ".join(f"{p.name} ({role})" for p, role in to.values()),
+        "recipients": [{"name": p.name, "role": role} for p, role in to.values()],
         "institution": _institution(institution),
         "request": {
             "id": request.id,
             "kind_label": KINDS[request.kind].label,
-            "due_local": mailings.local_time(process, request.due_at),
+            "due_at": request.due_at,
         },
         "step": {"id": request.step, "title": mailings.step_title(ctx, tx, process, request.step)},
         "reminder": {
             **reminder_context(cal, rung, request.due_at, now),
-            "sent_local": mailings.local_time(process, request.sent_at),
-            "focal_points": ", ".join(dict.fromkeys(p.name for p in focal)) or "its focal point",
+            "sent_at": request.sent_at,
+            "focal_points": ", ".join(dict.fromkeys(p.name for p in focal))
+            or N_("its focal point"),
             "reminders_sent": loaded.reminders_sent(request.id or 0),
             "representatives": any(role == "representative" for _, role in to.values()),
         },
-        "passed_over": ", ".join(f"{p.name} ({role})" for p, role in passed_over),
+        "passed_over": [{"name": p.name, "role": role} for p, role in passed_over],
         "chased_as": KINDS[request.kind].chased_as,
     }
     people = [p for p, _ in to.values()]
@@ -197,7 +199,7 @@ def step_alert(
         "step": {
             "id": stay.step,
             "title": state.title,
-            "due_local": mailings.local_time(process, stay.due_at),
+            "due_at": stay.due_at,
             "working_days_overdue": max(cal.between(due_day, cal.local_day(now)), 0),
             "blockers": engine_for(definition).blockers(stay.step, facts),
         }
