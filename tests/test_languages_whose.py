@@ -173,6 +173,9 @@ def test_each_focal_point_gets_the_request_in_their_own_language(
         assert _lang(requests_[0]) == lang, address
         body = requests_[0].get_body(("plain",))
         assert body is not None and f"LANG={lang}" in body.get_content()
+    shown = json.loads(cli("roster", "show", KEY, "--json")[1])
+    assert {p["email"]: p["language"] for p in shown["people"]}.items() >= EXPECTED.items()
+    assert {i["code"]: i["language"] for i in shown["institutions"]}["MOA_VETERINARY"] == "fr"
     # The resolution is the one the answer page asks for.
     with ctx.db.reading() as session:
         process = repo.get_process(session, KEY)

@@ -112,13 +112,6 @@ def group_addresses(
     return group(addresses, of_addresses(ctx, tx, process, addresses))
 
 
-def group_people(
-    ctx: Context, tx: Tx, process: ProcessRow, people: Sequence[PersonRow]
-) -> dict[str, list[PersonRow]]:
-    """The people by the language they read."""
-    return group(people, [of_person(ctx, tx, process, p) for p in people])
-
-
 def of_person(ctx: Context, tx: Tx, process: ProcessRow, person: PersonRow) -> str:
     """The language of a person of `process` (read with the roster's, once per transaction)."""
     known = _by_address(ctx, tx, process)
