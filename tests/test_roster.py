@@ -839,7 +839,11 @@ CSV_ROW_RULES = {
         "is empty",
     ),
     "roles-empty": (f"{CUSTOMS_ROW}Amina,amina@customs.example,,", "row 2, roles", "is missing"),
-    "too-many-cells": (f"{CUSTOMS_ROW}{AMINA_CELLS},fr,en,extra", "row 2", "has 13 cells for 12 columns"),
+    "too-many-cells": (
+        f"{CUSTOMS_ROW}{AMINA_CELLS},fr,en,extra",
+        "row 2",
+        "has 13 cells for 12 columns",
+    ),
     "line-break-in-quoted-name": (
         f'{CUSTOMS_ROW}"Amina\nEl Idrissi",a@x.example,chair,',
         "row 2, person_name",
