@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal, cast, get_args
 
+from ibmflow import i18n
 from ibmflow.errors import Problem, RosterError
 from ibmflow.roster_files import (
     BOOLEANS,
@@ -56,6 +57,7 @@ class RosterInstitution:
     category: Category
     involved: bool
     weekend: tuple[int, ...]
+    language: str | None = None  # what its people read when they have no language of their own
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class RosterPerson:
     institution: str | None
     roles: tuple[str, ...]
     deputy_for: str | None = None
+    language: str | None = None  # what they read; None: their institution's, else the process's
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,23 @@ class _Checker(Problems):
 
     Placeholders never leave the module: any problem raises RosterError at the end.
     """
+
+    def __init__(
+        self, filename: str, fmt: str, languages: Collection[str] = i18n.LANGUAGES
+    ) -> None:
+        super().__init__(filename, fmt)
+        self.languages = tuple(languages)
+
+    def language(self, e: Entry, key: str) -> str | None:
+        """A language code among those offered (`en`, `fr`), or None when absent or wrong."""
+        if e.values.get(key) is None:
+            return None
+        text = (self.text(e, key, quoted(self.languages[0])) or "").lower().replace("-", "_")
+        if text and text not in [lang.lower() for lang in self.languages]:
+            what = f"language {quoted(text)} is not one of {', '.join(self.languages)}"
+            self.add(e.where(key), what)
+            return None
+        return next((lang for lang in self.languages if lang.lower() == text), None)
 
     def text(
         self, e: Entry, key: str, example: str, *, required: bool = True, longest: int = 254
@@ -180,7 +200,8 @@ def _institution(c: _Checker, e: Entry) -> RosterInstitution:
     if involved is None:
         involved = category in ("permanent", "associated")
     category_ = cast(Category, category)  # "" only when a problem was recorded
-    return RosterInstitution(code, name, short_name or name, category_, involved, weekend)
+    language = c.language(e, "language")
+    return RosterInstitution(code, name, short_name or name, category_, involved, weekend, language)
 
 
 def _person(c: _Checker, e: Entry) -> RosterPerson:
@@ -194,7 +215,8 @@ def _person(c: _Checker, e: Entry) -> RosterPerson:
             e.where("roles"),
             f"is missing; give at least one of {', '.join(ROLES)} (or deputy_for, for a deputy)",
         )
-    return RosterPerson(name, email, institution, roles or (), deputy_for)
+    language = c.language(e, "language")
+    return RosterPerson(name, email, institution, roles or (), deputy_for, language)
 
 
 def _check_links(
@@ -261,9 +283,11 @@ def parse_roster_text(
     filename: str,
     known_institutions: Mapping[str, Category] = {},
     known_emails: Collection[str] = (),
+    languages: Collection[str] = i18n.LANGUAGES,
 ) -> Roster:
-    """Parse roster text; raise RosterError listing every problem (nothing is returned then)."""
-    c = _Checker(filename, fmt)
+    """Parse roster text; raise RosterError listing every problem (nothing is returned then).
+    A `language` must be one of `languages` (the deployment's, `settings.languages`)."""
+    c = _Checker(filename, fmt, languages)
     text = text.removeprefix("\ufeff")
     if fmt == "csv":
         inst_entries, person_entries = csv_entries(c, text, known_institutions)
@@ -284,6 +308,7 @@ def parse_roster(
     *,
     known_institutions: Mapping[str, Category] = {},
     known_emails: Collection[str] = (),
+    languages: Collection[str] = i18n.LANGUAGES,
 ) -> Roster:
     """Parse a .toml or .csv roster file (UTF-8); raise RosterError listing every problem."""
     fmt = path.suffix.lower().lstrip(".")
@@ -307,6 +332,7 @@ def parse_roster(
         filename=str(path),
         known_institutions=known_institutions,
         known_emails=known_emails,
+        languages=languages,
     )
 
 

@@ -20,11 +20,16 @@ from ibmflow.text import escape, normalise
 CSV_COLUMNS = (
     *("institution_code", "institution_name", "short_name", "category", "involved", "weekend"),
     *("person_name", "email", "roles", "deputy_for"),
+    *("institution_language", "language"),
 )
 CSV_REQUIRED = ("institution_code", "institution_name", "category", "person_name", "email", "roles")
-_INSTITUTION_KEYS = ("code", "name", "short_name", "category", "involved", "weekend")
-_PERSON_KEYS = ("name", "email", "institution", "roles", "deputy_for")
-_INSTITUTION_COLUMN = {"code": "institution_code", "name": "institution_name"}
+_INSTITUTION_KEYS = ("code", "name", "short_name", "category", "involved", "weekend", "language")
+_PERSON_KEYS = ("name", "email", "institution", "roles", "deputy_for", "language")
+_INSTITUTION_COLUMN = {
+    "code": "institution_code",
+    "name": "institution_name",
+    "language": "institution_language",
+}
 _PERSON_COLUMN = {"name": "person_name", "institution": "institution_code"}
 BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
@@ -147,7 +152,8 @@ def csv_entries(
             continue
         if code is None:
             c.add(f"row {n}, institution_code", "is missing; every row belongs to an institution")
-        if given := [col for col in ("email", "roles", "deputy_for") if cells[col] is not None]:
+        given = [c for c in ("email", "roles", "deputy_for", "language") if cells[c] is not None]
+        if given:
             what = f"is empty but {', '.join(given)} given; add the name or empty those cells"
             c.add(f"row {n}, person_name", what)
     institutions = []
@@ -191,6 +197,7 @@ _ONE_PERSON = {
     "institution": "the institution",
     "roles": "the role",
     "deputy_for": "the deputised focal point",
+    "language": "the language",
 }
 _NOT_IN_THE_FILE = "is neither declared in the roster nor known; declare it or correct the code"
 _NOT_IN_THE_PROCESS = (

@@ -122,6 +122,7 @@ EXPECTED_VISA = RosterInstitution(
     category="permanent",
     involved=True,
     weekend=(4, 5),
+    language="fr",
 )
 EXPECTED_TOURISM = RosterInstitution(
     code="TOURISM",
@@ -141,7 +142,9 @@ EXPECTED_YOUSSEF = RosterPerson(
     ("focal_point",),
     deputy_for="amina@customs.example",
 )
-EXPECTED_LEILA = RosterPerson("Leila Haddad", "leila@health.example", "MOH", ("focal_point",))
+EXPECTED_LEILA = RosterPerson(
+    "Leila Haddad", "leila@health.example", "MOH", ("focal_point",), language="fr"
+)
 
 
 def test_valid_toml_fixture_parses_to_the_expected_records() -> None:
@@ -836,7 +839,11 @@ CSV_ROW_RULES = {
         "is empty",
     ),
     "roles-empty": (f"{CUSTOMS_ROW}Amina,amina@customs.example,,", "row 2, roles", "is missing"),
-    "too-many-cells": (f"{CUSTOMS_ROW}{AMINA_CELLS},extra", "row 2", "has 11 cells for 10 columns"),
+    "too-many-cells": (
+        f"{CUSTOMS_ROW}{AMINA_CELLS},fr,en,extra",
+        "row 2",
+        "has 13 cells for 12 columns",
+    ),
     "line-break-in-quoted-name": (
         f'{CUSTOMS_ROW}"Amina\nEl Idrissi",a@x.example,chair,',
         "row 2, person_name",

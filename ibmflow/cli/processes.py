@@ -99,6 +99,10 @@ def process_start(
         Path | None,
         typer.Option(help="Roster file to seed from (default: the ToR's institutions)."),
     ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(help="Language of its mails, for whoever has none (default: config)."),
+    ] = None,
     as_json: JsonFlag = False,
     as_: ActAs = None,
 ) -> None:
@@ -107,7 +111,8 @@ def process_start(
     from ibmflow.services.processes import start_process
 
     s = state(ctx)
-    seed = parse_roster(roster) if roster else None
+    offered = s.context.settings.languages
+    seed = parse_roster(roster, languages=offered) if roster else None
     process = start_process(
         s.context,
         title=title,
@@ -116,6 +121,7 @@ def process_start(
         timezone=timezone,
         workflow=workflow,
         roster=seed,
+        language=language,
         actor=s.actor,
     )
     if as_json:

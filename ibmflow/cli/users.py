@@ -55,6 +55,10 @@ def user_add(
     name: Annotated[str, typer.Option(help="The person's name.")],
     role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}.")],
     process: Processes = None,
+    language: Annotated[
+        str | None,
+        typer.Option(help="Language of its console and mails, e.g. fr (default: config)."),
+    ] = None,
     password_stdin: PasswordStdin = False,
     as_: ActAs = None,
 ) -> None:
@@ -71,6 +75,7 @@ def user_add(
         role=role,
         password=_password(password_stdin),
         processes=process or [],
+        language=language,
         actor=s.actor,
     )
     seen = "every process" if account.processes is None else ", ".join(sorted(account.processes))
@@ -111,6 +116,16 @@ def user_enable(ctx: typer.Context, email: str, as_: ActAs = None) -> None:
     out.print(f"{email} enabled", highlight=False)
 
 
+@user_app.command("language")
+def user_language(ctx: typer.Context, email: str, language: str, as_: ActAs = None) -> None:
+    """Set the language of an account's console and mails (e.g. fr)."""
+    from ibmflow.services.accounts import set_language
+
+    s = state(ctx)
+    changed = set_language(s.context, email, language, actor=s.actor)
+    out.print(f"{email} reads {language}" + ("" if changed else " (unchanged)"), highlight=False)
+
+
 @user_app.command("processes")
 def user_processes(
     ctx: typer.Context, email: str, process: Processes = None, as_: ActAs = None
@@ -137,9 +152,12 @@ def user_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json"
         return
     table(
         "Accounts",
-        ["email", "name", "role", "processes", "API tokens", "disabled"],
+        ["email", "name", "role", "processes", "language", "API tokens", "disabled"],
         [
-            [r.email, r.name, r.role, r.processes_text, r.api_tokens, "yes" if r.disabled else ""]
+            [
+                *(r.email, r.name, r.role, r.processes_text, r.language or "default"),
+                *(r.api_tokens, "yes" if r.disabled else ""),
+            ]
             for r in rows
         ],
     )

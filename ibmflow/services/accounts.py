@@ -86,6 +86,16 @@ def _role(value: str) -> str:
     return value
 
 
+def _language(ctx: Context, value: str | None) -> str | None:
+    if value is None:
+        return None
+    language = value.strip().replace("-", "_")
+    if language not in ctx.settings.languages:
+        offered = ", ".join(ctx.settings.languages)
+        raise InvalidCommand(f"language {value!r} is not offered; give one of {offered}.")
+    return language
+
+
 def account_of(session: Session, row: UserAccountRow) -> Account:
     """The Account a stored row describes, with the keys of the processes it may see."""
     keys: frozenset[str] | None = None
@@ -139,9 +149,12 @@ def add_user(
     password: str,
     actor: str,
     processes: Sequence[str] = (),
+    language: str | None = None,
 ) -> Account:
-    """Create an account; an administrator sees every process, the others only `processes`."""
+    """Create an account; an administrator sees every process, the others only `processes`. Its
+    console and its mails speak `language` (None: the deployment's, until the account chooses)."""
     email, role = _email(email), _role(role)
+    language = _language(ctx, language)
     name = clean(name, ACCOUNT_NAME)
     hashed = hash_password(password)
     now = ctx.clock.now()
@@ -159,6 +172,7 @@ def add_user(
             name=name,
             role=role,
             password_hash=hashed,
+            language=language,
             created_at=now,
             updated_at=now,
         )
@@ -174,6 +188,7 @@ def add_user(
             name=row.name,
             role=role,
             processes=keys if role != ADMINISTRATOR else "all",
+            **({"language": language} if language else {}),
         )
         return account_of(tx.session, row)
 
@@ -208,6 +223,47 @@ def set_disabled(ctx: Context, email: str, disabled: bool, *, actor: str) -> Non
         if disabled:
             _end_sessions(tx, row, now)
         _audit(tx, now, actor, "disabled" if disabled else "enabled", row.email)
+
+
+def set_language(ctx: Context, email: str, language: str, *, actor: str) -> bool:
+    """Set the language of an account's console and mails; False when it already had it."""
+    chosen = _language(ctx, language)
+    now = ctx.clock.now()
+    with ctx.db.transaction() as tx:
+        row = _row(tx, email)
+        if row.language == chosen:
+            return False
+        before = row.language
+        row.language, row.updated_at = chosen, now
+        tx.session.add(row)
+        tx.acting(actor, now).record(
+            "account.language_set",
+            f"account:{row.email}",
+            before={"language": before},
+            after={"language": chosen},
+        )
+        return True
+
+
+def remember_language(ctx: Context, email: str, language: str) -> bool:
+    """The language an account switched its console to (`?lang=` while logged in), kept as its own
+    so that its next login and its mails follow it; False when nothing changed. The account acts."""
+    if language not in ctx.settings.languages:
+        return False
+    with ctx.db.reading() as session:
+        row = q.by_email(session, email)
+        if row is None or row.language == language:
+            return False
+    return set_language(ctx, email, language, actor=email)
+
+
+def own_language(ctx: Context, email: str) -> str | None:
+    """The language an account chose (None: it has not, and reads the deployment's)."""
+    with ctx.db.reading() as session:
+        row = q.by_email(session, email)
+        if row is None or row.language not in ctx.settings.languages:
+            return None
+        return row.language
 
 
 def set_processes(ctx: Context, email: str, processes: Sequence[str], *, actor: str) -> Account:
@@ -274,6 +330,7 @@ class AccountSummary:
     processes: tuple[str, ...] | None  # None: an administrator, who sees every process
     api_tokens: int  # how many are in force
     created_at: datetime
+    language: str | None = None  # None: the deployment's
 
     @property
     def processes_text(self) -> str:
@@ -289,6 +346,7 @@ class AccountSummary:
             "processes": "all" if self.processes is None else list(self.processes),
             "api_tokens": self.api_tokens,
             "created_at": iso(self.created_at),
+            "language": self.language,
         }
 
 
@@ -310,6 +368,7 @@ def list_users(ctx: Context) -> list[AccountSummary]:
                     else tuple(sorted(account.processes)),
                     api_tokens=tokens.get(row.id or 0, 0),
                     created_at=row.created_at,
+                    language=row.language,
                 )
             )
         return out

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from ibmflow.i18n import N_
 from ibmflow.mail.render import Renderer
-from ibmflow.services import outbox
+from ibmflow.services import languages, outbox
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
@@ -87,23 +87,32 @@ def send(
     reply_to: str | None = None,
     thread: Sequence[str] = (),
     dedupe_key: str | None = None,
+    language: str | None = None,
 ) -> str:
-    """Render one message kind and put it in the outbox; return its Message-ID."""
-    mail = renderer(ctx).render(kind, {**base_context(ctx, tx, process), **context})
-    row = outbox.enqueue(
-        tx,
-        kind=kind,
-        to=to,
-        mail=mail,
-        now=now,
-        domain=domain(ctx),
-        process_id=process.id,
-        request_id=request_id,
-        reply_to=reply_to,
-        thread=thread,
-        dedupe_key=dedupe_key,
-    )
-    return row.message_id
+    """Render one message kind and put it in the outbox; return its Message-ID.
+
+    The mail is in `language`, else in that of its recipients (`services.languages`): recipients
+    reading different languages get one mail per language (the first one's Message-ID is returned;
+    the others' dedupe keys end in `:LANGUAGE`)."""
+    groups = {language: list(to)} if language else languages.group_addresses(ctx, tx, process, to)
+    ids = []
+    for n, (lang, addresses) in enumerate(groups.items()):
+        mail = renderer(ctx).render(kind, {**base_context(ctx, tx, process), **context}, lang)
+        row = outbox.enqueue(
+            tx,
+            kind=kind,
+            to=addresses,
+            mail=mail,
+            now=now,
+            domain=domain(ctx),
+            process_id=process.id,
+            request_id=request_id,
+            reply_to=reply_to,
+            thread=thread,
+            dedupe_key=f"{dedupe_key}:{lang}" if dedupe_key and n else dedupe_key,
+        )
+        ids.append(row.message_id)
+    return ids[0]
 
 
 def announce(
@@ -115,13 +124,23 @@ def announce(
     context: dict[str, Any],
     now: datetime,
 ) -> list[str]:
-    """A notice to many people (a step entered or completed, a decision's result): rendered once,
-    put in the outbox as one mail per person, so that nobody learns the addresses of the other
-    institutions' people. Returns the Message-IDs."""
-    mail = renderer(ctx).render(kind, {**base_context(ctx, tx, process), **context})
-    return outbox.enqueue_each(
-        tx, kind=kind, to=to, mail=mail, now=now, domain=domain(ctx), process_id=process.id
-    )
+    """A notice to many people (a step entered or completed, a decision's result): rendered once
+    per language its recipients read, put in the outbox as one mail per person, so that nobody
+    learns the addresses of the other institutions' people. Returns the Message-IDs."""
+    ids = []
+    base = base_context(ctx, tx, process)
+    for lang, addresses in languages.group_addresses(ctx, tx, process, to).items():
+        mail = renderer(ctx).render(kind, {**base, **context}, lang)
+        ids += outbox.enqueue_each(
+            tx,
+            kind=kind,
+            to=addresses,
+            mail=mail,
+            now=now,
+            domain=domain(ctx),
+            process_id=process.id,
+        )
+    return ids
 
 
 def addresses_for_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[str]:

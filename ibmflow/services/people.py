@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ibmflow.services import languages
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
-from ibmflow.storage.queries import roster
+from ibmflow.storage.queries import accounts, roster
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class InstitutionOnRoster:
     involved: bool
     focal_points: tuple[str, ...]
     iawg_member: str | None
+    language: str | None = None  # its own (None: its people read the process's)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -31,6 +33,7 @@ class InstitutionOnRoster:
             "involved": self.involved,
             "focal_points": list(self.focal_points),
             "iawg_member": self.iawg_member,
+            "language": self.language,
         }
 
 
@@ -42,6 +45,7 @@ class PersonOnRoster:
     email: str
     institution: str | None
     roles: tuple[str, ...]
+    language: str = "en"  # the language they are written to (see services.languages)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +53,7 @@ class PersonOnRoster:
             "email": self.email,
             "institution": self.institution,
             "roles": list(self.roles),
+            "language": self.language,
         }
 
 
@@ -74,7 +79,9 @@ def roster_of(ctx: Context, key: str) -> RosterView:
         process = repo.get_process(session, key)
         institutions = repo.institutions(session, process)
         code = {i.id: i.code for i in institutions}
+        by_id = {i.id: i for i in institutions}
         people = roster.people(session, process)
+        chosen = accounts.chosen_languages(session, (p.email for p in people))
         email = {p.id: p.email for p in people}
         roles = repo.active_roles(session, process)
         return RosterView(
@@ -99,6 +106,7 @@ def roster_of(ctx: Context, key: str) -> RosterView:
                         ),
                         None,
                     ),
+                    language=i.language,
                 )
                 for i in institutions
             ),
@@ -108,6 +116,9 @@ def roster_of(ctx: Context, key: str) -> RosterView:
                     email=p.email,
                     institution=code.get(p.institution_id) if p.institution_id else None,
                     roles=tuple(r.role for r in roles if r.person_id == p.id),
+                    language=languages.resolve(
+                        ctx, process, p, by_id.get(p.institution_id), chosen.get(p.email.lower())
+                    ),
                 )
                 for p in people
             ),

@@ -85,8 +85,10 @@ def start_process(
     country: str | None = None,
     timezone: str | None = None,
     roster: Roster | None = None,
+    language: str | None = None,
 ) -> ProcessRow:
-    """Start a process on the current version of a workflow, seeded with the default roster."""
+    """Start a process on the current version of a workflow, seeded with the default roster. Its
+    mails go in `language` (default: the deployment's) to whoever has no language of their own."""
     if workflow not in ctx.workflows:
         raise InvalidCommand(
             _(
@@ -117,6 +119,11 @@ def start_process(
                 timezone=timezone,
             )
         ) from None
+    language = language or ctx.settings.language
+    if language not in ctx.settings.languages:
+        raise InvalidCommand(
+            f"language {language!r} is not offered; give one of {', '.join(ctx.settings.languages)}."
+        )
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
         stored = _stored_definition(tx, definition, now)
@@ -144,6 +151,7 @@ def start_process(
             workflow_id=definition.id,
             workflow_version=definition.version,
             state=definition.initial,
+            language=language,
             created_at=now,
             updated_at=now,
         )
@@ -158,6 +166,7 @@ def start_process(
                 "workflow": definition.id,
                 "version": definition.version,
                 "definition_sha256": definition.source_hash,
+                "language": language,
             },
         )
         apply_roster(

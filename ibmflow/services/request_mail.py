@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ibmflow.requestkinds import KINDS
-from ibmflow.services import mailings, outbox
+from ibmflow.services import languages, mailings, outbox
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.storage.db import Tx
@@ -96,7 +96,8 @@ def mail_request(
             "representing": {"name": rep.name} if rep else None,
             **(extra or {}),
         }
-        mail = mailings.renderer(ctx).render(kind, {**base, **context})
+        lang = languages.of_person(ctx, tx, process, person)
+        mail = mailings.renderer(ctx).render(kind, {**base, **context}, lang)
         mails.append(
             outbox.row_values(
                 kind=kind,

@@ -9,8 +9,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
+from ibmflow.audit import JSONValue
 from ibmflow.roster import Category, Roster, parse_roster, parse_roster_text
-from ibmflow.services import followups
+from ibmflow.services import followups, languages
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
@@ -57,6 +58,8 @@ def apply_roster(
             "involved": inst.involved,
             "weekend": ",".join(map(str, inst.weekend)),
         }
+        if inst.language:  # a roster without a language keeps the one already recorded
+            values["language"] = inst.language
         row = by_code.get(inst.code)
         if row is None:
             row = InstitutionRow(process_id=pid, code=inst.code, **values)
@@ -77,9 +80,13 @@ def apply_roster(
                 process_id=pid, name=member.name, email=member.email, institution_id=inst_id
             )
             counts["people_added"] += 1
-        elif (person.name, person.institution_id) != (member.name, inst_id):
+        elif (person.name, person.institution_id) != (member.name, inst_id) or (
+            member.language and member.language != person.language
+        ):
             person.name, person.institution_id = member.name, inst_id
             counts["people_updated"] += 1
+        if member.language:  # a roster without a language keeps the one already recorded
+            person.language = member.language
         tx.session.add(person)
         tx.session.flush()
         wanted = list(member.roles) + (["deputy"] if member.deputy_for else [])
@@ -108,6 +115,7 @@ def apply_roster(
             roles.append(new)
             counts["roles_added"] += 1
     tx.session.flush()
+    languages.forget(tx)  # the roster's languages, remembered for this transaction, changed
     tx.acting(actor, now, process.key).record(
         "roster.imported",
         f"process:{process.key}",
@@ -119,9 +127,18 @@ def apply_roster(
                 {"email": p.email, "roles": list(p.roles), "institution": p.institution}
                 for p in roster.people
             ],
+            **_languages_given(roster),
         },
     )
     return counts
+
+
+def _languages_given(roster: Roster) -> dict[str, JSONValue]:
+    """The languages a roster gave, for its audit event (nothing when it gave none)."""
+    given: dict[str, JSONValue] = {}
+    given.update((i.code, i.language) for i in roster.institutions if i.language)
+    given.update((p.email, p.language) for p in roster.people if p.language)
+    return {"languages": given} if given else {}
 
 
 def _known(tx: Tx, process: ProcessRow) -> tuple[dict[str, Category], list[str]]:
@@ -140,7 +157,12 @@ def import_roster(ctx: Context, key: str, path: Path, *, actor: str) -> RosterIm
     with ctx.db.transaction() as tx:
         process = repo.get_process(tx.session, key, lock=True)
         institutions, focal_emails = _known(tx, process)
-        roster = parse_roster(path, known_institutions=institutions, known_emails=focal_emails)
+        roster = parse_roster(
+            path,
+            known_institutions=institutions,
+            known_emails=focal_emails,
+            languages=ctx.settings.languages,
+        )
         counts = apply_roster(
             tx, process, roster, actor=actor, now=now, source=f"roster {path.name}"
         )
@@ -177,6 +199,7 @@ def add_person(
             filename="person add",
             known_institutions=institutions,
             known_emails=focal_emails,
+            languages=ctx.settings.languages,
         )
         counts = apply_roster(tx, process, roster, actor=actor, now=now, source="person add")
         return _with_requests(ctx, tx, process, counts, now, actor)

@@ -21,6 +21,8 @@ class UserAccountRow(SQLModel, table=True):
     role: str = Field(max_length=20)
     password_hash: str = Field(max_length=500)
     disabled: bool = False
+    # The console's language for this account (and its digest mails); None: the deployment's.
+    language: str | None = Field(default=None, max_length=16)
     created_at: datetime = _when()
     updated_at: datetime = _when()
 

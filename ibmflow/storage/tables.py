@@ -52,6 +52,8 @@ class ProcessRow(SQLModel, table=True):
     workflow_version: int
     state: str = Field(max_length=64)
     suspended_from: str | None = Field(default=None, max_length=64)
+    # The language its mails default to (`process new --language`); None: the deployment's.
+    language: str | None = Field(default=None, max_length=16)
     version: int = 1
     created_at: datetime = _when()
     updated_at: datetime = _when()
@@ -84,6 +86,8 @@ class InstitutionRow(SQLModel, table=True):
     category: str = Field(max_length=20)
     involved: bool = True
     weekend: str = Field(default="5,6", max_length=20)
+    # The language its people read when they have none of their own; None: the process's.
+    language: str | None = Field(default=None, max_length=16)
 
 
 class PersonRow(SQLModel, table=True):
@@ -96,6 +100,8 @@ class PersonRow(SQLModel, table=True):
     name: str = Field(max_length=200)
     email: str = Field(max_length=254)
     institution_id: int | None = Field(default=None, foreign_key="institution.id")
+    # The language this person reads; None: their institution's (see services.languages).
+    language: str | None = Field(default=None, max_length=16)
 
 
 class RoleRow(SQLModel, table=True):

@@ -10,10 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ibmflow.errors import LoginRefused, LoginThrottled
+from ibmflow.services.accounts import own_language
 from ibmflow.services.sessions import log_in, log_out
 from ibmflow.web import csrf, forms
 from ibmflow.web.auth import LOGIN_COOKIE, SESSION_COOKIE, Caller, Gate, safe_next, text_field
-from ibmflow.web.common import FORM_ALLOWANCE
+from ibmflow.web.common import FORM_ALLOWANCE, LANGUAGE_COOKIE
 
 
 def install(gate: Gate) -> None:
@@ -45,7 +46,9 @@ def install(gate: Gate) -> None:
             )
         client = request.client.host if request.client else "unknown"
         try:
-            _, token = await run_in_threadpool(log_in, gate.ctx, email, password, client=client)
+            account, token = await run_in_threadpool(
+                log_in, gate.ctx, email, password, client=client
+            )
         except LoginThrottled as exc:
             paused = _login_form(
                 gate, request, 429, problem=exc.message, email=email, back_to=back_to
@@ -67,6 +70,11 @@ def install(gate: Gate) -> None:
             samesite="lax",
         )
         response.delete_cookie(LOGIN_COOKIE, path="/login")
+        # The console speaks the account's language from now on (one it never chose: the browser's).
+        if lang := await run_in_threadpool(own_language, gate.ctx, account.email):
+            response.set_cookie(
+                LANGUAGE_COOKIE, lang, max_age=365 * 86400, path="/", samesite="lax"
+            )
         return response
 
     @gate.page("POST", "/logout", "view")

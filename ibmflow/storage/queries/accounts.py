@@ -162,3 +162,16 @@ def forget_failed_logins(session: Session, emails: Iterable[str]) -> None:
             _ATTEMPTS.c.email.in_(list(emails)), _ATTEMPTS.c.succeeded.is_(False)
         )
     )
+
+
+def chosen_languages(session: Session, emails: Iterable[str]) -> dict[str, str]:
+    """The language each of these addresses' accounts chose (accounts without one are left out)."""
+    wanted = sorted({email.strip().lower() for email in emails})
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(UserAccountRow.email, UserAccountRow.language).where(
+            col(UserAccountRow.email).in_(wanted), col(UserAccountRow.language).is_not(None)
+        )
+    )
+    return {email: language for email, language in rows if language}

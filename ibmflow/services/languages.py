@@ -1,0 +1,120 @@
+"""Whose language: the one place that says in which language a person or an account is written to.
+
+A person of a roster reads their own language (the roster's `language`), else the one their console
+account chose (same address: `user add --language`, or the console's language switch), else their
+institution's, else their process's (`process start --language`), else the deployment's
+(`settings.language`). An account reads its own, else the deployment's. A language the deployment
+no longer offers (`settings.languages`) is skipped as if it were not set.
+
+Mails are rendered once per language of their recipients (`group`): a notice to twelve people in two
+languages is rendered twice, and each person still gets one mail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+from sqlmodel import Session
+
+from ibmflow.services.context import Context
+from ibmflow.storage import repository as repo
+from ibmflow.storage.account_tables import UserAccountRow
+from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import accounts, roster
+from ibmflow.storage.tables import InstitutionRow, PersonRow, ProcessRow
+
+T = TypeVar("T")
+
+
+def _first_offered(ctx: Context, *choices: str | None) -> str:
+    for choice in choices:
+        if choice and choice in ctx.settings.languages:
+            return choice
+    return ctx.settings.language
+
+
+def resolve(
+    ctx: Context,
+    process: ProcessRow | None,
+    person: PersonRow | None = None,
+    institution: InstitutionRow | None = None,
+    account_language: str | None = None,
+) -> str:
+    """The language of `person` (of `institution`), given the rows already read: their own, else
+    their account's, else their institution's, else the process's, else the deployment's."""
+    return _first_offered(
+        ctx,
+        person.language if person else None,
+        account_language,
+        institution.language if institution else None,
+        process.language if process else None,
+    )
+
+
+def language_of_person(ctx: Context, session: Session, person: PersonRow) -> str:
+    """The language `person` reads (own, account's, institution's, process's, deployment's): what
+    their mails and their answer page speak."""
+    process = session.get(ProcessRow, person.process_id)
+    institution = (
+        session.get(InstitutionRow, person.institution_id) if person.institution_id else None
+    )
+    chosen = accounts.chosen_languages(session, [person.email]).get(person.email.lower())
+    return resolve(ctx, process, person, institution, chosen)
+
+
+def language_of_account(ctx: Context, account: UserAccountRow | None) -> str:
+    """The language of a console account: its own, else the deployment's."""
+    return _first_offered(ctx, account.language if account else None)
+
+
+def of_addresses(ctx: Context, tx: Tx, process: ProcessRow, addresses: Iterable[str]) -> list[str]:
+    """The language of each address, in order: a person of the process's roster reads theirs; an
+    address on no roster reads the process's."""
+    known = _by_address(ctx, tx, process)
+    fallback = resolve(ctx, process)
+    return [known.get(address.strip().lower(), fallback) for address in addresses]
+
+
+def _by_address(ctx: Context, tx: Tx, process: ProcessRow) -> dict[str, str]:
+    """Every roster address's language (read once per transaction and process)."""
+    memo = tx.session.info.setdefault("ibmflow.languages", {})
+    if process.id not in memo:
+        institutions = {i.id: i for i in repo.institutions(tx.session, process)}
+        people = roster.people(tx.session, process)
+        chosen = accounts.chosen_languages(tx.session, (p.email for p in people))
+        memo[process.id] = {
+            p.email.lower(): resolve(
+                ctx, process, p, institutions.get(p.institution_id), chosen.get(p.email.lower())
+            )
+            for p in people
+        }
+    return dict(memo[process.id])
+
+
+def forget(tx: Tx) -> None:
+    """Drop what this transaction remembered of the roster's languages (after a roster change)."""
+    tx.session.info.pop("ibmflow.languages", None)
+
+
+def group(items: Sequence[T], languages: Sequence[str]) -> dict[str, list[T]]:
+    """The items by language (`languages[i]` is that of `items[i]`), in order of first appearance."""
+    grouped: dict[str, list[T]] = {}
+    for item, lang in zip(items, languages, strict=True):
+        grouped.setdefault(lang, []).append(item)
+    return grouped
+
+
+def group_addresses(
+    ctx: Context, tx: Tx, process: ProcessRow, addresses: Sequence[str]
+) -> dict[str, list[str]]:
+    """The addresses by the language their owners read."""
+    return group(addresses, of_addresses(ctx, tx, process, addresses))
+
+
+def of_person(ctx: Context, tx: Tx, process: ProcessRow, person: PersonRow) -> str:
+    """The language of a person of `process` (read with the roster's, once per transaction)."""
+    known = _by_address(ctx, tx, process)
+    if person.email.lower() in known:
+        return known[person.email.lower()]
+    return language_of_person(ctx, tx.session, person)

@@ -1,0 +1,33 @@
+"""Whose language: the language of a process, an institution, a person and an account
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-30 14:00:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+_TABLES = ("process", "institution", "person", "user_account")
+
+
+def upgrade() -> None:
+    for table in _TABLES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(
+                sa.Column("language", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True)
+            )
+
+
+def downgrade() -> None:
+    for table in reversed(_TABLES):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("language")
