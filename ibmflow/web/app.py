@@ -152,10 +152,13 @@ def create_app(ctx: Context) -> FastAPI:
         given = given or Given()
         field_problems: dict[str, str] = {}
         if problem and view.fields:
-            _, found = check_fields(view.kind, given.fields)
+            _fields, found = check_fields(view.kind, given.fields)
             for item in view.fields:
+                # "Label: ..." / "Libellé : ...", in the page's language (or in English)
+                heads = {item.label, _(item.label)}
                 for sentence in found:
-                    if sentence.startswith(f"{item.label}:"):
+                    head, sep, _rest = sentence.partition(":")
+                    if sep and head.rstrip(" \u00a0\u202f") in heads:
                         field_problems[item.name] = sentence
         token = csrf.token_for(secret, view.token_hash)
         response = pages.render(
