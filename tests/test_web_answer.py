@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from helpers import free_port
+from i18n_check import unmarked_english, visible_text
 from scenarios import at_stakeholder_identification
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -195,7 +196,7 @@ def test_looking_twice_then_answering_once_records_the_answer_and_consumes_the_l
         "Identification of and contact with key stakeholders",
         "Rachid Alaoui",
         "Use the 2010 grid.",
-        "Tuesday 20 January 2026, 23:59 (Africa/Casablanca)",
+        "Tuesday 20 January 2026, 23:59 Morocco time",
         'name="f_legal_framework" value="5"',
         'type="file"',
     ):
@@ -681,3 +682,147 @@ def test_serve_is_a_command(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert run(["serve", "--help"]) == 0
     assert "--port" in capsys.readouterr().out
+
+
+# --- languages: the addressee's, a switch, the browser's for a link that tells nothing -------------
+
+
+@pytest.fixture
+def french(start: Callable[[Context], str], ctx: Context, process: str) -> Iterator[httpx.Client]:
+    """A server whose process speaks French (its addressees have no language of their own, so the
+    process's applies), visited by a browser that prefers English."""
+    ctx.settings = dataclasses.replace(ctx.settings, language="fr", languages=("en", "fr"))
+    with httpx.Client(
+        base_url=start(ctx), timeout=20, headers={"Accept-Language": "en-GB,en;q=0.9"}
+    ) as http:
+        yield http
+
+
+@sqlite_only
+def test_the_answer_page_opens_in_the_addressees_language_and_the_receipt_follows(
+    ctx: Context, french: httpx.Client
+) -> None:
+    decision = decisions.open_decision(ctx, KEY, subject="terms_of_reference", actor=COORDINATOR)
+    token = links(ctx, vote_request(ctx, decision, CUSTOMS))[CUSTOMS_FOCAL]
+    page = french.get(f"/r/{token}")
+    assert page.status_code == 200
+    assert '<html lang="fr">' in page.text
+    for expected in (
+        "<dt>Processus</dt>",
+        "<dt>Date limite</dt>",
+        "heure du Maroc",
+        "<legend>Votre vote</legend>",
+        "> Approuver</label>",
+        "> S’opposer</label>",
+        "Motif (obligatoire pour vous opposer)",
+        "prises à l’unanimité",
+        "Envoyer mon vote",
+        'href="?lang=en"',
+    ):
+        assert expected in page.text, expected
+    assert "Send my vote" not in page.text and "Process</dt>" not in page.text
+
+    form = {"csrf_token": csrf_of(page), "choice": "object", "reason": "Le chapitre 3 manque."}
+    sent = post(french, token, form)
+    assert sent.status_code == 303
+    assert sent.headers["location"] == f"{token}/done"
+    receipt = french.get(f"/r/{token}/done")
+    assert receipt.status_code == 200
+    assert '<html lang="fr">' in receipt.text
+    assert "Merci\u00a0: votre réponse est enregistrée" in receipt.text
+    (vote,) = audit_events(ctx, "vote.cast")
+    assert vote.reason == "Le chapitre 3 manque."
+    again = french.get(f"/r/{token}")  # used: still the addressee's language
+    assert again.status_code == 410 and "Cette demande a déjà reçu une réponse" in again.text
+
+
+@sqlite_only
+def test_a_language_switch_beats_the_addressees_language_and_is_remembered(
+    ctx: Context, french: httpx.Client
+) -> None:
+    rid = send(ctx, "activity_inventory", CUSTOMS)[CUSTOMS]
+    token = links(ctx, rid)[CUSTOMS_FOCAL]
+    english = french.get(f"/r/{token}?lang=en")
+    assert english.status_code == 200 and '<html lang="en">' in english.text
+    assert "Send the answer" in english.text and 'href="?lang=fr"' in english.text
+    assert french.cookies.get("ibmflow_lang") == "en"
+    remembered = french.get(f"/r/{token}")
+    assert '<html lang="en">' in remembered.text and "Files (optional)" in remembered.text
+    french.cookies.delete("ibmflow_lang")
+    back = french.get(f"/r/{token}?lang=fr")
+    assert '<html lang="fr">' in back.text and "Fichiers (facultatifs)" in back.text
+    assert "Jusqu’à 10 fichiers, 20\u00a0Mo au total\u00a0; types acceptés\u00a0:" in back.text
+
+
+@sqlite_only
+def test_forged_and_expired_links_answer_in_the_browsers_language(
+    ctx: Context, clock: FixedClock, french: httpx.Client
+) -> None:
+    forged = french.get("/r/" + "x" * 43)
+    assert forged.status_code == 404 and '<html lang="en">' in forged.text
+    assert "This link is not valid" in forged.text
+    in_french = french.get("/r/" + "x" * 43, headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+    assert '<html lang="fr">' in in_french.text
+    assert "Ce lien n’est pas valide. Vérifiez qu’il a été copié en entier" in in_french.text
+
+    rid = send(ctx, "activity_inventory", CUSTOMS)[CUSTOMS]
+    token = links(ctx, rid)[CUSTOMS_FOCAL]
+    row = request_row(ctx, rid)
+    assert row.due_at is not None
+    clock.at = row.due_at + timedelta(days=ctx.settings.mail_token_grace_days, minutes=1)
+    expired = french.get(f"/r/{token}")  # the addressee reads French; the browser English
+    assert expired.status_code == 410 and '<html lang="en">' in expired.text
+    assert "This link has expired" in expired.text
+    expired_fr = french.get(f"/r/{token}", headers={"Accept-Language": "fr"})
+    assert "Ce lien a expiré. Répondez plutôt au courriel" in expired_fr.text
+
+
+@sqlite_only
+def test_every_sentence_of_the_answer_pages_is_marked_for_translation(
+    start: Callable[[Context], str], ctx: Context, process: str
+) -> None:
+    """Rendered in the pseudo-locale, the answer page (a structured request, a vote by a
+    representative), its problem display and its receipt show no English outside the catalog's
+    brackets; what is left is data (names, titles, labels of request kinds and fields)."""
+    ctx.settings = dataclasses.replace(ctx.settings, languages=("en", "fr", "en_XA"))
+    decisions.nominate(
+        ctx,
+        KEY,
+        member=BORDER_MEMBER,
+        representative=BORDER_FOCAL,
+        actor=BORDER_MEMBER,
+        valid_from=date(2026, 1, 1),
+    )
+    decision = decisions.open_decision(ctx, KEY, subject="terms_of_reference", actor=COORDINATOR)
+    structured = send(ctx, "self_assessment", CUSTOMS, instructions="Use the 2010 grid.")[CUSTOMS]
+    with httpx.Client(base_url=start(ctx), timeout=20) as http:
+        vote_token = links(ctx, vote_request(ctx, decision, BORDER_GUARD))[BORDER_FOCAL]
+        form_token = links(ctx, structured)[CUSTOMS_FOCAL]
+        pages = [http.get(f"/r/{t}?lang=en_XA") for t in (vote_token, form_token)]
+        assert all(p.status_code == 200 for p in pages)
+        assert '<html lang="en-XA">' in pages[0].text
+        sent = post(http, vote_token, {"csrf_token": csrf_of(pages[0]), "choice": "approve"})
+        assert sent.status_code == 303
+        pages.append(http.get(f"/r/{vote_token}/done"))
+        pages.append(http.get("/r/" + "x" * 43))
+    assert pages[2].status_code == 200 and pages[3].status_code == 404
+    data = [
+        "National IBM strategy",
+        "Identification of and contact with key stakeholders",
+        "Ministry of Finance \N{EN DASH} Customs Directorate",
+        "Ministry of the Interior \N{EN DASH} Border Guard",
+        KINDS["vote"].label.capitalize(),
+        KINDS["self_assessment"].label.capitalize(),
+        "Rachid Alaoui",
+        "Hicham Tazi",
+        "Nadia Berrada",
+        "Use the 2010 grid.",
+        "Adopt the Terms of Reference",
+        KINDS["self_assessment"].label,
+        *(item.label for item in KINDS["self_assessment"].fields),
+        *ctx.settings.answers_allowed_types,
+        "English",
+        "Français",
+    ]
+    for page in pages:
+        assert unmarked_english(page.text, data) == [], visible_text(page.text)

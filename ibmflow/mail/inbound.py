@@ -313,7 +313,15 @@ def parse(raw: bytes) -> Incoming:
 _OOO_SUBJECT = re.compile(
     r"^\s*(?:\[[^\]]*\]\s*)?(?:out of (?:the )?office|automatic reply|auto(?:matic)?[- ]?reply|"
     r"autoreply|auto:|r[ée]ponse automatique|absen(?:ce|t)|vacation|on leave|cong[ée]s?\b|"
-    r"abwesenheit|message d'absence)",
+    r"abwesenheit|message d['’]?\s?absence)",
+    re.IGNORECASE,
+)
+# Said anywhere in the subject ("RE: Vote - Réponse automatique : absent du bureau"), accents
+# and apostrophes optional: only auto-replies say these.
+_OOO_ANYWHERE = re.compile(
+    r"\b(?:out of (?:the )?office|automatic reply|r[ée]ponse automatique|"
+    r"absen(?:ce|te?)\s+(?:du|de mon)\s+bureau|message d[’'\s]?absence|"
+    r"abwesenheitsnotiz)\b",
     re.IGNORECASE,
 )
 _BOUNCE_SUBJECT = re.compile(
@@ -354,7 +362,7 @@ def classify(incoming: Incoming, *, envelope_from: str | None = None) -> str:
         or "x-autorespond" in headers
         or headers.get("precedence") in ("auto_reply", "bulk", "junk", "list")
     )
-    if _OOO_SUBJECT.search(incoming.subject):
+    if _OOO_SUBJECT.search(incoming.subject) or _OOO_ANYWHERE.search(incoming.subject):
         return OUT_OF_OFFICE
     if automatic:
         return AUTO_REPLY

@@ -4,6 +4,7 @@ keys of its recipients, and a vote. Pure: standard library only, no database, no
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from email.utils import parseaddr
 
@@ -91,32 +92,59 @@ def at_reply_domain(address: str, reply_address: str) -> bool:
 
 # --- votes --------------------------------------------------------------------------------------
 
+# Matched on the first line with its accents taken off ("approuvé" reads as "approuve") and the
+# typographic apostrophe made straight; an apostrophe may be left out ("je m oppose").
 _APPROVE = re.compile(
-    r"^(?:i\s+|we\s+)?(?:approve[ds]?|approval|yes|agreed|agree[ds]?|j'approuve|"
-    r"nous approuvons|approuv[ée]e?s?|oui|d'accord)\b",
+    r"^(?:i\s+|we\s+)?(?:approve[ds]?|approval|yes|agreed|agree[ds]?|no objections?|"
+    r"pas d'?\s*objection|aucune objection|sans objection|"
+    r"j'?\s*approuve|nous approuvons|approuve(?:e|s|es)?|oui|d'?\s*accord|"
+    r"(?:je suis|nous sommes) d'?\s*accord|je vote pour|nous votons pour|favorable)\b",
     re.IGNORECASE,
 )
 _OBJECT = re.compile(
-    r"^(?:i\s+|we\s+)?(?:object(?:ion|s)?|no|opposed?|disagree|je m'oppose|"
-    r"nous nous opposons|opposition|non)\b",
+    r"^(?:i\s+|we\s+)?(?:object(?:ion|s)?|no|opposed?|disagree|"
+    r"je m'?\s*oppose|nous nous opposons|opposition|non|pas d'?\s*accord|"
+    r"(?:je ne suis|nous ne sommes) pas d'?\s*accord|je vote contre|nous votons contre|"
+    r"defavorable)\b",
+    re.IGNORECASE,
+)
+# A greeting alone on the first line ("Bonjour,", "Dear Karim,") comes before the vote.
+_GREETING = re.compile(
+    r"^(?:bonjour|bonsoir|hello|hi|dear|good (?:morning|afternoon|evening)|madame|monsieur|"
+    r"mesdames|messieurs|cher|chere|chers)\b[^.!?:;]{0,60}[,!]?$",
     re.IGNORECASE,
 )
 
 
+def _plain(text: str) -> str:
+    """`text` with its accents taken off letter by letter (same length: offsets still match) and
+    typographic apostrophes made straight."""
+    return "".join(
+        unicodedata.normalize("NFKD", c)[0] if c.isalpha() else c
+        for c in text.replace("\u2019", "'").replace("\u02bc", "'")
+    )
+
+
 def parse_vote(text: str) -> tuple[bool | None, str]:
-    """Read a vote from a reply's new text: (True, comment) to approve, (False, reason) to object,
-    (None, why) when the first line says neither."""
+    """Read a vote from a reply's new text, in English or French: (True, comment) to approve,
+    (False, reason) to object, (None, why) when the first line says neither (a greeting alone on
+    the first line is passed over)."""
     lines = [line.strip() for line in text.split("\n")]
     while lines and not lines[0]:
         lines.pop(0)
+    if lines and _GREETING.match(_plain(lines[0])) and len(lines) > 1:
+        lines.pop(0)
+        while lines and not lines[0]:
+            lines.pop(0)
     if not lines:
         return None, 'the reply is empty; write "approve", or "object" and the reason.'
     first = lines[0].replace("\u2019", "'").lstrip("*_ ").strip()
+    plain = _plain(first)
     for pattern, verdict in ((_APPROVE, True), (_OBJECT, False)):
-        match = pattern.match(first)
+        match = pattern.match(plain)
         if match:
             rest = "\n".join([first[match.end() :], *lines[1:]])
-            return verdict, rest.lstrip(" \t.,;:!-\u2013\u2014*_\n").strip()
+            return verdict, rest.lstrip(" \t.,;:!-\u2013\u2014*_\n\u00a0").strip()
     return None, (
         f'the first line ("{first[:80]}") is neither "approve" nor "object"; '
         "the vote was not counted."

@@ -49,6 +49,8 @@ class LinkView:
     decision_title: str | None
     representing: str | None
     token_hash: str
+    due_at: datetime | None = None  # with `zone`, for the page to write in its reader's language
+    zone: str = "UTC"
 
     @property
     def is_vote(self) -> bool:
@@ -145,6 +147,8 @@ def view_link(ctx: Context, token: str) -> LinkView:
             decision_title=decision.title if decision else None,
             representing=representing,
             token_hash=link.token_hash,
+            due_at=request.due_at,
+            zone=process.timezone,
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 
@@ -22,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from ibmflow import i18n
 from ibmflow.errors import (
     ConcurrencyConflict,
     IbmflowError,
@@ -29,15 +31,18 @@ from ibmflow.errors import (
     LinkRefused,
     StorageFailed,
 )
+from ibmflow.i18n import N_, _
 from ibmflow.requestkinds import check_fields
 from ibmflow.services.context import Context
 from ibmflow.services.documents import Upload
+from ibmflow.services.link_language import answer_language
 from ibmflow.services.links import LinkView, answer_by_link, view_link
 from ibmflow.services.requests import token_hash
 from ibmflow.web import api, console, csrf, login, report
 from ibmflow.web.auth import Gate
 from ibmflow.web.common import (
     FORM_ALLOWANCE,
+    LANGUAGE_COOKIE,
     MB,
     ApiBodyLimit,
     BodyTooLarge,
@@ -56,13 +61,25 @@ MAX_FILES = 10
 MAX_FIELDS = 50
 COOKIE_MAX_AGE_S = 30 * 24 * 3600
 
-# Why a link is refused -> (HTTP status, page heading).
-REFUSALS = {
-    "unknown": (404, "This link is not valid"),
-    "expired": (410, "This link has expired"),
-    "used": (410, "This request has already been answered"),
-    "closed": (410, "No answer is needed any more"),
+# Why a link is refused -> (HTTP status, page heading, what to do; None: the refusal's own words).
+REFUSALS: dict[str, tuple[int, str, str | None]] = {
+    "unknown": (
+        404,
+        N_("This link is not valid"),
+        N_("This link is not valid. Check that it was copied whole from the mail."),
+    ),
+    "expired": (
+        410,
+        N_("This link has expired"),
+        N_(
+            "This link has expired. Reply to the mail instead, or ask the coordinator for a new link."
+        ),
+    ),
+    "used": (410, N_("This request has already been answered"), None),
+    "closed": (410, N_("No answer is needed any more"), None),
 }
+# Refusals that tell nothing of the addressee: shown in the browser's language.
+ANONYMOUS = ("unknown", "expired")
 
 
 @dataclass
@@ -81,6 +98,7 @@ def create_app(ctx: Context) -> FastAPI:
     settings = ctx.settings
     secret = csrf.load_secret(settings.data_dir)
     pages = Pages()
+    pages.env.globals["offered_languages"] = settings.languages  # the answer page's switch
     limit_mb = settings.answers_max_upload_mb
     secure_cookie = settings.mail_base_url.startswith("https://")
     app = FastAPI(
@@ -103,9 +121,26 @@ def create_app(ctx: Context) -> FastAPI:
     def message(status: int, heading: str, *paragraphs: str) -> HTMLResponse:
         return pages.render("message.html", status, heading=heading, paragraphs=paragraphs)
 
-    def refused(exc: LinkRefused) -> HTMLResponse:
-        status, heading = REFUSALS.get(exc.reason, REFUSALS["unknown"])
-        return message(status, heading, exc.message)
+    def refused(exc: LinkRefused, browser: str | None = None) -> HTMLResponse:
+        """A refused link's page; a forged or expired link's in the browser's language."""
+        reason = exc.reason if exc.reason in REFUSALS else "unknown"
+        status, heading, paragraph = REFUSALS[reason]
+        if paragraph is not None:
+            with i18n.using(browser or i18n.language()):
+                return message(status, _(heading), _(paragraph))
+        return message(status, _(heading), exc.message)
+
+    def speaking(request: Request, token: str) -> tuple[AbstractContextManager[str], str]:
+        """The language of a link's page (an explicit switch, `?lang=` or its cookie, else the
+        addressee's, else the browser's) as a `using` block, and the browser's language."""
+        browser = i18n.language()  # the Language middleware's choice
+        offered = settings.languages
+        switched = (
+            request.query_params.get("lang") in offered
+            or request.cookies.get(LANGUAGE_COOKIE) in offered
+        )
+        chosen = None if switched else answer_language(ctx, token)
+        return i18n.using(chosen or browser), browser
 
     def form_page(
         view: LinkView,
@@ -117,10 +152,13 @@ def create_app(ctx: Context) -> FastAPI:
         given = given or Given()
         field_problems: dict[str, str] = {}
         if problem and view.fields:
-            _, found = check_fields(view.kind, given.fields)
+            _fields, found = check_fields(view.kind, given.fields)
             for item in view.fields:
+                # "Label: ..." / "Libellé : ...", in the page's language (or in English)
+                heads = {item.label, _(item.label)}
                 for sentence in found:
-                    if sentence.startswith(f"{item.label}:"):
+                    head, sep, _rest = sentence.partition(":")
+                    if sep and head.rstrip(" \u00a0\u202f") in heads:
                         field_problems[item.name] = sentence
         token = csrf.token_for(secret, view.token_hash)
         response = pages.render(
@@ -152,21 +190,21 @@ def create_app(ctx: Context) -> FastAPI:
             LOG.error("an answer could not be stored: %s", exc.message)
             return message(
                 status_of(exc),
-                "Your answer could not be stored",
-                "The server has no room for it right now; nothing was recorded.",
-                "Please try again later, or reply to the mail instead.",
+                _("Your answer could not be stored"),
+                _("The server has no room for it right now; nothing was recorded."),
+                _("Please try again later, or reply to the mail instead."),
             )
         if isinstance(exc, ConcurrencyConflict):
             return message(
                 status_of(exc),
-                "Please send your answer again",
-                "Something changed at the same moment; nothing was recorded.",
-                "Go back, reload the page and send the form again.",
+                _("Please send your answer again"),
+                _("Something changed at the same moment; nothing was recorded."),
+                _("Go back, reload the page and send the form again."),
             )
         return message(
             503,
-            "The answer page is not available right now",
-            "Nothing was recorded. Please try again later, or reply to the mail instead.",
+            _("The answer page is not available right now"),
+            _("Nothing was recorded. Please try again later, or reply to the mail instead."),
         )
 
     @gate.public_route("GET", "/healthz")
@@ -180,43 +218,57 @@ def create_app(ctx: Context) -> FastAPI:
         return JSONResponse({"status": "ok"})
 
     @gate.public_route("GET", "/r/{token}", also=("HEAD",))
-    def show(token: str) -> Response:
-        """The request behind a link and its form; looking never consumes the link."""
-        try:
-            return form_page(view_link(ctx, token))
-        except LinkRefused as exc:
-            return refused(exc)
-        except IbmflowError as exc:
-            return unavailable(exc)
+    def show(token: str, request: Request) -> Response:
+        """The request behind a link and its form, in the addressee's language; looking never
+        consumes the link."""
+        block, browser = speaking(request, token)
+        with block:
+            try:
+                return form_page(view_link(ctx, token))
+            except LinkRefused as exc:
+                return refused(exc, browser)
+            except IbmflowError as exc:
+                return unavailable(exc)
 
     @gate.public_route("GET", "/r/{token}/done")
-    def done(token: str) -> Response:
-        """The thank-you page after an answer (back to the form while the link is still open)."""
-        try:
-            view_link(ctx, token)
-        except LinkRefused as exc:
-            if exc.reason == "used":
-                return message(
-                    200,
-                    "Thank you: your answer is recorded",
-                    "The coordinator sees it now, and a receipt was sent to you by mail.",
-                    "You can close this page. To correct something, write to the coordinator.",
-                )
-            return refused(exc)
-        except IbmflowError as exc:
-            return unavailable(exc)
+    def done(token: str, request: Request) -> Response:
+        """The thank-you page after an answer, in the addressee's language (back to the form while
+        the link is still open)."""
+        block, browser = speaking(request, token)
+        with block:
+            try:
+                view_link(ctx, token)
+            except LinkRefused as exc:
+                if exc.reason == "used":
+                    return message(
+                        200,
+                        _("Thank you: your answer is recorded"),
+                        _("The coordinator sees it now, and a receipt was sent to you by mail."),
+                        _(
+                            "You can close this page. To correct something, write to the "
+                            "coordinator."
+                        ),
+                    )
+                return refused(exc, browser)
+            except IbmflowError as exc:
+                return unavailable(exc)
         return RedirectResponse(f"../{token}", status_code=303)
 
     @gate.public_route("POST", "/r/{token}")
     async def answer(token: str, request: Request) -> Response:
         """Record the answer sent from a link's form (CSRF-checked; files streamed to disk, the
         cap checked as they arrive). A link that cannot be answered is refused before the body is
-        read: only an open link takes files."""
+        read: only an open link takes files. Pages answer in the addressee's language."""
+        block, browser = await run_in_threadpool(speaking, request, token)
+        with block:
+            return await _answer_in_language(token, request, browser)
+
+    async def _answer_in_language(token: str, request: Request, browser: str) -> Response:
         link_hash = token_hash(token)
         try:
             await run_in_threadpool(view_link, ctx, token)
         except (LinkRefused, IbmflowError) as exc:
-            early = refused(exc) if isinstance(exc, LinkRefused) else unavailable(exc)
+            early = refused(exc, browser) if isinstance(exc, LinkRefused) else unavailable(exc)
             if "content-length" not in request.headers:  # an unread body of no known end
                 early.headers["Connection"] = "close"
             return early
@@ -237,52 +289,61 @@ def create_app(ctx: Context) -> FastAPI:
                 ):
                     return message(
                         403,
-                        "This form cannot be accepted",
-                        "Nothing was recorded: the form did not come from this link's page in "
-                        "this browser (or cookies are blocked).",
-                        "Open the link from the mail again and send the form from that page.",
+                        _("This form cannot be accepted"),
+                        _(
+                            "Nothing was recorded: the form did not come from this link's page "
+                            "in this browser (or cookies are blocked)."
+                        ),
+                        _("Open the link from the mail again and send the form from that page."),
                     )
                 given, uploads = _read_answer(form)
-                return await _record(token, given, uploads)
+                return await _record(token, given, uploads, browser)
         except BodyTooLarge as exc:
             page = await _again(
                 token,
                 413,
-                f"Nothing was recorded: your files are larger than {limit_mb} MB in all. Send "
-                "smaller files, or send them by replying to the mail.",
+                _(
+                    "Nothing was recorded: your files are larger than %(mb)s MB in all. Send "
+                    "smaller files, or send them by replying to the mail.",
+                    mb=i18n.format_number(limit_mb),
+                ),
+                browser,
             )
             if exc.close:  # the rest of the body was not read and has no known end
                 page.headers["Connection"] = "close"
             return page
         except FormUnreadable as exc:  # a malformed form, too many files or fields
             return await _again(
-                token, 400, f"Nothing was recorded: the form could not be read ({exc})."
+                token,
+                400,
+                _("Nothing was recorded: the form could not be read (%(why)s).", why=str(exc)),
+                browser,
             )
         except StorageFailed as exc:
             return unavailable(exc)
 
-    async def _record(token: str, given: Given, uploads: list[Upload]) -> Response:
+    async def _record(token: str, given: Given, uploads: list[Upload], browser: str) -> Response:
         try:
             view = await run_in_threadpool(view_link, ctx, token)
         except LinkRefused as exc:
-            return refused(exc)
+            return refused(exc, browser)
         except IbmflowError as exc:
             return unavailable(exc)
         try:
             await run_in_threadpool(_answer, ctx, token, given, uploads)
         except LinkRefused as exc:
-            return refused(exc)
+            return refused(exc, browser)
         except InvalidCommand as exc:
             return form_page(view, 400, problem=exc.message, given=given)
         except IbmflowError as exc:
             return unavailable(exc)
         return RedirectResponse(f"{token}/done", status_code=303)
 
-    async def _again(token: str, status: int, problem: str) -> Response:
+    async def _again(token: str, status: int, problem: str, browser: str) -> Response:
         try:
             view = await run_in_threadpool(view_link, ctx, token)
         except LinkRefused as exc:
-            return refused(exc)
+            return refused(exc, browser)
         except IbmflowError as exc:
             return unavailable(exc)
         return form_page(view, status, problem=problem)
