@@ -1,6 +1,7 @@
 """Charts drawn from a deadline report, as self-contained SVG text (no I/O): the steps' Gantt chart.
 
-The SVG uses presentation attributes only (no `<style>`, no script), so it can be inlined in a page
+Every word is in the reader's language (`ibmflow.i18n`: English outside a `using` block, as on the
+command line), dates as the reader's locale writes them. The SVG uses presentation attributes only (no `<style>`, no script), so it can be inlined in a page
 with a strict Content-Security-Policy or served as a file. Colour is never the only signal: every
 bar has a status in words at the end of its row and a `<title>` tooltip.
 """
@@ -13,6 +14,10 @@ from datetime import date, datetime, timedelta
 from xml.sax.saxutils import escape, quoteattr
 from zoneinfo import ZoneInfo
 
+from babel import dates as babel_dates
+
+from ibmflow import i18n
+from ibmflow.i18n import N_, _, ngettext
 from ibmflow.reports import CURRENT, DONE, FUTURE, OVERDUE, ProcessReport, StepPlan
 
 WIDTH = 960
@@ -29,7 +34,7 @@ COLOURS = {
     OVERDUE: ("#c62828", "#8e0000"),
     FUTURE: ("#9e9e9e", "#616161"),  # a stay in a step the process has since returned before
 }
-STATUS_WORDS = {DONE: "done", CURRENT: "in progress", FUTURE: "not started"}
+STATUS_WORDS = {DONE: N_("done"), CURRENT: N_("in progress"), FUTURE: N_("not started")}
 _TITLE_CHARS = 40
 
 
@@ -38,17 +43,28 @@ def _day(moment: datetime, zone: ZoneInfo) -> date:
 
 
 def _label(day: date) -> str:
-    return f"{day.day} {day:%b %Y}"
+    """A day as the reader writes it: "2 Mar 2026", "2 mars 2026"."""
+    return i18n.format_date(day, form="medium")
+
+
+def _month(month: date) -> str:
+    """A month on the axis: "Mar 2026", "mars 2026"."""
+    return babel_dates.format_date(month, format="LLL y", locale=i18n.locale())
 
 
 def _status_words(step: StepPlan, suspended: bool) -> str:
     if step.status == OVERDUE:
-        return f"OVERDUE by {step.working_days_overdue} working day(s)"
+        return ngettext(
+            "OVERDUE by %(num)s working day",
+            "OVERDUE by %(num)s working days",
+            step.working_days_overdue,
+        )
     if step.status == CURRENT and suspended:
-        return "suspended"
+        return _("suspended")
     if step.status == FUTURE and step.entered_at is not None:
-        return "to be redone"
-    return STATUS_WORDS.get(step.status, step.status)
+        return _("to be redone")
+    words = STATUS_WORDS.get(step.status)
+    return _(words) if words else step.status
 
 
 def _short(title: str) -> str:
@@ -111,25 +127,45 @@ def gantt_svg(report: ProcessReport) -> str:
         )
 
     overdue = [s for s in report.steps if s.status == OVERDUE]
-    summary = (
-        f"Gantt chart of the steps of {report.key} ({report.title}) as of {_label(report.today)}: "
-        f"{sum(s.status == DONE for s in report.steps)} of {len(report.steps)} steps done"
-        + "".join(
-            f"; step {s.position} is overdue by {s.working_days_overdue} working day(s)"
-            for s in overdue
-        )
-        + "."
+    summary = " ".join(
+        [
+            ngettext(
+                "Gantt chart of the steps of %(key)s (%(title)s) as of %(day)s: %(done)s of "
+                "%(num)s step done.",
+                "Gantt chart of the steps of %(key)s (%(title)s) as of %(day)s: %(done)s of "
+                "%(num)s steps done.",
+                len(report.steps),
+                key=report.key,
+                title=report.title,
+                day=_label(report.today),
+                done=i18n.format_number(sum(s.status == DONE for s in report.steps)),
+            ),
+            *(
+                ngettext(
+                    "Step %(position)s is overdue by %(num)s working day.",
+                    "Step %(position)s is overdue by %(num)s working days.",
+                    s.working_days_overdue,
+                    position=s.position,
+                )
+                for s in overdue
+            ),
+        ]
     )
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
         f'width="{WIDTH}" height="{height}" role="img" aria-label={quoteattr(summary)} '
         f'font-family="{FONT}" font-size="12">',
-        _tag("title", f"{report.key}: steps planned and actual"),
+        _tag("title", _("%(key)s: steps planned and actual", key=report.key)),
         _tag("desc", summary),
         _tag("rect", x=0, y=0, width=WIDTH, height=height, fill="#ffffff"),
         _tag(
             "text",
-            f"{report.key} \u2014 {report.title} (days in {report.timezone})",
+            _(
+                "%(key)s \u2014 %(title)s (days in %(zone)s)",
+                key=report.key,
+                title=report.title,
+                zone=i18n.zone_name(report.timezone),
+            ),
             x=8,
             y=18,
             font_size=14,
@@ -146,7 +182,7 @@ def gantt_svg(report: ProcessReport) -> str:
             )
         )
         if n % every == 0:
-            parts.append(_tag("text", f"{month:%b %Y}", x=x(month) + 2, y=TOP - 30, fill="#555555"))
+            parts.append(_tag("text", _month(month), x=x(month) + 2, y=TOP - 30, fill="#555555"))
     for i, step in enumerate(report.steps):
         y = TOP + i * ROW
         status = _status_words(step, report.suspended)
@@ -160,7 +196,15 @@ def gantt_svg(report: ProcessReport) -> str:
                 fill="#111111",
             )
         )
-        target = f"{step.target_days} working days" if step.target_days is not None else "no target"
+        target = (
+            i18n.working_days(step.target_days) if step.target_days is not None else _("no target")
+        )
+        planned = _(
+            "Planned: %(start)s to %(end)s (%(target)s)",
+            start=_label(step.planned_start),
+            end=_label(step.planned_end),
+            target=target,
+        )
         parts.append(
             bar(
                 step.planned_start,
@@ -168,26 +212,34 @@ def gantt_svg(report: ProcessReport) -> str:
                 y + 6,
                 10,
                 "planned",
-                f"{step.title}\nPlanned: {_label(step.planned_start)} to "
-                f"{_label(step.planned_end)} ({target})",
+                f"{step.title}\n{planned}",
             )
         )
         if step.entered_at is not None:
             start = _day(step.entered_at, zone)
             running = step.left_at is None and step.status in (CURRENT, OVERDUE)
             end = report.today if running or step.left_at is None else _day(step.left_at, zone)
-            tip = f"{step.title}\nActual: entered {_label(start)}"
-            tip += ", in progress" if running else f", left {_label(end)}"
+            lines = [
+                step.title,
+                _("Actual: entered %(start)s, in progress", start=_label(start))
+                if running
+                else _(
+                    "Actual: entered %(start)s, left %(end)s", start=_label(start), end=_label(end)
+                ),
+            ]
             if step.due_at is not None:
-                tip += f"; due {_label(_day(step.due_at, zone))}"
-            tip += f"\nStatus: {status}"
+                lines.append(_("Due: %(day)s", day=_label(_day(step.due_at, zone))))
+            lines.append(_("Status: %(status)s", status=status))
+            tip = "\n".join(lines)
             parts.append(bar(start, max(start, end), y + 18, 12, step.status, tip))
         words = _tag("text", status, x=WIDTH - STATUS_WIDTH + 6, y=y + 22, fill="#333333")
         if step.status == OVERDUE:  # two lines: the word stands out, the count follows
-            late = f"by {step.working_days_overdue} working day(s)"
+            late = ngettext(
+                "by %(num)s working day", "by %(num)s working days", step.working_days_overdue
+            )
             words = _tag(
                 "text",
-                "OVERDUE",
+                _("OVERDUE"),
                 x=WIDTH - STATUS_WIDTH + 6,
                 y=y + 15,
                 fill=COLOURS[OVERDUE][1],
@@ -208,11 +260,22 @@ def gantt_svg(report: ProcessReport) -> str:
         )
     )
     parts.append(
-        _tag("text", f"today {_label(report.today)}", x=today + 3, y=TOP - 12, fill="#111111")
+        _tag(
+            "text",
+            _("today %(day)s", day=_label(report.today)),
+            x=today + 3,
+            y=TOP - 12,
+            fill="#111111",
+        )
     )
     legend_y = height - BOTTOM + 22
     for n, (kind, words) in enumerate(
-        (("planned", "planned"), (DONE, "done"), (CURRENT, "in progress"), (OVERDUE, "overdue"))
+        (
+            ("planned", _("planned")),
+            (DONE, _("done")),
+            (CURRENT, _("in progress")),
+            (OVERDUE, _("overdue")),
+        )
     ):
         fill, stroke = COLOURS[kind]
         lx = LABEL_WIDTH + n * 130

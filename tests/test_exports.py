@@ -135,7 +135,7 @@ def test_the_gantt_chart_is_well_formed_accessible_svg_with_a_bar_pair_per_step(
     root = ET.fromstring(gantt_svg(process))
     assert root.tag == f"{SVG}svg"
     assert root.get("role") == "img"
-    assert "step 1 is overdue by 14 working day(s)" in (root.get("aria-label") or "")
+    assert "Step 1 is overdue by 14 working days." in (root.get("aria-label") or "")
     assert root.get("viewBox", "").startswith("0 0 960 ")
     bars = [r for r in root.iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None]
     planned = [r for r in bars if "Planned:" in (r.findtext(f"{SVG}title") or "")]

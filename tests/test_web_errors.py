@@ -216,7 +216,7 @@ def test_every_api_error_has_the_readmes_shape_and_status(site: Site) -> None:
         yield b'"}'
 
     chunked = api.post(path, content=endless(), headers={"Content-Type": "application/json"})
-    assert "larger than 1024 KB" in _error_shape(chunked, 413, "too_large")
+    assert "larger than 1,024 KB" in _error_shape(chunked, 413, "too_large")
 
     missing = api.post(f"/api/processes/{MINE}/suspend", json={})
     assert "reason" in _error_shape(missing, 422, "invalid")

@@ -50,6 +50,10 @@ class VisibleProcess(ProcessSummary):
 
     due_at: Annotated[str | None, Field(description="When the current step is due (UTC).")]
     overdue: bool
+    timezone: Annotated[str, Field(description="The process's time zone (IANA).")] = "UTC"
+    step_title: Annotated[
+        str, Field(description="The title of the current step (the one suspended in, if so).")
+    ] = ""
 
 
 # The processes on one page of the console's list, and the most one API call lists.
@@ -88,12 +92,22 @@ def visible_processes(
                 **vars(summary(process)),
                 due_at=iso(due),
                 overdue=bool(due is not None and now > due),
+                timezone=process.timezone,
+                step_title=_step_title(ctx, session, process),
             )
             for process, due in reports.processes_with_due(
                 session, keys, offset=offset, limit=limit
             )
         ]
     return VisibleProcesses(processes=rows, total=total, offset=offset, limit=limit)
+
+
+def _step_title(ctx: Context, session: Any, process: Any) -> str:
+    """The title of a process's current step (the step it was suspended in, if suspended)."""
+    step = process.suspended_from if process.state == SUSPENDED else process.state
+    definition = definition_for(ctx, session, process)
+    known = {s.id: s.title for s in definition.steps}
+    return known.get(step or "", step or "")
 
 
 @dataclass(frozen=True)
@@ -183,6 +197,8 @@ class ProcessPage:
     request_kinds: tuple[Choice, ...]
     document_kinds: tuple[Choice, ...]
     subjects: tuple[Choice, ...]
+    kind_labels: dict[str, str]  # every request kind (votes too) and its label
+    step_titles: dict[str, str]  # every step of the workflow and its title
 
 
 def _roster_parts(ctx: Context, key: str, now: datetime) -> dict[str, Any]:
@@ -207,6 +223,7 @@ def _roster_parts(ctx: Context, key: str, now: datetime) -> dict[str, Any]:
                     )
         earlier = steps[: steps.index(current)] if current in steps else []
         return {
+            "step_titles": {step.id: step.title for step in definition.steps},
             "blockers": tuple(blockers),
             "earlier_steps": tuple((s, definition.state(s).title) for s in earlier),
             "institutions": tuple(
@@ -256,6 +273,7 @@ def process_page(ctx: Context, key: str) -> ProcessPage:
         request_kinds=tuple((k.name, k.label) for k in KINDS.values() if not k.is_vote),
         document_kinds=tuple(DOCUMENT_KINDS.items()),
         subjects=tuple(DECISION_SUBJECTS.items()),
+        kind_labels={k.name: k.label for k in KINDS.values()},
     )
 
 
@@ -266,9 +284,9 @@ def extensions(ctx: Context, key: str) -> tuple[ExtensionView, ...]:
         steps = queries.stay_steps(session, process.id)
         return tuple(
             ExtensionView(
-                subject=f"request #{row.request_id}"
+                subject=_("request #%(id)s", id=row.request_id)
                 if row.request_id is not None
-                else f"step {steps.get(row.step_record_id, '')}".replace("_", " "),
+                else _("step %(step)s", step=steps.get(row.step_record_id, "").replace("_", " ")),
                 old_due_at=iso(row.old_due_at),
                 new_due_at=iso(row.new_due_at),
                 reason=row.reason,

@@ -1,7 +1,7 @@
 """The JSON API's errors that FastAPI and Starlette raise themselves (a malformed body or parameter,
 no such call, a method the call does not take), answered in the API's own shape,
-`{"error": ..., "message": ...}`, like every other API error; outside `/api` they are left as they
-were."""
+`{"error": ..., "message": ...}`, like every other API error (the `error` code in English, the
+`message` in the caller's language: `Accept-Language`); outside `/api` they are left as they were."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ibmflow.i18n import _
 from ibmflow.web.statuses import http_error_of
 
 
@@ -36,19 +37,21 @@ def _invalid_message(exc: RequestValidationError) -> str:
         where = ".".join(
             str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")
         )
-        problems.append(f"{where or 'the body'}: {error.get('msg', 'invalid')}")
-    return (
-        "The request is malformed, nothing was done: "
-        + "; ".join(problems)
-        + ". The schema is at /api/openapi.json."
+        field = where or _("the body")
+        problem = error.get("msg") or _("invalid")
+        problems.append(f"{field}: {problem}")
+    return _(
+        "The request is malformed, nothing was done: %(problems)s. The schema is at "
+        "/api/openapi.json.",
+        problems="; ".join(problems),
     )
 
 
 def _http_message(exc: StarletteHTTPException) -> str:
     if exc.status_code == 404:
-        return "There is no such API call; the calls are listed at /api/openapi.json."
+        return _("There is no such API call; the calls are listed at /api/openapi.json.")
     if exc.status_code == 405:
-        return "This API call does not take this method; see /api/openapi.json."
+        return _("This API call does not take this method; see /api/openapi.json.")
     return str(exc.detail)
 
 

@@ -29,6 +29,7 @@ from starlette.datastructures import FormData
 from starlette.routing import Route
 
 from ibmflow.access import ADMINISTRATOR, Account
+from ibmflow.i18n import N_, _
 from ibmflow.services.accounts import remember_language, secret_hash
 from ibmflow.services.console import belongs
 from ibmflow.services.context import Context
@@ -52,6 +53,14 @@ OBJECT_PARAMS = {
     "doc": "document",
 }
 OTHER_PARAMS = frozenset({"key", "token"})
+# What a refusal says of an object that is not in the process, by kind.
+NOT_IN_PROCESS = {
+    "request": N_("There is no request %(id)s in process %(key)s."),
+    "decision": N_("There is no decision %(id)s in process %(key)s."),
+    "inbound": N_("There is no received mail %(id)s in process %(key)s."),
+    "mail": N_("There is no mail %(id)s in process %(key)s."),
+    "document": N_("There is no document %(id)s in process %(key)s."),
+}
 Handler = Callable[[Request, "Caller"], Awaitable[Response]]
 BEARER = HTTPBearer(
     auto_error=False,
@@ -175,7 +184,7 @@ class Gate:
             raise RuntimeError(f"routes without declared access (see web.auth): {missing}")
         unknown = {
             f"{path} {{{name}}}"
-            for _, path in routes_of(self.app)
+            for _method, path in routes_of(self.app)
             for name in re.findall(r"\{(\w+)", path)
             if name not in OBJECT_PARAMS and name not in OTHER_PARAMS
         }
@@ -195,13 +204,16 @@ class Gate:
         if key is not None and not account.sees(str(key)):
             raise Refusal(
                 404,
-                "No such process",
-                f"There is no process {key!r} among yours. The list of processes shows those "
-                "you may see.",
+                _("No such process"),
+                _(
+                    "There is no process %(key)s among yours. The list of processes shows those "
+                    "you may see.",
+                    key=repr(key),
+                ),
                 api=api,
             )
         if not account.may(permission):
-            raise Refusal(403, "Not allowed", account.refusal(permission), api=api)
+            raise Refusal(403, _("Not allowed"), account.refusal(permission), api=api)
         for name, kind in OBJECT_PARAMS.items():
             value = str(request.path_params.get(name, ""))
             if name not in request.path_params:
@@ -218,7 +230,10 @@ class Gate:
                 )
             if not found:
                 raise Refusal(
-                    404, "Not found", f"There is no {kind} {value} in process {key}.", api=api
+                    404,
+                    _("Not found"),
+                    _(NOT_IN_PROCESS[kind], id=value, key=key),
+                    api=api,
                 )
 
     @asynccontextmanager
@@ -248,10 +263,12 @@ class Gate:
             if not csrf.matches(expected, text_field(form, csrf.FIELD)):
                 raise Refusal(
                     403,
-                    "This form cannot be accepted",
-                    "Nothing was changed: the form did not come from a page of this session "
-                    "(it may be old, from before you logged in again).",
-                    "Go back, reload the page and send the form again.",
+                    _("This form cannot be accepted"),
+                    _(
+                        "Nothing was changed: the form did not come from a page of this session "
+                        "(it may be old, from before you logged in again)."
+                    ),
+                    _("Go back, reload the page and send the form again."),
                 )
             yield Caller(account, expected, form, files)
 
@@ -266,8 +283,10 @@ class Gate:
                 raise Refusal(
                     401,
                     "unauthenticated",
-                    "Send a valid API token as `Authorization: Bearer TOKEN` (make one with "
-                    "`ibmflow user token EMAIL`); cookies do not authenticate the API.",
+                    _(
+                        "Send a valid API token as `Authorization: Bearer TOKEN` (make one with "
+                        "`ibmflow user token EMAIL`); cookies do not authenticate the API."
+                    ),
                     api=True,
                 )
             await self._check(account, request, permission, api=True)

@@ -4,11 +4,12 @@ the Jinja2 pages (autoescaped, strict) with their filters."""
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -57,6 +58,36 @@ class SecurityHeaders:
 
 
 LANGUAGE_COOKIE = "ibmflow_lang"
+# The page a language switch leads back to (a GET's own path and query, without `lang`) and the
+# languages the deployment offers, for the request being answered.
+_switch: ContextVar[tuple[str, tuple[str, ...]]] = ContextVar(
+    "ibmflow_language_switch", default=("/processes", i18n.LANGUAGES)
+)
+_PROCESS_PATH = re.compile(r"^/p/([A-Za-z0-9_-]{1,40})(?:/|$)")
+
+
+def _switch_target(request: Request) -> str:
+    """Where a language switch on this page leads: the same page for a GET; after a POST (a refused
+    action, the login form) the process page or the page it came from."""
+    path = request.url.path
+    if request.method in ("GET", "HEAD"):
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+        return path + (f"?{urlencode(query)}" if query else "")
+    if path == "/login":
+        return "/login"
+    found = _PROCESS_PATH.match(path)
+    return f"/p/{found.group(1)}" if found else "/processes"
+
+
+def offered_languages() -> tuple[str, ...]:
+    """The languages the console's switch offers."""
+    return _switch.get()[1]
+
+
+def language_href(lang: str) -> str:
+    """The link of the language switch to `lang`: this page, in that language."""
+    target = _switch.get()[0]
+    return target + ("&" if "?" in target else "?") + urlencode({"lang": lang})
 
 
 class Language:
@@ -89,6 +120,7 @@ class Language:
             or self.default
         )
         scope.setdefault("state", {})["language"] = chosen
+        _switch.set((_switch_target(request), self.offered))
 
         async def remember(message: Message) -> None:
             if message["type"] == "http.response.start" and asked == chosen:
@@ -155,7 +187,10 @@ async def _too_large(
     response = JSONResponse(
         {
             "error": "too_large",
-            "message": f"the request body is larger than {cap // 1024} KB; send less at once.",
+            "message": i18n.gettext(
+                "The request body is larger than %(kb)s KB; send less at once.",
+                kb=i18n.format_number(cap // 1024),
+            ),
         },
         status_code=413,
         headers={"Connection": "close"} if refusal.close else None,
@@ -227,12 +262,22 @@ def linkify(text: str) -> Markup:
     return Markup(_URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped))
 
 
-def local(stamp: str | datetime | None, zone: str, fmt: str = "%d %b %Y") -> str:
-    """An ISO UTC timestamp shown in a time zone ("" for none)."""
+def _moment(stamp: str | datetime) -> datetime:
+    return datetime.fromisoformat(stamp) if isinstance(stamp, str) else stamp
+
+
+def local(stamp: str | datetime | None, zone: str, form: str = "day") -> str:
+    """An ISO UTC timestamp shown in a time zone, in the reader's language ("" for none): the day
+    ("2 Mar 2026"), `short` with the time ("2 Mar 2026, 23:59"), `full` with the weekday and the
+    zone named ("Monday 2 March 2026, 23:59 Morocco time")."""
     if stamp is None or stamp == "":
         return ""
-    moment = datetime.fromisoformat(stamp) if isinstance(stamp, str) else stamp
-    return moment.astimezone(ZoneInfo(zone)).strftime(fmt)
+    moment = _moment(stamp)
+    if form == "full":
+        return i18n.format_datetime(moment, zone)
+    if form == "short":
+        return i18n.format_short_datetime(moment, zone)
+    return i18n.format_date(moment, zone, "medium")
 
 
 class Pages:
@@ -248,6 +293,7 @@ class Pages:
         )
         i18n.install(self.env)
         self.env.filters["local"] = local
+        self.env.globals.update(offered_languages=offered_languages, language_href=language_href)
         self.env.filters["linkify"] = linkify
 
     def render(self, name: str, status: int, **context: Any) -> HTMLResponse:

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ibmflow.errors import NotFound
+from ibmflow.i18n import _
 from ibmflow.services import console as reads
 from ibmflow.services.audit_log import process_log_page, verify_onward
 from ibmflow.services.outgoing import get_mail, list_mail
@@ -44,7 +45,8 @@ def install(gate: Gate) -> None:
     @gate.page("GET", "/p/{key}", "view")
     async def process_page(request: Request, caller: Caller) -> Response:
         key = request.path_params["key"]
-        notice = DONE.get(request.query_params.get("done", ""))
+        done = DONE.get(request.query_params.get("done", ""))
+        notice = _(done) if done else None
         return await process_response(gate, caller, key, notice=notice)
 
     @gate.page("GET", "/p/{key}/audit", "view")
@@ -55,7 +57,7 @@ def install(gate: Gate) -> None:
                 process_log_page, ctx, key, (number - 1) * size, size
             )
         except NotFound as exc:
-            raise Refusal(404, "No such process", exc.message) from None
+            raise Refusal(404, _("No such process"), exc.message) from None
         # On from the stored checkpoint only: the whole chain is `audit verify`'s and the worker's.
         chain = await run_in_threadpool(verify_onward, ctx)
         pages = pager(f"/p/{key}/audit", number, size, total, "events")
@@ -75,7 +77,7 @@ def install(gate: Gate) -> None:
         try:
             filename, content = await run_in_threadpool(reads.document_file, ctx, key, doc)
         except NotFound as exc:
-            raise Refusal(404, "Not found", exc.message) from None
+            raise Refusal(404, _("Not found"), exc.message) from None
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in filename) or "document"
         return Response(
             content,
@@ -87,9 +89,12 @@ def install(gate: Gate) -> None:
         if ctx.settings.smtp_host is not None:
             raise Refusal(
                 404,
-                "No captured mail",
-                f"Mail leaves through the SMTP server {ctx.settings.smtp_host}; only without an "
-                "SMTP server is it captured here.",
+                _("No captured mail"),
+                _(
+                    "Mail leaves through the SMTP server %(host)s; only without an SMTP server is "
+                    "it captured here.",
+                    host=ctx.settings.smtp_host,
+                ),
             )
 
     @gate.page("GET", "/p/{key}/mail", "mail")
@@ -99,7 +104,7 @@ def install(gate: Gate) -> None:
         try:
             mails = await run_in_threadpool(list_mail, ctx, key, None)
         except NotFound as exc:
-            raise Refusal(404, "No such process", exc.message) from None
+            raise Refusal(404, _("No such process"), exc.message) from None
         return gate.render(
             "console/mail_list.html",
             200,
@@ -116,7 +121,7 @@ def install(gate: Gate) -> None:
         try:
             row = await run_in_threadpool(get_mail, ctx, number, key)
         except NotFound as exc:
-            raise Refusal(404, "Not found", exc.message) from None
+            raise Refusal(404, _("Not found"), exc.message) from None
         return gate.render("console/mail.html", 200, caller, key=key.upper(), mail=row)
 
     actions.install(gate)

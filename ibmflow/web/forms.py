@@ -11,6 +11,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
 from ibmflow.errors import StorageFailed
+from ibmflow.i18n import _, format_number
 from ibmflow.services.context import Context
 from ibmflow.services.documents import Upload
 from ibmflow.web.common import FORM_ALLOWANCE, MB, BodyTooLarge, Capped
@@ -43,18 +44,23 @@ async def read_upload(
     except BodyTooLarge as exc:
         raise Refusal(
             413,
-            "This form is too large",
-            f"Nothing was changed: the files are larger than {limit_mb} MB in all. Send a "
-            "smaller file.",
+            _("This form is too large"),
+            _(
+                "Nothing was changed: the files are larger than %(mb)s MB in all. Send a smaller "
+                "file.",
+                mb=format_number(limit_mb),
+            ),
             close=exc.close,
         ) from None
     except FormUnreadable as exc:
-        raise Refusal(400, "This form cannot be read", f"Nothing was changed ({exc}).") from None
+        raise Refusal(
+            400, _("This form cannot be read"), _("Nothing was changed (%(why)s).", why=str(exc))
+        ) from None
     except StorageFailed as exc:
         raise Refusal(
             status_of(exc),
-            "The file could not be stored",
-            f"Nothing was changed: {exc.message}",
+            _("The file could not be stored"),
+            _("Nothing was changed: %(why)s", why=exc.message),
         ) from None
 
 
@@ -76,13 +82,13 @@ async def read_form(
         refusal = await body.refuse(request.receive, declared)
         raise Refusal(
             413,
-            "This form is too large",
-            f"Nothing was changed: send at most {cap // MB} MB at once.",
+            _("This form is too large"),
+            _("Nothing was changed: send at most %(mb)s MB at once.", mb=format_number(cap // MB)),
             close=refusal.close,
         ) from None
     except HTTPException as exc:  # a malformed form, too many files or fields
         raise Refusal(
-            400, "This form cannot be read", f"Nothing was changed ({exc.detail})."
+            400, _("This form cannot be read"), _("Nothing was changed (%(why)s).", why=exc.detail)
         ) from None
 
 

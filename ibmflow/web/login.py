@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ibmflow.errors import LoginRefused, LoginThrottled
+from ibmflow.i18n import _, ngettext
 from ibmflow.services.accounts import own_language
 from ibmflow.services.sessions import log_in, log_out
 from ibmflow.web import csrf, forms
@@ -30,7 +31,7 @@ def install(gate: Gate) -> None:
 
     @gate.public_route("POST", "/login")
     async def login(request: Request) -> Response:
-        async with forms.read_form(request, FORM_ALLOWANCE) as (form, _):
+        async with forms.read_form(request, FORM_ALLOWANCE) as (form, _files):
             email, password = text_field(form, "email"), text_field(form, "password")
             back_to, given = safe_next(text_field(form, "next")), text_field(form, csrf.FIELD)
         nonce = request.cookies.get(LOGIN_COOKIE) or ""
@@ -39,8 +40,10 @@ def install(gate: Gate) -> None:
                 gate,
                 request,
                 403,
-                problem="The login form expired or cookies are blocked: log in again from "
-                "this page (cookies must be allowed for this site).",
+                problem=_(
+                    "The login form expired or cookies are blocked: log in again from this page "
+                    "(cookies must be allowed for this site)."
+                ),
                 email=email,
                 back_to=back_to,
             )
@@ -50,15 +53,32 @@ def install(gate: Gate) -> None:
                 log_in, gate.ctx, email, password, client=client
             )
         except LoginThrottled as exc:
-            paused = _login_form(
-                gate, request, 429, problem=exc.message, email=email, back_to=back_to
+            minutes = max(1, -(-exc.retry_after_s // 60))
+            problem = ngettext(
+                "Too many failed logins for this account or from this address: logins are paused "
+                "for %(num)s minute. Try again then; if you forgot your password, ask an "
+                "administrator for a new one.",
+                "Too many failed logins for this account or from this address: logins are paused "
+                "for %(num)s minutes. Try again then; if you forgot your password, ask an "
+                "administrator for a new one.",
+                minutes,
             )
+            paused = _login_form(gate, request, 429, problem=problem, email=email, back_to=back_to)
             paused.headers["Retry-After"] = str(exc.retry_after_s)
             return paused
-        except LoginRefused as exc:
-            return _login_form(
-                gate, request, 401, problem=exc.message, email=email, back_to=back_to
+        except LoginRefused:
+            settings = gate.ctx.settings
+            problem = ngettext(
+                "The email or the password is wrong, or the account is disabled. Check them and "
+                "try again: after %(failures)s failures in %(num)s minute, logins are paused for "
+                "a while.",
+                "The email or the password is wrong, or the account is disabled. Check them and "
+                "try again: after %(failures)s failures in %(num)s minutes, logins are paused for "
+                "a while.",
+                settings.web_login_window_min,
+                failures=settings.web_login_max_failures,
             )
+            return _login_form(gate, request, 401, problem=problem, email=email, back_to=back_to)
         response = RedirectResponse(back_to, status_code=303)
         response.set_cookie(
             SESSION_COOKIE,

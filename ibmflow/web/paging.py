@@ -8,7 +8,24 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 
+from ibmflow.i18n import N_, _, ngettext
 from ibmflow.web.refusals import Refusal
+
+# The sentences of a pager, per kind of item (whole sentences: the translator needs each one).
+TEXTS: dict[str, dict[str, str]] = {
+    "processes": {
+        "nav": N_("Pages of the processes"),
+        "previous": N_("Previous processes (%(items)s)"),
+        "next": N_("Next processes (%(items)s)"),
+        "position": N_("Processes %(first)s-%(last)s of %(total)s (page %(page)s of %(pages)s)"),
+    },
+    "events": {
+        "nav": N_("Pages of the events"),
+        "previous": N_("Previous events (%(items)s)"),
+        "next": N_("Next events (%(items)s)"),
+        "position": N_("Events %(first)s-%(last)s of %(total)s (page %(page)s of %(pages)s)"),
+    },
+}
 
 
 def page_number(request: Request) -> int:
@@ -18,7 +35,7 @@ def page_number(request: Request) -> int:
     if value == "":
         return 1
     if not value.isdigit() or int(value) < 1 or len(value) > 9:
-        raise Refusal(400, "This page number cannot be used", "Give a whole number from 1.")
+        raise Refusal(400, _("This page number cannot be used"), _("Give a whole number from 1."))
     return int(value)
 
 
@@ -29,7 +46,7 @@ class Pager:
     page: int
     size: int
     total: int
-    what: str  # the items, plural: "processes"
+    what: str  # the items, plural: "processes" or "events" (a key of TEXTS)
     previous_url: str | None
     next_url: str | None
 
@@ -57,15 +74,54 @@ class Pager:
         """The positions of the items page `page` shows, as "51-100"."""
         return f"{(page - 1) * self.size + 1}-{min(self.total, page * self.size)}"
 
+    def _text(self, name: str) -> str:
+        return TEXTS[self.what][name]
+
+    @property
+    def nav_label(self) -> str:
+        """The name of the pager's navigation landmark."""
+        return _(self._text("nav"))
+
     @property
     def previous_label(self) -> str:
         """The name of the link to the page before (the last page, from past the end)."""
-        return f"Previous {self.what} ({self._items(min(self.page - 1, self.pages))})"
+        return _(self._text("previous"), items=self._items(min(self.page - 1, self.pages)))
 
     @property
     def next_label(self) -> str:
         """The name of the link to the page after."""
-        return f"Next {self.what} ({self._items(self.page + 1)})"
+        return _(self._text("next"), items=self._items(self.page + 1))
+
+    @property
+    def position_label(self) -> str:
+        """Which items this page shows, among how many."""
+        return _(
+            self._text("position"),
+            first=self.first,
+            last=self.last,
+            total=self.total,
+            page=self.page,
+            pages=self.pages,
+        )
+
+    @property
+    def past_label(self) -> str:
+        """What a page after the last one says."""
+        if self.what == "events":
+            return ngettext(
+                "Page %(page)s is past the last page (%(pages)s) of the %(num)s event.",
+                "Page %(page)s is past the last page (%(pages)s) of the %(num)s events.",
+                self.total,
+                page=self.page,
+                pages=self.pages,
+            )
+        return ngettext(
+            "Page %(page)s is past the last page (%(pages)s) of the %(num)s process.",
+            "Page %(page)s is past the last page (%(pages)s) of the %(num)s processes.",
+            self.total,
+            page=self.page,
+            pages=self.pages,
+        )
 
     @property
     def past_the_end(self) -> bool:

@@ -16,6 +16,7 @@ from ibmflow.access import Account
 from ibmflow.charts import gantt_svg
 from ibmflow.errors import IbmflowError
 from ibmflow.exports import report_csv, report_ical
+from ibmflow.i18n import _
 from ibmflow.reports import DeadlineReport
 from ibmflow.services import reports
 from ibmflow.services.mailings import domain
@@ -46,8 +47,8 @@ def _horizon(value: str | None) -> int:
     if not value.isdigit() or not 0 <= int(value) <= MAX_HORIZON_DAYS:
         raise Refusal(
             400,
-            "This horizon cannot be used",
-            f"Give a whole number of working days from 0 to {MAX_HORIZON_DAYS}.",
+            _("This horizon cannot be used"),
+            _("Give a whole number of working days from 0 to %(most)s.", most=MAX_HORIZON_DAYS),
         )
     return int(value)
 
@@ -67,7 +68,7 @@ def install(gate: Gate) -> None:
                 deadline_report, ctx, _keys(account), horizon_days=horizon
             )
         except IbmflowError as exc:
-            raise Refusal(400, "The report cannot be made", exc.message) from None
+            raise Refusal(400, _("The report cannot be made"), exc.message) from None
 
     @gate.page("GET", "/report", "report")
     async def report_page(request: Request, caller: Caller) -> Response:
@@ -83,7 +84,7 @@ def install(gate: Gate) -> None:
                 horizon_days=horizon,
             )
         except IbmflowError as exc:
-            raise Refusal(400, "The report cannot be made", exc.message) from None
+            raise Refusal(400, _("The report cannot be made"), exc.message) from None
         report = page.report
         charts = {p.key: Markup(gantt_svg(p)) for p in report.processes}
         keep = {} if horizon == DEFAULT_HORIZON_DAYS else {"horizon": str(horizon)}

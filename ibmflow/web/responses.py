@@ -10,37 +10,42 @@ from starlette.concurrency import run_in_threadpool
 
 from ibmflow.access import ADMINISTRATOR
 from ibmflow.errors import ConcurrencyConflict, IbmflowError, NotFound, TransitionRefused
+from ibmflow.i18n import N_, _
 from ibmflow.services import console as reads
 from ibmflow.services.record_views import InboundMail
 from ibmflow.web.auth import Caller, Gate, Refusal
 from ibmflow.web.statuses import status_of
 
 # What a finished action tells the coordinator on the page it returns to (`?done=...`): fixed
-# sentences, so that nothing from the address bar is ever shown.
+# sentences, so that nothing from the address bar is ever shown (translated where shown).
 DONE = {
-    "complete": "The step is completed; the process is at its next step.",
-    "return_to": "The process returned to the step chosen.",
-    "suspend": "The process is suspended.",
-    "resume": "The process resumed.",
-    "requests": "The requests were sent (those already pending or answered were not sent again).",
-    "waived": "The request is waived: it counts as done for the step's conditions.",
-    "withdrawn": "The request is withdrawn; its links no longer work.",
-    "reopened": "The request is reopened: the earlier answer is kept, and a new link is mailed.",
-    "decision": "The decision is opened and the vote requests sent to the IAWG members.",
-    "vote": "The vote is recorded.",
-    "nomination": "The representative is recorded.",
-    "document": "The document is attached.",
-    "appointment": "The coordinator's appointment is recorded.",
-    "person": "The person is added to the roster.",
-    "task_force": "The task force is named.",
-    "chapter": "The chapter is added.",
-    "chapter_lead": "The chapter's lead is recorded.",
-    "chapter_draft": "The chapter's draft is submitted.",
-    "consultation": "The consultation round is closed; the non-respondents are recorded.",
-    "adoption": "The adoption is recorded.",
-    "assigned": "The mail is recorded as the answer to the request.",
-    "rejected": "The mail is rejected (it is kept, and the decision is on the audit log).",
-    "extended": "The deadline is extended.",
+    "complete": N_("The step is completed; the process is at its next step."),
+    "return_to": N_("The process returned to the step chosen."),
+    "suspend": N_("The process is suspended."),
+    "resume": N_("The process resumed."),
+    "requests": N_(
+        "The requests were sent (those already pending or answered were not sent again)."
+    ),
+    "waived": N_("The request is waived: it counts as done for the step's conditions."),
+    "withdrawn": N_("The request is withdrawn; its links no longer work."),
+    "reopened": N_(
+        "The request is reopened: the earlier answer is kept, and a new link is mailed."
+    ),
+    "decision": N_("The decision is opened and the vote requests sent to the IAWG members."),
+    "vote": N_("The vote is recorded."),
+    "nomination": N_("The representative is recorded."),
+    "document": N_("The document is attached."),
+    "appointment": N_("The coordinator's appointment is recorded."),
+    "person": N_("The person is added to the roster."),
+    "task_force": N_("The task force is named."),
+    "chapter": N_("The chapter is added."),
+    "chapter_lead": N_("The chapter's lead is recorded."),
+    "chapter_draft": N_("The chapter's draft is submitted."),
+    "consultation": N_("The consultation round is closed; the non-respondents are recorded."),
+    "adoption": N_("The adoption is recorded."),
+    "assigned": N_("The mail is recorded as the answer to the request."),
+    "rejected": N_("The mail is rejected (it is kept, and the decision is on the audit log)."),
+    "extended": N_("The deadline is extended."),
 }
 
 
@@ -48,7 +53,9 @@ def object_id(request: Request, name: str) -> int:
     """A numeric id from the path; a malformed one is simply not found."""
     value = str(request.path_params.get(name, ""))
     if not value.isdigit() or len(value) > 12:
-        raise Refusal(404, "Not found", f"There is nothing numbered {value!r} here.")
+        raise Refusal(
+            404, _("Not found"), _("There is nothing numbered %(value)s here.", value=repr(value))
+        )
     return int(value)
 
 
@@ -69,7 +76,7 @@ async def process_response(
         if caller.account.role == ADMINISTRATOR:
             unmatched = await run_in_threadpool(reads.unmatched_quarantine, gate.ctx)
     except NotFound as exc:
-        raise Refusal(404, "No such process", exc.message) from None
+        raise Refusal(404, _("No such process"), exc.message) from None
     return gate.render(
         "console/process.html",
         status_code,
@@ -87,16 +94,25 @@ async def process_response(
 async def refused(gate: Gate, caller: Caller, key: str, exc: IbmflowError) -> Response:
     """The process page after a refused command: nothing was written, and why."""
     if isinstance(exc, NotFound) and "no process" in exc.message:
-        raise Refusal(404, "No such process", exc.message)
+        raise Refusal(404, _("No such process"), exc.message)
     message = exc.message
     if isinstance(exc, ConcurrencyConflict):
         seen = caller.field("version")
-        message = (
-            f"Someone else changed process {key.upper()} since you loaded the page"
-            + (f" (you saw version {seen})" if seen else "")
-            + ". Nothing was written. The page below shows the process as it is now: check "
-            "it, then try again if it still makes sense."
-        )
+        if seen:
+            message = _(
+                "Someone else changed process %(key)s since you loaded the page (you saw version "
+                "%(version)s). Nothing was written. The page below shows the process as it is now: "
+                "check it, then try again if it still makes sense.",
+                key=key.upper(),
+                version=seen,
+            )
+        else:
+            message = _(
+                "Someone else changed process %(key)s since you loaded the page. Nothing was "
+                "written. The page below shows the process as it is now: check it, then try again "
+                "if it still makes sense.",
+                key=key.upper(),
+            )
     blockers = exc.blockers if isinstance(exc, TransitionRefused) else ()
     return await process_response(
         gate, caller, key, status_of(exc), problem=message, blockers_refused=blockers
