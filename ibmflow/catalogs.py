@@ -97,7 +97,9 @@ _ACCENTED = str.maketrans(
     "àƀçðéƒĝĥîĵķļɱñöþǫŕšţûṽŵẋýžÅƁÇÐÉƑĜĤÎĴĶĻṀÑÖÞǪŔŠŢÛṼŴẊÝŽ",
 )
 # What a message must keep as written: placeholders, HTML tags and entities, URLs.
-_KEEP = re.compile(r"%\([a-z_]+\)[sd]|%[sd]|<[^>]*>|&[a-z]+;|https?://\S+|\{[a-z_]+\}")
+_KEEP = re.compile(
+    r"%\([a-z_]+\)[-+ #0]*\d*(?:\.\d+)?[sdifr]|%[sd%]|<[^>]*>|&[a-z]+;|https?://\S+|\{[a-z_]+\}"
+)
 OPEN, CLOSE = "⟦", "⟧"  # the markers a test looks for
 
 

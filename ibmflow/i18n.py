@@ -118,19 +118,28 @@ def translations(lang: str) -> _gettext.NullTranslations:
 def gettext(message: str, **params: Any) -> str:
     """`message` in the reader's language, with `%(name)s` placeholders filled from `params`."""
     text = translations(_current.get()).gettext(message)
-    return text % params if params else text
+    return _filled(text, message, params) if params else text
+
+
+def _filled(text: str, source: str, params: dict[str, Any]) -> str:
+    """`text` with its placeholders filled; a translation whose placeholders do not match the
+    English (a translator's slip) falls back to the English sentence rather than failing."""
+    try:
+        return text % params
+    except (KeyError, ValueError, TypeError):
+        return source % params
 
 
 def ngettext(singular: str, plural: str, n: int, **params: Any) -> str:
     """The form of a counted message for `n` in the reader's language; `%(num)s` is `n`, localised."""
     text = translations(_current.get()).ngettext(singular, plural, n)
-    return text % {"num": format_number(n), **params}
+    return _filled(text, singular if n == 1 else plural, {"num": format_number(n), **params})
 
 
 def pgettext(context: str, message: str, **params: Any) -> str:
     """`message` in the reader's language, told apart from the same English words by `context`."""
     text = translations(_current.get()).pgettext(context, message)
-    return text % params if params else text
+    return _filled(text, message, params) if params else text
 
 
 _ = gettext
@@ -139,7 +148,7 @@ _ = gettext
 def npgettext(context: str, singular: str, plural: str, n: int, **params: Any) -> str:
     """`ngettext` with a context."""
     text = translations(_current.get()).npgettext(context, singular, plural, n)
-    return text % {"num": format_number(n), **params}
+    return _filled(text, singular if n == 1 else plural, {"num": format_number(n), **params})
 
 
 def best_match(accept_language: str | None, offered: Sequence[str] = LANGUAGES) -> str | None:

@@ -151,7 +151,8 @@ def test_a_refused_transition_speaks_french() -> None:
     step = "coordinating_bodies"
     with i18n.using("fr"), pytest.raises(TransitionRefused) as exc:
         ENGINE.fire(step, facts(), "complete")
-    title = ENGINE.definition.state(step).title
+    with i18n.using("fr"):
+        title = ENGINE.definition.state(step).title  # the workflow's French title
     assert exc.value.message == (
         f"l’étape «{NBSP}{title}{NBSP}» ne peut pas encore être achevée{NBSP}: "
         "4 conditions non remplies."

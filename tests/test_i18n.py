@@ -132,3 +132,13 @@ def test_accept_language_picks_an_offered_language(
     header: str | None, expected: str | None
 ) -> None:
     assert i18n.best_match(header, ("en", "fr")) == expected
+
+
+def test_every_french_translation_keeps_the_placeholders_of_its_english() -> None:
+    """A translation that drops or renames a `%(name)s` would fail at rendering: Babel's checkers
+    compare each French entry with its English."""
+    po = catalogs.LOCALE_DIR / "fr" / "LC_MESSAGES" / "ibmflow.po"
+    with po.open("rb") as handle:
+        catalog = read_po(handle, locale="fr")
+    problems = [(m.id, [str(e) for e in errors]) for m, errors in catalog.check() if errors]
+    assert problems == []

@@ -42,6 +42,7 @@ from ibmflow.storage.tables import (
     DocumentRow,
     LinkTokenRow,
     OutboxRow,
+    ProcessRow,
     RequestRow,
     VoteRow,
 )
@@ -692,6 +693,10 @@ def french(start: Callable[[Context], str], ctx: Context, process: str) -> Itera
     """A server whose process speaks French (its addressees have no language of their own, so the
     process's applies), visited by a browser that prefers English."""
     ctx.settings = dataclasses.replace(ctx.settings, language="fr", languages=("en", "fr"))
+    with ctx.db.transaction() as tx:
+        row = tx.session.exec(select(ProcessRow).where(ProcessRow.key == KEY)).one()
+        row.language = "fr"
+        tx.session.add(row)
     with httpx.Client(
         base_url=start(ctx), timeout=20, headers={"Accept-Language": "en-GB,en;q=0.9"}
     ) as http:

@@ -157,7 +157,7 @@ def _data(site: Site) -> list[str]:
     found |= _domain_refusals(site)
     codes = {s for s in found if re.fullmatch(r"[a-z0-9_.:-]+", s)}
     events = process_log_page(ctx, MINE, 0, 100)[1]
-    shown_codes = {str(e.get(name) or "") for e in events for name in ("action", "entity")}
+    shown_codes = {str(e.get(name) or "") for e in events for name in ("action", "entity", "actor")}
     return sorted((found - codes) | shown_codes | {m.kind for m in mails})
 
 

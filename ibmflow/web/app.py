@@ -98,7 +98,6 @@ def create_app(ctx: Context) -> FastAPI:
     settings = ctx.settings
     secret = csrf.load_secret(settings.data_dir)
     pages = Pages()
-    pages.env.globals["offered_languages"] = settings.languages  # the answer page's switch
     limit_mb = settings.answers_max_upload_mb
     secure_cookie = settings.mail_base_url.startswith("https://")
     app = FastAPI(
