@@ -694,7 +694,7 @@ def french(start: Callable[[Context], str], ctx: Context, process: str) -> Itera
     process's applies), visited by a browser that prefers English."""
     ctx.settings = dataclasses.replace(ctx.settings, language="fr", languages=("en", "fr"))
     with ctx.db.transaction() as tx:
-        row = tx.session.exec(select(ProcessRow).where(ProcessRow.key == KEY)).one()
+        row = tx.session.exec(select(ProcessRow).where(func.lower(ProcessRow.key) == KEY)).one()
         row.language = "fr"
         tx.session.add(row)
     with httpx.Client(

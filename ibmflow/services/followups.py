@@ -20,7 +20,7 @@ from ibmflow.storage.tables import ProcessRow
 def _step(process: ProcessRow, state: StateDef, due: datetime | None) -> dict[str, Any]:
     return {
         "id": state.id,
-        "title": state.title,
+        "title": state.title_text,
         "description": state.description,
         "due_at": due,
     }
@@ -116,7 +116,7 @@ def completed(
     adoption = repo.load_facts(tx.session, process, now, ["adoption"]).adoption
     context = {
         "step": _step(process, state, None),
-        "next_step": None if nxt.final else {"title": nxt.title},
+        "next_step": None if nxt.final else {"title": nxt.title_text},
         "adoption": None
         if adoption is None
         else {

@@ -137,7 +137,7 @@ def view_link(ctx: Context, token: str) -> LinkView:
             person_name=person.name if person else "",
             kind=request.kind,
             kind_label=spec.label,
-            step_title=mailings.step_title(ctx, tx, process, request.step),
+            step_title=str(mailings.step_title(ctx, tx, process, request.step)),
             instructions=definition_for(ctx, tx.session, process).instructions(
                 request.step, request.kind, request.instructions
             ),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ibmflow.definitions import Localized
 from ibmflow.i18n import N_
 from ibmflow.mail.render import Renderer
 from ibmflow.services import languages, outbox
@@ -177,14 +178,15 @@ def _addresses_for_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> l
     return sorted(out)
 
 
-def step_title(ctx: Context, tx: Tx, process: ProcessRow, step: str) -> str:
-    """A step's title in the definition version the process runs on."""
+def step_title(ctx: Context, tx: Tx, process: ProcessRow, step: str) -> Localized | str:
+    """A step's title in the definition version the process runs on, in every language of the
+    workflow: a mail prints it in the language it is rendered in."""
     definition = ctx.known_definition(process.definition_pk)
     if definition is None:  # first use in this process: read the stored row once
         stored = tx.session.get(WorkflowDefinitionRow, process.definition_pk)
         assert stored is not None
         definition = ctx.definition_of(process, stored)
     try:
-        return definition.state(step).title
+        return definition.state(step).title_text
     except KeyError:
         return step

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from ibmflow import i18n
 from ibmflow.requestkinds import KINDS
 from ibmflow.services import languages, mailings, outbox
 from ibmflow.services.common import definition_for
@@ -54,9 +55,8 @@ def mail_request(
     A reminder passes its own `template` and `extra` context, and the request's thread.
     """
     definition_title = mailings.step_title(ctx, tx, process, request.step)
-    instructions = definition_for(ctx, tx.session, process).instructions(
-        request.step, request.kind, request.instructions
-    )
+    definition = definition_for(ctx, tx.session, process)
+    instructions: dict[str, str] = {}  # the request's instructions in each reader's language
     decision = tx.session.get(DecisionRow, request.decision_id) if request.decision_id else None
     expires = (request.due_at or now) + timedelta(days=ctx.settings.mail_token_grace_days)
     kind = template or KINDS[request.kind].template
@@ -76,6 +76,12 @@ def mail_request(
             }
         )
         rep = (representing or {}).get(person.id or 0)
+        lang = languages.of_person(ctx, tx, process, person)
+        if lang not in instructions:
+            with i18n.using(lang):
+                instructions[lang] = definition.instructions(
+                    request.step, request.kind, request.instructions
+                )
         context: dict[str, Any] = {
             "recipient": {"name": person.name, "email": person.email},
             "institution": {
@@ -86,8 +92,8 @@ def mail_request(
             "request": {
                 "id": request.id,
                 "kind": request.kind,
-                "kind_label": KINDS[request.kind].label,
-                "instructions": instructions,
+                "kind_label": KINDS[request.kind].source_label,
+                "instructions": instructions[lang],
                 "due_at": request.due_at,
             },
             "step": {"id": request.step, "title": definition_title},
@@ -96,7 +102,6 @@ def mail_request(
             "representing": {"name": rep.name} if rep else None,
             **(extra or {}),
         }
-        lang = languages.of_person(ctx, tx, process, person)
         mail = mailings.renderer(ctx).render(kind, {**base, **context}, lang)
         mails.append(
             outbox.row_values(

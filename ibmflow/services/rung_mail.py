@@ -19,7 +19,7 @@ from ibmflow.calendar import WorkCalendar
 from ibmflow.engine import engine_for
 from ibmflow.guards import reads_of
 from ibmflow.i18n import N_
-from ibmflow.requestkinds import KINDS
+from ibmflow.requestkinds import ANSWERERS, KINDS
 from ibmflow.services import mailings
 from ibmflow.services.chase_batch import Batch, people_with_roles
 from ibmflow.services.common import definition_for
@@ -110,7 +110,7 @@ def reminder(
         "request": {
             "id": request.id,
             "kind": request.kind,
-            "kind_label": KINDS[request.kind].label,
+            "kind_label": KINDS[request.kind].source_label,
             "due_at": request.due_at,
         },
         "step": {"id": request.step, "title": mailings.step_title(ctx, tx, process, request.step)},
@@ -160,7 +160,7 @@ def escalation(
         "institution": _institution(institution),
         "request": {
             "id": request.id,
-            "kind_label": KINDS[request.kind].label,
+            "kind_label": KINDS[request.kind].source_label,
             "due_at": request.due_at,
         },
         "step": {"id": request.step, "title": mailings.step_title(ctx, tx, process, request.step)},
@@ -173,7 +173,7 @@ def escalation(
             "representatives": any(role == "representative" for _, role in to.values()),
         },
         "passed_over": [{"name": p.name, "role": role} for p, role in passed_over],
-        "chased_as": KINDS[request.kind].chased_as,
+        "chased_as": ANSWERERS[KINDS[request.kind].answered_by][1],
     }
     people = [p for p, _ in to.values()]
     return Item(rung, ESCALATION_MAIL, people, context, request, institution)
@@ -198,7 +198,7 @@ def step_alert(
     context = {
         "step": {
             "id": stay.step,
-            "title": state.title,
+            "title": state.title_text,
             "due_at": stay.due_at,
             "working_days_overdue": max(cal.between(due_day, cal.local_day(now)), 0),
             "blockers": engine_for(definition).blockers(stay.step, facts),
