@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
@@ -306,6 +306,28 @@ def working_days(n: int) -> str:
     return ngettext("%(num)s working day", "%(num)s working days", n)
 
 
+class Lazy:
+    """A sentence made when it is printed, in the language in effect then: what a mail's context
+    holds for a text a use case words (a vote line) when its readers differ in language."""
+
+    __slots__ = ("_args", "_make")
+
+    def __init__(self, make: Callable[..., str], *args: Any) -> None:
+        self._make, self._args = make, args
+
+    def __str__(self) -> str:
+        return self._make(*self._args)
+
+    def __repr__(self) -> str:
+        return f"Lazy({self._make.__name__})"
+
+
+def translate(value: object) -> str:
+    """A template's `|t`: a msgid held in a variable, translated; any other value (a workflow text
+    in several languages, a name) as it prints itself in the reader's language."""
+    return gettext(value) if isinstance(value, str) else str(value)
+
+
 # -- templates --------------------------------------------------------------------------------------
 
 
@@ -336,5 +358,5 @@ def install(env: Any) -> None:
         weekday=weekday,
         number=format_number,
         percent=format_percent,
-        t=gettext,
+        t=translate,
     )

@@ -133,8 +133,8 @@ def _close(
         pending.status, pending.closed_reason = "closed", f"decision {outcome}"
         tx.session.add(pending)
     decision = next(d for d in facts.decisions if d.id == row.id)
-    with i18n.using(None):  # the mail goes to many readers: its lines as recorded, in English
-        votes = [describe_vote(facts, decision, c) for c in facts.permanent_codes()]
+    # The mail goes to readers of several languages: each line is worded as each mail is rendered.
+    votes = [i18n.Lazy(describe_vote, facts, decision, c) for c in facts.permanent_codes()]
     to = mailings.addresses_for_roles(
         tx, process, ["coordinator", "chair", "iawg_members", "representatives"]
     )

@@ -21,7 +21,7 @@ def _step(process: ProcessRow, state: StateDef, due: datetime | None) -> dict[st
     return {
         "id": state.id,
         "title": state.title_text,
-        "description": state.description,
+        "description": state.description_text,
         "due_at": due,
     }
 
