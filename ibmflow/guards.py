@@ -8,6 +8,10 @@ Each guard declares the fact groups it reads (`reads`, fields of `Facts`, see `f
 counting those read through `Facts` methods: `in_scope`, `permanent_codes` and `short_name` read
 `institutions`, `latest_decision` reads `decisions`. Completing a step loads only the groups its guards
 declare; a guard that reads an undeclared group raises instead of seeing an empty default.
+
+Long because: every guard is worded here as whole translatable sentences, one per scope and
+plural form, beside the check it explains; splitting them from their checks would separate a
+sentence from the condition it states.
 """
 
 from __future__ import annotations

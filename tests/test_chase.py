@@ -329,7 +329,7 @@ def test_a_deadline_extension_moves_the_following_rungs_and_never_resends_one(
     (thread,) = _all(live, select(RequestRow.message_id).where(RequestRow.id == ids["customs"]))
     assert sorted(told.to_addrs) == ["deputy@customs.example", "focal@customs.example"]
     assert told.in_reply_to == thread
-    assert "Wednesday 06 January 2027, 23:59" in told.text_body
+    assert "Wednesday 6 January 2027, 23:59 Morocco time" in told.text_body
     assert "Minister abroad" not in told.text_body
 
 

@@ -140,7 +140,8 @@ def test_a_late_start_sends_each_person_one_mail_with_the_latest_rung_of_each_it
         assert mail["In-Reply-To"] == thread_of(ctx, first)
         assert text.count("13 working days overdue") == 2  # as of today, for both
     (vet,) = got[FOCAL_VETERINARY]
-    assert "16 working days overdue" in _text(vet) and _text(vet).count("/r/") == 1
+    # Veterinary Inspection reads French (the demo roster): "16 jours ouvrés de retard".
+    assert "16 jours ouvrés de retard" in _text(vet) and _text(vet).count("/r/") == 1
     assert vet["In-Reply-To"] == thread_of(ctx, ids["veterinary"])
     (chair,) = got[CHAIR]
     assert f"#{ids['chair']}" in _text(chair) and "Identification of a national" in _text(chair)

@@ -49,7 +49,10 @@ def _lang(message: email.message.EmailMessage) -> str:
 
 @sqlite_only
 def test_a_french_coordinator_and_a_french_focal_point_work_in_french(
-    ctx: Context, tmp_path: Path, start: Callable[[Context], str], page: Page  # noqa: F811
+    ctx: Context,
+    tmp_path: Path,
+    start: Callable[[Context], str],
+    page: Page,  # noqa: F811
 ) -> None:
     url = start(ctx)
     start_process(ctx, MINE, tmp_path)

@@ -103,12 +103,15 @@ _OLD_SCHEMA = "the database has no ibmflow schema yet, or an older one; run `ibm
 
 def _undefined_table(exc: ProgrammingError) -> bool:
     """PostgreSQL reports a missing table (a schema older than this ibmflow) as a programming
-    error, SQLSTATE 42P01; any other programming error is a bug and stays one."""
-    return getattr(exc.orig, "sqlstate", None) == "42P01"
+    error, SQLSTATE 42P01, and a missing column (a table older than this ibmflow) as 42703; any
+    other programming error is a bug and stays one."""
+    return getattr(exc.orig, "sqlstate", None) in ("42P01", "42703")  # table, column missing
 
 
 def _explain(exc: OperationalError) -> IbmflowError:
     text = str(exc.orig)
+    if "no such column" in text:
+        return DatabaseNotReady(_OLD_SCHEMA)
     if "no such table" in text or ("relation" in text and "does not exist" in text):
         return DatabaseNotReady("the database has no ibmflow schema yet; run `ibmflow init` first.")
     if "database is locked" in text:

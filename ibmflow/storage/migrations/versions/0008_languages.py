@@ -28,6 +28,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # A plain DROP COLUMN (SQLite 3.35+ and PostgreSQL): a batch copy of `person` would drop a
+    # table other tables' foreign keys point at, which SQLite refuses.
     for table in reversed(_TABLES):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column("language")
+        op.execute(f"ALTER TABLE {table} DROP COLUMN language")
