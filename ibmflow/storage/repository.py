@@ -77,7 +77,7 @@ def owned(session: Session, process: ProcessRow, model: type[_Owned], object_id:
 
 # The reads of every command, built once (with bound parameters): building a statement and its
 # cache key costs more than running it.
-_PID = sa.bindparam("pid")
+_PID: sa.BindParameter[int] = sa.bindparam("pid")
 _CURRENT_STAY = (
     select(StepRecord)
     .where(StepRecord.process_id == _PID, col(StepRecord.left_at).is_(None))

@@ -14,8 +14,9 @@ _PEOPLE = (
     select(PersonRow).where(PersonRow.process_id == sa.bindparam("pid")).order_by(col(PersonRow.id))
 )
 _PEOPLE_BY_ID = select(PersonRow).where(col(PersonRow.id).in_(sa.bindparam("ids", expanding=True)))
-_LATEST_APPOINTMENT = (
-    select(AppointmentRow.person_id)
+_COORDINATOR = (  # the person of the latest appointment
+    select(PersonRow)
+    .join(AppointmentRow, col(AppointmentRow.person_id) == col(PersonRow.id))
     .where(AppointmentRow.process_id == sa.bindparam("pid"))
     .order_by(col(AppointmentRow.id).desc())
     .limit(1)
@@ -57,8 +58,7 @@ def holders(
 
 def coordinator(session: Session, process: ProcessRow) -> PersonRow | None:
     """The coordinator of the latest appointment, or None before the first."""
-    person_id = session.exec(_LATEST_APPOINTMENT, params={"pid": process.id}).first()
-    return session.get(PersonRow, person_id) if person_id is not None else None
+    return session.exec(_COORDINATOR, params={"pid": process.id}).first()
 
 
 def on_a_roster(session: Session, email: str, process_id: int | None = None) -> bool:
