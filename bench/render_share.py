@@ -161,11 +161,14 @@ def strategies(kept: list[tuple[Renderer, str, dict[str, Any], str | None]]) -> 
     start = time.perf_counter()
     batched: list[Rendered | None] = [None] * len(kept)
     misses = 0
+    alone: dict[str, list[str]] = {}  # kind -> the per-person values that made it render alone
     for idxs in groups.values():
         renderer, kind, first, lang = kept[idxs[0]]
         flats = [_flat(kept[i][2]) for i in idxs]
         varying = [k for k in flats[0] if any(f.get(k) != flats[0].get(k) for f in flats[1:])]
-        if any(not isinstance(flats[0][k], str | int) for k in varying):
+        odd = [k for k in varying if any(not isinstance(f.get(k), str | int) for f in flats)]
+        if odd:
+            alone[kind] = odd
             misses += len(idxs)
             for i in idxs:
                 batched[i] = renderer.render(kind, kept[i][2], lang)
@@ -209,6 +212,7 @@ def strategies(kept: list[tuple[Renderer, str, dict[str, Any], str | None]]) -> 
         "once_per_kind_ms_per_mail": 1000 * batch_s / n,
         "once_per_kind_wrong_mails": wrong,
         "once_per_kind_rendered_alone": misses,
+        "rendered_alone_because": alone,
         "stored_context_sweep_ms_per_mail": 1000 * store_s / n,
         "stored_context_dispatch_ms_per_mail": 1000 * dispatch_s / n,
         "stored_context_bytes_per_mail": statistics.mean(len(s) for s in stored),
@@ -251,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({g['stored_context_bytes_per_mail']:.0f} bytes), "
         f"{g['stored_context_dispatch_ms_per_mail']:.3f} ms at dispatch"
     )
+    for kind, keys in g["rendered_alone_because"].items():
+        print(f"  {kind} rendered alone: per-person values that are not text: {', '.join(keys)}")
     return 0
 
 
