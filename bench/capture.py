@@ -50,6 +50,7 @@ class Replayed:
     """What a replay did: seconds inside the timed parts, statements and transactions it ran there."""
 
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # this process's CPU time in the timed parts (not the server's)
     statements: int = 0
     commits: int = 0
     timed_parts: int = 0
@@ -216,13 +217,15 @@ def replay_postgres(ops: Sequence[Op], url: str) -> Replayed:
 def _replay(ops: Sequence[Op], run: Any) -> Replayed:
     done = Replayed()
     started: float | None = None
+    cpu = 0.0
     for op in ops:
         if op.kind == "start":
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             done.timed_parts += 1
         elif op.kind == "stop":
             if started is not None:
                 done.seconds += time.perf_counter() - started
+                done.cpu_seconds += time.process_time() - cpu
             started = None
         else:
             run(op)

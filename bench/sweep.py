@@ -151,6 +151,7 @@ def fair_floor(ctx: Context, floor: Floor, capture: Capture, copy: str) -> dict[
         raise SystemExit(f"fair floor: the replay did not write what the sweep did ({differ})")
     return {
         "seconds": replayed.seconds,
+        "cpu_seconds": replayed.cpu_seconds,
         "statements": replayed.statements,
         "commits": replayed.commits,
         **capture.summary(),
@@ -188,6 +189,8 @@ def profiled(enabled: bool, sink: list[str]) -> Iterator[None]:
             profile.disable()
             text = io.StringIO()
             stats = pstats.Stats(profile, stream=text)
+            if os.environ.get("SWEEP_PROFILE_FILE"):  # for pstats / snakeviz
+                profile.dump_stats(os.environ["SWEEP_PROFILE_FILE"])
             stats.sort_stats("cumulative").print_stats(30)
             stats.sort_stats("tottime").print_stats(30)
             sink.append(text.getvalue())
@@ -223,14 +226,15 @@ def measure(
         profile_text: list[str] = []
         copy = fair_copy(ctx, floor, folder)  # the database as the sweep finds it
         with Capture(ctx.db) as capture, profiled(profile, profile_text), capture.timed():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             swept = chase.sweep(ctx, now=NOW, worker="bench:1")
             sweep_s = time.perf_counter() - start
-        say(f"{label}: sweep {sweep_s:.2f} s for {len(swept.rungs)} rungs")
+            sweep_cpu = time.process_time() - start_cpu
+        say(f"{label}: sweep {sweep_s:.2f} s (CPU {sweep_cpu:.2f} s) for {len(swept.rungs)} rungs")
         fair = fair_floor(ctx, floor, capture, copy)
         say(
-            f"{label}: fair floor {fair['seconds']:.2f} s "
-            f"({fair['statements']} statements, {fair['commits']} commits replayed)"
+            f"{label}: fair floor {fair['seconds']:.2f} s (CPU {fair['cpu_seconds']:.2f} s, this "
+            f"process only) ({fair['statements']} statements, {fair['commits']} commits replayed)"
         )
         rung, outbox = T["rung"], T["outbox"]
         left = _count(
@@ -258,6 +262,7 @@ def measure(
         "sent": swept.count("sent"),
         "mails": mails,
         "sweep_seconds": sweep_s,
+        "sweep_cpu_seconds": sweep_cpu,
         "floor_a_seconds": insert_s,
         "floor_b_seconds": select_s,
         "floor_b_empty_seconds": empty_s,

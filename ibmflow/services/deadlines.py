@@ -3,6 +3,7 @@ coordinator's deadline extensions, which move the rungs not yet sent."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -72,18 +73,29 @@ def plan_request(
     ctx: Context, tx: Tx, process: ProcessRow, request: RequestRow, institution: InstitutionRow
 ) -> None:
     """Write the rungs of a request just sent (in the sending transaction)."""
-    if request.due_at is None or request.id is None:
-        return
-    ladder = definition_for(ctx, tx.session, process).chase.for_kind(request.kind)
-    cal = request_calendar(ctx, process, institution)
-    rungs = request_rungs(
-        ladder, cal, cal.local_day(request.sent_at), cal.local_day(request.due_at)
-    )
-    if rungs:
-        chase_queries.insert_rungs(
-            tx.session,
-            [rung_values(process, REQUEST_SUBJECT, request.id, r, cal, ladder) for r in rungs],
+    plan_requests(ctx, tx, process, [(request, institution)])
+
+
+def plan_requests(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    sent: Sequence[tuple[RequestRow, InstitutionRow]],
+) -> None:
+    """Write the rungs of requests just sent (in the sending transaction), one statement for all."""
+    values: list[dict[str, Any]] = []
+    chase = None
+    for request, institution in sent:
+        if request.due_at is None or request.id is None:
+            continue
+        chase = chase or definition_for(ctx, tx.session, process).chase
+        ladder = chase.for_kind(request.kind)
+        cal = request_calendar(ctx, process, institution)
+        rungs = request_rungs(
+            ladder, cal, cal.local_day(request.sent_at), cal.local_day(request.due_at)
         )
+        values += [rung_values(process, REQUEST_SUBJECT, request.id, r, cal, ladder) for r in rungs]
+    chase_queries.insert_rungs(tx.session, values)
 
 
 def plan_step(

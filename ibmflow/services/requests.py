@@ -24,6 +24,7 @@ from ibmflow.services.request_mail import token_hash as token_hash
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import answers as queries
+from ibmflow.storage.queries import requests as requests_queries
 from ibmflow.storage.tables import (
     InstitutionRow,
     PersonRow,
@@ -71,7 +72,7 @@ def issue(
     existing = queries.covering(
         tx.session, process, kind, [OPEN, "answered", "waived", *also_covered]
     )
-    created: list[int] = []
+    new: list[tuple[RequestRow, InstitutionRow, list[PersonRow]]] = []
     for code in targets:
         institution = by_code.get(code) or repo.institution(tx.session, process, code)
         due = due_after(ctx, process, now, due_days, weekend=institution.weekend)
@@ -100,19 +101,9 @@ def issue(
                 reply_key=secrets.token_hex(8),
                 created_by=actor,
             )
-            send_new(
-                ctx,
-                tx,
-                process,
-                request,
-                institution,
-                group,
-                now,
-                actor=actor,
-                details={"step": process.state},
-            )
-            created.append(request.id or 0)
-    return created
+            new.append((request, institution, group))
+    send_all(ctx, tx, process, new, now, actor=actor, details={"step": process.state})
+    return [request.id or 0 for request, _, _ in new]
 
 
 def send_new(
@@ -130,11 +121,38 @@ def send_new(
 ) -> None:
     """Send a new request: store it, mail each addressee their link, plan its chasing ladder and
     put `request.sent` on the audit chain, all in the caller's transaction."""
-    tx.session.add(request)
-    tx.session.flush()
-    mail_request(ctx, tx, process, request, institution, people, now, representing=representing)
-    deadlines.plan_request(ctx, tx, process, request, institution)
-    audit_sent(tx, process, request, institution, people, now, actor=actor, details=details)
+    send_all(
+        ctx,
+        tx,
+        process,
+        [(request, institution, people)],
+        now,
+        actor=actor,
+        representing=representing,
+        details=details,
+    )
+
+
+def send_all(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    new: Sequence[tuple[RequestRow, InstitutionRow, Sequence[PersonRow]]],
+    now: datetime,
+    *,
+    actor: str,
+    representing: dict[int, PersonRow] | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Send new requests, each to its people, as `send_new` does one: the requests are stored
+    with one statement, and their rungs planned with another."""
+    if not new:
+        return
+    requests_queries.add_requests(tx.session, [request for request, _, _ in new])
+    for request, institution, people in new:
+        mail_request(ctx, tx, process, request, institution, people, now, representing=representing)
+        audit_sent(tx, process, request, institution, people, now, actor=actor, details=details)
+    deadlines.plan_requests(ctx, tx, process, [(request, inst) for request, inst, _ in new])
 
 
 def audit_sent(

@@ -87,13 +87,33 @@ def owned(session: Session, process: ProcessRow, model: type[_Owned], object_id:
     return row
 
 
+# The reads of every command, built once (with bound parameters): building a statement and its
+# cache key costs more than running it.
+_PID: sa.BindParameter[int] = sa.bindparam("pid")
+_CURRENT_STAY = (
+    select(StepRecord)
+    .where(StepRecord.process_id == _PID, col(StepRecord.left_at).is_(None))
+    .order_by(col(StepRecord.id).desc())
+)
+_INSTITUTIONS = (
+    select(InstitutionRow).where(InstitutionRow.process_id == _PID).order_by(col(InstitutionRow.id))
+)
+_INSTITUTION = select(InstitutionRow).where(
+    InstitutionRow.process_id == _PID, InstitutionRow.code == sa.bindparam("code")
+)
+_PERSON = select(PersonRow).where(
+    PersonRow.process_id == _PID, PersonRow.email == sa.bindparam("email")
+)
+_ACTIVE_ROLES = select(RoleRow).where(RoleRow.process_id == _PID, RoleRow.active == True)  # noqa: E712
+_ALL_ACTIVE_ROLES = _ACTIVE_ROLES.order_by(col(RoleRow.id))
+_ACTIVE_ROLES_OF = _ACTIVE_ROLES.where(RoleRow.role == sa.bindparam("role")).order_by(
+    col(RoleRow.id)
+)
+
+
 def current_step_record(session: Session, process: ProcessRow) -> StepRecord | None:
     """The open stay in the current step (None when the process is suspended or finished)."""
-    return session.exec(
-        select(StepRecord)
-        .where(StepRecord.process_id == process.id, col(StepRecord.left_at).is_(None))
-        .order_by(col(StepRecord.id).desc())
-    ).first()
+    return session.exec(_CURRENT_STAY, params={"pid": process.id}).first()
 
 
 def step_records(session: Session, process: ProcessRow) -> list[StepRecord]:
@@ -109,22 +129,12 @@ def step_records(session: Session, process: ProcessRow) -> list[StepRecord]:
 
 def institutions(session: Session, process: ProcessRow) -> list[InstitutionRow]:
     """The process's institutions, in roster order."""
-    return list(
-        session.exec(
-            select(InstitutionRow)
-            .where(InstitutionRow.process_id == process.id)
-            .order_by(col(InstitutionRow.id))
-        )
-    )
+    return list(session.exec(_INSTITUTIONS, params={"pid": process.id}))
 
 
 def institution(session: Session, process: ProcessRow, code: str) -> InstitutionRow:
     """One institution by code."""
-    row = session.exec(
-        select(InstitutionRow).where(
-            InstitutionRow.process_id == process.id, InstitutionRow.code == code.upper()
-        )
-    ).one_or_none()
+    row = session.exec(_INSTITUTION, params={"pid": process.id, "code": code.upper()}).one_or_none()
     if row is None:
         known = ", ".join(i.code for i in institutions(session, process))
         raise NotFound(
@@ -157,19 +167,15 @@ def person(session: Session, process: ProcessRow, email: str) -> PersonRow:
 
 def person_or_none(session: Session, process: ProcessRow, email: str) -> PersonRow | None:
     """One person by email, or None."""
-    return session.exec(
-        select(PersonRow).where(
-            PersonRow.process_id == process.id, PersonRow.email == email.strip().lower()
-        )
-    ).one_or_none()
+    params = {"pid": process.id, "email": email.strip().lower()}
+    return session.exec(_PERSON, params=params).one_or_none()
 
 
 def active_roles(session: Session, process: ProcessRow, role: str | None = None) -> list[RoleRow]:
     """The roles in force, optionally of one kind."""
-    query = select(RoleRow).where(RoleRow.process_id == process.id, RoleRow.active == True)  # noqa: E712
-    if role is not None:
-        query = query.where(RoleRow.role == role)
-    return list(session.exec(query.order_by(col(RoleRow.id))))
+    if role is None:
+        return list(session.exec(_ALL_ACTIVE_ROLES, params={"pid": process.id}))
+    return list(session.exec(_ACTIVE_ROLES_OF, params={"pid": process.id, "role": role}))
 
 
 # The writes of a transition, as Core statements (no ORM objects to track and flush).

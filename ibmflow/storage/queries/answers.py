@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from ibmflow.decisions import ADOPTED, OPEN
@@ -97,21 +98,31 @@ def member_of(session: Session, process: ProcessRow, institution_id: int) -> Per
     return session.get(PersonRow, role.person_id) if role else None
 
 
+# The reads of every request sent, built once with bound parameters.
+_FOCAL_POINTS = (
+    select(RoleRow.institution_id, PersonRow)
+    .join(PersonRow, col(PersonRow.id) == col(RoleRow.person_id))
+    .where(
+        RoleRow.process_id == sa.bindparam("pid"),
+        RoleRow.role == "focal_point",
+        col(RoleRow.active).is_(True),
+    )
+    .order_by(col(RoleRow.id))
+)
+_COVERING = select(RequestRow).where(
+    RequestRow.process_id == sa.bindparam("pid"),
+    RequestRow.kind == sa.bindparam("kind"),
+    RequestRow.step == sa.bindparam("step"),
+    col(RequestRow.status).in_(sa.bindparam("statuses", expanding=True)),
+)
+
+
 def focal_points(session: Session, process: ProcessRow) -> dict[int, list[PersonRow]]:
     """The focal points of every institution of the process, by institution id (one query)."""
-    rows = session.exec(
-        select(RoleRow, PersonRow)
-        .join(PersonRow, col(PersonRow.id) == col(RoleRow.person_id))
-        .where(
-            RoleRow.process_id == process.id,
-            RoleRow.role == "focal_point",
-            col(RoleRow.active).is_(True),
-        )
-        .order_by(col(RoleRow.id))
-    ).all()
+    rows = session.exec(_FOCAL_POINTS, params={"pid": process.id}).all()
     out: dict[int, list[PersonRow]] = {}
-    for role, person in rows:
-        out.setdefault(role.institution_id or 0, []).append(person)
+    for institution_id, person in rows:
+        out.setdefault(institution_id or 0, []).append(person)
     return out
 
 
@@ -119,14 +130,8 @@ def covering(
     session: Session, process: ProcessRow, kind: str, statuses: Sequence[str]
 ) -> Sequence[RequestRow]:
     """The requests of `kind` in the current step in one of `statuses`."""
-    return session.exec(
-        select(RequestRow).where(
-            RequestRow.process_id == process.id,
-            RequestRow.kind == kind,
-            RequestRow.step == process.state,
-            col(RequestRow.status).in_(list(statuses)),
-        )
-    ).all()
+    params = {"pid": process.id, "kind": kind, "step": process.state, "statuses": list(statuses)}
+    return session.exec(_COVERING, params=params).all()
 
 
 def requests_of(session: Session, process: ProcessRow) -> Sequence[RequestRow]:

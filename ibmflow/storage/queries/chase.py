@@ -98,12 +98,24 @@ def pending_rungs(
 ) -> list[RungRow]:
     """The rungs of `ids` still pending (and still claimed by `claimed_by`, when given), locked
     `FOR UPDATE` when `lock`."""
-    query = select(RungRow).where(col(RungRow.id).in_(ids), RungRow.status == _PENDING)
+    query = _PENDING_RUNGS[claimed_by is not None, lock]
+    params: dict[str, Any] = {"ids": list(ids)}
     if claimed_by is not None:
-        query = query.where(RungRow.claimed_by == claimed_by)
-    if lock:
-        query = query.with_for_update()
-    return list(session.exec(query))
+        params["worker"] = claimed_by
+    return list(session.exec(query, params=params))
+
+
+def _pending_rungs(claimed: bool, lock: bool) -> Any:
+    query = select(RungRow).where(
+        col(RungRow.id).in_(sa.bindparam("ids", expanding=True)), RungRow.status == _PENDING
+    )
+    if claimed:
+        query = query.where(RungRow.claimed_by == sa.bindparam("worker"))
+    return query.with_for_update() if lock else query
+
+
+# Built once with bound parameters, for each (claimed by a worker, locked).
+_PENDING_RUNGS = {(c, lk): _pending_rungs(c, lk) for c in (False, True) for lk in (False, True)}
 
 
 def rung_by_key(session: Session, key: str) -> RungRow:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from ibmflow.storage.tables import (
@@ -16,16 +17,14 @@ from ibmflow.storage.tables import (
     VoteRow,
 )
 
+_IN_FORCE = select(NominationRow).where(
+    NominationRow.process_id == sa.bindparam("pid"), col(NominationRow.revoked).is_(False)
+)
+
 
 def in_force(session: Session, process: ProcessRow) -> list[NominationRow]:
     """The process's nominations not revoked (for one decision or a date range, current or not)."""
-    return list(
-        session.exec(
-            select(NominationRow).where(
-                NominationRow.process_id == process.id, col(NominationRow.revoked).is_(False)
-            )
-        )
-    )
+    return list(session.exec(_IN_FORCE, params={"pid": process.id}))
 
 
 def standing_representatives(

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from ibmflow.storage.tables import AppointmentRow, PersonRow, ProcessRow, RoleRow
 
+# Built once, with bound parameters (building a statement costs more than running it).
+_PEOPLE = (
+    select(PersonRow).where(PersonRow.process_id == sa.bindparam("pid")).order_by(col(PersonRow.id))
+)
+_PEOPLE_BY_ID = select(PersonRow).where(col(PersonRow.id).in_(sa.bindparam("ids", expanding=True)))
+_COORDINATOR = (  # the person of the latest appointment
+    select(PersonRow)
+    .join(AppointmentRow, col(AppointmentRow.person_id) == col(PersonRow.id))
+    .where(AppointmentRow.process_id == sa.bindparam("pid"))
+    .order_by(col(AppointmentRow.id).desc())
+    .limit(1)
+)
+
 
 def people(session: Session, process: ProcessRow) -> list[PersonRow]:
     """The process's people, in roster order."""
-    return list(
-        session.exec(
-            select(PersonRow).where(PersonRow.process_id == process.id).order_by(col(PersonRow.id))
-        )
-    )
+    return list(session.exec(_PEOPLE, params={"pid": process.id}))
 
 
 def people_by_id(session: Session, ids: Iterable[int]) -> dict[int, PersonRow]:
@@ -23,7 +33,7 @@ def people_by_id(session: Session, ids: Iterable[int]) -> dict[int, PersonRow]:
     wanted = list(ids)
     if not wanted:
         return {}
-    rows = session.exec(select(PersonRow).where(col(PersonRow.id).in_(wanted)))
+    rows = session.exec(_PEOPLE_BY_ID, params={"ids": wanted})
     return {p.id or 0: p for p in rows}
 
 
@@ -48,12 +58,7 @@ def holders(
 
 def coordinator(session: Session, process: ProcessRow) -> PersonRow | None:
     """The coordinator of the latest appointment, or None before the first."""
-    appointment = session.exec(
-        select(AppointmentRow)
-        .where(AppointmentRow.process_id == process.id)
-        .order_by(col(AppointmentRow.id).desc())
-    ).first()
-    return session.get(PersonRow, appointment.person_id) if appointment else None
+    return session.exec(_COORDINATOR, params={"pid": process.id}).first()
 
 
 def on_a_roster(session: Session, email: str, process_id: int | None = None) -> bool:
