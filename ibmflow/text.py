@@ -13,11 +13,13 @@ import unicodedata
 from dataclasses import dataclass
 
 from ibmflow.errors import InvalidCommand
+from ibmflow.i18n import N_, _
 
 # Format characters (Cf) a name may hold: ZERO WIDTH NON-JOINER and ZERO WIDTH JOINER, which
 # Persian, Indic scripts and emoji sequences need to be written correctly.
 _ALLOWED_FORMAT = frozenset("\u200c\u200d")
 _SHOWN = 60  # how much of a refused value a message repeats
+_NOT_UTF8 = N_("a byte that is not UTF-8")
 
 
 @dataclass(frozen=True)
@@ -29,33 +31,35 @@ class Field:
     example: str
 
 
-PROCESS_TITLE = Field("the process title", 300, '"Morocco national IBM strategy"')
-INSTITUTION_NAME = Field("the institution's name", 300, '"Ministry of Health"')
-SHORT_NAME = Field("the institution's short name", 120, '"Customs Directorate"')
-PERSON_NAME = Field("the person's name", 200, '"Amina El Idrissi"')
-ACCOUNT_NAME = Field("the account's name", 200, '"Karim Benali"')
-DECISION_TITLE = Field("the decision's title", 300, '"Adopt the Terms of Reference"')
-TASK_FORCE_NAME = Field("the task force's name", 200, '"Task force on the situation analysis"')
-CHAPTER_TITLE = Field("the chapter's title", 200, '"Border checks and surveillance"')
-CHAPTER_LEAD = Field("the chapter's lead", 200, '"MOI_BORDER_GUARD"')
-TASK_FORCE_LEAD = Field("the task force's lead", 200, '"MOI_BORDER_GUARD"')
-APPOINTING_AUTHORITY = Field("the appointing authority", 300, '"Head of Government"')
-ADOPTING_AUTHORITY = Field("the adopting authority", 300, '"Council of Government"')
-REFERENCE = Field("the decision reference", 200, '"Decree 2.26.101"')
-TOKEN_LABEL = Field("the token's label", 100, '"reporting dashboard"')
+PROCESS_TITLE = Field(N_("the process title"), 300, N_('"Morocco national IBM strategy"'))
+INSTITUTION_NAME = Field(N_("the institution's name"), 300, N_('"Ministry of Health"'))
+SHORT_NAME = Field(N_("the institution's short name"), 120, N_('"Customs Directorate"'))
+PERSON_NAME = Field(N_("the person's name"), 200, N_('"Amina El Idrissi"'))
+ACCOUNT_NAME = Field(N_("the account's name"), 200, N_('"Karim Benali"'))
+DECISION_TITLE = Field(N_("the decision's title"), 300, N_('"Adopt the Terms of Reference"'))
+TASK_FORCE_NAME = Field(
+    N_("the task force's name"), 200, N_('"Task force on the situation analysis"')
+)
+CHAPTER_TITLE = Field(N_("the chapter's title"), 200, N_('"Border checks and surveillance"'))
+CHAPTER_LEAD = Field(N_("the chapter's lead"), 200, N_('"MOI_BORDER_GUARD"'))
+TASK_FORCE_LEAD = Field(N_("the task force's lead"), 200, N_('"MOI_BORDER_GUARD"'))
+APPOINTING_AUTHORITY = Field(N_("the appointing authority"), 300, N_('"Head of Government"'))
+ADOPTING_AUTHORITY = Field(N_("the adopting authority"), 300, N_('"Council of Government"'))
+REFERENCE = Field(N_("the decision reference"), 200, N_('"Decree 2.26.101"'))
+TOKEN_LABEL = Field(N_("the token's label"), 100, N_('"reporting dashboard"'))
 
 
 def _refused(char: str) -> str | None:
     """What kind of refused character `char` is, or None when a name may hold it."""
     category = unicodedata.category(char)
     if category == "Cc":
-        return "a control character"
+        return N_("a control character")
     if category in ("Zl", "Zp"):
-        return "a line or paragraph separator"
+        return N_("a line or paragraph separator")
     if category == "Cf" and char not in _ALLOWED_FORMAT:
-        return "an invisible formatting character"
+        return N_("an invisible formatting character")
     if category == "Cs":
-        return "a byte that is not UTF-8"
+        return _NOT_UTF8
     return None
 
 
@@ -91,12 +95,42 @@ def problem_in(value: str, max_length: int) -> str | None:
 
 
 def clean(value: str | None, field: Field) -> str:
-    """`value` normalised, or InvalidCommand naming the field and what is wrong."""
-    if value is not None and (problem := problem_in(value, field.max_length)):
-        raise InvalidCommand(f"{field.label} {problem}.")
+    """`value` normalised, or InvalidCommand naming the field and what is wrong, in the reader's
+    language (the command line's is English)."""
+    if value is not None:
+        for char in value:
+            if kind := _refused(char):
+                raise InvalidCommand(
+                    _(
+                        "%(field)s %(value)s contains %(kind)s (%(char)s); %(fix)s, as plain text.",
+                        field=_(field.label),
+                        value=escape(value),
+                        kind=_(kind),
+                        char=escape(char)[1:-1],
+                        fix=_(N_("give it as UTF-8 text"))
+                        if kind == _NOT_UTF8
+                        else _(N_("write it on one line")),
+                    )
+                )
+        length = len(normalise(value))
+        if length > field.max_length:
+            raise InvalidCommand(
+                _(
+                    "%(field)s %(value)s is %(length)s characters long; shorten it to at most "
+                    "%(longest)s characters.",
+                    field=_(field.label),
+                    value=escape(value),
+                    length=length,
+                    longest=field.max_length,
+                )
+            )
     if value is None or not normalise(value):
         raise InvalidCommand(
-            f"{field.label} is required and cannot be empty, e.g. {field.example}."
+            _(
+                "%(field)s is required and cannot be empty, e.g. %(example)s.",
+                field=_(field.label),
+                example=_(field.example),
+            )
         )
     return normalise(value)
 

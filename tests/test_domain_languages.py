@@ -344,3 +344,20 @@ def test_each_field_problem_is_found_by_its_field_in_french() -> None:
     )
     assert found["procedures"] == f"Procédures{NBSP}: veuillez remplir ce champ."
     assert len(found) == 6
+
+
+def test_a_refused_name_is_explained_in_the_readers_language() -> None:
+    from ibmflow import text
+
+    with i18n.using("fr"), pytest.raises(InvalidCommand) as fr:
+        text.clean("", text.PROCESS_TITLE)
+    assert fr.value.message == (
+        "le titre du processus est obligatoire et ne peut pas être vide, par exemple "
+        "« Stratégie nationale de GIF du Maroc »."
+    )
+    with pytest.raises(InvalidCommand) as en:
+        text.clean("a\nb", text.PROCESS_TITLE)
+    assert en.value.message == (
+        'the process title "a\\x0ab" contains a control character (\\x0a); write it on one '
+        "line, as plain text."
+    )
