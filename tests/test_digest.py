@@ -12,13 +12,14 @@ from pathlib import Path
 import deadline_scenario as sc
 from sqlmodel import col, select
 
-from ibmflow import demo
+from ibmflow import demo, i18n
 from ibmflow.bootstrap import bootstrap
+from ibmflow.definitions import load_definition
 from ibmflow.services import audit_log, processes, roster
 from ibmflow.services.context import Context
 from ibmflow.services.digest import DigestSent, iso_week, send_digests
 from ibmflow.services.reports import deadline_report
-from ibmflow.storage.tables import AuditEventRow, OutboxRow
+from ibmflow.storage.tables import AuditEventRow, OutboxRow, PersonRow
 from ibmflow.testing import FixedClock
 
 
@@ -191,3 +192,29 @@ def test_two_workers_sending_at_once_write_each_digest_once(
     assert sorted(s.recipient for s in sent) == sorted(sc.MANAGERS)
     assert len(_digests(ctx)) == 2 and len(_digest_events(ctx)) == 1
     assert audit_log.verify_chain(ctx).ok
+
+
+def test_a_french_manager_reads_the_digest_with_french_step_titles(
+    ctx: Context, clock: FixedClock, tmp_path: Path
+) -> None:
+    """The report a digest carries is worded in each manager's language, step titles included
+    (the workflow's French), not once in English for all."""
+    sc.build(ctx, clock, tmp_path)
+    french, english = sc.MANAGERS
+    with ctx.db.transaction() as tx:
+        person = tx.session.exec(select(PersonRow).where(PersonRow.email == french)).one()
+        person.language = "fr"
+        tx.session.add(person)
+    send_digests(ctx, sc.AT)
+    by_address = {row.to_addrs[0]: row for row in _digests(ctx)}
+    fr_text, en_text = by_address[french].text_body, by_address[english].text_body
+    assert "Now at:" in en_text and "Now at:" not in fr_text
+    state = processes.status(ctx, sc.KEY).state
+    definition = load_definition(ctx.settings.workflows_dir / "ibm_strategy.toml")
+    with i18n.using("fr"):
+        title_fr = definition.state(state).title
+    with i18n.using("en"):
+        title_en = definition.state(state).title
+    assert title_fr != title_en
+    assert title_fr in fr_text and title_en not in fr_text, fr_text[:600]
+    assert title_en in en_text

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from ibmflow import i18n
 from ibmflow.engine import SUSPENDED
 from ibmflow.reports import Deadline, ProcessReport
-from ibmflow.services import mailings
+from ibmflow.services import languages, mailings
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.services.reports import DEFAULT_HORIZON_DAYS, check_moment, process_report
@@ -88,12 +89,19 @@ def _send_for(
         if not due:
             return []
         report = process_report(ctx, tx.session, process, now, horizon_days)
-        base = digest_context(report, week)
+        # The report's texts (step titles, labels) are worded in each manager's language: the
+        # report is read again inside each language a manager reads.
+        bases: dict[str, dict[str, Any]] = {}
         sent = []
         for k, manager in due.items():
-            context = {**base, "recipient": {"name": manager.name, "email": manager.email}}
+            lang = languages.of_person(ctx, tx, process, manager)
+            if lang not in bases:
+                with i18n.using(lang):
+                    worded = process_report(ctx, tx.session, process, now, horizon_days)
+                    bases[lang] = digest_context(worded, week)
+            context = {**bases[lang], "recipient": {"name": manager.name, "email": manager.email}}
             message_id = mailings.send(
-                ctx, tx, process, KIND, [manager.email], context, now, dedupe_key=k
+                ctx, tx, process, KIND, [manager.email], context, now, dedupe_key=k, language=lang
             )
             sent.append(
                 DigestSent(process.key, week, manager.email, message_id, k, report.figures())
