@@ -48,41 +48,10 @@ def extract(output: Path = POT) -> None:
 def merge() -> None:
     """Merge the `.pot` into each translated catalog (new entries empty, changed ones fuzzy)."""
     for lang in TRANSLATED:
-        po = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-        if not po.exists():
-            _run(
-                [
-                    "pybabel",
-                    "-q",
-                    "init",
-                    "-D",
-                    DOMAIN,
-                    "-i",
-                    str(POT),
-                    "-d",
-                    str(LOCALE_DIR),
-                    "-l",
-                    lang,
-                    "--no-wrap",
-                ]
-            )
-        _run(
-            [
-                "pybabel",
-                "-q",
-                "update",
-                "-D",
-                DOMAIN,
-                "-i",
-                str(POT),
-                "-d",
-                str(LOCALE_DIR),
-                "-l",
-                lang,
-                "--no-wrap",
-                "--ignore-obsolete",
-            ]
-        )
+        catalog = ["-D", DOMAIN, "-i", str(POT), "-d", str(LOCALE_DIR), "-l", lang, "--no-wrap"]
+        if not (LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po").exists():
+            _run(["pybabel", "-q", "init", *catalog])
+        _run(["pybabel", "-q", "update", *catalog, "--ignore-obsolete"])
 
 
 def compile_all() -> None:

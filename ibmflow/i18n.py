@@ -88,13 +88,6 @@ def using(lang: str | None) -> Iterator[str]:
         _current.reset(token)
 
 
-def set_language(lang: str | None) -> str:
-    """Speak `lang` from now on in this context (an ASGI request's task): the web's middleware."""
-    chosen = lang if lang in NAMES else SOURCE
-    _current.set(chosen)
-    return chosen
-
-
 @cache
 def translations(lang: str) -> _gettext.NullTranslations:
     """The compiled catalog of `lang` (loaded once per process); none for the source language."""
@@ -271,11 +264,6 @@ def format_date(day: date | datetime | None, zone: str | None = None, form: str 
     return babel_dates.format_date(day, format=form, locale=locale())
 
 
-def format_time(moment: datetime, zone: str) -> str:
-    """A time of day in `zone`: "23:59" / "11:59 PM" as the locale writes it."""
-    return babel_dates.format_time(_aware(moment, zone).time(), format="short", locale=locale())
-
-
 def format_short_datetime(moment: datetime | None, zone: str) -> str:
     """A moment in `zone`, briefly, for tables: "20 Nov 2026, 23:59"."""
     if moment is None:
@@ -354,7 +342,6 @@ def install(env: Any) -> None:
         datetime_full=format_datetime,
         datetime_short=format_short_datetime,
         date=format_date,
-        time=format_time,
         weekday=weekday,
         number=format_number,
         percent=format_percent,
