@@ -233,6 +233,20 @@ def test_every_api_error_has_the_readmes_shape_and_status(site: Site) -> None:
     assert processes.status(site.ctx, MINE).state == "stakeholder_identification"
 
 
+@sqlite_only
+def test_a_console_address_with_no_page_is_the_consoles_page_saying_so(site: Site) -> None:
+    """Outside /api a mistyped address, or a form's address visited, is a page a person (and a
+    screen reader) can read, with the way back; not FastAPI's JSON."""
+    client = site.client()
+    missing = client.get("/p/MA-1/nowhere")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "<h1>Page not found</h1>" in missing.text and 'href="/processes"' in missing.text
+    visited = client.get("/logout")
+    assert visited.status_code == 405 and visited.headers["allow"] == "POST"
+    assert "<h1>This page cannot be opened this way</h1>" in visited.text
+
+
 # --- the access log --------------------------------------------------------------------------------
 
 

@@ -93,6 +93,8 @@ def _pages(site: Site) -> dict[str, str]:
         "a mail": f"/p/{MINE}/mail/{mail}",
         "a bad page number": "/processes?page=x",
         "a process not there": "/p/XX-9",
+        "a page not there": "/no/such/page",
+        "a page a visit cannot open": "/logout",
     }
 
 
@@ -217,6 +219,8 @@ FRENCH = {
     "a mail": ["Retour au courrier sortant", "Destinataire"],
     "a bad page number": ["Ce numéro de page ne peut pas être utilisé"],
     "a process not there": ["Processus introuvable"],
+    "a page not there": ["Page introuvable", "Il n’y a pas de page à cette adresse."],
+    "a page a visit cannot open": ["Cette page ne s’ouvre pas ainsi"],
     "move refused": ["Rien n’a été modifié."],
     "no csrf token": ["Ce formulaire ne peut pas être accepté", "Rien n’a été modifié"],
     "waive without a reason": ["Rien n’a été modifié."],

@@ -1,7 +1,9 @@
 """The JSON API's errors that FastAPI and Starlette raise themselves (a malformed body or parameter,
 no such call, a method the call does not take), answered in the API's own shape,
 `{"error": ..., "message": ...}`, like every other API error (the `error` code in English, the
-`message` in the caller's language: `Accept-Language`); outside `/api` they are left as they were."""
+`message` in the caller's language: `Accept-Language`). Outside `/api`, no such page and a method a
+page does not take are the console's message page (in the reader's language, for browsers and
+screen readers alike); other errors are left as FastAPI answers them."""
 
 from __future__ import annotations
 
@@ -15,8 +17,20 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ibmflow.i18n import _
+from ibmflow.i18n import N_, _
 from ibmflow.web.statuses import http_error_of
+
+# The console's page for an HTTP error outside /api, by status: its heading and what to do.
+CONSOLE_PAGES = {
+    404: (
+        N_("Page not found"),
+        N_("There is no page at this address. Check it, or start again from the processes."),
+    ),
+    405: (
+        N_("This page cannot be opened this way"),
+        N_("This address takes a form sent from a console page. Go back to that page."),
+    ),
+}
 
 
 class ErrorOut(BaseModel):
@@ -70,7 +84,13 @@ async def http_error(request: Request, exc: Exception) -> Response:
     """No such call, a method it does not take...: the status, with an `error` and a message."""
     assert isinstance(exc, StarletteHTTPException)
     if not request.url.path.startswith("/api/"):
-        return await http_exception_handler(request, exc)
+        page = CONSOLE_PAGES.get(exc.status_code)
+        gate = getattr(request.app.state, "gate", None)  # web.auth's, which renders the console
+        if page is None or gate is None:
+            return await http_exception_handler(request, exc)
+        response: Response = gate.message(exc.status_code, _(page[0]), _(page[1]))
+        response.headers.update(exc.headers or {})
+        return response
     error = http_error_of(exc.status_code)
     return JSONResponse(
         ErrorOut(error=error, message=_http_message(exc)).model_dump(exclude={"blockers"}),
