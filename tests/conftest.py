@@ -1,14 +1,17 @@
-"""Shared fixtures: a fixed clock, real SQLite files and fresh databases on the machine's PostgreSQL."""
+"""Shared fixtures: a fixed clock, real SQLite files, fresh databases on the machine's PostgreSQL, and
+axe-core (the accessibility checker the browser tests inject), installed from npm on first use."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from axecore import install_axe
 from webconsole import site  # noqa: F401  (the console on a real server, with accounts)
 from webserver import start  # noqa: F401  (the web tests' real server)
 
@@ -20,6 +23,7 @@ from ibmflow.testing import FixedClock
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOWS = REPO / "workflows"
+A11Y = REPO / "tests" / "a11y"  # package.json and package-lock.json pin axe-core
 PG_ADMIN = os.environ.get("IBMFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -89,3 +93,10 @@ def ctx(env: dict[str, str], clock: FixedClock, tmp_path: Path) -> Iterator[Cont
     migrate.upgrade(context.db)
     yield context
     context.db.dispose()
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe-core's `axe.min.js`, at the version tests/a11y/package-lock.json pins, installed on first
+    use (kept in tests/a11y/node_modules); skips without npm, except under CI=true where it fails."""
+    return install_axe(A11Y, os.environ, shutil.which("npm"))
