@@ -1,7 +1,8 @@
 """The access matrix: every route of the app, by every role, on an object of another process.
 
-The routes come from the app itself, so a route added later is checked too (or fails the test for
-having no declared access). Refusals: no session → the login page (console) or 401 (API); a process
+The routes come from the app itself and each must have a row in `MATRIX`, the permission it needs
+written down here (None: public): a route added later fails until its row is added, and a row whose
+permission differs from the gate's fails too. Refusals: no session → the login page (console) or 401 (API); a process
 the account may not see → 404; a role without the permission → 403; an object of another process,
 under one's own process → 404. A permitted call is never refused by the gate.
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from webconsole import EMAILS, MINE, THEIRS, Site, csrf_of, log_in
 
 from ibmflow.access import ADMINISTRATOR, CHAIR, COORDINATOR, MANAGER, PERMISSIONS, roles_for
@@ -24,24 +26,68 @@ from ibmflow.web.auth import OBJECT_PARAMS, routes_of
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 ROLES = (COORDINATOR, CHAIR, MANAGER, ADMINISTRATOR)
-PUBLIC = {
-    ("GET", "/"),
-    ("GET", "/login"),
-    ("POST", "/login"),
-    ("GET", "/healthz"),
-    ("GET", "/api/openapi.json"),
-    ("GET", "/r/{token}"),
-    ("HEAD", "/r/{token}"),
-    ("GET", "/r/{token}/done"),
-    ("POST", "/r/{token}"),
+# Every route of the app and the permission it needs: None for the public ones (an account needed
+# by none of them is a decision); the others by path.
+MATRIX: dict[tuple[str, str], str | None] = {
+    ("GET", "/"): None,
+    ("GET", "/api/openapi.json"): None,
+    ("GET", "/healthz"): None,
+    ("GET", "/login"): None,
+    ("POST", "/login"): None,
+    ("GET", "/r/{token}"): None,
+    ("HEAD", "/r/{token}"): None,
+    ("POST", "/r/{token}"): None,
+    ("GET", "/r/{token}/done"): None,
+    ("GET", "/api/processes"): "view",
+    ("GET", "/api/processes/{key}"): "view",
+    ("POST", "/api/processes/{key}/advance"): "move",
+    ("GET", "/api/processes/{key}/requests"): "view",
+    ("POST", "/api/processes/{key}/requests"): "request",
+    ("POST", "/api/processes/{key}/resume"): "move",
+    ("POST", "/api/processes/{key}/return"): "move",
+    ("POST", "/api/processes/{key}/suspend"): "move",
+    ("GET", "/api/report"): "report",
+    ("POST", "/logout"): "view",
+    ("GET", "/p/{key}"): "view",
+    ("POST", "/p/{key}/adoption"): "record",
+    ("POST", "/p/{key}/advance"): "move",
+    ("POST", "/p/{key}/appointment"): "appoint",
+    ("GET", "/p/{key}/audit"): "view",
+    ("POST", "/p/{key}/chapters"): "record",
+    ("POST", "/p/{key}/chapters/draft"): "record",
+    ("POST", "/p/{key}/chapters/lead"): "record",
+    ("POST", "/p/{key}/consultation/close"): "record",
+    ("POST", "/p/{key}/decisions"): "decide",
+    ("POST", "/p/{key}/decisions/{did}/votes"): "vote",
+    ("POST", "/p/{key}/documents"): "document",
+    ("GET", "/p/{key}/documents/{doc}"): "view",
+    ("POST", "/p/{key}/extend"): "extend",
+    ("GET", "/p/{key}/mail"): "mail",
+    ("GET", "/p/{key}/mail/{mail}"): "mail",
+    ("POST", "/p/{key}/nominations"): "nominate",
+    ("POST", "/p/{key}/people"): "roster",
+    ("POST", "/p/{key}/quarantine/{iid}/assign"): "quarantine",
+    ("POST", "/p/{key}/quarantine/{iid}/reject"): "quarantine",
+    ("POST", "/p/{key}/requests"): "request",
+    ("POST", "/p/{key}/requests/{rid}/extend"): "extend",
+    ("POST", "/p/{key}/requests/{rid}/reopen"): "request",
+    ("POST", "/p/{key}/requests/{rid}/waive"): "request",
+    ("POST", "/p/{key}/requests/{rid}/withdraw"): "request",
+    ("POST", "/p/{key}/resume"): "move",
+    ("POST", "/p/{key}/return"): "move",
+    ("POST", "/p/{key}/suspend"): "move",
+    ("POST", "/p/{key}/task-forces"): "record",
+    ("GET", "/processes"): "view",
+    ("GET", "/report"): "report",
+    ("GET", "/report.csv"): "report",
+    ("GET", "/report.ics"): "report",
 }
 # Path parameters naming an object of a process, and which object of `Site.objects` fills them.
 OBJECTS = OBJECT_PARAMS
 
 
-def declared(ctx: Context) -> list[tuple[str, str, str | None]]:
+def declared(app: FastAPI) -> list[tuple[str, str, str | None]]:
     """Every route of the app with the permission the gate enforces (None: public)."""
-    app = create_app(ctx)
     access = app.state.gate.access
     out = []
     for method, path in routes_of(app):
@@ -51,6 +97,27 @@ def declared(ctx: Context) -> list[tuple[str, str, str | None]]:
         out.append((method, path, access[(method, path)]))
     # Logging out ends the session the rest of the matrix uses: last.
     return sorted(out, key=lambda r: (r[1] == "/logout", r[1], r[0]))
+
+
+def unmatched(routes: list[tuple[str, str, str | None]]) -> list[str]:
+    """What differs between the app's routes and `MATRIX`: each route without a row, each row
+    without a route, each permission the gate and the row disagree on."""
+    gate = {(method, path): permission for method, path, permission in routes}
+    return [
+        *(
+            f"{m} {p} ({gate[(m, p)]!r}) has no row in MATRIX: add one"
+            for m, p in sorted(gate.keys() - MATRIX.keys())
+        ),
+        *(
+            f"{m} {p} has a row in MATRIX but no route"
+            for m, p in sorted(MATRIX.keys() - gate.keys())
+        ),
+        *(
+            f"{m} {p} needs {gate[(m, p)]!r} at the gate, {MATRIX[(m, p)]!r} in MATRIX"
+            for m, p in sorted(gate.keys() & MATRIX.keys())
+            if gate[(m, p)] != MATRIX[(m, p)]
+        ),
+    ]
 
 
 def fill(path: str, key: str, objects: dict[str, int]) -> str:
@@ -71,10 +138,22 @@ def call(client: httpx.Client, method: str, path: str, csrf: str, token: str | N
 
 
 @sqlite_only
-def test_the_public_routes_are_exactly_these(ctx: Context) -> None:
-    """A route that needs no account is a decision: adding one means adding it here."""
-    public = {(m, p) for m, p, permission in declared(ctx) if permission is None}
-    assert public == PUBLIC
+def test_every_route_has_a_row_in_the_matrix_with_the_gates_permission(ctx: Context) -> None:
+    """A route added (or its permission changed) means a row added (or changed) in `MATRIX`."""
+    assert unmatched(declared(create_app(ctx))) == []
+
+
+@sqlite_only
+def test_a_route_added_without_a_row_fails_the_matrix(ctx: Context) -> None:
+    app = create_app(ctx)
+
+    @app.state.gate.page("GET", "/p/{key}/chapters", "record")
+    async def chapters(request: Any, caller: Any) -> Any:
+        return None
+
+    assert unmatched(declared(app)) == [
+        "GET /p/{key}/chapters ('record') has no row in MATRIX: add one"
+    ]
 
 
 def test_the_roles_hold_the_permissions_the_domain_gives_them() -> None:
@@ -86,7 +165,7 @@ def test_the_roles_hold_the_permissions_the_domain_gives_them() -> None:
 
 @sqlite_only
 def test_every_route_refuses_every_caller_it_must_and_no_other(ctx: Context, site: Site) -> None:
-    routes = [r for r in declared(ctx) if r[2] is not None]
+    routes = [(m, p, MATRIX[(m, p)]) for m, p, _ in declared(create_app(ctx)) if MATRIX.get((m, p))]
     assert len(routes) > 30
     sessions: dict[str, tuple[httpx.Client, str, str]] = {}
     for role in ROLES:
