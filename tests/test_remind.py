@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from clirun import invoker, on_database
 from scenarios import at_stakeholder_identification
 from smtpsink import deliver, outgoing
 from sqlmodel import col, select
@@ -311,3 +312,31 @@ def test_bulk_refuses_what_is_incomplete(
     given: dict[str, object] = {"request_ids": list(ids.values()), **args}
     with pytest.raises(InvalidCommand, match=expected):
         bulk.apply(ctx, KEY, actor=COORDINATOR, **given)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_command_line_previews_sends_and_acts_on_several(
+    ctx: Context,
+    tmp_path: Path,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ids = _requests(ctx, tmp_path)
+    on_database(env, tmp_path, monkeypatch)
+    cli = invoker(capsys)
+    rid = str(ids["MOA_VETERINARY"])
+    _, out, _ = cli("request", "remind", KEY, rid, "--preview")
+    assert f"To: {VETERINARY} (fr)" in out and "Subject: [MA-1] " in out
+    assert "/r/…" in out and "(preview: nothing was sent)" in out
+    assert not _events(ctx, "request.reminded")
+    _, out, _ = cli("request", "remind", KEY, rid, "--reason", "late")
+    assert f"request #{rid} reminded" in out
+    (event,) = _events(ctx, "request.reminded")
+    assert event.actor == "cli:coordinator" and event.reason == "late"
+    _, _, err = cli("request", "remind", KEY, rid, expect=1)
+    assert "already reminded by hand today" in err
+    both = [str(ids["MOF_CUSTOMS"]), str(ids["MOI_BORDER_GUARD"])]
+    _, out, _ = cli("request", "bulk", KEY, *both, "--action", "waive", "--reason", "covered")
+    assert out.strip() == f"waive: #{both[0]}, #{both[1]}"
+    assert len(_events(ctx, "request.waived")) == 2
