@@ -180,3 +180,15 @@ def test_bulk_says_what_is_wrong_with_the_form(
     refused = client.post(f"/p/{MINE}/requests/bulk", data={"csrf_token": csrf, **data})
     assert refused.status_code == 400
     assert expected in problem_of(refused)
+
+
+@sqlite_only
+def test_the_process_page_links_each_open_request_to_its_reminder_for_who_may_send_it(
+    site: Site,
+) -> None:
+    rid = site.objects[MINE]["request"]
+    link = f'href="/p/{MINE}/requests/{rid}/remind"'
+    coordinator, _ = logged_in(site, EMAILS[COORDINATOR])
+    assert link in coordinator.get(f"/p/{MINE}").text
+    manager, _ = logged_in(site, EMAILS[MANAGER])
+    assert link not in manager.get(f"/p/{MINE}").text
