@@ -21,7 +21,7 @@ from smtpsink import deliver, outgoing
 from sqlmodel import col, select
 
 from ibmflow.errors import InvalidCommand, NotFound
-from ibmflow.services import bulk, chase, extensions, remind, requests
+from ibmflow.services import bulk, chase, extensions, processes, remind, requests
 from ibmflow.services.context import Context
 from ibmflow.storage.tables import (
     AuditEventRow,
@@ -207,7 +207,7 @@ def test_a_reminder_by_hand_then_an_extension_rings_no_ladder_reminder_that_day(
     assert [(r.rung, r.outcome) for r in mine] == [("before:3", "sent")]
 
 
-def test_remind_now_refuses_a_request_that_is_not_pending_or_not_of_the_process(
+def test_remind_now_refuses_a_request_not_pending_not_of_the_process_or_suspended(
     ctx: Context, clock: FixedClock, tmp_path: Path
 ) -> None:
     ids = _requests(ctx, tmp_path)
@@ -220,6 +220,9 @@ def test_remind_now_refuses_a_request_that_is_not_pending_or_not_of_the_process(
         remind.preview(ctx, KEY, ids["MOF_CUSTOMS"], COORDINATOR)
     with pytest.raises(NotFound, match=r"There is no request #999999 in process MA-1"):
         remind.remind_now(ctx, KEY, 999999, COORDINATOR)
+    processes.fire(ctx, KEY, "suspend", actor=COORDINATOR, reason="elections")
+    with pytest.raises(InvalidCommand, match=r"is suspended; resume it before reminding"):
+        remind.remind_now(ctx, KEY, ids["MOA_VETERINARY"], COORDINATOR)
     assert not _events(ctx, "request.reminded")
 
 
