@@ -82,6 +82,8 @@ def test_every_console_action_and_api_route_dispatches_through_the_table(
         "adopted_on": "2026-11-20",
         "days": "3",
         "request": str(ids["rid"]),
+        "rid": str(ids["rid"]),
+        "action": "remind",
     }
     expected = []
     for command in COMMANDS.values():
@@ -136,6 +138,11 @@ CLI_ARGS = {
     "document.attach": ["attach", MINE, "FILE", "--kind", "objectives"],
     "chapter.submit": ["chapter", "submit", MINE, "Border checks", "FILE"],
     "adopt": ["adopt", MINE, "--authority", "Council", "--reference", "Decision 1"],
+    "request.remind": ["request", "remind", MINE, "REQUEST"],
+    "requests.bulk": [
+        *("request", "bulk", MINE, "REQUEST", "--action", "extend"),
+        *("--reason", "test", "--days", "2"),
+    ],
 }
 
 

@@ -252,3 +252,30 @@ def test_an_app_with_a_path_parameter_the_gate_cannot_check_is_refused(ctx: Cont
 
     with pytest.raises(RuntimeError, match="path parameters the gate cannot check"):
         gate.seal()
+
+
+@sqlite_only
+def test_remind_and_the_bulk_actions_need_the_request_permission(ctx: Context) -> None:
+    """The matrix above walks them; what they are declared with is pinned here."""
+    access = create_app(ctx).state.gate.access
+    assert access[("GET", "/p/{key}/requests/{rid}/remind")] == "request"
+    assert access[("POST", "/p/{key}/requests/{rid}/remind")] == "request"
+    assert access[("POST", "/p/{key}/requests/bulk")] == "request"
+
+
+@sqlite_only
+def test_the_request_ids_a_bulk_form_carries_are_checked_like_those_of_a_path(
+    ctx: Context, site: Site
+) -> None:
+    """Another process's request ticked in a bulk form: not found for those who may act on
+    requests, forbidden for the others; nothing is written either way."""
+    theirs = site.objects[THEIRS]["request"]
+    for role in ROLES:
+        client = site.client()
+        assert log_in(client, EMAILS[role]).status_code == 303
+        csrf = csrf_of(client.get("/processes"))
+        got = client.post(
+            f"/p/{MINE}/requests/bulk",
+            data={"csrf_token": csrf, "rid": [str(theirs)], "action": "waive", "reason": "x"},
+        ).status_code
+        assert got == (404 if role in roles_for("request") else 403), role

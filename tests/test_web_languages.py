@@ -37,7 +37,7 @@ from ibmflow.access import ADMINISTRATOR, Account
 from ibmflow.charts import _short
 from ibmflow.demo import COORDINATOR as COORDINATOR_EMAIL
 from ibmflow.errors import IbmflowError, TransitionRefused
-from ibmflow.services import accounts, processes, requests
+from ibmflow.services import accounts, processes, remind, requests
 from ibmflow.services import console as reads
 from ibmflow.services.audit_log import process_log_page
 from ibmflow.services.context import Context
@@ -95,6 +95,7 @@ def _pages(site: Site) -> dict[str, str]:
         "a process not there": "/p/XX-9",
         "a page not there": "/no/such/page",
         "a page a visit cannot open": "/logout",
+        "remind now": f"/p/{MINE}/requests/{site.objects[MINE]['request']}/remind",
     }
 
 
@@ -113,6 +114,10 @@ def _refusals(site: Site, client: httpx.Client) -> dict[str, httpx.Response]:
             f"/p/{MINE}/requests/{rid}/waive", data={"csrf_token": csrf, "reason": ""}
         ),
         "bad horizon": client.get("/report?horizon=x"),
+        "bulk without a reason": client.post(
+            f"/p/{MINE}/requests/bulk",
+            data={"csrf_token": csrf, "rid": [str(rid)], "action": "waive", "reason": ""},
+        ),
     }
 
 
@@ -157,6 +162,10 @@ def _data(site: Site) -> list[str]:
     body = get_mail(ctx, site.objects[MINE]["mail"], MINE).text_body
     found |= {line.strip() for line in body.splitlines()}
     found |= _domain_refusals(site)
+    # The reminder previewed is in its reader's language (English here): data on the page.
+    shown = remind.preview(ctx, MINE, site.objects[MINE]["request"], COORDINATOR_EMAIL)
+    found |= {shown.institution, *(m.subject for m in shown.mails)}
+    found |= {line.strip() for m in shown.mails for line in m.text.splitlines()}
     codes = {s for s in found if re.fullmatch(r"[a-z0-9_.:-]+", s)}
     events = process_log_page(ctx, MINE, 0, 100)[1]
     shown_codes = {str(e.get(name) or "") for e in events for name in ("action", "entity", "actor")}
@@ -225,6 +234,13 @@ FRENCH = {
     "no csrf token": ["Ce formulaire ne peut pas être accepté", "Rien n’a été modifié"],
     "waive without a reason": ["Rien n’a été modifié."],
     "bad horizon": ["Cet horizon ne peut pas être utilisé", "Indiquez un nombre entier"],
+    "remind now": [
+        "Relancer maintenant la demande n°",
+        "Voici le courriel qui sera envoyé",
+        "Envoyer le rappel maintenant",
+        "Annuler",
+    ],
+    "bulk without a reason": ["Rien n’a été modifié.", "Indiquez un motif"],
 }
 
 

@@ -1,4 +1,5 @@
-"""Commands on requests to focal points: send, list, withdraw, waive, reopen."""
+"""Commands on requests to focal points: send, list, withdraw, waive, reopen, remind, and
+several at once (bulk)."""
 
 from __future__ import annotations
 
@@ -134,4 +135,66 @@ def request_reopen(
         f"request #{request_id} reopened; due {done.due_local} ({kept}); "
         f"new link mailed to {', '.join(done.to)}",
         highlight=False,
+    )
+
+
+@request_app.command("remind")
+def request_remind(
+    ctx: typer.Context,
+    process: str,
+    request_id: int,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Show the exact mail(s) without sending anything.")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="Why (optional; kept on the audit log).")] = "",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_: ActAs = None,
+) -> None:
+    """Remind a pending request now, outside the ladder (once a day; the ladder then skips the
+    day): the same mail as the ladder's reminder, in each reader's language, threaded."""
+    from ibmflow.services.remind import Reminded
+    from ibmflow.services.remind import preview as preview_of
+
+    s = state(ctx)
+    if preview:
+        done: object = preview_of(s.context, process, request_id, s.actor)
+    else:
+        done = dispatch(ctx, "request.remind", process, object_id=request_id, reason=reason)
+    assert isinstance(done, Reminded)
+    if as_json:
+        print_json({**done.to_dict(), "sent": not preview})
+        return
+    for mail in done.mails:
+        out.print(f"To: {', '.join(mail.to)} ({mail.language})", highlight=False)
+        out.print(f"Subject: {mail.subject}", highlight=False)
+        if preview:
+            out.print("", mail.text, sep="\n", highlight=False, markup=False)
+    if preview:
+        out.print("(preview: nothing was sent)", highlight=False)
+    else:
+        out.print(f"request #{request_id} reminded", highlight=False)
+
+
+@request_app.command("bulk")
+def request_bulk(
+    ctx: typer.Context,
+    process: str,
+    request_ids: Annotated[list[int], typer.Argument(help="The requests' numbers.")],
+    action: Annotated[str, typer.Option(help="remind, extend or waive.")],
+    reason: Reason,
+    days: Annotated[int | None, typer.Option(help="Working days to extend by.")] = None,
+    as_: ActAs = None,
+) -> None:
+    """Remind, extend or waive several requests with one reason: all of them, or none."""
+    dispatch(
+        ctx,
+        "requests.bulk",
+        process,
+        request_ids=request_ids,
+        action=action,
+        reason=reason,
+        days=days,
+    )
+    out.print(
+        f"{action}: {', '.join(f'#{i}' for i in dict.fromkeys(request_ids))}", highlight=False
     )

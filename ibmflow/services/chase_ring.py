@@ -28,7 +28,15 @@ from ibmflow.ladder import (
 from ibmflow.services.chase_batch import Batch
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
-from ibmflow.services.deadlines import CANCELLED, SENT, SKIPPED, request_calendar, rung_values
+from ibmflow.services.deadlines import (
+    CANCELLED,
+    SENT,
+    SKIPPED,
+    manual_rung,
+    request_calendar,
+    rung_key,
+    rung_values,
+)
 from ibmflow.services.requests import OPEN
 from ibmflow.services.rung_mail import Item, escalation, reminder, step_alert, write_mails
 from ibmflow.storage.db import Tx
@@ -166,6 +174,15 @@ def ring_process(
                 row.outcome = f"deferred to {later.isoformat()}: {why}"
                 rang(row, s, DEFERRED, row.outcome)
             continue
+        if s.request is not None and rung_key(s.kind, s.id, manual_rung(today)) in loaded.keys:
+            # Reminded by hand today (`services.remind`): no reminder of the ladder before the
+            # next working day; an escalation still goes up.
+            later = s.cal.next_working(today + timedelta(days=1))
+            for row in [r for r in rows if r.rung != ESCALATION]:
+                row.fire_at = s.cal.at(later, s.ladder.send_at)
+                row.outcome = f"deferred to {later.isoformat()}: reminded by hand today"
+                rang(row, s, DEFERRED, row.outcome)
+            rows = [r for r in rows if r.rung == ESCALATION]
         escalations += [(s, row) for row in rows if row.rung == ESCALATION]
         reminders = [row for row in rows if row.rung != ESCALATION]
         if not reminders:

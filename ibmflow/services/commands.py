@@ -22,12 +22,14 @@ from ibmflow.errors import InvalidCommand
 from ibmflow.i18n import N_, _
 from ibmflow.services import (
     ballots,
+    bulk,
     console,
     decisions,
     extensions,
     inbound,
     processes,
     records,
+    remind,
     reopen,
     requests,
     roster,
@@ -274,6 +276,16 @@ def _given_reason(value: str, what: str) -> str:
 
 
 _MOVE_REASON = Param("reason", "the reason", _given_reason, required=True)
+
+
+def _remind(ctx: Context, on: On, args: Args) -> remind.Reminded:
+    return remind.remind_now(ctx, on.process, on.object_id, on.actor, args.get("reason"))
+
+
+def _request_ids(values: list[str], what: str) -> list[int]:
+    """The requests ticked on a form (their numbers)."""
+    return [number(value, what) for value in values if value.strip()]
+
 
 _TABLE = (
     Command(
@@ -544,6 +556,29 @@ _TABLE = (
         (_REASON,),
         path="/p/{key}/quarantine/{iid}/reject",
         done="rejected",
+    ),
+    Command(
+        "request.remind",
+        "request",
+        _remind,
+        (_REASON,),
+        path="/p/{key}/requests/{rid}/remind",
+        done="reminded",
+        cli="request remind",
+    ),
+    Command(
+        "requests.bulk",
+        "request",
+        _with(bulk.apply),
+        (
+            Param("request_ids", "the requests", _request_ids, form="rid", many=True),
+            Param("action", "the action", bulk.check_action, required=True),
+            _MOVE_REASON,
+            Param("days", "the working days", number),
+        ),
+        path="/p/{key}/requests/bulk",
+        done="bulk",
+        cli="request bulk",
     ),
 )
 COMMANDS: dict[str, Command] = {command.name: command for command in _TABLE}

@@ -4,7 +4,7 @@ coordinator's deadline extensions, which move the rungs not yet sent."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from ibmflow.calendar import WorkCalendar
@@ -30,11 +30,18 @@ from ibmflow.storage.tables import (
 
 PENDING, SENT, CANCELLED = "pending", "sent", "cancelled"
 SKIPPED = "skipped"  # superseded: a later rung of the same subject was sent in its place
+MANUAL = "manual"  # a reminder the coordinator sent by hand, outside the ladder
 
 
 def rung_key(subject: str, subject_id: int, name: str) -> str:
     """The unique key of one rung of one subject: `request:42:before:3`, `step:7:step_overdue:1`."""
     return f"{subject}:{subject_id}:{name}"
+
+
+def manual_rung(day: date) -> str:
+    """The name of a reminder sent by hand on a local day (`services.remind`): `manual:2026-12-29`,
+    so that its key (`request:42:manual:2026-12-29`) allows one a request a day."""
+    return f"{MANUAL}:{day.isoformat()}"
 
 
 def rung_values(

@@ -75,6 +75,92 @@ def extend_deadline(
 ) -> Extension:
     """Move a request's due date (or, without `request_id`, the current step's) later by `days`
     working days or to the end of the working day `to`; the rungs not yet sent move with it."""
+    _check(reason, days, to)
+    with on_process(ctx, key) as (tx, process, now):
+        return extend_in(
+            ctx,
+            tx,
+            process,
+            now,
+            reason=reason,
+            actor=actor,
+            request_id=request_id,
+            days=days,
+            to=to,
+        )
+
+
+def extend_in(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    now: datetime,
+    *,
+    reason: str,
+    actor: str,
+    request_id: int | None = None,
+    days: int | None = None,
+    to: date | None = None,
+) -> Extension:
+    """`extend_deadline` in the caller's transaction on the locked `process` (several requests
+    extended at once, all or nothing: `services.bulk`)."""
+    _check(reason, days, to)
+    definition = definition_for(ctx, tx.session, process)
+    if request_id is not None:
+        request, institution = _open_request(tx, process, request_id)
+        cal = request_calendar(ctx, process, institution)
+        ladder = definition.chase.for_kind(request.kind)
+        subject, subject_id, old = REQUEST_SUBJECT, request_id, request.due_at
+        start_day = cal.local_day(request.sent_at)
+        label = f"request:{request_id}"
+    else:
+        record = _current_stay(tx, process)
+        cal, ladder = ctx.calendar(process), definition.chase.default
+        subject, subject_id, old = STEP_SUBJECT, record.id or 0, record.due_at
+        start_day = cal.local_day(record.entered_at)
+        label = f"step:{record.step}"
+    new_due = _new_due(cal, old, now, days, to, label)
+    due_day = cal.local_day(new_due)
+    rungs = replan(tx, process, subject, subject_id, ladder, cal, start_day, due_day, now)
+    if request_id is not None:
+        request.due_at = new_due
+        tx.session.add(request)
+        _extend_links(ctx, tx, request_id, new_due)
+        _tell_addressees(ctx, tx, process, request, institution, old, now)
+    else:
+        record.due_at = new_due
+        tx.session.add(record)
+    tx.session.add(
+        DeadlineExtensionRow(
+            process_id=process.id or 0,
+            request_id=request_id,
+            step_record_id=subject_id if subject == STEP_SUBJECT else None,
+            old_due_at=old,
+            new_due_at=new_due,
+            reason=reason.strip(),
+            actor=actor,
+            created_at=now,
+        )
+    )
+    tx.acting(actor, now, process.key).record(
+        "deadline.extended",
+        label,
+        before={"due_at": iso(old)},
+        after={"due_at": iso(new_due), "rungs": [f"{n} {d}" for n, d in rungs]},
+        reason=reason.strip(),
+    )
+    return Extension(
+        process.key,
+        label,
+        old,
+        new_due,
+        local_time(process, new_due),
+        reason.strip(),
+        rungs,
+    )
+
+
+def _check(reason: str, days: int | None, to: date | None) -> None:
     if not reason.strip():
         raise InvalidCommand(
             _("a deadline extension needs a reason, e.g. --reason 'minister abroad'.")
@@ -83,60 +169,6 @@ def extend_deadline(
         raise InvalidCommand(_("give either --days N (working days later) or --to YYYY-MM-DD."))
     if days is not None and days < 1:
         raise InvalidCommand(_("--days must be at least 1 working day."))
-    with on_process(ctx, key) as (tx, process, now):
-        definition = definition_for(ctx, tx.session, process)
-        if request_id is not None:
-            request, institution = _open_request(tx, process, request_id)
-            cal = request_calendar(ctx, process, institution)
-            ladder = definition.chase.for_kind(request.kind)
-            subject, subject_id, old = REQUEST_SUBJECT, request_id, request.due_at
-            start_day = cal.local_day(request.sent_at)
-            label = f"request:{request_id}"
-        else:
-            record = _current_stay(tx, process)
-            cal, ladder = ctx.calendar(process), definition.chase.default
-            subject, subject_id, old = STEP_SUBJECT, record.id or 0, record.due_at
-            start_day = cal.local_day(record.entered_at)
-            label = f"step:{record.step}"
-        new_due = _new_due(cal, old, now, days, to, label)
-        due_day = cal.local_day(new_due)
-        rungs = replan(tx, process, subject, subject_id, ladder, cal, start_day, due_day, now)
-        if request_id is not None:
-            request.due_at = new_due
-            tx.session.add(request)
-            _extend_links(ctx, tx, request_id, new_due)
-            _tell_addressees(ctx, tx, process, request, institution, old, now)
-        else:
-            record.due_at = new_due
-            tx.session.add(record)
-        tx.session.add(
-            DeadlineExtensionRow(
-                process_id=process.id or 0,
-                request_id=request_id,
-                step_record_id=subject_id if subject == STEP_SUBJECT else None,
-                old_due_at=old,
-                new_due_at=new_due,
-                reason=reason.strip(),
-                actor=actor,
-                created_at=now,
-            )
-        )
-        tx.acting(actor, now, process.key).record(
-            "deadline.extended",
-            label,
-            before={"due_at": iso(old)},
-            after={"due_at": iso(new_due), "rungs": [f"{n} {d}" for n, d in rungs]},
-            reason=reason.strip(),
-        )
-        return Extension(
-            process.key,
-            label,
-            old,
-            new_due,
-            local_time(process, new_due),
-            reason.strip(),
-            rungs,
-        )
 
 
 def _open_request(

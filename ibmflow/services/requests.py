@@ -221,34 +221,50 @@ def close(ctx: Context, key: str, request_id: int, *, status: str, reason: str, 
             _("a reason is required to mark a request %(status)s.", status=status_label(status))
         )
     with on_process(ctx, key) as (tx, process, now):
-        request = tx.session.get(RequestRow, request_id)
-        if request is None or request.process_id != process.id:
-            raise NotFound(
-                _(
-                    "no request #%(request_id)s in %(key)s; `ibmflow request list %(key)s`.",
-                    request_id=request_id,
-                    key=key,
-                )
+        close_in(tx, process, now, request_id, status=status, reason=reason, actor=actor)
+
+
+def close_in(
+    tx: Tx,
+    process: ProcessRow,
+    now: datetime,
+    request_id: int,
+    *,
+    status: str,
+    reason: str,
+    actor: str,
+) -> None:
+    """`close` in the caller's transaction on the locked `process` (several requests at once,
+    all or nothing: `services.bulk`)."""
+    key = process.key
+    request = tx.session.get(RequestRow, request_id)
+    if request is None or request.process_id != process.id:
+        raise NotFound(
+            _(
+                "no request #%(request_id)s in %(key)s; `ibmflow request list %(key)s`.",
+                request_id=request_id,
+                key=key,
             )
-        if request.status != OPEN:
-            raise InvalidCommand(
-                _(
-                    "request #%(request_id)s is %(status)s; only a pending request can be "
-                    "%(new_status)s.",
-                    request_id=request_id,
-                    status=status_label(request.status),
-                    new_status=status_label(status),
-                )
-            )
-        request.status, request.closed_reason = status, reason.strip()
-        tx.session.add(request)
-        tx.acting(actor, now, key).record(
-            f"request.{status}",
-            f"request:{request_id}",
-            reason=reason.strip(),
-            before={"status": OPEN},
-            after={"status": status},
         )
+    if request.status != OPEN:
+        raise InvalidCommand(
+            _(
+                "request #%(request_id)s is %(status)s; only a pending request can be "
+                "%(new_status)s.",
+                request_id=request_id,
+                status=status_label(request.status),
+                new_status=status_label(status),
+            )
+        )
+    request.status, request.closed_reason = status, reason.strip()
+    tx.session.add(request)
+    tx.acting(actor, now, key).record(
+        f"request.{status}",
+        f"request:{request_id}",
+        reason=reason.strip(),
+        before={"status": OPEN},
+        after={"status": status},
+    )
 
 
 def earlier_answers(session: Session, request_ids: list[int]) -> dict[int, list[EarlierAnswer]]:

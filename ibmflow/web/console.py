@@ -15,7 +15,7 @@ from ibmflow.i18n import _
 from ibmflow.services import console as reads
 from ibmflow.services.audit_log import process_log_page, verify_onward
 from ibmflow.services.outgoing import get_mail, list_mail
-from ibmflow.web import actions
+from ibmflow.web import actions, remind
 from ibmflow.web.auth import Caller, Gate, Refusal
 from ibmflow.web.paging import page_number, pager
 from ibmflow.web.responses import DONE, object_id, process_response
@@ -125,3 +125,4 @@ def install(gate: Gate) -> None:
         return gate.render("console/mail.html", 200, caller, key=key.upper(), mail=row)
 
     actions.install(gate)
+    remind.install(gate)

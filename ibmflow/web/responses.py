@@ -46,6 +46,10 @@ DONE = {
     "assigned": N_("The mail is recorded as the answer to the request."),
     "rejected": N_("The mail is rejected (it is kept, and the decision is on the audit log)."),
     "extended": N_("The deadline is extended."),
+    "reminded": N_(
+        "The reminder is sent, under the request's first mail; the ladder sends no other today."
+    ),
+    "bulk": N_("Done for every request ticked; the reason is on the audit log."),
 }
 
 

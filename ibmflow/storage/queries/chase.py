@@ -19,6 +19,7 @@ from ibmflow.storage.tables import (
     ChaseMailRow,
     InstitutionRow,
     LinkTokenRow,
+    OutboxRow,
     PersonRow,
     ProcessRow,
     RequestRow,
@@ -132,6 +133,12 @@ def rungs_of(
     return list(session.exec(select(RungRow).where(col(column) == subject)))
 
 
+def rungs_of_requests(session: Session, request_ids: Iterable[int]) -> list[RungRow]:
+    """The rungs of these requests, whatever their status (one query for all of them)."""
+    ids = list(request_ids)
+    return list(session.exec(select(RungRow).where(col(RungRow.request_id).in_(ids))))
+
+
 def insert_rungs(session: Session, values: Sequence[dict[str, Any]]) -> None:
     """Plan these rungs, one statement for all of them."""
     if values:
@@ -147,6 +154,13 @@ def record_chase_mails(session: Session, carried: Iterable[tuple[int, int, str]]
     ]
     if rows:
         session.connection().execute(sa.insert(_CHASE_MAIL), rows)
+
+
+def mails_by_message_id(session: Session, message_ids: Iterable[str]) -> dict[str, OutboxRow]:
+    """The outbox rows of the mails that carried rungs, by Message-ID (one query)."""
+    ids = list(message_ids)
+    rows = session.exec(select(OutboxRow).where(col(OutboxRow.message_id).in_(ids)))
+    return {row.message_id: row for row in rows}
 
 
 # What a batch of rungs reads once for all of them -----------------------------------------------
