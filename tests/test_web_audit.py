@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from webconsole import EMAILS, MANAGER, MINE, THEIRS, Site, logged_in, text_of
 
 from ibmflow.audit import AuditRecord
-from ibmflow.demo import COORDINATOR as COORDINATOR_EMAIL
 from ibmflow.services.context import Context
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -82,8 +83,6 @@ def _rows_text(page: httpx.Response) -> str:
 
 def _at(ctx: Context, when: str, action: str, entity: str, actor: str, **extra: object) -> None:
     """An event recorded at a given UTC moment ("2026-06-10 23:30")."""
-    from datetime import UTC, datetime
-
     at = datetime.fromisoformat(when).replace(tzinfo=UTC)
     with ctx.db.transaction() as tx:
         tx.acting(actor, at, MINE).record(action, entity, **extra)  # type: ignore[arg-type]
@@ -187,8 +186,6 @@ def test_the_csv_export_has_every_event_the_filters_keep_with_the_chain(site: Si
         "Description", "Entity", "Reason", "Before", "After", "Previous hash", "Hash",
     ]  # fmt: skip
     with site.ctx.db.engine.connect() as conn:
-        import sqlalchemy as sa
-
         total = conn.execute(
             sa.text("SELECT count(*) FROM audit_event WHERE process = :k"), {"k": MINE}
         ).scalar_one()
@@ -201,7 +198,7 @@ def test_the_csv_export_has_every_event_the_filters_keep_with_the_chain(site: Si
     assert last[8] == "'=1+1", "a formula is neutralised"
     assert len(last[11]) == len(last[12]) == 64
     # where events follow one another on the chain, each names the one before
-    pairs = [(a, b) for a, b in zip(events, events[1:], strict=False) if int(b[0]) == int(a[0]) + 1]
+    pairs = [(a, b) for a, b in itertools.pairwise(events) if int(b[0]) == int(a[0]) + 1]
     assert pairs and all(b[11] == a[12] for a, b in pairs)
     hidden = client.get(f"/p/{MINE}/audit.csv")
     assert len(list(csv.reader(io.StringIO(hidden.text)))) - 1 == total - 120
@@ -233,6 +230,3 @@ def test_a_process_one_may_not_see_is_not_there(site: Site, path: str) -> None:
     client, _ = logged_in(site, EMAILS[MANAGER])
     assert client.get(f"/p/{THEIRS}/{path}").status_code == 404
     assert client.get(f"/p/XX-9/{path}").status_code == 404
-
-
-_ = (COORDINATOR_EMAIL, timedelta)
