@@ -56,6 +56,8 @@ def declared(ctx: Context) -> list[tuple[str, str, str | None]]:
 def fill(path: str, key: str, objects: dict[str, int]) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
+        if name == "kind":
+            return "self_assessment"  # a request kind with a table of answers
         return key if name == "key" else str(objects[OBJECTS[name]])
 
     return re.sub(r"\{(\w+)\}", value, path)
@@ -173,3 +175,19 @@ def test_an_app_with_a_path_parameter_the_gate_cannot_check_is_refused(ctx: Cont
 
     with pytest.raises(RuntimeError, match="path parameters the gate cannot check"):
         gate.seal()
+
+
+@sqlite_only
+def test_the_downloads_are_declared_for_whoever_may_view_the_process(ctx: Context) -> None:
+    """The audit exports and the tables of answers and requests: the "view" permission, on a
+    process the caller sees (the matrix above walks them with the other routes)."""
+    access = {(m, p): permission for m, p, permission in declared(ctx)}
+    for path in (
+        "/p/{key}/audit.csv",
+        "/p/{key}/audit.json",
+        "/p/{key}/answers/{kind}.csv",
+        "/p/{key}/answers/{kind}.xlsx",
+        "/p/{key}/requests.csv",
+        "/p/{key}/requests.xlsx",
+    ):
+        assert access[("GET", path)] == "view", path
