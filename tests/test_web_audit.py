@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from webconsole import EMAILS, MANAGER, MINE, THEIRS, Site, logged_in, text_of
 
 from ibmflow.audit import AuditRecord
+from ibmflow.services import audit_views, processes
+from ibmflow.services.audit_views import AuditAsked
 from ibmflow.services.context import Context
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -230,3 +232,26 @@ def test_a_process_one_may_not_see_is_not_there(site: Site, path: str) -> None:
     client, _ = logged_in(site, EMAILS[MANAGER])
     assert client.get(f"/p/{THEIRS}/{path}").status_code == 404
     assert client.get(f"/p/XX-9/{path}").status_code == 404
+
+
+def test_the_filters_read_the_same_on_both_databases(ctx: Context) -> None:
+    """The filters are SQL (case-insensitive actor, `_` and `%` taken literally, local days):
+    the same answers on SQLite and PostgreSQL, and an export reads every event in batches."""
+    processes.start_process(ctx, title="National IBM strategy", key=MINE, actor="setup")
+    _at(ctx, "2026-06-10 23:30", "chapter.defined", "chapter:A", "Amina_B@Customs.example")
+    _at(ctx, "2026-06-11 10:00", "chapter.defined", "chapter:B", "aminaxb@customs.example")
+    _deliveries(ctx, MINE, 3)
+
+    def seqs(**asked: object) -> list[str]:
+        page = audit_views.audit_page(ctx, MINE, AuditAsked(**asked), 0, 100)  # type: ignore[arg-type]
+        return [line.entity_label for line in page.lines]
+
+    assert seqs(actor="amina_b@CUSTOMS") == ["“A”"], "`_` is a character, not a wildcard"
+    assert seqs(action="chapter.defined") == ["“B”", "“A”"]
+    assert seqs(since="2026-06-11", until="2026-06-11") == ["“B”", "“A”"], "Morocco's 11 June"
+    assert seqs(entity="chapter", until="2026-06-10") == []
+    assert len(seqs(entity="outbox")) == 0 and len(seqs(entity="outbox", deliveries=True)) == 3
+    export = audit_views.audit_export(ctx, MINE, AuditAsked(deliveries=True))
+    lines = list(export.lines)
+    assert [line.seq for line in lines] == sorted(line.seq for line in lines)
+    assert lines[-1].description == "Mail to person2@customs.example delivered"
