@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 import sqlalchemy as sa
-from webconsole import EMAILS, MANAGER, MINE, THEIRS, Site, logged_in, text_of
+from webconsole import COORDINATOR, EMAILS, MANAGER, MINE, THEIRS, Site, logged_in, text_of
 
 from ibmflow.audit import AuditRecord
 from ibmflow.services import audit_views, processes
@@ -123,7 +123,7 @@ def test_each_filter_keeps_what_it_says(site: Site) -> None:
 @sqlite_only
 def test_mail_deliveries_are_hidden_until_asked_for(site: Site) -> None:
     _deliveries(site.ctx, MINE, 3)
-    client, _ = logged_in(site, EMAILS[MANAGER])
+    client, _ = logged_in(site, EMAILS[COORDINATOR])
     default = client.get(f"/p/{MINE}/audit")
     assert "delivered" not in _rows_text(default)
     assert "mail deliveries are hidden" in text_of(default)
@@ -132,6 +132,10 @@ def test_mail_deliveries_are_hidden_until_asked_for(site: Site) -> None:
     assert f'<a href="/p/{MINE}/mail/902">Mail 902</a>' in shown.text
     asked = client.get(f"/p/{MINE}/audit", params={"action": "mail.delivered"})
     assert len(_rows(asked)) == 3
+    manager, _ = logged_in(site, EMAILS[MANAGER])
+    unlinked = manager.get(f"/p/{MINE}/audit", params={"deliveries": "1"})
+    assert "Mail 902" in _rows_text(unlinked), "named, not linked: a manager may not read mail"
+    assert f'href="/p/{MINE}/mail/' not in unlinked.text
 
 
 @sqlite_only

@@ -173,12 +173,15 @@ class _Namer:
     """Names the events of a process: its steps' titles, its requests' institutions (read once
     per batch of events), where each entity is shown."""
 
-    def __init__(self, ctx: Context, session: Session, process: ProcessRow) -> None:
+    def __init__(
+        self, ctx: Context, session: Session, process: ProcessRow, mail_links: bool = True
+    ) -> None:
         self.key, self.timezone = process.key, process.timezone
         self.process_id = process.id or 0
         self.session = session
         self.steps = {s.id: s.title for s in definition_for(ctx, session, process).steps}
-        self.captured = ctx.settings.smtp_host is None
+        # a mail is shown only when captured, and only to whom may read the captured mail
+        self.captured = mail_links and ctx.settings.smtp_host is None
 
     def lines(self, events: Sequence[ChainedEvent]) -> list[AuditLine]:
         ids = [int(i) for k, i in map(_entity_of, events) if k == "request" and i.isdigit()]
@@ -242,14 +245,17 @@ def _choices(labels: Mapping[str, object], translate: Any) -> tuple[tuple[str, s
     return tuple(sorted(((code, translate(code)) for code in labels), key=lambda c: c[1].lower()))
 
 
-def audit_page(ctx: Context, key: str, asked: AuditAsked, offset: int, limit: int) -> AuditPage:
-    """The events of a process the filters keep, `limit` after the first `offset`, newest first."""
+def audit_page(
+    ctx: Context, key: str, asked: AuditAsked, offset: int, limit: int, *, mail_links: bool = True
+) -> AuditPage:
+    """The events of a process the filters keep, `limit` after the first `offset`, newest first
+    (a mail linked to its page when `mail_links`: the reader may read the captured mail)."""
     with ctx.db.reading() as session:
         process = repo.get_process(session, key)
         wanted = audit_filter(process, asked)
         total = queries.count_matching(session, process.key, wanted)
         events = queries.newest_matching(session, process.key, wanted, offset, limit)
-        lines = _Namer(ctx, session, process).lines(events)
+        lines = _Namer(ctx, session, process, mail_links).lines(events)
         return AuditPage(
             key=process.key,
             timezone=process.timezone,

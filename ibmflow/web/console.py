@@ -6,6 +6,7 @@ Every page reads through the services; the forms post to `web.actions`.
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -59,7 +60,15 @@ def install(gate: Gate) -> None:
         asked = AuditAsked.of(request.query_params)
         try:
             found = await run_in_threadpool(
-                audit_views.audit_page, ctx, key, asked, (number - 1) * size, size
+                functools.partial(
+                    audit_views.audit_page,
+                    ctx,
+                    key,
+                    asked,
+                    (number - 1) * size,
+                    size,
+                    mail_links=caller.account.may("mail"),
+                )
             )
         except NotFound as exc:
             raise Refusal(404, _("No such process"), exc.message) from None
