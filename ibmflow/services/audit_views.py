@@ -21,7 +21,7 @@ from sqlmodel import Session
 from ibmflow import audit_text
 from ibmflow.audit import ChainedEvent, JSONValue, utc_text
 from ibmflow.errors import InvalidCommand
-from ibmflow.i18n import _, format_datetime, format_short_datetime, language, using, zone_name
+from ibmflow.i18n import N_, _, format_datetime, format_short_datetime, language, using, zone_name
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
@@ -109,7 +109,8 @@ class AuditPage:
     entity_kinds: tuple[tuple[str, str], ...]
 
 
-def _day(text: str, name: str) -> date | None:
+def _day(text: str, refusal: str) -> date | None:
+    """A day written YYYY-MM-DD (None for none); `refusal` says what is wrong otherwise."""
     if not text:
         return None
     try:
@@ -117,13 +118,7 @@ def _day(text: str, name: str) -> date | None:
             raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidCommand(
-            _(
-                "The %(name)s day %(value)r is not a date: write it as 2026-03-31.",
-                name=name,
-                value=text,
-            )
-        ) from None
+        raise InvalidCommand(_(refusal, value=text)) from None
 
 
 def audit_filter(process: ProcessRow, asked: AuditAsked) -> EventFilter:
@@ -144,7 +139,8 @@ def audit_filter(process: ProcessRow, asked: AuditAsked) -> EventFilter:
                 max=_ACTOR_MAX,
             )
         )
-    since, until = _day(asked.since, _("from")), _day(asked.until, _("to"))
+    since = _day(asked.since, N_("The first day %(value)r is not a date: write it as 2026-03-31."))
+    until = _day(asked.until, N_("The last day %(value)r is not a date: write it as 2026-03-31."))
     if since and until and since > until:
         raise InvalidCommand(
             _(
