@@ -175,19 +175,10 @@ def _rebuilt(row: StoredRow, moment: Callable[[Any], Any] | None) -> audit.Link:
         )
 
 
-def of_process(
-    session: Session, key: str, offset: int = 0, limit: int | None = None
-) -> list[audit.ChainedEvent]:
-    """A process's events, oldest first: all of them, or `limit` after the first `offset`."""
+def of_process(session: Session, key: str) -> list[audit.ChainedEvent]:
+    """All of a process's events, oldest first."""
     query = select(AuditEventRow).where(AuditEventRow.process == key)
-    query = query.order_by(col(AuditEventRow.seq)).offset(offset).limit(limit)
-    return [row_to_event(row) for row in session.exec(query)]
-
-
-def count_of_process(session: Session, key: str) -> int:
-    """How many events a process has."""
-    query = sa.select(sa.func.count()).select_from(_EVENTS).where(_EVENTS.c.process == key)
-    return int(session.connection().execute(query).scalar_one())
+    return [row_to_event(row) for row in session.exec(query.order_by(col(AuditEventRow.seq)))]
 
 
 @dataclass(frozen=True)
