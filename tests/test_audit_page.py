@@ -109,7 +109,7 @@ def test_the_audit_page_lists_a_page_of_events_with_the_exact_total(site: Site) 
     first = text_of(client.get(f"/p/{MINE}/audit"))
     assert "The audit chain is intact" in first
     assert f"Events 1-100 of {total}" in first
-    assert "step.completed" in first, "oldest first, as before"
+    assert "Note added by coordinator (command line)" in first, "newest first: the notes"
     second = client.get(f"/p/{MINE}/audit?page=2")
     assert f"Events 101-{total} of {total}" in text_of(second)
     assert len(re.findall(r"<tr><td data-label=\"#\">", second.text)) == total - 100

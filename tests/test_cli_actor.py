@@ -21,6 +21,7 @@ NOT_ACTING = {
     *("mail show", "process list", "quarantine list", "report deadlines", "request list"),
     *("roster show", "status", "user list", "validate", "graph", "report gantt", "report ical"),
     *("chase", "demo", "inbound", "inbound poll", "init", "mail dispatch", "serve", "worker"),
+    *("export answers", "export requests"),
 }
 
 

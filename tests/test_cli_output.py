@@ -41,6 +41,7 @@ READS: dict[str, tuple[str, ...]] = {
 # Commands that neither read into a table nor act as a person: documents, servers and jobs.
 DOCUMENTS_AND_JOBS = {
     *("graph", "report gantt", "report ical"),  # Mermaid, SVG, iCalendar
+    *("export answers", "export requests"),  # CSV, XLSX
     *("serve", "inbound", "inbound poll", "worker", "mail dispatch", "chase", "init", "demo"),
 }
 

@@ -123,6 +123,8 @@ def unmatched(routes: list[tuple[str, str, str | None]]) -> list[str]:
 def fill(path: str, key: str, objects: dict[str, int]) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
+        if name == "kind":
+            return "self_assessment"  # a request kind with a table of answers
         return key if name == "key" else str(objects[OBJECTS[name]])
 
     return re.sub(r"\{(\w+)\}", value, path)
@@ -279,3 +281,19 @@ def test_the_request_ids_a_bulk_form_carries_are_checked_like_those_of_a_path(
             data={"csrf_token": csrf, "rid": [str(theirs)], "action": "waive", "reason": "x"},
         ).status_code
         assert got == (404 if role in roles_for("request") else 403), role
+
+
+@sqlite_only
+def test_the_downloads_are_declared_for_whoever_may_view_the_process(ctx: Context) -> None:
+    """The audit exports and the tables of answers and requests: the "view" permission, on a
+    process the caller sees (the matrix above walks them with the other routes)."""
+    access = {(m, p): permission for m, p, permission in declared(ctx)}
+    for path in (
+        "/p/{key}/audit.csv",
+        "/p/{key}/audit.json",
+        "/p/{key}/answers/{kind}.csv",
+        "/p/{key}/answers/{kind}.xlsx",
+        "/p/{key}/requests.csv",
+        "/p/{key}/requests.xlsx",
+    ):
+        assert access[("GET", path)] == "view", path

@@ -382,8 +382,9 @@ def test_the_audit_page_shows_the_history_and_that_the_chain_verifies(site: Site
     page = client.get(f"/p/{MINE}/audit")
     text = text_of(page)
     assert "The audit chain is intact" in text
-    assert "step.completed" in text and "request.sent" in text
-    assert "account.added" not in text, "account events are not a process's history"
+    assert "Step completed by " in text and " sent to " in text
+    assert "step.completed" not in text and "request.sent" not in text, "in words, not codes"
+    assert "Account " not in text, "account events are not a process's history"
 
 
 @sqlite_only

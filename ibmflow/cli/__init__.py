@@ -221,7 +221,7 @@ def command() -> Any:
     """The whole command line as one Click command, every module's commands registered."""
     # Registers the commands, in the order `ibmflow --help` lists them.
     from ibmflow.cli import processes, facts, decisions, requests, mail, inbound  # noqa: F401, I001
-    from ibmflow.cli import audit, web, chase, worker, reports, users, demo  # noqa: F401
+    from ibmflow.cli import audit, web, chase, worker, reports, exports, users, demo  # noqa: F401
 
     root = typer.main.get_command(app)
     _flags_as_flags(root)

@@ -1,5 +1,6 @@
 """Use cases on the audit log: verify the whole chain, or on from the last checkpoint, keeping the
-result; show a page of a process's history.
+result; a process's whole history (the command line's `audit log`; the console's page reads
+`audit_views`).
 
 Every verification is stored (`AuditCheckRow`, one row): when it ran, the last event it reached
 (the checkpoint: its number and hash) and the fault when it found one. `verify_chain` starts at the
@@ -191,14 +192,3 @@ def process_log(ctx: Context, key: str) -> list[dict[str, Any]]:
     with ctx.db.reading() as session:
         repo.get_process(session, key)
         return [_as_json(event) for event in queries.of_process(session, key)]
-
-
-def process_log_page(
-    ctx: Context, key: str, offset: int, limit: int
-) -> tuple[int, list[dict[str, Any]]]:
-    """How many audit events a process has, and `limit` of them after the first `offset`, oldest
-    first."""
-    with ctx.db.reading() as session:
-        repo.get_process(session, key)
-        events = queries.of_process(session, key, offset, limit)
-        return queries.count_of_process(session, key), [_as_json(e) for e in events]

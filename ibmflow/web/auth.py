@@ -52,7 +52,7 @@ OBJECT_PARAMS = {
     "mail": "mail",
     "doc": "document",
 }
-OTHER_PARAMS = frozenset({"key", "token"})
+OTHER_PARAMS = frozenset({"key", "token", "kind"})  # kind: a request kind, checked by its route
 # What a refusal says of an object that is not in the process, by kind.
 NOT_IN_PROCESS = {
     "request": N_("There is no request %(id)s in process %(key)s."),

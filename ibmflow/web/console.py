@@ -6,16 +6,21 @@ Every page reads through the services; the forms post to `web.actions`.
 
 from __future__ import annotations
 
+import functools
+from urllib.parse import urlencode
+
 from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ibmflow.errors import NotFound
+from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.i18n import _
+from ibmflow.services import audit_views
 from ibmflow.services import console as reads
-from ibmflow.services.audit_log import process_log_page, verify_onward
+from ibmflow.services.audit_log import verify_onward
+from ibmflow.services.audit_views import AuditAsked
 from ibmflow.services.outgoing import get_mail, list_mail
-from ibmflow.web import actions, remind
+from ibmflow.web import actions, exports_routes, remind
 from ibmflow.web.auth import Caller, Gate, Refusal
 from ibmflow.web.paging import page_number, pager
 from ibmflow.web.responses import DONE, object_id, process_response
@@ -52,23 +57,30 @@ def install(gate: Gate) -> None:
     @gate.page("GET", "/p/{key}/audit", "view")
     async def audit_page(request: Request, caller: Caller) -> Response:
         key, number, size = request.path_params["key"], page_number(request), AUDIT_PAGE
+        asked = AuditAsked.of(request.query_params)
         try:
-            total, events = await run_in_threadpool(
-                process_log_page, ctx, key, (number - 1) * size, size
+            found = await run_in_threadpool(
+                functools.partial(
+                    audit_views.audit_page,
+                    ctx,
+                    key,
+                    asked,
+                    (number - 1) * size,
+                    size,
+                    mail_links=caller.account.may("mail"),
+                )
             )
         except NotFound as exc:
             raise Refusal(404, _("No such process"), exc.message) from None
+        except InvalidCommand as exc:
+            raise Refusal(400, _("These filters cannot be used"), exc.message) from None
         # On from the stored checkpoint only: the whole chain is `audit verify`'s and the worker's.
         chain = await run_in_threadpool(verify_onward, ctx)
-        pages = pager(f"/p/{key}/audit", number, size, total, "events")
+        keep = asked.query()
+        pages = pager(f"/p/{found.key}/audit", number, size, found.total, "events", keep)
+        query = f"?{urlencode(keep)}" if keep else ""
         return gate.render(
-            "console/audit.html",
-            200,
-            caller,
-            key=key.upper(),
-            events=events,
-            chain=chain,
-            pages=pages,
+            "console/audit.html", 200, caller, log=found, chain=chain, pages=pages, query=query
         )
 
     @gate.page("GET", "/p/{key}/documents/{doc}", "view")
@@ -126,3 +138,4 @@ def install(gate: Gate) -> None:
 
     actions.install(gate)
     remind.install(gate)
+    exports_routes.install(gate)

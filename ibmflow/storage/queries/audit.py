@@ -1,6 +1,6 @@
 """Named queries of the audit log: its head, its events as stored (Core rows, no ORM objects) and
-the links `audit.verify` reads, the stored last verification (its checkpoint), and a page of one
-process's events.
+the links `audit.verify` reads, the stored last verification (its checkpoint), and one process's
+events: a page of those a filter keeps, newest first, or all of them a batch at a time.
 
 Verifying reads each event's stored parts as they are and hashes them (`audit.stored_intact`): the
 moment as SQLite stores it turns into the text the hash covers by moving two characters, the JSON
@@ -11,6 +11,7 @@ the slow way, as an ORM row and its record (`db.row_to_event`), which says what 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,9 +21,16 @@ from sqlmodel import Session, col, select
 
 from ibmflow import audit
 from ibmflow.storage.db import row_to_event, table_of
-from ibmflow.storage.tables import AuditCheckRow, AuditEventRow, AuditHeadRow
+from ibmflow.storage.tables import (
+    AuditCheckRow,
+    AuditEventRow,
+    AuditHeadRow,
+    InstitutionRow,
+    RequestRow,
+)
 
 _EVENTS, _HEAD = table_of(AuditEventRow), table_of(AuditHeadRow)
+_REQUESTS, _INSTITUTIONS = table_of(RequestRow), table_of(InstitutionRow)
 _FIELDS = (
     "seq",
     "at",
@@ -167,19 +175,97 @@ def _rebuilt(row: StoredRow, moment: Callable[[Any], Any] | None) -> audit.Link:
         )
 
 
-def of_process(
-    session: Session, key: str, offset: int = 0, limit: int | None = None
-) -> list[audit.ChainedEvent]:
-    """A process's events, oldest first: all of them, or `limit` after the first `offset`."""
+def of_process(session: Session, key: str) -> list[audit.ChainedEvent]:
+    """All of a process's events, oldest first."""
     query = select(AuditEventRow).where(AuditEventRow.process == key)
-    query = query.order_by(col(AuditEventRow.seq)).offset(offset).limit(limit)
+    return [row_to_event(row) for row in session.exec(query.order_by(col(AuditEventRow.seq)))]
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which of a process's events to read: of one action (or not of `hidden` ones), whose actor
+    (or the person acted for) contains `actor`, about one kind of entity ("request" for
+    "request:42"), at or after `since` and before `until` (UTC)."""
+
+    action: str | None = None
+    hidden: tuple[str, ...] = ()
+    actor: str | None = None
+    entity_kind: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _where(key: str, wanted: EventFilter) -> list[sa.ColumnElement[bool]]:
+    ev = _EVENTS.c
+    out: list[sa.ColumnElement[bool]] = [ev.process == key]
+    if wanted.action is not None:
+        out.append(ev.action == wanted.action)
+    elif wanted.hidden:
+        out.append(ev.action.not_in(wanted.hidden))
+    if wanted.actor:
+        pattern = f"%{_escaped(wanted.actor.lower())}%"
+        out.append(
+            sa.or_(
+                sa.func.lower(ev.actor).like(pattern, escape="\\"),
+                sa.func.lower(ev.on_behalf_of).like(pattern, escape="\\"),
+            )
+        )
+    if wanted.entity_kind is not None:
+        out.append(ev.entity.like(f"{_escaped(wanted.entity_kind)}:%", escape="\\"))
+    if wanted.since is not None:
+        out.append(ev.at >= wanted.since)
+    if wanted.until is not None:
+        out.append(ev.at < wanted.until)
+    return out
+
+
+def count_matching(session: Session, key: str, wanted: EventFilter) -> int:
+    """How many of a process's events the filter keeps."""
+    query = sa.select(sa.func.count()).select_from(_EVENTS).where(*_where(key, wanted))
+    return int(session.connection().execute(query).scalar_one())
+
+
+def newest_matching(
+    session: Session, key: str, wanted: EventFilter, offset: int, limit: int
+) -> list[audit.ChainedEvent]:
+    """`limit` of the events the filter keeps after the first `offset`, newest first."""
+    query = select(AuditEventRow).where(*_where(key, wanted))
+    query = query.order_by(col(AuditEventRow.seq).desc()).offset(offset).limit(limit)
     return [row_to_event(row) for row in session.exec(query)]
 
 
-def count_of_process(session: Session, key: str) -> int:
-    """How many events a process has."""
-    query = sa.select(sa.func.count()).select_from(_EVENTS).where(_EVENTS.c.process == key)
-    return int(session.connection().execute(query).scalar_one())
+def matching_after(
+    session: Session, key: str, wanted: EventFilter, after: int, upto: int, limit: int
+) -> list[audit.ChainedEvent]:
+    """Up to `limit` of the events the filter keeps numbered after `after` and up to `upto`, in
+    the chain's order (an export reads them a batch at a time)."""
+    query = select(AuditEventRow).where(
+        *_where(key, wanted), col(AuditEventRow.seq) > after, col(AuditEventRow.seq) <= upto
+    )
+    query = query.order_by(col(AuditEventRow.seq)).limit(limit)
+    return [row_to_event(row) for row in session.exec(query)]
+
+
+def request_institutions(session: Session, process_id: int, ids: Sequence[int]) -> dict[int, str]:
+    """The short name of the institution of each of these requests of a process, by request id."""
+    if not ids:
+        return {}
+    query = (
+        sa.select(_REQUESTS.c.id, _INSTITUTIONS.c.short_name)
+        .join(_INSTITUTIONS, _INSTITUTIONS.c.id == _REQUESTS.c.institution_id)
+        .where(_REQUESTS.c.process_id == process_id, _REQUESTS.c.id.in_(set(ids)))
+    )
+    return {int(i): str(name) for i, name in session.connection().execute(query)}
+
+
+def last_seq(session: Session) -> int:
+    """The number of the last event (0 before the first)."""
+    found = session.connection().execute(sa.select(sa.func.max(_EVENTS.c.seq))).scalar_one()
+    return int(found or 0)
 
 
 def last_check(session: Session) -> AuditCheckRow | None:
