@@ -173,3 +173,13 @@ def test_an_app_with_a_path_parameter_the_gate_cannot_check_is_refused(ctx: Cont
 
     with pytest.raises(RuntimeError, match="path parameters the gate cannot check"):
         gate.seal()
+
+
+@sqlite_only
+def test_the_desk_and_the_search_are_in_the_matrix_for_every_role(ctx: Context) -> None:
+    """The desk, the search page and its API are declared (so the matrix above walks them), and
+    every role may read them: each shows only what the caller's processes hold."""
+    routes = {(method, path): permission for method, path, permission in declared(ctx)}
+    for route in (("GET", "/attention"), ("GET", "/search"), ("GET", "/api/search")):
+        assert routes[route] == "view", route
+    assert roles_for("view") == set(ROLES)

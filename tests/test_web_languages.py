@@ -42,7 +42,9 @@ from ibmflow.services import console as reads
 from ibmflow.services.audit_log import process_log_page
 from ibmflow.services.context import Context
 from ibmflow.services.outgoing import get_mail, list_mail
+from ibmflow.services.attention import desk
 from ibmflow.services.reports import deadline_report
+from ibmflow.services.search import search
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -93,6 +95,11 @@ def _pages(site: Site) -> dict[str, str]:
         "a mail": f"/p/{MINE}/mail/{mail}",
         "a bad page number": "/processes?page=x",
         "a process not there": "/p/XX-9",
+        "desk": "/attention",
+        "search": "/search?q=ma",
+        "search by number": f"/search?q=%23{site.objects[MINE]['request']}",
+        "empty search": "/search",
+        "search found nothing": "/search?q=zzz",
     }
 
 
@@ -151,6 +158,9 @@ def _data(site: Site) -> list[str]:
     _strings(accounts.list_users(ctx), found)
     everyone = Account(0, EMAILS[ADMINISTRATOR], "", ADMINISTRATOR, processes=None)
     _strings(reads.visible_processes(ctx, everyone), found)
+    _strings(desk(ctx, everyone), found)
+    for query in ("ma", f"#{site.objects[MINE]['request']}"):
+        _strings(search(ctx, everyone, query), found)
     found |= {_short(s.title) for p in deadline_report(ctx).processes for s in p.steps}
     body = get_mail(ctx, site.objects[MINE]["mail"], MINE).text_body
     found |= {line.strip() for line in body.splitlines()}
@@ -221,6 +231,16 @@ FRENCH = {
     "no csrf token": ["Ce formulaire ne peut pas être accepté", "Rien n’a été modifié"],
     "waive without a reason": ["Rien n’a été modifié."],
     "bad horizon": ["Cet horizon ne peut pas être utilisé", "Indiquez un nombre entier"],
+    "desk": [
+        "pour tous les processus que vous suivez",
+        "Réponses en quarantaine",
+        "Décisions en cours",
+        "À traiter (",
+    ],
+    "search": ["Recherche : ma", "Personnes", "Rechercher dans les processus que vous suivez"],
+    "search by number": ["Demande par numéro", "Demande n° "],
+    "empty search": ["Saisissez ce que vous cherchez dans la zone ci-dessus."],
+    "search found nothing": ["Rien n’a été trouvé pour « zzz »"],
 }
 
 
