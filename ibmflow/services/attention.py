@@ -2,8 +2,9 @@
 overdue, awaited or stuck, grouped by kind, each item with the address where it is acted on; and the
 exact count the console's navigation shows.
 
-Which kinds an account sees follows from its role (data, below): a manager reads the deadlines, a
-chair also the IAWG's votes and decisions, a coordinator or an administrator everything.
+Which kinds an account sees follows from its role (data, below): a manager reads the deadlines
+(steps, requests and votes), a chair also the IAWG's open decisions, a coordinator or an
+administrator everything (the quarantine, failed mails, out-of-office notices too).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Kind:
 KINDS_SHOWN = (
     Kind("overdue_steps", "view", N_("Overdue steps"), ("overdue_steps",)),
     Kind("overdue_requests", "view", N_("Overdue requests"), ("overdue_requests",)),
-    Kind("votes", "vote", N_("Votes awaited"), ("votes",)),
+    Kind("votes", "view", N_("Votes awaited"), ("votes",)),
     Kind("decisions", "decide", N_("Decisions open"), ("decisions",)),
     Kind("quarantine", "quarantine", N_("Replies in quarantine"), ("quarantine",)),
     Kind("failed_mails", "mail", N_("Mails that failed or bounced"), ("failed_mails", "bounces")),
@@ -199,7 +200,9 @@ class _Reader:
         return [self._request(r, i, p, part) for r, i, p in rows]
 
     def _request(self, r: RequestRow, i: InstitutionRow, p: ProcessRow, part: str) -> Item:
-        overdue = part == "overdue_requests" and r.due_at is not None
+        overdue = (
+            part != "requests_due_soon" and r.due_at is not None and r.due_at < self.window.now
+        )
         anchor = f"decision-{r.decision_id}" if part == "votes" else f"request-{r.id}"
         kind = KINDS.get(r.kind)
         return Item(

@@ -39,14 +39,15 @@ class Window:
     since: datetime  # failed mails, bounces and out-of-office notices since this moment
 
 
-def _followed(window: Window, process_id: Any) -> Any:
-    """The condition that `process_id` is one of the account's processes (true for all: None)."""
-    if window.account_id is None:
+def followed(account: Window | int | None, process_id: Any) -> Any:
+    """The condition that `process_id` is one of the processes an account follows (a `Window`'s
+    account, or an account id; None: every process, an administrator's reach)."""
+    account_id = account.account_id if isinstance(account, Window) else account
+    if account_id is None:
         return sa.true()
-    followed = select(AccountProcessRow.process_id).where(
-        AccountProcessRow.account_id == window.account_id
+    return process_id.in_(
+        select(AccountProcessRow.process_id).where(AccountProcessRow.account_id == account_id)
     )
-    return process_id.in_(followed)
 
 
 # --- the conditions of each kind (shared by its count and its rows) -------------------------------
@@ -57,7 +58,7 @@ def _overdue_stays(w: Window) -> list[Any]:
         col(StepRecord.left_at).is_(None),
         col(StepRecord.due_at) < w.now,
         ProcessRow.state != SUSPENDED,
-        _followed(w, col(StepRecord.process_id)),
+        followed(w, col(StepRecord.process_id)),
     ]
 
 
@@ -67,25 +68,30 @@ def _stays_due_soon(w: Window) -> list[Any]:
         col(StepRecord.due_at) >= w.now,
         col(StepRecord.due_at) < w.week_end,
         ProcessRow.state != SUSPENDED,
-        _followed(w, col(StepRecord.process_id)),
+        followed(w, col(StepRecord.process_id)),
     ]
 
 
+# The request kinds' conditions follow the index `ix_request_open` (status, decision_id, due_at):
+# each is one range of it, so counting them reads no row of the table.
+
+
 def _overdue_requests(w: Window) -> list[Any]:
+    """Open requests to focal points past their due date (votes are counted as votes)."""
     return [
         RequestRow.status == OPEN_REQUEST,
+        col(RequestRow.decision_id).is_(None),
         col(RequestRow.due_at) < w.now,
-        _followed(w, col(RequestRow.process_id)),
+        followed(w, col(RequestRow.process_id)),
     ]
 
 
 def _votes_awaited(w: Window) -> list[Any]:
-    """Open votes not yet overdue (an overdue vote is an overdue request)."""
+    """Open votes, overdue or not."""
     return [
         RequestRow.status == OPEN_REQUEST,
         col(RequestRow.decision_id).is_not(None),
-        sa.or_(col(RequestRow.due_at).is_(None), col(RequestRow.due_at) >= w.now),
-        _followed(w, col(RequestRow.process_id)),
+        followed(w, col(RequestRow.process_id)),
     ]
 
 
@@ -95,19 +101,19 @@ def _requests_due_soon(w: Window) -> list[Any]:
         col(RequestRow.decision_id).is_(None),
         col(RequestRow.due_at) >= w.now,
         col(RequestRow.due_at) < w.week_end,
-        _followed(w, col(RequestRow.process_id)),
+        followed(w, col(RequestRow.process_id)),
     ]
 
 
 def _open_decisions(w: Window) -> list[Any]:
-    return [DecisionRow.status == OPEN_DECISION, _followed(w, col(DecisionRow.process_id))]
+    return [DecisionRow.status == OPEN_DECISION, followed(w, col(DecisionRow.process_id))]
 
 
 def _quarantined(w: Window) -> list[Any]:
     return [
         InboundMessageRow.status == QUARANTINED,
         col(InboundMessageRow.process_id).is_not(None),
-        _followed(w, col(InboundMessageRow.process_id)),
+        followed(w, col(InboundMessageRow.process_id)),
     ]
 
 
@@ -116,7 +122,7 @@ def _failed_mails(w: Window) -> list[Any]:
         OutboxRow.status == FAILED,
         col(OutboxRow.created_at) >= w.since,
         col(OutboxRow.process_id).is_not(None),
-        _followed(w, col(OutboxRow.process_id)),
+        followed(w, col(OutboxRow.process_id)),
     ]
 
 
@@ -126,7 +132,7 @@ def _received(w: Window, *classifications: str) -> list[Any]:
         InboundMessageRow.status != QUARANTINED,
         col(InboundMessageRow.received_at) >= w.since,
         col(InboundMessageRow.process_id).is_not(None),
-        _followed(w, col(InboundMessageRow.process_id)),
+        followed(w, col(InboundMessageRow.process_id)),
     ]
 
 
@@ -197,12 +203,12 @@ Addressed = tuple[RequestRow, InstitutionRow, ProcessRow]
 
 
 def overdue_requests(session: Session, w: Window, limit: int) -> list[Addressed]:
-    """Open requests (votes too) past their due date, longest late first."""
+    """Open requests to focal points past their due date, longest late first."""
     return _requests(session, _overdue_requests(w), limit)
 
 
 def votes_awaited(session: Session, w: Window, limit: int) -> list[Addressed]:
-    """Open vote requests not yet overdue, soonest due first."""
+    """Open vote requests, the longest late (or soonest due) first."""
     return _requests(session, _votes_awaited(w), limit)
 
 
