@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from ibmflow.storage.account_tables import AccountProcessRow
+from ibmflow.storage.queries.attention import followed
 from ibmflow.storage.tables import InstitutionRow, PersonRow, ProcessRow, RequestRow
 
 ESCAPE = "\\"
@@ -24,14 +24,6 @@ def pattern(text: str) -> str:
 
 def _like(column: Any, text: str) -> Any:
     return col(column).ilike(pattern(text), escape=ESCAPE)
-
-
-def _followed(account_id: int | None, process_id: Any) -> Any:
-    if account_id is None:
-        return sa.true()
-    return process_id.in_(
-        select(AccountProcessRow.process_id).where(AccountProcessRow.account_id == account_id)
-    )
 
 
 def _page(session: Session, query: Any, offset: int, limit: int) -> tuple[int, list[Any]]:
@@ -51,7 +43,7 @@ def processes(
                 _like(ProcessRow.title, text),
                 _like(ProcessRow.country, text),
             ),
-            _followed(account_id, col(ProcessRow.id)),
+            followed(account_id, col(ProcessRow.id)),
         )
         .order_by(col(ProcessRow.key))
     )
@@ -71,7 +63,7 @@ def institutions(
                 _like(InstitutionRow.short_name, text),
                 _like(InstitutionRow.code, text),
             ),
-            _followed(account_id, col(InstitutionRow.process_id)),
+            followed(account_id, col(InstitutionRow.process_id)),
         )
         .order_by(col(InstitutionRow.short_name), col(ProcessRow.key))
     )
@@ -89,7 +81,7 @@ def people(
         .outerjoin(InstitutionRow, col(InstitutionRow.id) == col(PersonRow.institution_id))
         .where(
             sa.or_(_like(PersonRow.name, text), _like(PersonRow.email, text)),
-            _followed(account_id, col(PersonRow.process_id)),
+            followed(account_id, col(PersonRow.process_id)),
         )
         .order_by(col(PersonRow.name), col(ProcessRow.key))
     )
@@ -105,6 +97,6 @@ def request_by_number(
         select(RequestRow, InstitutionRow, ProcessRow)
         .join(InstitutionRow, col(InstitutionRow.id) == col(RequestRow.institution_id))
         .join(ProcessRow, col(ProcessRow.id) == col(RequestRow.process_id))
-        .where(RequestRow.id == number, _followed(account_id, col(RequestRow.process_id)))
+        .where(RequestRow.id == number, followed(account_id, col(RequestRow.process_id)))
     ).first()
     return None if row is None else (row[0], row[1], row[2])
