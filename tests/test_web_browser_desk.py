@@ -1,8 +1,8 @@
 """The coordinator's desk in a real browser (Debian's Chromium through Playwright, a real uvicorn
 server): after logging in, "Needs my attention" lists a late request of each of two processes with
 its working days overdue and institution; an item leads to the request on its process page; the
-search box in the header finds a request by number. Screenshots at a laptop's width (1366×900) and
-a phone's (390×844) are kept in tests/artifacts/.
+search box in the header finds a request by number. Screenshots at a laptop's width (1366 x 900) and
+a phone's (390 x 844) are kept in tests/artifacts/.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def test_a_next_address_elsewhere_is_ignored(site: Site) -> None:
             "next": "//evil.example/steal",
         },
     )
-    assert done.headers["location"] == "/processes"
+    assert done.headers["location"] == "/attention"  # the desk, never another site
 
 
 @sqlite_only
