@@ -39,10 +39,10 @@ from ibmflow.demo import COORDINATOR as COORDINATOR_EMAIL
 from ibmflow.errors import IbmflowError, TransitionRefused
 from ibmflow.services import accounts, processes, requests
 from ibmflow.services import console as reads
+from ibmflow.services.attention import desk
 from ibmflow.services.audit_log import process_log_page
 from ibmflow.services.context import Context
 from ibmflow.services.outgoing import get_mail, list_mail
-from ibmflow.services.attention import desk
 from ibmflow.services.reports import deadline_report
 from ibmflow.services.search import search
 
