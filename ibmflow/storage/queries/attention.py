@@ -72,8 +72,8 @@ def _stays_due_soon(w: Window) -> list[Any]:
     ]
 
 
-# The request kinds' conditions follow the index `ix_request_open` (status, decision_id, due_at):
-# each is one range of it, so counting them reads no row of the table.
+# The request kinds' conditions follow the index `ix_request_open` (status, decision_id, due_at,
+# process_id): each is one range of it, so counting them reads no row of the table.
 
 
 def _overdue_requests(w: Window) -> list[Any]:

@@ -1,4 +1,4 @@
-"""An index of the open requests by status, decision and due date (the desk's counts)
+"""An index of the open requests by status, decision, due date and process (the desk's counts)
 
 Revision ID: 0009
 Revises: 0008
@@ -16,7 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_request_open", "request", ["status", "decision_id", "due_at"])
+    op.create_index("ix_request_open", "request", ["status", "decision_id", "due_at", "process_id"])
 
 
 def downgrade() -> None:
