@@ -266,3 +266,12 @@ def test_nothing_to_do_says_so(site: Site) -> None:
     page = client.get("/attention")
     assert "Nothing needs your attention" in text_of(page)
     assert _nav_count(page) == 0
+
+
+@sqlite_only
+def test_an_account_that_follows_no_process_is_told_so(site: Site) -> None:
+    accounts.set_processes(site.ctx, EMAILS[MANAGER], [], actor="setup")
+    client, _csrf = logged_in(site, EMAILS[MANAGER])
+    page = client.get("/attention")
+    assert "No process is shared with your account yet." in text_of(page)
+    assert _nav_count(page) == 0

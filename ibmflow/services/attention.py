@@ -143,8 +143,11 @@ def desk(ctx: Context, account: Account, *, cap: int = GROUP_CAP) -> Desk:
             for part in kind.parts:
                 if totals[part]:
                     items.extend(READERS[part](reader))
-            if len(kind.parts) > 1:  # a kind read from two tables: in one order, then capped
-                items.sort(key=lambda i: (i.due_at or i.at or window.now, i.process))
+            if len(kind.parts) > 1:  # read from two tables: in the order of each, then capped
+                if kind.name == "due_soon":  # the soonest due first
+                    items.sort(key=lambda i: (i.due_at or window.now, i.process))
+                else:  # failed and bounced mails: the newest first
+                    items.sort(key=lambda i: i.at or window.now, reverse=True)
             groups.append(
                 Group(
                     kind=kind.name,

@@ -59,6 +59,7 @@ def install(gate: Gate) -> None:
             200,
             caller,
             desk=found,
+            follows_any=caller.account.processes is None or bool(caller.account.processes),
             cap=GROUP_CAP,
             recent_days=RECENT_DAYS,
             mail_captured=ctx.settings.smtp_host is None,
