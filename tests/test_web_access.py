@@ -297,3 +297,13 @@ def test_the_downloads_are_declared_for_whoever_may_view_the_process(ctx: Contex
         "/p/{key}/requests.xlsx",
     ):
         assert access[("GET", path)] == "view", path
+
+
+@sqlite_only
+def test_the_desk_and_the_search_are_in_the_matrix_for_every_role(ctx: Context) -> None:
+    """The desk, the search page and its API are declared (so the matrix above walks them), and
+    every role may read them: each shows only what the caller's processes hold."""
+    routes = {(method, path): permission for method, path, permission in declared(ctx)}
+    for route in (("GET", "/attention"), ("GET", "/search"), ("GET", "/api/search")):
+        assert routes[route] == "view", route
+    assert roles_for("view") == set(ROLES)

@@ -87,7 +87,7 @@ def test_a_next_address_elsewhere_is_ignored(site: Site) -> None:
             "next": "//evil.example/steal",
         },
     )
-    assert done.headers["location"] == "/processes"
+    assert done.headers["location"] == "/attention"  # the desk, never another site
 
 
 @sqlite_only
@@ -326,7 +326,9 @@ def test_a_manager_reads_and_is_shown_no_form_but_logout(site: Site) -> None:
     client, _ = logged_in(site, EMAILS[MANAGER])
     page = client.get(f"/p/{MINE}")
     assert page.status_code == 200
-    assert re.findall(r'<form [^>]*action="([^"]+)"', page.text) == ["/logout"]
+    forms = re.findall(r'<form [^>]*action="([^"]+)"', page.text)
+    assert forms == ["/search", "/logout"]  # the search box only reads (GET)
+    assert '<form class="search" role="search" method="get" action="/search">' in page.text
     assert client.get(f"/p/{MINE}/mail").status_code == 403
 
 

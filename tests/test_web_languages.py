@@ -40,9 +40,11 @@ from ibmflow.errors import IbmflowError, TransitionRefused
 from ibmflow.services import accounts, processes, remind, requests
 from ibmflow.services import console as reads
 from ibmflow.services.audit_views import AuditAsked, audit_page
+from ibmflow.services.attention import desk
 from ibmflow.services.context import Context
 from ibmflow.services.outgoing import get_mail, list_mail
 from ibmflow.services.reports import deadline_report
+from ibmflow.services.search import search
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -99,6 +101,11 @@ def _pages(site: Site) -> dict[str, str]:
         "a page not there": "/no/such/page",
         "a page a visit cannot open": "/logout",
         "remind now": f"/p/{MINE}/requests/{site.objects[MINE]['request']}/remind",
+        "desk": "/attention",
+        "search": "/search?q=ma",
+        "search by number": f"/search?q=%23{site.objects[MINE]['request']}",
+        "empty search": "/search",
+        "search found nothing": "/search?q=zzz",
     }
 
 
@@ -160,6 +167,9 @@ def _data(site: Site) -> list[str]:
     _strings(accounts.list_users(ctx), found)
     everyone = Account(0, EMAILS[ADMINISTRATOR], "", ADMINISTRATOR, processes=None)
     _strings(reads.visible_processes(ctx, everyone), found)
+    _strings(desk(ctx, everyone), found)
+    for query in ("ma", f"#{site.objects[MINE]['request']}"):
+        _strings(search(ctx, everyone, query), found)
     found |= {_short(s.title) for p in deadline_report(ctx).processes for s in p.steps}
     body = get_mail(ctx, site.objects[MINE]["mail"], MINE).text_body
     found |= {line.strip() for line in body.splitlines()}
@@ -251,6 +261,16 @@ FRENCH = {
         "Annuler",
     ],
     "bulk without a reason": ["Rien n’a été modifié.", "Indiquez un motif"],
+    "desk": [
+        "pour tous les processus que vous suivez",
+        "Réponses en quarantaine",
+        "Décisions en cours",
+        "À traiter (",
+    ],
+    "search": ["Recherche : ma", "Personnes", "Rechercher dans les processus que vous suivez"],
+    "search by number": ["Demande par numéro", "Demande n° "],
+    "empty search": ["Saisissez ce que vous cherchez dans la zone ci-dessus."],
+    "search found nothing": ["Rien n’a été trouvé pour « zzz »"],
 }
 
 

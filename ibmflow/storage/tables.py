@@ -221,6 +221,8 @@ class RequestRow(SQLModel, table=True):
     """A request to an institution's focal point, and its answer."""
 
     __tablename__ = "request"
+    # The open requests late, awaited or falling due, counted on every console page (`web.desk`).
+    __table_args__ = (sa.Index("ix_request_open", "status", "decision_id", "due_at", "process_id"),)
     id: int | None = Field(default=None, primary_key=True)
     process_id: int = Field(foreign_key="process.id", index=True)
     step: str = Field(max_length=64)

@@ -38,7 +38,7 @@ from ibmflow.services.documents import Upload
 from ibmflow.services.link_language import answer_language
 from ibmflow.services.links import LinkView, answer_by_link, view_link
 from ibmflow.services.requests import token_hash
-from ibmflow.web import api, console, csrf, login, report
+from ibmflow.web import api, console, csrf, desk, login, report
 from ibmflow.web.auth import Gate
 from ibmflow.web.common import (
     FORM_ALLOWANCE,
@@ -350,6 +350,7 @@ def create_app(ctx: Context) -> FastAPI:
     console.install(gate)
     api.install(gate)
     report.install(gate)
+    desk.install(gate)
     gate.seal()
     return app
 

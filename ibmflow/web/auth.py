@@ -44,6 +44,7 @@ from ibmflow.web.statuses import http_error_of
 
 SESSION_COOKIE = "ibmflow_session"
 LOGIN_COOKIE = "ibmflow_login"
+LANDING = "/attention"  # the page after logging in: what needs the account's attention
 # Path parameters that name an object of the process in `{key}`, and the kind of object.
 OBJECT_PARAMS = {
     "rid": "request",
@@ -78,6 +79,8 @@ class Caller:
     csrf_token: str = ""
     form: FormData | None = None
     files: tuple[tuple[str, Upload], ...] = ()
+    # What the navigation counts for this account ("Needs my attention (N)"); None: not counted.
+    attention: int | None = None
 
     def field(self, name: str) -> str:
         """A text field of the posted form ("" when absent)."""
@@ -100,7 +103,7 @@ def safe_next(target: str) -> str:
     """A local path to go back to after logging in (never another site)."""
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/processes"
+    return LANDING
 
 
 class Gate:
@@ -110,6 +113,8 @@ class Gate:
         self.app, self.ctx, self.secret, self.pages = app, ctx, secret, pages
         # (method, path) -> the permission it needs; None: public.
         self.access: dict[tuple[str, str], str | None] = {}
+        # The count every page's navigation shows, read once per page view (set by `web.desk`).
+        self.header_count: Callable[[Account], int] | None = None
         app.state.gate = self
         app.add_exception_handler(Refusal, self._refused)
         app.add_exception_handler(LoginNeeded, self._to_login)
@@ -252,7 +257,10 @@ class Gate:
             await run_in_threadpool(remember_language, self.ctx, account.email, asked)
         expected = csrf.session_token(self.secret, secret_hash(token))
         if request.method != "POST":
-            yield Caller(account, expected)
+            count = None
+            if self.header_count is not None:
+                count = await run_in_threadpool(self.header_count, account)
+            yield Caller(account, expected, attention=count)
             return
         reading = (
             forms.read_upload(self.ctx, request)
@@ -302,6 +310,7 @@ class Gate:
             name,
             status,
             me=caller.account if caller else None,
+            attention=caller.attention if caller else None,
             csrf_field=csrf.FIELD,
             csrf_token=caller.csrf_token if caller else "",
             **context,

@@ -14,16 +14,24 @@ from ibmflow.i18n import _, ngettext
 from ibmflow.services.accounts import own_language
 from ibmflow.services.sessions import log_in, log_out
 from ibmflow.web import csrf, forms
-from ibmflow.web.auth import LOGIN_COOKIE, SESSION_COOKIE, Caller, Gate, safe_next, text_field
+from ibmflow.web.auth import (
+    LANDING,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    Caller,
+    Gate,
+    safe_next,
+    text_field,
+)
 from ibmflow.web.common import FORM_ALLOWANCE, LANGUAGE_COOKIE
 
 
 def install(gate: Gate) -> None:
-    """Add the home, login and logout routes."""
+    """Add the home (to the desk, "Needs my attention"), login and logout routes."""
 
     @gate.public_route("GET", "/")
     async def home(request: Request) -> Response:
-        return RedirectResponse("/processes", status_code=303)
+        return RedirectResponse(LANDING, status_code=303)
 
     @gate.public_route("GET", "/login")
     async def login_page(request: Request) -> Response:
@@ -123,7 +131,7 @@ def _login_form(
         csrf_token=csrf.login_token(gate.secret, nonce),
         problem=problem,
         email=email,
-        back_to=safe_next(back_to or request.query_params.get("next", "/processes")),
+        back_to=safe_next(back_to or request.query_params.get("next", LANDING)),
     )
     response.set_cookie(
         LOGIN_COOKIE,

@@ -1,0 +1,102 @@
+"""Named queries of the console's search box: processes, institutions, people and a request by
+number, only among the processes an account follows (an administrator: every process). Text is
+matched with `LIKE` (`ILIKE` on PostgreSQL), its wildcards escaped; each table is read once, a page
+at a time, with its exact total."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from ibmflow.storage.queries.attention import followed
+from ibmflow.storage.tables import InstitutionRow, PersonRow, ProcessRow, RequestRow
+
+ESCAPE = "\\"
+
+
+def pattern(text: str) -> str:
+    """`%text%` with the wildcards and the escape character of `text` taken literally."""
+    escaped = text.replace(ESCAPE, ESCAPE * 2).replace("%", ESCAPE + "%").replace("_", ESCAPE + "_")
+    return f"%{escaped}%"
+
+
+def _like(column: Any, text: str) -> Any:
+    return col(column).ilike(pattern(text), escape=ESCAPE)
+
+
+def _page(session: Session, query: Any, offset: int, limit: int) -> tuple[int, list[Any]]:
+    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
+    return int(total), list(session.exec(query.offset(offset).limit(limit)))
+
+
+def processes(
+    session: Session, account_id: int | None, text: str, offset: int, limit: int
+) -> tuple[int, list[ProcessRow]]:
+    """Processes whose key, title or country contains `text`, by key."""
+    query = (
+        select(ProcessRow)
+        .where(
+            sa.or_(
+                _like(ProcessRow.key, text),
+                _like(ProcessRow.title, text),
+                _like(ProcessRow.country, text),
+            ),
+            followed(account_id, col(ProcessRow.id)),
+        )
+        .order_by(col(ProcessRow.key))
+    )
+    return _page(session, query, offset, limit)
+
+
+def institutions(
+    session: Session, account_id: int | None, text: str, offset: int, limit: int
+) -> tuple[int, list[tuple[InstitutionRow, ProcessRow]]]:
+    """Institutions whose name, short name or code contains `text`, with their process."""
+    query = (
+        select(InstitutionRow, ProcessRow)
+        .join(ProcessRow, col(ProcessRow.id) == col(InstitutionRow.process_id))
+        .where(
+            sa.or_(
+                _like(InstitutionRow.name, text),
+                _like(InstitutionRow.short_name, text),
+                _like(InstitutionRow.code, text),
+            ),
+            followed(account_id, col(InstitutionRow.process_id)),
+        )
+        .order_by(col(InstitutionRow.short_name), col(ProcessRow.key))
+    )
+    total, rows = _page(session, query, offset, limit)
+    return total, [(i, p) for i, p in rows]
+
+
+def people(
+    session: Session, account_id: int | None, text: str, offset: int, limit: int
+) -> tuple[int, list[tuple[PersonRow, InstitutionRow | None, ProcessRow]]]:
+    """People of a roster whose name or email contains `text`, with their institution and process."""
+    query = (
+        select(PersonRow, InstitutionRow, ProcessRow)
+        .join(ProcessRow, col(ProcessRow.id) == col(PersonRow.process_id))
+        .outerjoin(InstitutionRow, col(InstitutionRow.id) == col(PersonRow.institution_id))
+        .where(
+            sa.or_(_like(PersonRow.name, text), _like(PersonRow.email, text)),
+            followed(account_id, col(PersonRow.process_id)),
+        )
+        .order_by(col(PersonRow.name), col(ProcessRow.key))
+    )
+    total, rows = _page(session, query, offset, limit)
+    return total, [(person, i, p) for person, i, p in rows]
+
+
+def request_by_number(
+    session: Session, account_id: int | None, number: int
+) -> tuple[RequestRow, InstitutionRow, ProcessRow] | None:
+    """Request `number`, with its institution and process, if the account follows its process."""
+    row = session.exec(
+        select(RequestRow, InstitutionRow, ProcessRow)
+        .join(InstitutionRow, col(InstitutionRow.id) == col(RequestRow.institution_id))
+        .join(ProcessRow, col(ProcessRow.id) == col(RequestRow.process_id))
+        .where(RequestRow.id == number, followed(account_id, col(RequestRow.process_id)))
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])
