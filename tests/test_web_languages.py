@@ -37,7 +37,7 @@ from ibmflow.access import ADMINISTRATOR, Account
 from ibmflow.charts import _short
 from ibmflow.demo import COORDINATOR as COORDINATOR_EMAIL
 from ibmflow.errors import IbmflowError, TransitionRefused
-from ibmflow.services import accounts, processes, requests
+from ibmflow.services import accounts, process_list, processes, requests
 from ibmflow.services import console as reads
 from ibmflow.services.audit_log import process_log_page
 from ibmflow.services.context import Context
@@ -150,7 +150,7 @@ def _data(site: Site) -> list[str]:
     _strings(get_mail(ctx, site.objects[MINE]["mail"], MINE), found)
     _strings(accounts.list_users(ctx), found)
     everyone = Account(0, EMAILS[ADMINISTRATOR], "", ADMINISTRATOR, processes=None)
-    _strings(reads.visible_processes(ctx, everyone), found)
+    _strings(process_list.visible_processes(ctx, everyone), found)
     found |= {_short(s.title) for p in deadline_report(ctx).processes for s in p.steps}
     body = get_mail(ctx, site.objects[MINE]["mail"], MINE).text_body
     found |= {line.strip() for line in body.splitlines()}
