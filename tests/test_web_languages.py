@@ -200,7 +200,10 @@ def _text(html: str) -> str:
 
 
 FRENCH = {
-    "process list": ["Les processus que vous suivez, avec l’échéance de l’étape en cours."],
+    "process list": [
+        "Les processus que vous suivez : l’étape en cours, son échéance et ce qui est en retard.",
+        "Seulement en retard",
+    ],
     "process at stakeholder identification": [
         "Ce qui bloque cette étape",
         "Demandes aux points focaux",
