@@ -35,11 +35,8 @@ SENEGAL = "SN-1"
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
-@pytest.fixture
-def listed(
-    ctx: Context, clock: FixedClock, tmp_path: Path, start: Callable[[Context], str]
-) -> Iterator[Site]:
-    url = start(ctx)
+def three_processes(ctx: Context, clock: FixedClock, tmp_path: Path) -> None:
+    """The module's three processes, their accounts, and the clock on Monday 9 February 2026."""
     processes.start_process(
         ctx, title="Stratégie nationale GIF", key=SENEGAL, country="SN", actor=COORDINATOR
     )
@@ -53,6 +50,14 @@ def listed(
     )
     clock.advance(days=21)
     add_accounts(ctx)
+
+
+@pytest.fixture
+def listed(
+    ctx: Context, clock: FixedClock, tmp_path: Path, start: Callable[[Context], str]
+) -> Iterator[Site]:
+    url = start(ctx)
+    three_processes(ctx, clock, tmp_path)
     site = Site(url=url, ctx=ctx, objects={})
     yield site
     for client in site.clients:
@@ -68,13 +73,13 @@ def _client(site: Site, role: str = ADMINISTRATOR) -> httpx.Client:
 def _keys(page: httpx.Response) -> list[str]:
     """The processes a list page shows, in order."""
     assert page.status_code == 200, page.text
-    return re.findall(r'<td data-label="Process"><a href="/p/([^"]+)">', page.text)
+    return re.findall(r'<td data-label="Process"><div><a href="/p/([^"]+)">', page.text)
 
 
 def _row(page: httpx.Response, key: str) -> str:
     """The text of one process's row."""
     match = re.search(
-        rf'<tr[^>]*>\s*<td data-label="Process"><a href="/p/{key}">.*?</tr>', page.text, re.S
+        rf'<tr[^>]*>\s*<td data-label="Process"><div><a href="/p/{key}">.*?</tr>', page.text, re.S
     )
     assert match, f"no row for {key}"
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(0))).strip()
