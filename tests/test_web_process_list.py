@@ -277,3 +277,23 @@ def test_the_report_shows_the_on_time_share_with_its_counts(reported: httpx.Clie
     assert "Veterinary Inspection 4 3 1 of 3 (33%)" in page
     assert "Ministry of Health 1 0 no deadline passed yet" in page
     assert "(50%)" not in page
+
+
+@sqlite_only
+def test_a_suspended_process_keeps_its_step_and_is_not_late_by_its_step(listed: Site) -> None:
+    """A suspended process's step deadline does not run: SN-1, suspended, is no longer late (it
+    has no overdue request), is still found at its step, and says it is suspended."""
+    processes.fire(listed.ctx, SENEGAL, "suspend", actor=COORDINATOR, reason="elections")
+    client = _client(listed)
+    assert _keys(client.get("/processes?late=1")) == [MINE]
+    at_step = client.get("/processes?step=coordinator_appointment")
+    assert _keys(at_step) == [SENEGAL]
+    row = _row(at_step, SENEGAL)
+    assert "Identification of a national coordinator (suspended)" in row
+    assert "working days" not in row
+    (listed_json,) = _api(listed).get("/api/processes?country=SN").json()
+    assert (listed_json["state"], listed_json["step"], listed_json["late"]) == (
+        "suspended",
+        "coordinator_appointment",
+        False,
+    )
