@@ -48,8 +48,8 @@ from ibmflow.bootstrap import bootstrap
 from ibmflow.config import load_settings
 from ibmflow.demo import COORDINATOR
 from ibmflow.services import accounts
-from ibmflow.services.console import LIST_PAGE
 from ibmflow.services.context import Context
+from ibmflow.services.process_list import LIST_PAGE
 from ibmflow.services.reports import REPORT_PAGE
 from ibmflow.storage import migrate
 from ibmflow.web.api import API_LIST

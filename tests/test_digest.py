@@ -86,16 +86,21 @@ def test_the_digest_carries_the_reports_figures(
     ) in text
     assert "Falling due in the next 10 working days: 2\n" in text
     assert "in 1 working day\n" in text and "in 10 working days\n" in text
+    # Issue 13: the share counts the unanswered overdue requests too, and always shows its counts.
     assert (
-        "- Customs Directorate: 1 of 2 answers on time (50%); median days late: 4; "
+        "- Customs Directorate: on time 1 of 3 (33%); median days late: 4; "
         "overdue and unanswered: 1\n"
     ) in text
     assert (
-        "- Veterinary Inspection: 1 of 3 answers on time (33%); median days late: 2; "
+        "- Veterinary Inspection: on time 1 of 3 (33%); median days late: 2; "
         "overdue and unanswered: 0\n"
     ) in text
+    assert "- Ministry of Health: on time: no deadline passed yet\n" in text
+    assert "answers on time" not in text
     assert "Dear Aicha Ouazzani," in text or "Dear Karim Programme," in text
     assert row.html_body is not None and "<td style" in row.html_body
+    html = " ".join(row.html_body.split())
+    assert ">1 of 3 (33%)</td>" in html and ">no deadline passed yet</td>" in html
 
 
 def test_each_digest_is_on_the_audit_chain_which_still_verifies(

@@ -172,7 +172,7 @@ def test_on_time_counts_answers_without_a_due_date_and_the_median_spans_late_and
         0,
         1,
     )
-    assert (ss.median_days_late, ss.on_time_share) == (4.0, 1 / 3)
+    assert (ss.median_days_late, ss.due_passed, ss.on_time_share) == (4.0, 4, 1 / 4)
     (ss,) = report(info(), [], requests, moment=at(8, 12)).responsiveness
     assert (ss.requests, ss.answered, ss.on_time, ss.late, ss.open, ss.open_overdue) == (
         4,
@@ -182,7 +182,28 @@ def test_on_time_counts_answers_without_a_due_date_and_the_median_spans_late_and
         1,
         2,
     )
-    assert (ss.median_days_late, ss.on_time_share) == (2.0, 0.0)
+    assert (ss.median_days_late, ss.due_passed, ss.on_time_share) == (2.0, 3, 0.0)
+
+
+def test_the_on_time_share_counts_the_unanswered_overdue_requests_too() -> None:
+    """Issue 13: "On time 100%" stood beside "Open, overdue 2". One request answered on time and two
+    unanswered past their due day: on time 1 of 3, not 1 of 1."""
+    requests = [
+        request(1, "SS", end_of(6), answered=at(6)),
+        request(2, "SS", end_of(6)),
+        request(3, "SS", end_of(7)),
+    ]
+    (ss,) = report(info(), [], requests, moment=at(9)).responsiveness
+    assert (ss.on_time, ss.answered, ss.open_overdue, ss.due_passed) == (1, 1, 2, 3)
+    assert ss.on_time_share == 1 / 3
+    assert ss.to_dict()["due_passed"] == 3 and ss.to_dict()["on_time_share"] == 1 / 3
+
+
+def test_no_share_before_any_deadline_passed_or_answer_came() -> None:
+    """Requests still open and not yet due say nothing about timeliness: no share at all (the
+    page says "no deadline passed yet"), never 0% nor 100%."""
+    (ss,) = report(info(), [], [request(1, "SS", end_of(20))], moment=at(9)).responsiveness
+    assert (ss.requests, ss.open, ss.due_passed, ss.on_time_share) == (1, 1, 0, None)
 
 
 def test_a_due_date_later_today_is_upcoming_with_no_day_left() -> None:

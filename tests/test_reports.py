@@ -20,8 +20,8 @@ from ibmflow import reports as rp
 from ibmflow.access import ADMINISTRATOR, MANAGER, Account
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.services import extensions, processes
-from ibmflow.services.console import visible_processes
 from ibmflow.services.context import Context
+from ibmflow.services.process_list import visible_processes
 from ibmflow.services.reports import MAX_REPORT_PAGE, deadline_report, report_page
 from ibmflow.storage.tables import AuditEventRow, OutboxRow
 from ibmflow.testing import FixedClock
@@ -60,7 +60,8 @@ def test_every_figure_matches_the_hand_computed_case(
     Responsiveness:
     - Customs: 4 requests (S, A, C, K); S answered Friday 9 (on time); A answered Friday 16, late by
       Tue 13, (Wed 14) Thu 15, Fri 16 = 3; C open, 5 overdue; K open, not due -> answered 2, on time
-      1, share 0.5, open 1, open overdue 1, median late of {3, 5} = 4.
+      1, open 1, open overdue 1, share 1/3 (1 on time of 2 answered + 1 open overdue), median
+      late of {3, 5} = 4.
     - Veterinary: S answered Tuesday 13 at 22:00 local, due 23:59:59 the same day (on time); A
       answered Thursday 15, late by (Wed 14) Thu 15 = 1; C answered Monday 19, late by Thu 15,
       (Fri 16, Sat 17) Sun 18, Mon 19 = 3; K open, not due -> answered 3, on time 1, share 1/3,
@@ -121,7 +122,7 @@ def test_every_figure_matches_the_hand_computed_case(
         for r in p.responsiveness
     }
     assert figures == {
-        sc.CUSTOMS: (4, 2, 1, 1, 1, 1, 0.5, 4.0),
+        sc.CUSTOMS: (4, 2, 1, 1, 1, 1, pytest.approx(1 / 3), 4.0),
         sc.VETERINARY: (4, 3, 1, 2, 1, 0, pytest.approx(1 / 3), 2.0),
         sc.HEALTH: (1, 0, 0, 0, 1, 0, None, None),
     }
@@ -273,7 +274,8 @@ def test_to_dict_is_json_with_utc_and_local_times(
     assert step["due_at"] == "2025-12-29T22:59:59Z"
     assert step["due_local"] == "2025-12-29T23:59:59+01:00"
     assert step["timezone"] == "Africa/Casablanca"
-    assert p["responsiveness"][0]["on_time_share"] == 0.5
+    assert p["responsiveness"][0]["on_time_share"] == pytest.approx(1 / 3)
+    assert p["responsiveness"][0]["due_passed"] == 3
     assert p["steps"][0]["planned_end"] == "2025-12-29"
     assert p["steps"][0]["entered_local"] == "2025-12-01T10:00:00+01:00"
     assert p["figures"]["overdue_requests"] == 1

@@ -10,7 +10,7 @@ from webconsole import EMAILS, MINE, THEIRS, Site
 
 from ibmflow.access import ADMINISTRATOR, COORDINATOR, MANAGER
 from ibmflow.services import accounts, processes
-from ibmflow.services.console import MAX_LIST_PAGE
+from ibmflow.services.process_list import MAX_LIST_PAGE
 from ibmflow.services.reports import MAX_REPORT_PAGE, REPORT_PAGE
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

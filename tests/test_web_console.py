@@ -25,8 +25,7 @@ from webconsole import (
 )
 
 from ibmflow.access import ADMINISTRATOR, CHAIR, COORDINATOR, MANAGER
-from ibmflow.services import console as console_reads
-from ibmflow.services import processes, reports, requests
+from ibmflow.services import process_list, processes, reports, requests
 from ibmflow.storage.tables import DecisionRow, DocumentRow, InboundMessageRow, RequestRow
 from ibmflow.testing import FixedClock
 
@@ -422,7 +421,7 @@ def test_deadlines_are_extended_from_the_page_with_a_reason(site: Site) -> None:
 def test_the_process_list_comes_in_pages_linked_by_name(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(console_reads, "LIST_PAGE", 1)
+    monkeypatch.setattr(process_list, "LIST_PAGE", 1)
     client, _ = logged_in(site, EMAILS[ADMINISTRATOR])
     first = client.get("/processes")
     assert f'href="/p/{MINE}"' in first.text and f'href="/p/{THEIRS}"' not in first.text

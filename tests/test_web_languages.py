@@ -37,7 +37,7 @@ from ibmflow.access import ADMINISTRATOR, Account
 from ibmflow.charts import _short
 from ibmflow.demo import COORDINATOR as COORDINATOR_EMAIL
 from ibmflow.errors import IbmflowError, TransitionRefused
-from ibmflow.services import accounts, processes, remind, requests
+from ibmflow.services import accounts, process_list, processes, remind, requests
 from ibmflow.services import console as reads
 from ibmflow.services.audit_views import AuditAsked, audit_page
 from ibmflow.services.attention import desk
@@ -166,7 +166,7 @@ def _data(site: Site) -> list[str]:
     _strings(get_mail(ctx, site.objects[MINE]["mail"], MINE), found)
     _strings(accounts.list_users(ctx), found)
     everyone = Account(0, EMAILS[ADMINISTRATOR], "", ADMINISTRATOR, processes=None)
-    _strings(reads.visible_processes(ctx, everyone), found)
+    _strings(process_list.visible_processes(ctx, everyone), found)
     _strings(desk(ctx, everyone), found)
     for query in ("ma", f"#{site.objects[MINE]['request']}"):
         _strings(search(ctx, everyone, query), found)
@@ -229,7 +229,10 @@ def _text(html: str) -> str:
 
 
 FRENCH = {
-    "process list": ["Les processus que vous suivez, avec l’échéance de l’étape en cours."],
+    "process list": [
+        "Les processus que vous suivez : l’étape en cours, son échéance et ce qui est en retard.",
+        "Seulement en retard",
+    ],
     "process at stakeholder identification": [
         "Ce qui bloque cette étape",
         "Demandes aux points focaux",

@@ -112,16 +112,19 @@ def _print(report: ProcessReport) -> None:
         )
     if report.responsiveness:
         table(
-            "Responsiveness (on time: answered by the due date; days late: median over late "
-            "answers and unanswered overdue requests)",
+            "Responsiveness (on time: answered by the due date, out of the requests answered "
+            "or unanswered past their due date; days late: median over late answers and "
+            "unanswered overdue requests)",
             RESPONSIVENESS_COLUMNS,
             [
                 [
                     r.name,
                     r.requests,
                     r.answered,
-                    r.on_time,
-                    "" if r.on_time_share is None else f"{r.on_time_share:.0%}",
+                    f"{r.on_time} of {r.due_passed}",
+                    "no deadline passed yet"
+                    if r.on_time_share is None
+                    else f"{r.on_time_share:.0%}",
                     "" if r.median_days_late is None else f"{r.median_days_late:g}",
                     r.open,
                     r.open_overdue,

@@ -322,8 +322,9 @@ _SAMPLES: dict[str, dict[str, Any]] = {
         "responsiveness": [
             {
                 "name": "Customs Directorate",
-                "answered": 3,
+                "answered": 2,
                 "on_time": 2,
+                "due_passed": 3,
                 "share": 2 / 3,
                 "median": 2,
                 "open_overdue": 1,

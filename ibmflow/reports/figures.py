@@ -9,6 +9,9 @@ Definitions (the README repeats them for managers):
 - A deadline *falls due* when it is open, not overdue, and its local due day is at most
   `horizon_days` working days of the process calendar after the local day of `at`.
 - An answer is *on time* when `answered_at <= due_at` (a request without a due date is on time).
+  The *on-time share* is on time ÷ (answered + open and overdue): an unanswered request past its
+  deadline counts against it, open requests not yet due count nowhere; no share when that
+  denominator is 0 ("no deadline passed yet").
 - *Median days late* is the median over the requests answered late (working days from the due day
   to the answer's day) and the requests still open and overdue at `at` (working days overdue so
   far), in the institution's calendar; None when there are none.

@@ -154,13 +154,25 @@ class Responsiveness:
     median_days_late: float | None
 
     @property
+    def due_passed(self) -> int:
+        """The requests whose timeliness is known: answered, or unanswered past their deadline
+        (the share's denominator; open requests not yet due are left out)."""
+        return self.answered + self.open_overdue
+
+    @property
     def on_time_share(self) -> float | None:
-        """Answers on time out of answers given (None before any answer)."""
-        return self.on_time / self.answered if self.answered else None
+        """Answers on time out of `due_passed` (None when it is 0: no deadline passed yet, so
+        a share would say nothing). An unanswered overdue request counts against it: "on time
+        100%" never stands beside overdue requests."""
+        return self.on_time / self.due_passed if self.due_passed else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {**_fields(self), "on_time_share": self.on_time_share}
+        return {
+            **_fields(self),
+            "due_passed": self.due_passed,
+            "on_time_share": self.on_time_share,
+        }
 
 
 @dataclass(frozen=True)

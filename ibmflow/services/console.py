@@ -1,5 +1,6 @@
 """Use cases of the web console: the process page's read model (status, blockers with their
-remedies, requests, decisions, documents, quarantine), and which objects belong to a process.
+remedies, requests, decisions, documents, quarantine), and which objects belong to a process (the
+list of processes is `services.process_list`).
 
 Every command of the console goes through the same services as the command line (a file sent from
 a form is an `Upload`, as one the command line read); nothing here decides anything the CLI would
@@ -11,13 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import Field
-
-from ibmflow.access import Account
 from ibmflow.engine import SUSPENDED
-from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.errors import NotFound
 from ibmflow.facts import DECISION_SUBJECTS, DOCUMENT_KINDS
 from ibmflow.guards import REGISTRY
 from ibmflow.i18n import _
@@ -26,15 +24,14 @@ from ibmflow.requestkinds import KINDS
 from ibmflow.services.common import definition_for, iso
 from ibmflow.services.context import Context
 from ibmflow.services.decisions import list_decisions
-from ibmflow.services.process_views import ProcessStatus, ProcessSummary
-from ibmflow.services.processes import status, summary
+from ibmflow.services.process_views import ProcessStatus
+from ibmflow.services.processes import status
 from ibmflow.services.quarantine import list_quarantine
 from ibmflow.services.record_views import DecisionView, InboundMail, RequestView
 from ibmflow.services.replies import QUARANTINED
 from ibmflow.services.requests import list_requests
 from ibmflow.storage import repository as repo
 from ibmflow.storage.queries import processes as queries
-from ibmflow.storage.queries import reports
 from ibmflow.storage.tables import (
     DecisionRow,
     DocumentRow,
@@ -42,72 +39,6 @@ from ibmflow.storage.tables import (
     OutboxRow,
     RequestRow,
 )
-
-
-@dataclass(frozen=True)
-class VisibleProcess(ProcessSummary):
-    """A process in the console's list: where it stands and when its current step is due."""
-
-    due_at: Annotated[str | None, Field(description="When the current step is due (UTC).")]
-    overdue: bool
-    timezone: Annotated[str, Field(description="The process's time zone (IANA).")] = "UTC"
-    step_title: Annotated[
-        str, Field(description="The title of the current step (the one suspended in, if so).")
-    ] = ""
-
-
-# The processes on one page of the console's list, and the most one API call lists.
-LIST_PAGE, MAX_LIST_PAGE = 50, 1000
-
-
-@dataclass(frozen=True)
-class VisibleProcesses:
-    """A page of the processes an account may see, and how many it may see in all."""
-
-    processes: list[VisibleProcess]
-    total: int
-    offset: int
-    limit: int | None
-
-
-def visible_processes(
-    ctx: Context, account: Account, *, offset: int = 0, limit: int | None = None
-) -> VisibleProcesses:
-    """The processes an account may see, oldest first, each with its current step's due date:
-    `limit` of them (None: all) from `offset`, filtered and paged in the database."""
-    if offset < 0 or (limit is not None and not 1 <= limit <= MAX_LIST_PAGE):
-        raise InvalidCommand(
-            _(
-                "a page of the list starts at 0 or later and holds 1 to "
-                "%(max_list_page)s processes.",
-                max_list_page=MAX_LIST_PAGE,
-            )
-        )
-    keys = frozenset() if account.disabled else account.processes
-    now = ctx.clock.now()
-    with ctx.db.reading() as session:
-        total = reports.count_processes(session, keys)
-        rows = [
-            VisibleProcess(
-                **vars(summary(process)),
-                due_at=iso(due),
-                overdue=bool(due is not None and now > due),
-                timezone=process.timezone,
-                step_title=_step_title(ctx, session, process),
-            )
-            for process, due in reports.processes_with_due(
-                session, keys, offset=offset, limit=limit
-            )
-        ]
-    return VisibleProcesses(processes=rows, total=total, offset=offset, limit=limit)
-
-
-def _step_title(ctx: Context, session: Any, process: Any) -> str:
-    """The title of a process's current step (the step it was suspended in, if suspended)."""
-    step = process.suspended_from if process.state == SUSPENDED else process.state
-    definition = definition_for(ctx, session, process)
-    known = {s.id: s.title for s in definition.steps}
-    return known.get(step or "", step or "")
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,7 @@ def digest_context(report: ProcessReport, week: str) -> dict[str, Any]:
                 "name": r.name,
                 "answered": r.answered,
                 "on_time": r.on_time,
+                "due_passed": r.due_passed,
                 "share": r.on_time_share,
                 "median": r.median_days_late,
                 "open_overdue": r.open_overdue,

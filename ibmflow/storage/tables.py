@@ -221,8 +221,12 @@ class RequestRow(SQLModel, table=True):
     """A request to an institution's focal point, and its answer."""
 
     __tablename__ = "request"
-    # The open requests late, awaited or falling due, counted on every console page (`web.desk`).
-    __table_args__ = (sa.Index("ix_request_open", "status", "decision_id", "due_at", "process_id"),)
+    # The open requests late, awaited or falling due, counted on every console page (`web.desk`);
+    # the process list counts each process's open requests past due: an index-only range per process.
+    __table_args__ = (
+        sa.Index("ix_request_open", "status", "decision_id", "due_at", "process_id"),
+        sa.Index("ix_request_open_due", "process_id", "status", "due_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     process_id: int = Field(foreign_key="process.id", index=True)
     step: str = Field(max_length=64)

@@ -18,7 +18,13 @@ from starlette.concurrency import run_in_threadpool
 from ibmflow.errors import IbmflowError, TransitionRefused
 from ibmflow.services import commands, processes, requests
 from ibmflow.services.commands import On
-from ibmflow.services.console import MAX_LIST_PAGE, VisibleProcess, visible_processes
+from ibmflow.services.process_list import (
+    LIST_SORTS,
+    MAX_LIST_PAGE,
+    ListFilter,
+    VisibleProcess,
+    visible_processes,
+)
 from ibmflow.services.process_views import ProcessStatus
 from ibmflow.services.record_views import RequestSummary
 from ibmflow.web import api_errors
@@ -137,11 +143,39 @@ def install(gate: Gate) -> None:
             API_LIST, ge=1, le=MAX_LIST_PAGE, description="The most processes in one answer."
         ),
         offset: int = Query(0, ge=0, description="How many processes to skip."),
+        country: str | None = Query(
+            None, pattern="^[A-Za-z]{2}$", description="Only this country's (ISO 3166 code)."
+        ),
+        step: str | None = Query(
+            None,
+            pattern="^[a-z][a-z0-9_]{0,63}$",
+            description="Only the processes at this step (its id, e.g. situation_analysis).",
+        ),
+        late: bool = Query(
+            False, description="Only the late processes: the current step or a request overdue."
+        ),
+        sort: Literal[LIST_SORTS] = Query(  # type: ignore[valid-type]
+            "urgent",
+            description="urgent (late first, then by due date), due (the current step's due "
+            "date), overdue (overdue requests), activity (latest audit event), key, country.",
+        ),
+        direction: Literal["asc", "desc"] | None = Query(
+            None, alias="dir", description="Turn the sort around (default: its usual order)."
+        ),
     ) -> Any:
-        """The processes the caller may see, oldest first, with their current step's due date;
-        `limit` of them from `offset`, and how many there are in the `X-Total-Count` header."""
+        """The processes the caller may see that pass the filters, most urgent first unless
+        `sort` says otherwise, with their current step, its due date, working days overdue, the
+        overdue requests and the last activity; `limit` of them from `offset`, and how many pass
+        the filters in the `X-Total-Count` header."""
         account = caller_of(request).account
-        found = await _call(visible_processes, ctx, account, offset=offset, limit=limit)
+        which = ListFilter(
+            country=country.upper() if country else None,
+            step=step,
+            late=late,
+            sort=sort,
+            descending=None if direction is None else direction == "desc",
+        )
+        found = await _call(visible_processes, ctx, account, which, offset=offset, limit=limit)
         response.headers["X-Total-Count"] = str(found.total)
         return found.processes
 

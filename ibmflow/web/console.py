@@ -17,6 +17,7 @@ from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.i18n import _
 from ibmflow.services import audit_views
 from ibmflow.services import console as reads
+from ibmflow.services import process_list as listing
 from ibmflow.services.audit_log import verify_onward
 from ibmflow.services.audit_views import AuditAsked
 from ibmflow.services.outgoing import get_mail, list_mail
@@ -28,23 +29,57 @@ from ibmflow.web.responses import DONE, object_id, process_response
 AUDIT_PAGE = 100  # a process's audit events to a page
 
 
+def _sort_urls(keep: dict[str, str], which: listing.ListFilter) -> dict[str, str]:
+    """The link of each sortable column: its sort with the filters kept; the current sort's link
+    turns its direction around."""
+    filters = {k: v for k, v in keep.items() if k in ("country", "step", "late")}
+    urls = {}
+    for sort in listing.LIST_SORTS:
+        query = {**filters, "sort": sort}
+        if sort == which.sort:
+            query["dir"] = "asc" if listing.is_descending(which) else "desc"
+        urls[sort] = f"/processes?{urlencode(query)}"
+    return urls
+
+
 def install(gate: Gate) -> None:
     """Add the console's pages and actions."""
     ctx = gate.ctx
 
     @gate.page("GET", "/processes", "view")
     async def process_list(request: Request, caller: Caller) -> Response:
-        number, size = page_number(request), reads.LIST_PAGE
+        number, size = page_number(request), listing.LIST_PAGE
+        try:
+            which = listing.parse_filter(request.query_params)
+        except InvalidCommand as exc:
+            hint = _("Open the list again and choose from its filter form.")
+            raise Refusal(400, _("This list cannot be shown"), exc.message, hint) from None
         found = await run_in_threadpool(
-            reads.visible_processes,
+            listing.visible_processes,
             ctx,
             caller.account,
+            which,
             offset=(number - 1) * size,
             limit=size,
         )
-        pages = pager("/processes", number, size, found.total, "processes")
+        choices = await run_in_threadpool(listing.list_choices, ctx, caller.account)
+        keep = {
+            name: request.query_params[name]
+            for name in ("country", "step", "late", "sort", "dir")
+            if request.query_params.get(name, "").strip()
+        }
+        pages = pager("/processes", number, size, found.total, "processes", keep)
         return gate.render(
-            "console/processes.html", 200, caller, processes=found.processes, pages=pages
+            "console/processes.html",
+            200,
+            caller,
+            processes=found.processes,
+            pages=pages,
+            which=which,
+            choices=choices,
+            keep=keep,
+            sort_urls=_sort_urls(keep, which),
+            descending=listing.is_descending(which),
         )
 
     @gate.page("GET", "/p/{key}", "view")

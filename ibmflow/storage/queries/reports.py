@@ -53,24 +53,6 @@ def processes_page(
     return list(session.exec(query))
 
 
-def processes_with_due(
-    session: Session, keys: Collection[str] | None, *, offset: int = 0, limit: int | None = None
-) -> list[tuple[ProcessRow, Any]]:
-    """A page of the processes with these keys (None: every process), oldest first, each with
-    when its current stay is due (None: no current stay, or no due date)."""
-    current = sa.and_(
-        col(StepRecord.process_id) == col(ProcessRow.id), col(StepRecord.left_at).is_(None)
-    )
-    query = (
-        _in_reach(select(ProcessRow, StepRecord.due_at), keys)
-        .outerjoin(StepRecord, current)
-        .order_by(col(ProcessRow.id))
-        .offset(offset)
-        .limit(limit)
-    )
-    return [(process, due) for process, due in session.exec(query)]
-
-
 def _grouped(rows: Any) -> dict[int, list[Any]]:
     out: dict[int, list[Any]] = {}
     for row in rows:
