@@ -81,6 +81,18 @@ MATRIX: dict[tuple[str, str], str | None] = {
     ("GET", "/report"): "report",
     ("GET", "/report.csv"): "report",
     ("GET", "/report.ics"): "report",
+    ("GET", "/attention"): "view",
+    ("GET", "/search"): "view",
+    ("GET", "/api/search"): "view",
+    ("GET", "/p/{key}/audit.csv"): "view",
+    ("GET", "/p/{key}/audit.json"): "view",
+    ("GET", "/p/{key}/answers/{kind}.csv"): "view",
+    ("GET", "/p/{key}/answers/{kind}.xlsx"): "view",
+    ("GET", "/p/{key}/requests.csv"): "view",
+    ("GET", "/p/{key}/requests.xlsx"): "view",
+    ("GET", "/p/{key}/requests/{rid}/remind"): "request",
+    ("POST", "/p/{key}/requests/{rid}/remind"): "request",
+    ("POST", "/p/{key}/requests/bulk"): "request",
 }
 # Path parameters naming an object of a process, and which object of `Site.objects` fills them.
 OBJECTS = OBJECT_PARAMS
@@ -287,7 +299,7 @@ def test_the_request_ids_a_bulk_form_carries_are_checked_like_those_of_a_path(
 def test_the_downloads_are_declared_for_whoever_may_view_the_process(ctx: Context) -> None:
     """The audit exports and the tables of answers and requests: the "view" permission, on a
     process the caller sees (the matrix above walks them with the other routes)."""
-    access = {(m, p): permission for m, p, permission in declared(ctx)}
+    access = {(m, p): permission for m, p, permission in declared(create_app(ctx))}
     for path in (
         "/p/{key}/audit.csv",
         "/p/{key}/audit.json",
@@ -303,7 +315,7 @@ def test_the_downloads_are_declared_for_whoever_may_view_the_process(ctx: Contex
 def test_the_desk_and_the_search_are_in_the_matrix_for_every_role(ctx: Context) -> None:
     """The desk, the search page and its API are declared (so the matrix above walks them), and
     every role may read them: each shows only what the caller's processes hold."""
-    routes = {(method, path): permission for method, path, permission in declared(ctx)}
+    routes = {(method, path): permission for method, path, permission in declared(create_app(ctx))}
     for route in (("GET", "/attention"), ("GET", "/search"), ("GET", "/api/search")):
         assert routes[route] == "view", route
     assert roles_for("view") == set(ROLES)

@@ -39,8 +39,8 @@ from ibmflow.demo import COORDINATOR as COORDINATOR_EMAIL
 from ibmflow.errors import IbmflowError, TransitionRefused
 from ibmflow.services import accounts, process_list, processes, remind, requests
 from ibmflow.services import console as reads
-from ibmflow.services.audit_views import AuditAsked, audit_page
 from ibmflow.services.attention import desk
+from ibmflow.services.audit_views import AuditAsked, audit_page
 from ibmflow.services.context import Context
 from ibmflow.services.outgoing import get_mail, list_mail
 from ibmflow.services.reports import deadline_report
