@@ -21,17 +21,29 @@ from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.facts import DECISION_SUBJECTS, DOCUMENT_KINDS
 from ibmflow.guards import REGISTRY
 from ibmflow.i18n import _
+from ibmflow.offers import Offer, offered
 from ibmflow.remedies import Remedy, remedies
 from ibmflow.requestkinds import KINDS
 from ibmflow.services.common import definition_for, iso
 from ibmflow.services.context import Context
 from ibmflow.services.decisions import list_decisions
+from ibmflow.services.process_page import (
+    REQUEST_PAGE,
+    STATUS_FILTERS,
+    PageRequest,
+    RequestsPage,
+    WaitingFor,
+    kind_title,
+    open_requests,
+    read_requests,
+    request_filter,
+    waiting_for,
+)
 from ibmflow.services.process_views import ProcessStatus, ProcessSummary
 from ibmflow.services.processes import status, summary
 from ibmflow.services.quarantine import list_quarantine
-from ibmflow.services.record_views import DecisionView, InboundMail, RequestView
+from ibmflow.services.record_views import DecisionView, InboundMail
 from ibmflow.services.replies import QUARANTINED
-from ibmflow.services.requests import list_requests
 from ibmflow.storage import repository as repo
 from ibmflow.storage.queries import processes as queries
 from ibmflow.storage.queries import reports
@@ -112,11 +124,13 @@ def _step_title(ctx: Context, session: Any, process: Any) -> str:
 
 @dataclass(frozen=True)
 class Blocker:
-    """A guard of the current step that is not met: why, in words, and what would help."""
+    """A guard of the current step that is not met: why, in words, whom it waits for (each
+    institution and how late), and what would help."""
 
     guard: str
     sentences: tuple[str, ...]
     remedies: tuple[Remedy, ...]
+    waiting: tuple[WaitingFor, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,7 +194,8 @@ class ProcessPage:
 
     status: ProcessStatus
     blockers: tuple[Blocker, ...]
-    earlier_steps: tuple[Choice, ...]
+    offers: tuple[Offer, ...]  # the forms that fit the current step and state
+    earlier_steps: tuple[Choice, ...]  # the steps it may return to; the previous one last
     institutions: tuple[InstitutionView, ...]
     institution_options: tuple[Choice, ...]
     names: dict[str, str]
@@ -190,27 +205,35 @@ class ProcessPage:
     task_forces: tuple[TaskForceView, ...]
     chapters: tuple[ChapterView, ...]
     chapter_options: tuple[Choice, ...]
-    requests: list[RequestView]
+    requests: RequestsPage  # one page of them, most urgent first
+    open_requests: tuple[PageRequest, ...]  # every open one (the forms that pick one)
     decisions: list[DecisionView]
     quarantine: list[InboundMail]
     extensions: tuple[ExtensionView, ...]
     request_kinds: tuple[Choice, ...]
+    kind_filters: tuple[Choice, ...]  # the kinds to filter by (votes are with their decisions)
+    status_filters: tuple[Choice, ...]  # the statuses to filter by
     document_kinds: tuple[Choice, ...]
     subjects: tuple[Choice, ...]
     kind_labels: dict[str, str]  # every request kind (votes too) and its label
     step_titles: dict[str, str]  # every step of the workflow and its title
 
 
-def _roster_parts(ctx: Context, key: str, now: datetime) -> dict[str, Any]:
-    """The page's parts read from the facts: blockers, roster, documents, task forces, chapters."""
+def _roster_parts(
+    ctx: Context, key: str, now: datetime, asked: tuple[str, str, str], offset: int
+) -> dict[str, Any]:
+    """The page's parts read from the facts: blockers, roster, documents, task forces, chapters,
+    and the page of requests asked for (`asked`: status, institution and kind to filter by)."""
     with ctx.db.reading() as session:
         process = repo.get_process(session, key)
         definition = definition_for(ctx, session, process)
         facts = repo.load_facts(session, process, now)
+        flt = request_filter(*asked, [i.code for i in facts.institutions])
         blockers = []
         steps = [s.id for s in definition.steps]
         current = process.suspended_from if process.state == SUSPENDED else process.state
-        if process.state in steps and not definition.state(process.state).final:
+        running = process.state in steps and not definition.state(process.state).final
+        if running:
             for guard in definition.state(process.state).guards:
                 sentences = REGISTRY[guard.name].check(facts, guard.args)
                 if sentences:
@@ -219,10 +242,17 @@ def _roster_parts(ctx: Context, key: str, now: datetime) -> dict[str, Any]:
                             guard=guard.name,
                             sentences=tuple(sentences),
                             remedies=remedies(guard.name, guard.args, facts),
+                            waiting=waiting_for(
+                                ctx, session, process, facts, guard.name, guard.args
+                            ),
                         )
                     )
         earlier = steps[: steps.index(current)] if current in steps else []
+        guards = [g.name for g in definition.state(process.state).guards] if running else []
         return {
+            "offers": offered(guards, running=running),
+            "requests": read_requests(ctx, session, process, now, flt, offset),
+            "open_requests": open_requests(ctx, session, process, now),
             "step_titles": {step.id: step.title for step in definition.steps},
             "blockers": tuple(blockers),
             "earlier_steps": tuple((s, definition.state(s).title) for s in earlier),
@@ -260,17 +290,28 @@ def _roster_parts(ctx: Context, key: str, now: datetime) -> dict[str, Any]:
         }
 
 
-def process_page(ctx: Context, key: str) -> ProcessPage:
-    """Everything the process page shows, read once per page."""
+def process_page(
+    ctx: Context,
+    key: str,
+    *,
+    status_filter: str = "",
+    institution: str = "",
+    kind: str = "",
+    page: int = 1,
+) -> ProcessPage:
+    """Everything the process page shows, read once per page: page `page` of the requests that
+    match the filters (InvalidCommand for a filter value nobody offered)."""
     now = ctx.clock.now()
+    asked = (status_filter, institution, kind)
     return ProcessPage(
         status=status(ctx, key),
-        **_roster_parts(ctx, key, now),
-        requests=list_requests(ctx, key),
+        **_roster_parts(ctx, key, now, asked, (max(page, 1) - 1) * REQUEST_PAGE),
         decisions=list_decisions(ctx, key),
         quarantine=list_quarantine(ctx, key),
         extensions=extensions(ctx, key),
         request_kinds=tuple((k.name, k.label) for k in KINDS.values() if not k.is_vote),
+        kind_filters=tuple((k.name, kind_title(k.name)) for k in KINDS.values() if not k.is_vote),
+        status_filters=tuple((k, _(v)) for k, v in STATUS_FILTERS.items()),
         document_kinds=tuple(DOCUMENT_KINDS.items()),
         subjects=tuple(DECISION_SUBJECTS.items()),
         kind_labels={k.name: k.label for k in KINDS.values()},
