@@ -69,7 +69,7 @@ def test_what_blocks_comes_first_then_the_actions_then_the_requests(site: Site) 
     _, _, page = _page(site)
     order = ["blockers", "move", "actions", "requests", "decisions", "steps", "quarantine"]
     found = [page.text.index(f'id="{name}"') for name in order]
-    assert found == sorted(found), f"sections out of order: {dict(zip(order, found))}"
+    assert found == sorted(found), f"sections out of order: {dict(zip(order, found, strict=True))}"
 
 
 def test_each_blocker_names_the_late_institutions_and_how_many_working_days_late(
@@ -180,7 +180,7 @@ def test_only_the_forms_of_the_step_are_offered(site: Site) -> None:
 
 
 def test_an_adopted_process_offers_no_step_action_and_no_plan(site: Site) -> None:
-    client, csrf, page = _page(site, f"/p/{ADOPTED}")
+    _, _, page = _page(site, f"/p/{ADOPTED}")
     html = page.text
     assert 'id="move"' not in html and 'id="actions"' not in html
     assert f'action="/p/{ADOPTED}/' not in html.replace(f'action="/p/{ADOPTED}/requests/', "")
