@@ -16,7 +16,7 @@ from webconsole import EMAILS, PASSWORD, Site, audit_count, logged_in, text_of
 from ibmflow import demo
 from ibmflow.access import ADMINISTRATOR, COORDINATOR
 from ibmflow.demo import COORDINATOR as COORDINATOR_EMAIL
-from ibmflow.services import accounts, processes, requests
+from ibmflow.services import accounts, extensions, processes, requests
 from ibmflow.services.context import Context
 from ibmflow.services.process_page import REQUEST_PAGE
 
@@ -249,3 +249,39 @@ def test_a_refused_complete_comes_back_at_the_page_with_its_message_focused(site
     assert "cannot be completed yet" not in _words(forged.text)
     elsewhere, _ = logged_in(site, EMAILS[ADMINISTRATOR])
     assert "cannot be completed yet" not in _words(elsewhere.get(location).text)
+
+
+def test_every_field_has_its_label_and_every_id_is_unique(site: Site) -> None:
+    _, _, page = _page(site)
+    ids = re.findall(r'\sid="([^"]+)"', page.text)
+    assert len(ids) == len(set(ids)), "an id appears twice on the page"
+    for label_for in re.findall(r'<label for="([^"]+)"', page.text):
+        assert f'id="{label_for}"' in page.text, f"label for a missing field {label_for}"
+    owners = re.findall(r'\sform="([^"]+)"', page.text)
+    assert owners, "the rows' own actions are missing"
+    for form in owners:
+        assert f'id="{form}"' in page.text, f"a field of a missing form {form}"
+
+
+def test_a_late_institution_links_to_its_request_in_the_filtered_list(site: Site) -> None:
+    client, _, page = _page(site)
+    links = re.findall(r'<a href="(/p/MA-5\?institution=[^"]+#request-(\d+))">', page.text)
+    assert len(links) == 8
+    href, rid = links[0]
+    shown = client.get(html.unescape(href).split("#")[0])
+    assert f'<tr id="request-{rid}">' in shown.text
+
+
+def test_a_moved_deadline_is_named_in_words(site: Site) -> None:
+    client, _, page = _page(site)
+    rid = int(re.findall(r'<tr id="request-(\d+)">', page.text)[0])
+    extensions.extend_deadline(
+        site.ctx, LATE, reason="minister abroad", actor=COORDINATOR_EMAIL, request_id=rid, days=3
+    )
+    extensions.extend_deadline(site.ctx, LATE, reason="elections", actor=COORDINATOR_EMAIL, days=2)
+    words = _words(client.get(f"/p/{LATE}").text)
+    assert re.search(
+        r"The request to [A-Z][\w ]+ \((self-assessment|inventory[\w ]+)\): from", words
+    )
+    assert "The step Analysis of the current situation (gaps & needs analysis): from" in words
+    assert "request #" not in words and "situation_analysis" not in words

@@ -23,7 +23,7 @@ from ibmflow.guards import REGISTRY
 from ibmflow.i18n import _
 from ibmflow.offers import offered
 from ibmflow.remedies import remedies
-from ibmflow.requestkinds import KINDS
+from ibmflow.requestkinds import KINDS, label
 from ibmflow.services.common import definition_for, iso
 from ibmflow.services.context import Context
 from ibmflow.services.decisions import list_decisions
@@ -51,6 +51,7 @@ from ibmflow.services.quarantine import list_quarantine
 from ibmflow.services.record_views import InboundMail
 from ibmflow.services.replies import QUARANTINED
 from ibmflow.storage import repository as repo
+from ibmflow.storage.queries import page_requests as page_queries
 from ibmflow.storage.queries import processes as queries
 from ibmflow.storage.queries import reports
 from ibmflow.storage.tables import (
@@ -228,22 +229,38 @@ def process_page(
 
 
 def extensions(ctx: Context, key: str) -> tuple[ExtensionView, ...]:
-    """The deadlines moved in a process, newest first, with who moved them and why."""
+    """The deadlines moved in a process, newest first, with who moved them and why; each named
+    in words (the step's title, or the request's kind and institution), never by an id."""
     with ctx.db.reading() as session:
         process = repo.get_process(session, key)
         steps = queries.stay_steps(session, process.id)
+        titles = {s.id: s.title for s in definition_for(ctx, session, process).steps}
+        rows = queries.extensions(session, process.id)
+        asked = [r.request_id for r in rows if r.request_id is not None]
+        found = page_queries.requests_by_id(session, process.id or 0, asked)
+        names = {i.id: i.short_name for i in repo.institutions(session, process)} if asked else {}
+
+        def subject(row: Any) -> str:
+            request = found.get(row.request_id)
+            if request is not None:
+                return _(
+                    "The request to %(institution)s (%(kind)s)",
+                    institution=names.get(request.institution_id, ""),
+                    kind=label(request.kind),
+                )
+            step = steps.get(row.step_record_id, "")
+            return _("The step %(step)s", step=titles.get(step, step.replace("_", " ")))
+
         return tuple(
             ExtensionView(
-                subject=_("request #%(id)s", id=row.request_id)
-                if row.request_id is not None
-                else _("step %(step)s", step=steps.get(row.step_record_id, "").replace("_", " ")),
+                subject=subject(row),
                 old_due_at=iso(row.old_due_at),
                 new_due_at=iso(row.new_due_at),
                 reason=row.reason,
                 actor=row.actor,
                 at=iso(row.created_at),
             )
-            for row in queries.extensions(session, process.id)
+            for row in rows
         )
 
 

@@ -137,6 +137,8 @@ class WaitingFor:
     request_id: int | None
     due_at: str | None
     days_late: int
+    code: str = ""  # the institution's code and the request's kind: the filters that show it
+    kind: str = ""
 
 
 def _answer(kind: str, fields: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
@@ -279,6 +281,8 @@ def waiting_for(
             request_id=w.request_id,
             due_at=iso(w.due_at),
             days_late=late.days(w.due_at, weekends.get(w.institution)),
+            code=w.institution,
+            kind=w.kind,
         )
         for w in found
     )

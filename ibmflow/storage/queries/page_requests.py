@@ -75,3 +75,15 @@ def open_requests(session: Session, process_id: int) -> Sequence[RequestRow]:
         )
         .order_by(col(RequestRow.due_at), col(RequestRow.id))
     ).all()
+
+
+def requests_by_id(session: Session, process_id: int, ids: Sequence[int]) -> dict[int, RequestRow]:
+    """Some requests of a process, by id (one query)."""
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(RequestRow).where(
+            col(RequestRow.process_id) == process_id, col(RequestRow.id).in_(list(ids))
+        )
+    ).all()
+    return {row.id or 0: row for row in rows}
