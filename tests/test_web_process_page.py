@@ -16,9 +16,10 @@ from webconsole import EMAILS, PASSWORD, Site, audit_count, logged_in, text_of
 from ibmflow import demo
 from ibmflow.access import ADMINISTRATOR, COORDINATOR
 from ibmflow.demo import COORDINATOR as COORDINATOR_EMAIL
-from ibmflow.services import accounts, extensions, processes, requests
+from ibmflow.services import accounts, decisions, extensions, processes, requests
 from ibmflow.services.context import Context
 from ibmflow.services.process_page import REQUEST_PAGE
+from ibmflow.testing import FixedClock
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 pytestmark = sqlite_only
@@ -285,3 +286,15 @@ def test_a_moved_deadline_is_named_in_words(site: Site) -> None:
     )
     assert "The step Analysis of the current situation (gaps & needs analysis): from" in words
     assert "request #" not in words and "situation_analysis" not in words
+
+
+def test_a_decision_blocker_names_the_institutions_whose_vote_is_late(
+    site: Site, clock: FixedClock
+) -> None:
+    decisions.open_decision(site.ctx, LATE, subject="consolidated_report", actor=COORDINATOR_EMAIL)
+    clock.advance(days=30)
+    _, _, page = _page(site)
+    blockers = _words(_section(page.text, "blockers", "move"))
+    votes = re.findall(r"· Vote · (\d+) working days late", blockers)
+    assert len(votes) >= 5, blockers
+    assert "Record a vote cast at a meeting or on paper" in blockers

@@ -12,11 +12,13 @@ from typing import Any
 
 from sqlmodel import Session
 
+from ibmflow.decisions import OPEN as OPEN_DECISION
+from ibmflow.decisions import tally
 from ibmflow.errors import InvalidCommand
 from ibmflow.facts import Facts
 from ibmflow.i18n import N_, _
-from ibmflow.remedies import waiting
-from ibmflow.requestkinds import KINDS, label
+from ibmflow.remedies import Waiting, waiting
+from ibmflow.requestkinds import KINDS, VOTE, label
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
 from ibmflow.services.record_views import status_label
@@ -36,6 +38,8 @@ STATUS_FILTERS: dict[str, str] = {
     "withdrawn": N_("Withdrawn"),
     "closed": N_("Closed"),
 }
+# The guards that wait for an IAWG decision's votes.
+VOTED = frozenset({"decision_adopted"})
 # A ballot's choices as a page says them.
 VOTE_WORDS = {"approve": N_("Approved"), "object": N_("Objected"), "abstain": N_("Abstained")}
 
@@ -260,6 +264,34 @@ def _views(
     return tuple(out)
 
 
+def _ballots(
+    session: Session, process: ProcessRow, guard: str, args: Mapping[str, Any], facts: Facts
+) -> tuple[Waiting, ...]:
+    """The votes an open decision of a `decision_adopted` guard waits for."""
+    decision = facts.latest_decision(str(args.get("subject", ""))) if guard in VOTED else None
+    if decision is None:
+        return ()
+    counted = tally(decision, facts.permanent_codes())
+    if counted.outcome != OPEN_DECISION:
+        return ()
+    codes = {i.id: i.code for i in repo.institutions(session, process)}
+    ballots = {codes.get(r.institution_id): r for r in queries.open_votes(session, decision.id)}
+    return tuple(
+        sorted(
+            (
+                Waiting(
+                    code,
+                    VOTE.name,
+                    ballots[code].id if code in ballots else None,
+                    ballots[code].due_at if code in ballots else None,
+                )
+                for code in counted.missing
+            ),
+            key=lambda w: (w.request_id is None, w.due_at is None, w.due_at or facts.now),
+        )
+    )
+
+
 def waiting_for(
     ctx: Context,
     session: Session,
@@ -268,8 +300,9 @@ def waiting_for(
     guard: str,
     args: Mapping[str, Any],
 ) -> tuple[WaitingFor, ...]:
-    """The institutions a blocker waits for, the latest first, each with how late it is."""
-    found = waiting(guard, args, facts)
+    """The institutions a blocker waits for, the latest first, each with how late it is (for a
+    decision, the permanent institutions whose vote has not come)."""
+    found = waiting(guard, args, facts) or _ballots(session, process, guard, args, facts)
     if not found:
         return ()
     weekends = {i.code: i.weekend for i in repo.institutions(session, process)}

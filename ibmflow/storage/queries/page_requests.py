@@ -87,3 +87,14 @@ def requests_by_id(session: Session, process_id: int, ids: Sequence[int]) -> dic
         )
     ).all()
     return {row.id or 0: row for row in rows}
+
+
+def open_votes(session: Session, decision_id: int) -> Sequence[RequestRow]:
+    """The ballots of a decision not cast yet (its open vote requests)."""
+    return session.exec(
+        select(RequestRow).where(
+            col(RequestRow.decision_id) == decision_id,
+            col(RequestRow.status) == OPEN,
+            col(RequestRow.kind) == VOTE,
+        )
+    ).all()
