@@ -203,7 +203,7 @@ def test_return_proposes_the_previous_step_and_asks_to_confirm(site: Site) -> No
     )
     assert unconfirmed.status_code == 303
     shown = client.get(unconfirmed.headers["location"])
-    assert "tick the box to confirm" in _words(shown.text)
+    assert "Tick the box to confirm" in _words(shown.text)
     assert audit_count(site.ctx) == before
     assert processes.status(site.ctx, LATE).state == "situation_analysis"
     confirmed = client.post(

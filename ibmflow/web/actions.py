@@ -77,9 +77,7 @@ def install(gate: Gate) -> None:
 
             def execute() -> None:
                 if command.name in CONFIRMED and caller.field("confirm") != "yes":
-                    raise InvalidCommand(
-                        _("Nothing was done: tick the box to confirm, then send the form again.")
-                    )
+                    raise InvalidCommand(_("Tick the box to confirm, then send the form again."))
                 commands.run(ctx, command.name, on, commands.from_form(command, _Form(caller)))
 
             return await run(request, caller, command.done, execute)
