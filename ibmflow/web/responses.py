@@ -125,7 +125,7 @@ async def process_response(
         keep=shown.filter.query(),
         anchor="#requests",
     )
-    problem, blockers = _refusal_shown(gate, request)
+    problem, blockers = _refusal_shown(gate, request, caller)
     return gate.render(
         "console/process.html",
         200,
@@ -141,17 +141,22 @@ async def process_response(
     )
 
 
-def _sign(gate: Gate, data: str) -> str:
-    return hmac.new(gate.secret, b"refused:" + data.encode(), hashlib.sha256).hexdigest()[:32]
+def _sign(gate: Gate, caller: Caller, data: str) -> str:
+    """The signature of a refusal's cookie, bound to the caller's session (through its CSRF
+    token): another session on the same browser never reads it."""
+    bound = f"refused:{caller.csrf_token}:{data}".encode()
+    return hmac.new(gate.secret, bound, hashlib.sha256).hexdigest()[:32]
 
 
-def _refusal_shown(gate: Gate, request: Request) -> tuple[str | None, tuple[str, ...]]:
+def _refusal_shown(
+    gate: Gate, request: Request, caller: Caller
+) -> tuple[str | None, tuple[str, ...]]:
     """The refusal a redirect brought the visitor back to see (None when it did not)."""
     token = request.query_params.get("refused")
     if not token:
         return None, ()
     data, _dot, signature = request.cookies.get(REFUSED_COOKIE, "").partition(".")
-    if data and hmac.compare_digest(signature, _sign(gate, data)):
+    if data and hmac.compare_digest(signature, _sign(gate, caller, data)):
         try:
             said = json.loads(zlib.decompress(base64.urlsafe_b64decode(data)))
         except (ValueError, zlib.error):
@@ -163,7 +168,12 @@ def _refusal_shown(gate: Gate, request: Request) -> tuple[str | None, tuple[str,
 
 
 def back_to_page(
-    gate: Gate, request: Request, key: str, message: str, blockers: tuple[str, ...] = ()
+    gate: Gate,
+    request: Request,
+    caller: Caller,
+    key: str,
+    message: str,
+    blockers: tuple[str, ...] = (),
 ) -> Response:
     """The redirect after a refused action: to the process page, carrying what was refused in
     a signed cookie the page reads (post/redirect/get: a reload sends nothing again)."""
@@ -185,7 +195,7 @@ def back_to_page(
     response = RedirectResponse(f"{place}?refused={token}#message", status_code=303)
     response.set_cookie(
         REFUSED_COOKIE,
-        f"{data}.{_sign(gate, data)}",
+        f"{data}.{_sign(gate, caller, data)}",
         max_age=_REFUSED_AGE,
         path=place,
         httponly=True,
@@ -220,4 +230,4 @@ async def refused(
                 key=key.upper(),
             )
     blockers = exc.blockers if isinstance(exc, TransitionRefused) else ()
-    return back_to_page(gate, request, key, message, tuple(blockers))
+    return back_to_page(gate, request, caller, key, message, tuple(blockers))
