@@ -163,6 +163,15 @@ def _answer(kind: str, fields: Mapping[str, Any] | None) -> tuple[tuple[str, str
     return tuple(out)
 
 
+def _institutions(session: Session, process: ProcessRow) -> list[InstitutionRow]:
+    """A process's institutions, read once per session (the page's parts all need them)."""
+    key = ("page.institutions", process.id)
+    if key not in session.info:
+        session.info[key] = repo.institutions(session, process)
+    found: list[InstitutionRow] = session.info[key]
+    return found
+
+
 class _Lateness:
     """Working days late, with each institution's weekend (calendars built once per page)."""
 
@@ -186,7 +195,7 @@ def read_requests(
     size: int = REQUEST_PAGE,
 ) -> RequestsPage:
     """One page of a process's requests, filtered, most urgent first (inside `session`)."""
-    institutions = {i.id: i for i in repo.institutions(session, process)}
+    institutions = {i.id: i for i in _institutions(session, process)}
     by_code = {i.code: i.id for i in institutions.values()}
     total, rows = queries.urgent_requests(
         session,
@@ -213,7 +222,7 @@ def open_requests(
     ctx: Context, session: Session, process: ProcessRow, now: datetime
 ) -> tuple[PageRequest, ...]:
     """Every open request of a process (the forms that pick one offer these)."""
-    institutions = {i.id: i for i in repo.institutions(session, process)}
+    institutions = {i.id: i for i in _institutions(session, process)}
     rows = queries.open_requests(session, process.id or 0)
     return _views(ctx, session, process, now, rows, institutions)
 
@@ -274,7 +283,7 @@ def _ballots(
     counted = tally(decision, facts.permanent_codes())
     if counted.outcome != OPEN_DECISION:
         return ()
-    codes = {i.id: i.code for i in repo.institutions(session, process)}
+    codes = {i.id: i.code for i in _institutions(session, process)}
     ballots = {codes.get(r.institution_id): r for r in queries.open_votes(session, decision.id)}
     return tuple(
         sorted(
@@ -305,7 +314,7 @@ def waiting_for(
     found = waiting(guard, args, facts) or _ballots(session, process, guard, args, facts)
     if not found:
         return ()
-    weekends = {i.code: i.weekend for i in repo.institutions(session, process)}
+    weekends = {i.code: i.weekend for i in _institutions(session, process)}
     late = _Lateness(ctx, process, facts.now)
     return tuple(
         WaitingFor(
