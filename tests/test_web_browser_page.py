@@ -110,6 +110,8 @@ def test_the_late_process_reads_by_urgency_and_the_gantt_is_readable_on_a_phone(
         expect(complete).to_be_disabled()
         heights[name] = page.evaluate("document.documentElement.scrollHeight")
         screenshot(page, f"page-late-process-{name}")
+        ARTIFACTS.mkdir(exist_ok=True)  # what the first screen shows: what blocks, how late
+        page.screenshot(path=str(ARTIFACTS / f"page-late-process-{name}-first-screen.png"))
         page.context.close()
     assert heights["laptop"] < 6000 and heights["phone"] < 15000, heights
 
