@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from webconsole import EMAILS, PASSWORD, Site, audit_count, logged_in, text_of
+from webconsole import EMAILS, PASSWORD, Site, audit_count, logged_in, problem_of, text_of
 
 from ibmflow import demo
 from ibmflow.access import ADMINISTRATOR, COORDINATOR
@@ -299,3 +300,15 @@ def test_a_decision_blocker_names_the_institutions_whose_vote_is_late(
     votes = re.findall(r"· Vote · (\d+) working days late", blockers)
     assert len(votes) >= 5, blockers
     assert "Record a vote cast at a meeting or on paper" in blockers
+
+
+def test_a_long_refusal_still_fits_its_cookie_and_comes_back_shortened(site: Site) -> None:
+    client, csrf, _ = _page(site)
+    nonsense = secrets.token_hex(3000)  # echoed by the refusal, and incompressible
+    refused = client.post(
+        f"/p/{LATE}/requests", data={"csrf_token": csrf, "kind": nonsense, "scope": "all"}
+    )
+    assert refused.status_code == 303
+    assert len(refused.headers["set-cookie"]) < 4096
+    said = problem_of(client.get(refused.headers["location"]))
+    assert "unknown request kind" in said and said.rstrip().endswith("\u2026")
