@@ -312,3 +312,11 @@ def test_a_long_refusal_still_fits_its_cookie_and_comes_back_shortened(site: Sit
     assert len(refused.headers["set-cookie"]) < 4096
     said = problem_of(client.get(refused.headers["location"]))
     assert "unknown request kind" in said and said.rstrip().endswith("\u2026")
+
+
+def test_a_suspended_process_offers_only_to_resume(site: Site) -> None:
+    processes.fire(site.ctx, LATE, "suspend", actor=COORDINATOR_EMAIL, reason="elections")
+    _, _, page = _page(site)
+    acting = re.findall(r'<form [^>]*method="post"[^>]*action="([^"]+)"', page.text)
+    assert f"/p/{LATE}/resume" in acting and 'id="actions"' not in page.text
+    assert not [a for a in acting if a.endswith(("/advance", "/return", "/adoption"))]
