@@ -1,4 +1,7 @@
-"""Charts drawn from a deadline report, as self-contained SVG text (no I/O): the steps' Gantt chart.
+"""Charts drawn from a deadline report, as self-contained SVG text (no I/O): the steps' Gantt chart,
+and the same steps as rows of words for a narrow screen (`gantt_rows`), where the chart would be
+scaled down past reading. An adopted (finished) process is drawn up to its adoption: its actual
+dates, and no planned bar after it.
 
 Every word is in the reader's language (`ibmflow.i18n`: English outside a `using` block, as on the
 command line), dates as the reader's locale writes them. The SVG uses presentation attributes only (no `<style>`, no script), so it can be inlined in a page
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from xml.sax.saxutils import escape, quoteattr
 from zoneinfo import ZoneInfo
@@ -84,12 +88,82 @@ def _tag(name: str, text: str = "", *, inner: str = "", **attrs: object) -> str:
     return f"<{name}{rendered}>{escape(text)}{inner}</{name}>"
 
 
+def _ended(report: ProcessReport, zone: ZoneInfo) -> date | None:
+    """The day a finished process left its last step (its adoption); None while it runs."""
+    if not report.finished:
+        return None
+    left = [_day(s.left_at, zone) for s in report.steps if s.left_at is not None]
+    return max(left) if left else report.today
+
+
+def _plan(step: StepPlan, ended: date | None) -> tuple[date, date] | None:
+    """A step's planned days as drawn: none past a finished process's end, nor for a step it
+    never entered."""
+    if ended is None:
+        return step.planned_start, step.planned_end
+    if step.entered_at is None or step.planned_start > ended:
+        return None
+    return step.planned_start, min(step.planned_end, ended)
+
+
 def _span(report: ProcessReport, zone: ZoneInfo) -> tuple[date, date]:
-    days: list[date] = [report.today]
+    ended = _ended(report, zone)
+    days: list[date] = [ended or report.today]
     for s in report.steps:
-        days += [s.planned_start, s.planned_end]
+        plan = _plan(s, ended)
+        days += list(plan) if plan else []
         days += [_day(m, zone) for m in (s.entered_at, s.left_at) if m is not None]
     return min(days) - timedelta(days=3), max(days) + timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class GanttRow:
+    """One step of the chart in words, for a narrow screen: its title, status, and its planned
+    and actual days as sentences ("" when there are none to say)."""
+
+    position: int
+    title: str
+    status: str
+    overdue: bool
+    planned: str
+    actual: str
+
+
+def gantt_rows(report: ProcessReport) -> tuple[GanttRow, ...]:
+    """The steps of the chart as rows of words (the same facts as the bars)."""
+    zone = ZoneInfo(report.timezone)
+    ended = _ended(report, zone)
+    rows = []
+    for step in report.steps:
+        plan = _plan(step, ended)
+        planned = (
+            _("Planned: %(start)s to %(end)s", start=_label(plan[0]), end=_label(plan[1]))
+            if plan
+            else ""
+        )
+        actual = ""
+        if step.entered_at is not None:
+            start = _label(_day(step.entered_at, zone))
+            actual = (
+                _("Actual: entered %(start)s, in progress", start=start)
+                if step.left_at is None
+                else _(
+                    "Actual: entered %(start)s, left %(end)s",
+                    start=start,
+                    end=_label(_day(step.left_at, zone)),
+                )
+            )
+        rows.append(
+            GanttRow(
+                position=step.position,
+                title=step.title,
+                status=_status_words(step, report.suspended),
+                overdue=step.status == OVERDUE,
+                planned=planned,
+                actual=actual,
+            )
+        )
+    return tuple(rows)
 
 
 def _months(first: date, last: date) -> Iterable[date]:
@@ -105,6 +179,7 @@ def gantt_svg(report: ProcessReport) -> str:
     a line at the report's day, overdue in red and said in words."""
     zone = ZoneInfo(report.timezone)
     first, last = _span(report, zone)
+    ended = _ended(report, zone)
     plot = WIDTH - LABEL_WIDTH - STATUS_WIDTH
     scale = plot / max(1, (last - first).days + 1)
     height = TOP + ROW * len(report.steps) + BOTTOM
@@ -205,16 +280,9 @@ def gantt_svg(report: ProcessReport) -> str:
             end=_label(step.planned_end),
             target=target,
         )
-        parts.append(
-            bar(
-                step.planned_start,
-                step.planned_end,
-                y + 6,
-                10,
-                "planned",
-                f"{step.title}\n{planned}",
-            )
-        )
+        plan = _plan(step, ended)
+        if plan is not None:
+            parts.append(bar(plan[0], plan[1], y + 6, 10, "planned", f"{step.title}\n{planned}"))
         if step.entered_at is not None:
             start = _day(step.entered_at, zone)
             running = step.left_at is None and step.status in (CURRENT, OVERDUE)
@@ -246,7 +314,8 @@ def gantt_svg(report: ProcessReport) -> str:
                 font_weight="bold",
             ) + _tag("text", late, x=WIDTH - STATUS_WIDTH + 6, y=y + 29, fill=COLOURS[OVERDUE][1])
         parts.append(words)
-    today = x(report.today) + round(scale / 2, 1)
+    marked = ended or report.today  # a finished process: its end, not today
+    today = x(marked) + round(scale / 2, 1)
     parts.append(
         _tag(
             "line",
@@ -262,7 +331,9 @@ def gantt_svg(report: ProcessReport) -> str:
     parts.append(
         _tag(
             "text",
-            _("today %(day)s", day=_label(report.today)),
+            _("adopted %(day)s", day=_label(marked))
+            if ended is not None
+            else _("today %(day)s", day=_label(report.today)),
             x=today + 3,
             y=TOP - 12,
             fill="#111111",

@@ -7,13 +7,15 @@ in the reader's language (`remedies` is called per reader, inside `i18n.using`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ibmflow.decisions import OPEN, tally
-from ibmflow.facts import Facts
-from ibmflow.i18n import _
+from ibmflow.facts import PERMANENT, Facts
+from ibmflow.i18n import _, ngettext
+from ibmflow.requestkinds import label as kind_label
 
 
 @dataclass(frozen=True)
@@ -26,19 +28,109 @@ class Remedy:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _requests(kinds: list[str], scope: str) -> tuple[Remedy, ...]:
-    return (
-        *(
-            Remedy(
-                "request",
-                "request",
-                _("Send the missing requests"),
-                {"kind": kind, "scope": scope},
+@dataclass(frozen=True)
+class Waiting:
+    """An institution a blocker waits for: the request it has not answered (None: none was sent),
+    and when that request was due."""
+
+    institution: str  # its code
+    kind: str
+    request_id: int | None
+    due_at: datetime | None
+
+
+# The guards that wait for answers to requests: the kinds they wait for and the scope of the
+# institutions that must answer, from the guard's arguments.
+WAITS_FOR: dict[str, Callable[[Mapping[str, Any]], tuple[list[str], str]]] = {
+    "focal_points_acknowledged": lambda a: (
+        ["acknowledge_contact"],
+        str(a.get("scope", PERMANENT)),
+    ),
+    "requests_answered": lambda a: (list(a["kinds"]), str(a.get("scope", "involved"))),
+    "consultation_closed": lambda a: (["consultation_comments"], "all"),
+}
+_DONE = ("answered", "waived")
+
+
+def waiting(guard: str, args: Mapping[str, Any], facts: Facts) -> tuple[Waiting, ...]:
+    """The institutions a guard waits for (none for a guard that waits for no request)."""
+    if guard not in WAITS_FOR:
+        return ()
+    return _waiting(*WAITS_FOR[guard](args), facts)
+
+
+def _waiting(kinds: list[str], scope: str, facts: Facts) -> tuple[Waiting, ...]:
+    """The institutions in `scope` that have not answered (nor been excused from) a request of
+    each kind: each with its open request due first, or none; the longest overdue first, those
+    without a request last."""
+    out: list[Waiting] = []
+    for kind in kinds:
+        mine = [r for r in facts.requests if r.kind == kind]
+        done = {r.institution for r in mine if r.status in _DONE}
+        for institution in facts.in_scope(scope):
+            if institution.code in done:
+                continue
+            pending = sorted(
+                (r for r in mine if r.institution == institution.code and r.status == "sent"),
+                key=lambda r: (r.due_at is None, r.due_at or facts.now, r.id),
             )
-            for kind in kinds
-        ),
-        Remedy("waive", "request", _("Waive a pending request, with a reason"), {"kinds": kinds}),
+            first = pending[0] if pending else None
+            out.append(
+                Waiting(
+                    institution.code,
+                    kind,
+                    first.id if first else None,
+                    first.due_at if first else None,
+                )
+            )
+    return tuple(
+        sorted(out, key=lambda w: (w.request_id is None, w.due_at is None, w.due_at or facts.now))
     )
+
+
+def _requests(kinds: list[str], scope: str, facts: Facts) -> tuple[Remedy, ...]:
+    """Send the kind's request to the institutions without one (only when there are some), remind
+    or give more time to those late (a link to the late requests), waive one."""
+    found = _waiting(kinds, scope, facts)
+    out: list[Remedy] = []
+    for kind in kinds:
+        unsent = [w.institution for w in found if w.kind == kind and w.request_id is None]
+        if unsent:
+            out.append(
+                Remedy(
+                    "request",
+                    "request",
+                    ngettext(
+                        "Send a request (%(kind)s) to the %(num)s institution without one",
+                        "Send a request (%(kind)s) to the %(num)s institutions without one",
+                        len(unsent),
+                        kind=kind_label(kind),
+                    ),
+                    {"kind": kind, "scope": scope, "institutions": unsent},
+                )
+            )
+    pending = [w for w in found if w.request_id is not None]
+    late = [w for w in pending if w.due_at is not None and w.due_at < facts.now]
+    if late:
+        out.append(
+            Remedy(
+                "late",
+                "request",
+                ngettext(
+                    "Remind or give more time to the %(num)s late request",
+                    "Remind or give more time to the %(num)s late requests",
+                    len(late),
+                ),
+                {"kinds": kinds},
+            )
+        )
+    if pending:
+        out.append(
+            Remedy(
+                "waive", "request", _("Waive a pending request, with a reason"), {"kinds": kinds}
+            )
+        )
+    return tuple(out)
 
 
 def _decision(subject: str, facts: Facts) -> tuple[Remedy, ...]:
@@ -65,7 +157,7 @@ def remedies(guard: str, args: Mapping[str, Any], facts: Facts) -> tuple[Remedy,
     if guard == "focal_points_named":
         return (Remedy("person", "roster", _("Add a focal point"), {"role": "focal_point"}),)
     if guard == "focal_points_acknowledged":
-        return _requests(["acknowledge_contact"], str(args.get("scope", "permanent")))
+        return _requests(["acknowledge_contact"], str(args.get("scope", PERMANENT)), facts)
     if guard == "iawg_members_named":
         return (Remedy("person", "roster", _("Add an IAWG member"), {"role": "iawg_member"}),)
     if guard == "task_forces_named":
@@ -75,7 +167,7 @@ def remedies(guard: str, args: Mapping[str, Any], facts: Facts) -> tuple[Remedy,
     if guard == "decision_adopted":
         return _decision(str(args["subject"]), facts)
     if guard == "requests_answered":
-        return _requests(list(args["kinds"]), str(args.get("scope", "involved")))
+        return _requests(list(args["kinds"]), str(args.get("scope", "involved")), facts)
     if guard == "chapters_drafted":
         return (
             Remedy("chapter", "record", _("Add a chapter and its lead")),
@@ -84,7 +176,7 @@ def remedies(guard: str, args: Mapping[str, Any], facts: Facts) -> tuple[Remedy,
         )
     if guard == "consultation_closed":
         return (
-            *_requests(["consultation_comments"], "all"),
+            *_requests(["consultation_comments"], "all", facts),
             Remedy("close_consultation", "record", _("Close the round after its deadline")),
         )
     if guard == "adoption_recorded":

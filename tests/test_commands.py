@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from clirun import invoker, leaf_commands, on_database
-from webconsole import EMAILS, MINE, Site, audit_count, logged_in
+from webconsole import EMAILS, MINE, Site, audit_count, logged_in, problem_of, refused_page
 
 from ibmflow.access import COORDINATOR
 from ibmflow.demo import VOTERS
@@ -84,6 +84,7 @@ def test_every_console_action_and_api_route_dispatches_through_the_table(
         "request": str(ids["rid"]),
         "rid": str(ids["rid"]),
         "action": "remind",
+        "confirm": "yes",  # the box the Return form asks to tick
     }
     expected = []
     for command in COMMANDS.values():
@@ -175,8 +176,8 @@ def test_a_stale_version_is_a_conflict_on_every_channel(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Whoever moved the process since you read it, the console answers 409, the API 409 and the
-    command line exit 3, and nothing is written."""
+    """Whoever moved the process since you read it, the console sends back to the page saying so,
+    the API answers 409 and the command line exits 3, and nothing is written."""
     seen = processes.read_version(site.ctx, MINE)
     processes.fire(site.ctx, MINE, "suspend", actor="setup", reason="Elections")
     processes.fire(site.ctx, MINE, "resume", actor="setup", reason="Over")
@@ -185,7 +186,8 @@ def test_a_stale_version_is_a_conflict_on_every_channel(
 
     client, csrf = logged_in(site, EMAILS[COORDINATOR])
     form = {"csrf_token": csrf, "version": str(seen), "reason": "stale"}
-    assert client.post(f"/p/{MINE}/suspend", data=form).status_code == 409
+    back = refused_page(client, client.post(f"/p/{MINE}/suspend", data=form))
+    assert "Someone else changed process" in problem_of(back)
 
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=site.url, headers=headers) as api:

@@ -133,14 +133,34 @@ PAGES = [
     Case("answer link used", "/r/{token}", ANONYMOUS, "/r/{used}", 410),
     Case("answer done", "/r/{token}/done", ANONYMOUS, "/r/{used}/done"),
     Case("page not found", "", COORDINATOR, "/no/such/page", 404),
+    Case("needs my attention", "/attention", COORDINATOR, "/attention"),
+    Case("needs my attention, a manager", "/attention", MANAGER, "/attention"),
+    Case("needs my attention, every process", "/attention", ADMINISTRATOR, "/attention"),
+    Case("search", "/search", COORDINATOR, "/search?q=customs"),
+    Case("search, nothing asked", "/search", COORDINATOR, "/search"),
+    Case("process list, only late", "/processes", ADMINISTRATOR, "/processes?late=1&sort=due"),
+    Case("process list, a bad sort", "/processes", ADMINISTRATOR, "/processes?sort=x", 400),
+    Case("audit, filtered", "/p/{key}/audit", COORDINATOR, f"/p/{MINE}/audit?deliveries=1"),
+    Case(
+        "remind now",
+        "/p/{key}/requests/{rid}/remind",
+        COORDINATOR,
+        f"/p/{MINE}/requests/{{request}}/remind",
+    ),
 ]
 # The console's GET routes that are not pages, and what they are.
 NOT_PAGES = {
-    "/": "a redirection to the process list (or the login page)",
+    "/": "a redirection to the desk (or the login page)",
     "/healthz": "JSON for the load balancer",
     "/p/{key}/documents/{doc}": "a file download",
     "/report.csv": "a CSV download",
     "/report.ics": "an iCalendar download",
+    "/p/{key}/audit.csv": "a CSV download",
+    "/p/{key}/audit.json": "a JSON download",
+    "/p/{key}/answers/{kind}.csv": "a CSV download",
+    "/p/{key}/answers/{kind}.xlsx": "a spreadsheet download",
+    "/p/{key}/requests.csv": "a CSV download",
+    "/p/{key}/requests.xlsx": "a spreadsheet download",
 }
 
 
@@ -228,6 +248,7 @@ def tour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tour]:
         )
         values = {
             "mail": str(objects[MINE]["mail"]),
+            "request": str(objects[MINE]["request"]),
             "acknowledge": _link(ctx, objects[MINE]["request"]),
             "assessment": _link(ctx, assessment),
             "vote": _link(ctx, _vote_request(ctx, decision)),
@@ -265,7 +286,7 @@ def tabs(browser: Browser, tour: Tour) -> Iterator[Callable[[str], Page]]:
                 page.fill("#email", EMAILS[who])
                 page.fill("#password", PASSWORD)
                 page.click("button[type=submit]")
-                page.wait_for_url(re.compile(r"/processes$"))
+                page.wait_for_url(re.compile(r"/attention$"))
             opened[who] = (context, page)
         return opened[who][1]
 

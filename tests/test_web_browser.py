@@ -120,13 +120,13 @@ def test_a_coordinator_clears_a_blocker_with_answers_by_link_and_completes_the_s
     blockers = page.locator("#blockers + .blocker")
     expect(blockers).to_contain_text("have not acknowledged the contact request")
 
-    blockers.get_by_text("Send the missing requests").click()
+    blockers.get_by_text("Send a request (acknowledgement of the contact request)").click()
     form = blockers.locator("form").first
     expect(form.get_by_label("Kind of request")).to_have_value("acknowledge_contact")
     expect(form.get_by_label("Send it to", exact=True)).to_have_value("permanent")
     form.get_by_role("button", name="Send the requests").click()
-    expect(page.locator("#notice")).to_contain_text("The requests were sent")
-    assert page.locator("#requests ~ .table-wrap tbody tr").count() == 7
+    expect(page.locator("#message")).to_contain_text("The requests were sent")
+    assert page.locator("#bulk tbody tr").count() == 7
     assert deliver(ctx) == 7
 
     page.get_by_role("link", name="Outgoing mail").click()
@@ -153,7 +153,7 @@ def test_a_coordinator_clears_a_blocker_with_answers_by_link_and_completes_the_s
     page.goto(f"{url}/p/{MINE}")
     expect(page.locator("#blockers + p")).to_contain_text("the step can be completed")
     page.get_by_role("button", name="Complete this step").click()
-    expect(page.locator("#notice")).to_contain_text("The step is completed")
+    expect(page.locator("#message")).to_contain_text("The step is completed")
     expect(page.locator("[aria-current=step]")).to_contain_text(
         "Establishment of the coordinating bodies"
     )

@@ -68,10 +68,10 @@ def test_a_french_coordinator_and_a_french_focal_point_work_in_french(
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     blockers = page.locator("#blockers + .blocker")
     expect(blockers).to_contain_text("n’ont pas accusé réception")
-    blockers.get_by_text("Envoyer les demandes manquantes").first.click()
+    blockers.get_by_text("Envoyer une demande (accusé").first.click()
     form = blockers.locator("form").first
     form.get_by_role("button", name="Envoyer les demandes").click()
-    expect(page.locator("#notice")).to_be_visible()
+    expect(page.locator("#message")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     screenshot(page, "fr-process-page-requests-sent")
     deliver(ctx)
@@ -115,6 +115,6 @@ def test_a_french_coordinator_and_a_french_focal_point_work_in_french(
 
     page.goto(f"{url}/p/{MINE}")
     page.get_by_role("button", name="Achever cette étape").click()
-    expect(page.locator("#notice")).to_be_visible()
+    expect(page.locator("#message")).to_be_visible()
     expect(page.locator("[aria-current=step]")).to_contain_text("organes de coordination")
     assert screenshot(page, "fr-process-page-step-completed").stat().st_size > 10_000

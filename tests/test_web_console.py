@@ -21,6 +21,7 @@ from webconsole import (
     log_in,
     logged_in,
     problem_of,
+    refused_page,
     text_of,
 )
 
@@ -159,8 +160,10 @@ def test_the_process_page_shows_the_steps_and_the_blockers_with_their_forms(site
     assert "Identification of a national coordinator done" in text
     assert "Identification of and contact with key stakeholders now" in text
     assert "have not acknowledged the contact request" in text
-    assert "Send the missing requests" in text and "Waive a pending request" in text
-    assert 'action="/p/MA-1/advance"' in page.text
+    assert "Send a request" not in text, "every institution has its request already"
+    assert "Waive a pending request" in text and "working days late" not in text
+    assert 'action="/p/MA-1/advance"' not in page.text, "offered while blockers are known"
+    assert re.search(r"<button[^>]*disabled[^>]*>Complete this step</button>", page.text)
     assert f'name="version" value="{_version(site)}"' in page.text
     for label_for in re.findall(r'<label for="([^"]+)"', page.text):
         assert f'id="{label_for}"' in page.text, f"label for a missing field {label_for}"
@@ -171,10 +174,14 @@ def test_the_process_page_shows_the_steps_and_the_blockers_with_their_forms(site
 @sqlite_only
 def test_advancing_with_blockers_is_refused_with_them_in_words(site: Site) -> None:
     client, csrf = logged_in(site, EMAILS[COORDINATOR])
-    refused = client.post(
-        f"/p/{MINE}/advance", data={"csrf_token": csrf, "version": str(_version(site))}
+    before = audit_count(site.ctx)
+    refused = refused_page(
+        client,
+        client.post(
+            f"/p/{MINE}/advance", data={"csrf_token": csrf, "version": str(_version(site))}
+        ),
     )
-    assert refused.status_code == 400
+    assert audit_count(site.ctx) == before
     problem = problem_of(refused)
     assert "Nothing was changed" in problem and "cannot be completed yet" in problem
     assert "have not acknowledged the contact request" in problem
@@ -202,9 +209,11 @@ def test_of_two_coordinators_moving_at_once_one_wins_and_the_other_is_told_why(
         thread.start()
     for thread in both:
         thread.join()
-    statuses = sorted(r.status_code for r in results.values())
-    assert statuses == [303, 409]
-    loser = next(r for r in results.values() if r.status_code == 409)
+    assert [r.status_code for r in results.values()] == [303, 303], "both sent back to the page"
+    losers = [n for n, r in results.items() if "?refused=" in r.headers["location"]]
+    assert len(losers) == 1, "not exactly one refused"
+    client = {"first": first, "second": second}[losers[0]]
+    loser = refused_page(client, results[losers[0]])
     problem = problem_of(loser)
     assert f"Someone else changed process {MINE} since you loaded the page" in problem
     assert f"you saw version {seen}" in problem and "Nothing was written" in problem
@@ -238,7 +247,7 @@ def test_waiving_a_request_needs_a_reason(site: Site) -> None:
     client, csrf = logged_in(site, EMAILS[COORDINATOR])
     rid = site.objects[MINE]["request"]
     refused = client.post(f"/p/{MINE}/requests/{rid}/waive", data={"csrf_token": csrf})
-    assert refused.status_code == 400 and "a reason is required" in problem_of(refused)
+    assert "a reason is required" in problem_of(refused_page(client, refused))
     done = client.post(
         f"/p/{MINE}/requests/{rid}/waive",
         data={"csrf_token": csrf, "reason": "the Chair acknowledged in person"},
@@ -273,7 +282,7 @@ def test_a_document_uploaded_is_attached_and_can_be_downloaded(site: Site) -> No
         data={"csrf_token": csrf, "kind": "other"},
         files=[("file", ("run.exe", b"MZ", "application/octet-stream"))],
     )
-    assert refused.status_code == 400 and "not accepted" in problem_of(refused)
+    assert "not accepted" in problem_of(refused_page(client, refused))
 
 
 @sqlite_only
@@ -311,8 +320,8 @@ def test_a_vote_recorded_in_the_console_is_marked_as_entered_via_the_web(site: S
 def test_a_chair_records_the_iawg_but_may_not_move_the_process(site: Site) -> None:
     client, csrf = logged_in(site, EMAILS[CHAIR])
     page = client.get(f"/p/{MINE}")
-    assert 'action="/p/MA-1/advance"' not in page.text
-    assert 'action="/p/MA-1/decisions"' in page.text
+    assert "Complete this step" not in page.text
+    assert f'action="/p/MA-1/decisions/{site.objects[MINE]["decision"]}/votes"' in page.text
     refused = client.post(
         f"/p/{MINE}/advance", data={"csrf_token": csrf, "version": str(_version(site))}
     )
@@ -325,9 +334,11 @@ def test_a_manager_reads_and_is_shown_no_form_but_logout(site: Site) -> None:
     client, _ = logged_in(site, EMAILS[MANAGER])
     page = client.get(f"/p/{MINE}")
     assert page.status_code == 200
-    forms = re.findall(r'<form [^>]*action="([^"]+)"', page.text)
-    assert forms == ["/search", "/logout"]  # the search box only reads (GET)
-    assert '<form class="search" role="search" method="get" action="/search">' in page.text
+    assert re.findall(r'<form [^>]*method="post"[^>]*action="([^"]+)"', page.text) == ["/logout"]
+    assert re.findall(r'<form [^>]*method="get"[^>]*action="([^"]+)"', page.text) == [
+        "/search",
+        f"/p/{MINE}#requests",
+    ], "the search box and the requests' filters, which change nothing"
     assert client.get(f"/p/{MINE}/mail").status_code == 403
 
 
@@ -352,7 +363,8 @@ def test_a_quarantined_reply_is_assigned_to_a_request_from_the_page(site: Site) 
     crossed = client.post(
         f"/p/{MINE}/quarantine/{iid}/assign", data={"csrf_token": csrf, "request": str(theirs)}
     )
-    assert crossed.status_code == 404, "a request of another process was offered the mail"
+    said = problem_of(refused_page(client, crossed))
+    assert f"no request #{theirs} in {MINE}" in said, "a request of another process was offered"
     done = client.post(
         f"/p/{MINE}/quarantine/{iid}/assign", data={"csrf_token": csrf, "request": str(rid)}
     )
@@ -396,22 +408,24 @@ def test_deadlines_are_extended_from_the_page_with_a_reason(site: Site) -> None:
     refused = client.post(
         f"/p/{MINE}/requests/{rid}/extend", data={"csrf_token": csrf, "days": "5"}
     )
-    assert refused.status_code == 400 and "needs a reason" in problem_of(refused)
+    assert "needs a reason" in problem_of(refused_page(client, refused))
     done = client.post(
         f"/p/{MINE}/requests/{rid}/extend",
         data={"csrf_token": csrf, "days": "5", "reason": "the minister is abroad"},
     )
-    assert done.status_code == 303
+    assert "done=" in done.headers["location"]
     after = next(r for r in requests.list_requests(site.ctx, MINE) if r.id == rid).due_at
     assert after > before
     step = client.post(
         f"/p/{MINE}/extend",
         data={"csrf_token": csrf, "to": "2026-03-02", "reason": "elections"},
     )
-    assert step.status_code == 303
+    assert "done=" in step.headers["location"]
     page = text_of(client.get(f"/p/{MINE}"))
-    assert f"request #{rid}: from" in page and "the minister is abroad" in page
-    assert "step stakeholder identification: from" in page and "to 2 Mar 2026" in page
+    assert "(acknowledgement of the contact request): from" in page
+    assert "the minister is abroad" in page and f"request #{rid}: from" not in page
+    assert "The step Identification of and contact with key stakeholders: from" in page
+    assert "to 2 Mar 2026" in page
 
 
 # --- long lists come in pages --------------------------------------------------------------------

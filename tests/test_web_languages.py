@@ -88,6 +88,9 @@ def _pages(site: Site) -> dict[str, str]:
         "process at its first step": f"/p/{NEW}",
         "suspended process": f"/p/{THEIRS}",
         "process after an action": f"/p/{MINE}?done=requests",
+        "requests filtered": f"/p/{MINE}?status=open&kind=acknowledge_contact",
+        "requests finished": f"/p/{MINE}?status=answered",
+        "a bad filter": f"/p/{MINE}?status=late",
         "report": "/report",
         "audit": f"/p/{MINE}/audit",
         "audit past the end": f"/p/{MINE}/audit?page=9",
@@ -117,11 +120,15 @@ def _refusals(site: Site, client: httpx.Client) -> dict[str, httpx.Response]:
     rid = site.objects[MINE]["request"]
     return {
         "move refused": client.post(
-            f"/p/{MINE}/advance", data={"csrf_token": csrf, "version": version}
+            f"/p/{MINE}/advance",
+            data={"csrf_token": csrf, "version": version},
+            follow_redirects=True,
         ),
         "no csrf token": client.post(f"/p/{MINE}/advance", data={"version": version}),
         "waive without a reason": client.post(
-            f"/p/{MINE}/requests/{rid}/waive", data={"csrf_token": csrf, "reason": ""}
+            f"/p/{MINE}/requests/{rid}/waive",
+            data={"csrf_token": csrf, "reason": ""},
+            follow_redirects=True,
         ),
         "bad horizon": client.get("/report?horizon=x"),
         "bulk without a reason": client.post(
@@ -242,6 +249,9 @@ FRENCH = {
     "process at its first step": ["Ce qui bloque cette étape", "Aucune demande pour l’instant."],
     "suspended process": ["Le processus est suspendu (à l’étape"],
     "process after an action": ["Les demandes ont été envoyées"],
+    "requests filtered": ["Demandes en cours, les plus en retard d’abord", "Afficher toutes les"],
+    "requests finished": ["Aucune demande ne correspond à ces filtres."],
+    "a bad filter": ["Cette liste de demandes ne peut pas être affichée", "Choisissez les filtres"],
     "report": ["Rapport des échéances", "Comment chaque institution répond"],
     "audit": ["Historique d’audit de MA-1", "La chaîne d’audit est intacte :"],
     "audit past the end": ["est au-delà de la dernière page"],
@@ -301,7 +311,7 @@ def test_every_console_page_is_in_french_for_a_french_browser(polyglot: Site) ->
             assert sentence in text, f"{name} ({page.status_code}): no {sentence!r}"
         if page.status_code == 200:
             assert "Se déconnecter" in text, name
-    assert answers["move refused"].status_code == 400
+    assert answers["move refused"].status_code == 200  # back at the page, the refusal on top
     assert answers["no csrf token"].status_code == 403
     assert answers["a process not there"].status_code == 404
     # dates and figures as French writes them, the zone named

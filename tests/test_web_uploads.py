@@ -320,7 +320,7 @@ def test_the_consoles_document_form_caps_streams_and_strips_names(site: Site) ->
         data={"csrf_token": token, "kind": "other"},
         files=[("file", ("..\\..\\terms.pdf", b"%PDF terms", "application/pdf"))],
     )
-    assert named.status_code == 303, problem_of(named)
+    assert "done=" in named.headers["location"], problem_of(client.get(named.headers["location"]))
     with site.ctx.db.reading() as session:
         newest = session.exec(select(DocumentRow).order_by(DocumentRow.id.desc())).first()  # type: ignore[union-attr]
         assert newest is not None and newest.filename == "terms.pdf"

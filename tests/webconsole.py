@@ -179,9 +179,22 @@ def text_of(page: httpx.Response) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text)).replace("&#39;", "'")
 
 
+def refused_page(client: httpx.Client, response: httpx.Response) -> httpx.Response:
+    """The process page a refused console action redirected to (post/redirect/get), as the
+    browser then shows it: the refusal's message on top."""
+    location = response.headers.get("location", "")
+    assert response.status_code == 303 and "?refused=" in location, (
+        f"not sent back to the page with a refusal: {response.status_code} {location}"
+    )
+    return client.get(location)
+
+
 def problem_of(page: httpx.Response) -> str:
+    """The refusal a page shows on top (the message region, focused)."""
     match = re.search(
-        r'<div class="problem" role="alert" id="problem">(.*?)</div>', page.text, re.S
+        r'<div class="problem" role="alert" id="(?:problem|message)"[^>]*>(.*?)</div>',
+        page.text,
+        re.S,
     )
     assert match, f"no problem shown (status {page.status_code})"
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(1))).replace("&#39;", "'")

@@ -10,7 +10,6 @@ decide differently.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,18 +18,36 @@ from ibmflow.errors import NotFound
 from ibmflow.facts import DECISION_SUBJECTS, DOCUMENT_KINDS
 from ibmflow.guards import REGISTRY
 from ibmflow.i18n import _
-from ibmflow.remedies import Remedy, remedies
-from ibmflow.requestkinds import KINDS
+from ibmflow.offers import offered
+from ibmflow.remedies import remedies
+from ibmflow.requestkinds import KINDS, label
 from ibmflow.services.common import definition_for, iso
 from ibmflow.services.context import Context
 from ibmflow.services.decisions import list_decisions
-from ibmflow.services.process_views import ProcessStatus
+from ibmflow.services.page_views import (
+    Blocker,
+    ChapterView,
+    DocumentView,
+    ExtensionView,
+    InstitutionView,
+    ProcessPage,
+    TaskForceView,
+)
+from ibmflow.services.process_page import (
+    REQUEST_PAGE,
+    STATUS_FILTERS,
+    kind_title,
+    open_requests,
+    read_requests,
+    request_filter,
+    waiting_for,
+)
 from ibmflow.services.processes import status
 from ibmflow.services.quarantine import list_quarantine
-from ibmflow.services.record_views import DecisionView, InboundMail, RequestView
+from ibmflow.services.record_views import InboundMail
 from ibmflow.services.replies import QUARANTINED
-from ibmflow.services.requests import list_requests
 from ibmflow.storage import repository as repo
+from ibmflow.storage.queries import page_requests as page_queries
 from ibmflow.storage.queries import processes as queries
 from ibmflow.storage.tables import (
     DecisionRow,
@@ -41,107 +58,21 @@ from ibmflow.storage.tables import (
 )
 
 
-@dataclass(frozen=True)
-class Blocker:
-    """A guard of the current step that is not met: why, in words, and what would help."""
-
-    guard: str
-    sentences: tuple[str, ...]
-    remedies: tuple[Remedy, ...]
-
-
-@dataclass(frozen=True)
-class InstitutionView:
-    """An institution of the roster, as the forms offer it."""
-
-    code: str
-    name: str
-    category: str
-
-
-@dataclass(frozen=True)
-class DocumentView:
-    """A document attached to the process."""
-
-    id: int | None
-    kind: str
-    kind_label: str
-    filename: str
-    step: str
-    size: int
-    uploaded_by: str
-    uploaded_at: str | None
-
-
-@dataclass(frozen=True)
-class TaskForceView:
-    """A task force of the implementing body."""
-
-    name: str
-    lead: str | None
-
-
-@dataclass(frozen=True)
-class ChapterView:
-    """A chapter of the strategy, its lead and when its draft came."""
-
-    title: str
-    lead: str | None
-    submitted_at: str | None
-
-
-@dataclass(frozen=True)
-class ExtensionView:
-    """A deadline moved: whose, from when to when, by whom and why."""
-
-    subject: str
-    old_due_at: str | None
-    new_due_at: str | None
-    reason: str
-    actor: str
-    at: str | None
-
-
-Choice = tuple[str, str]  # a form's option: (value, label)
-
-
-@dataclass(frozen=True)
-class ProcessPage:
-    """Everything the process page shows, read once per page."""
-
-    status: ProcessStatus
-    blockers: tuple[Blocker, ...]
-    earlier_steps: tuple[Choice, ...]
-    institutions: tuple[InstitutionView, ...]
-    institution_options: tuple[Choice, ...]
-    names: dict[str, str]
-    members: dict[str, str]
-    people: tuple[str, ...]
-    documents: tuple[DocumentView, ...]
-    task_forces: tuple[TaskForceView, ...]
-    chapters: tuple[ChapterView, ...]
-    chapter_options: tuple[Choice, ...]
-    requests: list[RequestView]
-    decisions: list[DecisionView]
-    quarantine: list[InboundMail]
-    extensions: tuple[ExtensionView, ...]
-    request_kinds: tuple[Choice, ...]
-    document_kinds: tuple[Choice, ...]
-    subjects: tuple[Choice, ...]
-    kind_labels: dict[str, str]  # every request kind (votes too) and its label
-    step_titles: dict[str, str]  # every step of the workflow and its title
-
-
-def _roster_parts(ctx: Context, key: str, now: datetime) -> dict[str, Any]:
-    """The page's parts read from the facts: blockers, roster, documents, task forces, chapters."""
+def _roster_parts(
+    ctx: Context, key: str, now: datetime, asked: tuple[str, str, str], offset: int
+) -> dict[str, Any]:
+    """The page's parts read from the facts: blockers, roster, documents, task forces, chapters,
+    and the page of requests asked for (`asked`: status, institution and kind to filter by)."""
     with ctx.db.reading() as session:
         process = repo.get_process(session, key)
         definition = definition_for(ctx, session, process)
         facts = repo.load_facts(session, process, now)
+        flt = request_filter(*asked, [i.code for i in facts.institutions])
         blockers = []
         steps = [s.id for s in definition.steps]
         current = process.suspended_from if process.state == SUSPENDED else process.state
-        if process.state in steps and not definition.state(process.state).final:
+        running = process.state in steps and not definition.state(process.state).final
+        if running:
             for guard in definition.state(process.state).guards:
                 sentences = REGISTRY[guard.name].check(facts, guard.args)
                 if sentences:
@@ -150,10 +81,17 @@ def _roster_parts(ctx: Context, key: str, now: datetime) -> dict[str, Any]:
                             guard=guard.name,
                             sentences=tuple(sentences),
                             remedies=remedies(guard.name, guard.args, facts),
+                            waiting=waiting_for(
+                                ctx, session, process, facts, guard.name, guard.args
+                            ),
                         )
                     )
         earlier = steps[: steps.index(current)] if current in steps else []
+        guards = [g.name for g in definition.state(process.state).guards] if running else []
         return {
+            "offers": offered(guards, running=running),
+            "requests": read_requests(ctx, session, process, now, flt, offset),
+            "open_requests": open_requests(ctx, session, process, now),
             "step_titles": {step.id: step.title for step in definition.steps},
             "blockers": tuple(blockers),
             "earlier_steps": tuple((s, definition.state(s).title) for s in earlier),
@@ -191,17 +129,28 @@ def _roster_parts(ctx: Context, key: str, now: datetime) -> dict[str, Any]:
         }
 
 
-def process_page(ctx: Context, key: str) -> ProcessPage:
-    """Everything the process page shows, read once per page."""
+def process_page(
+    ctx: Context,
+    key: str,
+    *,
+    status_filter: str = "",
+    institution: str = "",
+    kind: str = "",
+    page: int = 1,
+) -> ProcessPage:
+    """Everything the process page shows, read once per page: page `page` of the requests that
+    match the filters (InvalidCommand for a filter value nobody offered)."""
     now = ctx.clock.now()
+    asked = (status_filter, institution, kind)
     return ProcessPage(
         status=status(ctx, key),
-        **_roster_parts(ctx, key, now),
-        requests=list_requests(ctx, key),
+        **_roster_parts(ctx, key, now, asked, (max(page, 1) - 1) * REQUEST_PAGE),
         decisions=list_decisions(ctx, key),
         quarantine=list_quarantine(ctx, key),
         extensions=extensions(ctx, key),
         request_kinds=tuple((k.name, k.label) for k in KINDS.values() if not k.is_vote),
+        kind_filters=tuple((k.name, kind_title(k.name)) for k in KINDS.values() if not k.is_vote),
+        status_filters=tuple((k, _(v)) for k, v in STATUS_FILTERS.items()),
         document_kinds=tuple(DOCUMENT_KINDS.items()),
         subjects=tuple(DECISION_SUBJECTS.items()),
         kind_labels={k.name: k.label for k in KINDS.values()},
@@ -209,22 +158,38 @@ def process_page(ctx: Context, key: str) -> ProcessPage:
 
 
 def extensions(ctx: Context, key: str) -> tuple[ExtensionView, ...]:
-    """The deadlines moved in a process, newest first, with who moved them and why."""
+    """The deadlines moved in a process, newest first, with who moved them and why; each named
+    in words (the step's title, or the request's kind and institution), never by an id."""
     with ctx.db.reading() as session:
         process = repo.get_process(session, key)
         steps = queries.stay_steps(session, process.id)
+        titles = {s.id: s.title for s in definition_for(ctx, session, process).steps}
+        rows = queries.extensions(session, process.id)
+        asked = [r.request_id for r in rows if r.request_id is not None]
+        found = page_queries.requests_by_id(session, process.id or 0, asked)
+        names = {i.id: i.short_name for i in repo.institutions(session, process)} if asked else {}
+
+        def subject(row: Any) -> str:
+            request = found.get(row.request_id)
+            if request is not None:
+                return _(
+                    "The request to %(institution)s (%(kind)s)",
+                    institution=names.get(request.institution_id, ""),
+                    kind=label(request.kind),
+                )
+            step = steps.get(row.step_record_id, "")
+            return _("The step %(step)s", step=titles.get(step, step.replace("_", " ")))
+
         return tuple(
             ExtensionView(
-                subject=_("request #%(id)s", id=row.request_id)
-                if row.request_id is not None
-                else _("step %(step)s", step=steps.get(row.step_record_id, "").replace("_", " ")),
+                subject=subject(row),
                 old_due_at=iso(row.old_due_at),
                 new_due_at=iso(row.new_due_at),
                 reason=row.reason,
                 actor=row.actor,
                 at=iso(row.created_at),
             )
-            for row in queries.extensions(session, process.id)
+            for row in rows
         )
 
 

@@ -3,8 +3,8 @@ and the CSRF token, and the action runs its command from the table of commands
 (`services.commands`, the same the API and the command line run).
 
 A done action redirects to the process page with a fixed notice (post/redirect/get); a refused one
-shows the process page again, with the reason and the HTTP status of the refusal (400 refused, 404
-not found, 409 changed by someone else meanwhile), and nothing written.
+redirects there too, with the reason shown on top and focused (`web.responses.back_to_page`), and
+nothing written. A form the page asks to confirm (`offers.CONFIRMED`) is refused unconfirmed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ibmflow.access import ADMINISTRATOR
-from ibmflow.errors import IbmflowError
+from ibmflow.errors import IbmflowError, InvalidCommand
+from ibmflow.i18n import _
+from ibmflow.offers import CONFIRMED
 from ibmflow.services import commands
 from ibmflow.services.commands import Command, On
 from ibmflow.services.documents import Upload
@@ -66,7 +68,7 @@ def install(gate: Gate) -> None:
         try:
             await run_in_threadpool(command)
         except IbmflowError as exc:
-            return await refused(gate, caller, key, exc)
+            return await refused(gate, request, caller, key, exc)
         return RedirectResponse(f"/p/{key.upper()}?done={done}", status_code=303)
 
     def action(command: Command, path: str) -> Callable[[Request, Caller], Any]:
@@ -74,6 +76,8 @@ def install(gate: Gate) -> None:
             on = _on(request, caller, path)
 
             def execute() -> None:
+                if command.name in CONFIRMED and caller.field("confirm") != "yes":
+                    raise InvalidCommand(_("Tick the box to confirm, then send the form again."))
                 commands.run(ctx, command.name, on, commands.from_form(command, _Form(caller)))
 
             return await run(request, caller, command.done, execute)

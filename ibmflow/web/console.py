@@ -87,7 +87,7 @@ def install(gate: Gate) -> None:
         key = request.path_params["key"]
         done = DONE.get(request.query_params.get("done", ""))
         notice = _(done) if done else None
-        return await process_response(gate, caller, key, notice=notice)
+        return await process_response(gate, request, caller, key, notice=notice)
 
     @gate.page("GET", "/p/{key}/audit", "view")
     async def audit_page(request: Request, caller: Caller) -> Response:

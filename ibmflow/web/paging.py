@@ -19,6 +19,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "next": N_("Next processes (%(items)s)"),
         "position": N_("Processes %(first)s-%(last)s of %(total)s (page %(page)s of %(pages)s)"),
     },
+    "requests": {
+        "nav": N_("Pages of the requests"),
+        "previous": N_("Previous requests (%(items)s)"),
+        "next": N_("Next requests (%(items)s)"),
+        "position": N_("Requests %(first)s-%(last)s of %(total)s (page %(page)s of %(pages)s)"),
+    },
     "events": {
         "nav": N_("Pages of the events"),
         "previous": N_("Previous events (%(items)s)"),
@@ -107,6 +113,14 @@ class Pager:
     @property
     def past_label(self) -> str:
         """What a page after the last one says."""
+        if self.what == "requests":
+            return ngettext(
+                "Page %(page)s is past the last page (%(pages)s) of the %(num)s request.",
+                "Page %(page)s is past the last page (%(pages)s) of the %(num)s requests.",
+                self.total,
+                page=self.page,
+                pages=self.pages,
+            )
         if self.what == "events":
             return ngettext(
                 "Page %(page)s is past the last page (%(pages)s) of the %(num)s event.",
@@ -130,13 +144,20 @@ class Pager:
 
 
 def pager(
-    path: str, page: int, size: int, total: int, what: str, keep: dict[str, str] | None = None
+    path: str,
+    page: int,
+    size: int,
+    total: int,
+    what: str,
+    keep: dict[str, str] | None = None,
+    anchor: str = "",
 ) -> Pager:
-    """The pager of page `page` at `path`; the links keep the query parameters in `keep`."""
+    """The pager of page `page` at `path`; the links keep the query parameters in `keep` and
+    lead to `anchor` ("#requests") when given."""
 
     def url(number: int) -> str:
         query = {**(keep or {}), **({"page": str(number)} if number > 1 else {})}
-        return f"{path}?{urlencode(query)}" if query else path
+        return (f"{path}?{urlencode(query)}" if query else path) + anchor
 
     pages = max(1, -(-total // size))
     return Pager(

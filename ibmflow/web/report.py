@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ibmflow.access import Account
-from ibmflow.charts import gantt_svg
+from ibmflow.charts import gantt_rows, gantt_svg
 from ibmflow.errors import IbmflowError
 from ibmflow.exports import report_csv, report_ical
 from ibmflow.i18n import _
@@ -87,6 +87,7 @@ def install(gate: Gate) -> None:
             raise Refusal(400, _("The report cannot be made"), exc.message) from None
         report = page.report
         charts = {p.key: Markup(gantt_svg(p)) for p in report.processes}
+        step_rows = {p.key: gantt_rows(p) for p in report.processes}
         keep = {} if horizon == DEFAULT_HORIZON_DAYS else {"horizon": str(horizon)}
         suffix = "" if not keep else f"?horizon={horizon}"
         pages = pager("/report", number, page.limit, page.total, "processes", keep)
@@ -96,6 +97,7 @@ def install(gate: Gate) -> None:
             caller,
             report=report,
             charts=charts,
+            step_rows=step_rows,
             horizon=horizon,
             suffix=suffix,
             pages=pages,
