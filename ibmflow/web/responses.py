@@ -29,6 +29,7 @@ from ibmflow.errors import (
 )
 from ibmflow.i18n import N_, _
 from ibmflow.services import console as reads
+from ibmflow.services.answer_sheets import ANSWER_KINDS
 from ibmflow.services.record_views import InboundMail
 from ibmflow.web.auth import Caller, Gate, Refusal
 from ibmflow.web.paging import page_number, pager
@@ -142,6 +143,7 @@ async def process_response(
         blockers_refused=blockers,
         notice=notice,
         mail_captured=gate.ctx.settings.smtp_host is None,
+        answer_kinds=ANSWER_KINDS,
     )
 
 
