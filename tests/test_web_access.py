@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from webconsole import EMAILS, MINE, THEIRS, Site, csrf_of, log_in
+from webconsole import EMAILS, MINE, THEIRS, Site, audit_count, csrf_of, log_in
 
 from ibmflow.access import ADMINISTRATOR, CHAIR, COORDINATOR, MANAGER, PERMISSIONS, roles_for
 from ibmflow.services import accounts
@@ -281,18 +281,24 @@ def test_remind_and_the_bulk_actions_need_the_request_permission(ctx: Context) -
 def test_the_request_ids_a_bulk_form_carries_are_checked_like_those_of_a_path(
     ctx: Context, site: Site
 ) -> None:
-    """Another process's request ticked in a bulk form: not found for those who may act on
-    requests, forbidden for the others; nothing is written either way."""
+    """Another process's request ticked in a bulk form: refused as not in this process for those
+    who may act on requests, forbidden for the others; nothing is written either way."""
     theirs = site.objects[THEIRS]["request"]
     for role in ROLES:
         client = site.client()
         assert log_in(client, EMAILS[role]).status_code == 303
         csrf = csrf_of(client.get("/processes"))
+        before = audit_count(ctx)
         got = client.post(
             f"/p/{MINE}/requests/bulk",
             data={"csrf_token": csrf, "rid": [str(theirs)], "action": "waive", "reason": "x"},
-        ).status_code
-        assert got == (404 if role in roles_for("request") else 403), role
+        )
+        # Refused by the command (post/redirect/get back to the page) for those who may act on
+        # requests; by the gate for the others.
+        assert got.status_code == (303 if role in roles_for("request") else 403), role
+        if got.status_code == 303:
+            assert "?refused=" in got.headers["location"]
+        assert audit_count(ctx) == before
 
 
 @sqlite_only

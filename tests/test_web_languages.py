@@ -134,6 +134,7 @@ def _refusals(site: Site, client: httpx.Client) -> dict[str, httpx.Response]:
         "bulk without a reason": client.post(
             f"/p/{MINE}/requests/bulk",
             data={"csrf_token": csrf, "rid": [str(rid)], "action": "waive", "reason": ""},
+            follow_redirects=True,
         ),
     }
 

@@ -13,6 +13,7 @@ from webconsole import (
     audit_count,
     logged_in,
     problem_of,
+    refused_page,
     text_of,
 )
 
@@ -76,12 +77,11 @@ def test_the_preview_shows_the_exact_mail_and_sending_it_threads_it_under_the_re
     (event,) = _events(site, "request.reminded")
     assert event.actor == EMAILS[COORDINATOR] and event.reason == "urgent"
 
+    # Refused, the action and the preview both come back to the process page with the reason.
     again = client.post(f"/p/{MINE}/requests/{rid}/remind", data={"csrf_token": csrf})
-    assert again.status_code == 400
-    assert "already reminded by hand today" in problem_of(again)
+    assert "already reminded by hand today" in problem_of(refused_page(client, again))
     refused_preview = client.get(f"/p/{MINE}/requests/{rid}/remind")
-    assert refused_preview.status_code == 400
-    assert "already reminded by hand today" in problem_of(refused_preview)
+    assert "already reminded by hand today" in problem_of(refused_page(client, refused_preview))
 
 
 @sqlite_only
@@ -155,8 +155,8 @@ def test_bulk_with_a_request_of_another_process_changes_nothing(site: Site) -> N
             "reason": "x",
         },
     )
-    assert refused.status_code == 404
-    assert f"There is no request #{theirs} in process {MINE}" in problem_of(refused)
+    shown = refused_page(client, refused)
+    assert f"There is no request #{theirs} in process {MINE}" in problem_of(shown)
     assert audit_count(site.ctx) == before
     assert mine in _open(site)
 
@@ -178,8 +178,7 @@ def test_bulk_says_what_is_wrong_with_the_form(
     client, csrf = logged_in(site, EMAILS[COORDINATOR])
     data: dict[str, object] = {"rid": [str(i) for i in _open(site)[:2]], **fields}
     refused = client.post(f"/p/{MINE}/requests/bulk", data={"csrf_token": csrf, **data})
-    assert refused.status_code == 400
-    assert expected in problem_of(refused)
+    assert expected in problem_of(refused_page(client, refused))
 
 
 @sqlite_only

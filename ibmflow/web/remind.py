@@ -27,5 +27,5 @@ def install(gate: Gate) -> None:
                 remind.preview, gate.ctx, key, rid, caller.account.email
             )
         except IbmflowError as exc:
-            return await refused(gate, caller, key, exc)
+            return await refused(gate, request, caller, key, exc)
         return gate.render("console/remind.html", 200, caller, key=shown.process, shown=shown)
