@@ -10,7 +10,7 @@ from typing import Any
 from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.ladder import ESCALATION
 from ibmflow.services.deadlines import SENT
-from ibmflow.storage import repository as repo
+from ibmflow.services.outbox import MailRows
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import chase as q
 from ibmflow.storage.queries import roster
@@ -41,6 +41,7 @@ class Batch:
     events: list[AuditRecord] = field(default_factory=list)  # to append, in order
     added: list[RungRow] = field(default_factory=list)  # rungs rung or passed over, not planned
     carried: list[tuple[RungRow, int, str]] = field(default_factory=list)  # rung, person, mail
+    mails: MailRows = field(default_factory=MailRows)  # the outbox rows and link tokens to write
 
     @classmethod
     def of(cls, tx: Tx, rungs: Sequence[RungRow]) -> Batch:
@@ -102,8 +103,5 @@ def people_with_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list
     memo = tx.session.info.setdefault("ibmflow.chase.people", {})
     key = (process.id, tuple(roles))
     if key not in memo:
-        wanted = set(key[1])
-        ids = [r.person_id for r in repo.active_roles(tx.session, process) if r.role in wanted]
-        people = roster.people_by_id(tx.session, ids)
-        memo[key] = [people[i] for i in dict.fromkeys(ids) if i in people]
+        memo[key] = roster.holders_of(tx.session, process.id or 0, sorted(set(key[1])))
     return list(memo[key])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from ibmflow.mail.headers import clean_address, clean_header
 from ibmflow.mail.render import Rendered
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import outbox as queries
+from ibmflow.storage.queries import requests as request_queries
 from ibmflow.storage.tables import OutboxRow
 
 
@@ -119,3 +121,18 @@ def enqueue_each(
     ]
     queries.add_mails(tx.session, rows)
     return [str(row["message_id"]) for row in rows]
+
+
+@dataclass
+class MailRows:
+    """Outbox rows and link tokens kept to be written together (a sweep's batch writes its mails
+    with one statement for the outbox and one for the tokens, not two per mail)."""
+
+    mails: list[dict[str, Any]] = field(default_factory=list)
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, tx: Tx) -> None:
+        """Write what was kept, in the order it was kept, in the caller's transaction."""
+        request_queries.add_link_tokens(tx.session, self.tokens)
+        queries.add_mails(tx.session, self.mails)
+        self.mails, self.tokens = [], []
