@@ -21,13 +21,13 @@ from ibmflow.guards import reads_of
 from ibmflow.i18n import N_
 from ibmflow.requestkinds import ANSWERERS, KINDS
 from ibmflow.services import mailings
-from ibmflow.services.chase_batch import Batch, people_with_roles
+from ibmflow.services.chase_batch import Batch, institution_holders, people_with_roles
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.services.requests import mail_request, token_hash
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
-from ibmflow.storage.queries import nominations, roster
+from ibmflow.storage.queries import nominations
 from ibmflow.storage.tables import (
     InstitutionRow,
     PersonRow,
@@ -132,7 +132,7 @@ def escalation(
     """The escalation goes up: to the institution's IAWG member (and their representatives) and
     the coordinator, never to a person it chases; when the member is that person, to the
     coordinator and the chair, and it says so."""
-    members = roster.holders(tx.session, process, "iawg_member", institution.id or 0)
+    members = institution_holders(tx, process, "iawg_member", institution.id or 0)
     today = cal.local_day(now)
     reps = [
         person

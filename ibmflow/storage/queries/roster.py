@@ -102,25 +102,20 @@ def holders(
     return list(session.exec(_HOLDERS, params=params))
 
 
-_HOLDERS_OF = (  # the people holding any of some roles, in the order they got them
-    select(PersonRow, RoleRow.id)
+_ROLE_HOLDERS = (  # every role in force with its holder, in the order the roles were given
+    select(PersonRow, RoleRow.role, RoleRow.institution_id)
     .join(RoleRow, col(RoleRow.person_id) == col(PersonRow.id))
-    .where(
-        RoleRow.process_id == sa.bindparam("pid"),
-        col(RoleRow.active).is_(True),
-        col(RoleRow.role).in_(sa.bindparam("roles", expanding=True)),
-    )
+    .where(RoleRow.process_id == sa.bindparam("pid"), col(RoleRow.active).is_(True))
     .order_by(col(RoleRow.id))
 )
 
 
-def holders_of(session: Session, process_id: int, roles: Sequence[str]) -> list[PersonRow]:
-    """The people holding any of `roles` (in force) in the process, each once, in the order they
-    got their first such role."""
-    if not roles:
-        return []
-    rows = session.exec(_HOLDERS_OF, params={"pid": process_id, "roles": list(roles)})
-    return list({person.id: person for person, _ in rows}.values())
+def role_holders(session: Session, process_id: int) -> list[tuple[PersonRow, str, int | None]]:
+    """Every role in force in the process: (its holder, the role, the institution it is for), in
+    the order the roles were given."""
+    return [
+        (p, role, inst) for p, role, inst in session.exec(_ROLE_HOLDERS, params={"pid": process_id})
+    ]
 
 
 def coordinator(session: Session, process: ProcessRow) -> PersonRow | None:
