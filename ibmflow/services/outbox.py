@@ -17,7 +17,6 @@ from ibmflow.mail.render import Rendered
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import outbox as queries
 from ibmflow.storage.queries import requests as request_queries
-from ibmflow.storage.tables import OutboxRow
 
 
 def new_message_id(domain: str) -> str:
@@ -66,39 +65,6 @@ def row_values(
         "created_at": now,
         "sent_at": None,
     }
-
-
-def enqueue(
-    tx: Tx,
-    *,
-    kind: str,
-    to: Sequence[str],
-    mail: Rendered,
-    now: datetime,
-    domain: str,
-    process_id: int | None = None,
-    request_id: int | None = None,
-    reply_to: str | None = None,
-    thread: Sequence[str] = (),
-    dedupe_key: str | None = None,
-) -> OutboxRow:
-    """Write one mail to the outbox in the caller's transaction (see `row_values`)."""
-    row = OutboxRow(
-        **row_values(
-            kind=kind,
-            to=to,
-            mail=mail,
-            now=now,
-            domain=domain,
-            process_id=process_id,
-            request_id=request_id,
-            reply_to=reply_to,
-            thread=thread,
-            dedupe_key=dedupe_key,
-        )
-    )
-    tx.session.add(row)  # inserted with the transaction's next flush; the Message-ID is set already
-    return row
 
 
 def enqueue_each(
