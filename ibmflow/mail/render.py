@@ -10,7 +10,7 @@ never sent with a hole in it).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,10 @@ from ibmflow import i18n
 from ibmflow.errors import InvalidCommand
 
 _ONE_LINE = re.compile(r"[ \t\r\n]+")
+# The formatting filters whose result depends only on their arguments and the reader's language:
+# a sweep formats the same few due dates in hundreds of mails, each through Babel.
+_PURE_FILTERS = ("datetime_full", "datetime_short", "date", "weekday")
+_MEMO_SIZE = 4096  # results kept per filter (then forgotten all at once)
 
 MESSAGE_KINDS = (
     "request",
@@ -74,6 +78,9 @@ class Renderer:
         self._html = Environment(autoescape=True, **common)
         i18n.install(self._text)
         i18n.install(self._html)
+        for name in _PURE_FILTERS:  # one memo per filter, shared by the text and HTML templates
+            memoized = _memoized(self._text.filters[name])
+            self._text.filters[name] = self._html.filters[name] = memoized
 
     def render(
         self, kind: str, context: Mapping[str, Any], language: str | None = None
@@ -96,3 +103,23 @@ class Renderer:
         # One line: the template's line breaks and indents collapsed, a no-break space kept (French
         # puts one before a colon).
         return Rendered(subject=_ONE_LINE.sub(" ", subject).strip(), text=text, html=html)
+
+
+def _memoized(function: Callable[..., str]) -> Callable[..., str]:
+    """`function` remembering its results by arguments and the reader's language."""
+    memo: dict[tuple[Any, ...], str] = {}
+
+    def call(*args: Any, **kwargs: Any) -> str:
+        key = (i18n.language(), args, tuple(sorted(kwargs.items())))
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+        except TypeError:  # an argument that cannot be a key: format it every time
+            return function(*args, **kwargs)
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        value = memo[key] = function(*args, **kwargs)
+        return value
+
+    return call

@@ -159,6 +159,7 @@ def _ring(
     # each, not one per rung.
     q.insert_rungs(tx.session, loaded.follow)
     tx.session.flush()  # the rungs added by catching up get their ids
+    loaded.mails.write(tx)  # the mails and their link tokens: a statement each for the batch
     q.record_chase_mails(
         tx.session,
         [(rung.id or 0, person_id, message_id) for rung, person_id, message_id in loaded.carried],

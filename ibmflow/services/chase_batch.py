@@ -10,7 +10,7 @@ from typing import Any
 from ibmflow.audit import AuditRecord, JSONValue
 from ibmflow.ladder import ESCALATION
 from ibmflow.services.deadlines import SENT
-from ibmflow.storage import repository as repo
+from ibmflow.services.outbox import MailRows
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import chase as q
 from ibmflow.storage.queries import roster
@@ -41,6 +41,7 @@ class Batch:
     events: list[AuditRecord] = field(default_factory=list)  # to append, in order
     added: list[RungRow] = field(default_factory=list)  # rungs rung or passed over, not planned
     carried: list[tuple[RungRow, int, str]] = field(default_factory=list)  # rung, person, mail
+    mails: MailRows = field(default_factory=MailRows)  # the outbox rows and link tokens to write
 
     @classmethod
     def of(cls, tx: Tx, rungs: Sequence[RungRow]) -> Batch:
@@ -96,14 +97,28 @@ class Batch:
         return sum(1 for name in self.sent.get(request_id, []) if name != ESCALATION)
 
 
+def _role_holders(tx: Tx, process: ProcessRow) -> list[tuple[PersonRow, str, int | None]]:
+    """The process's roles in force and their holders (read once per transaction and process: a
+    batch's escalations and step alerts of one process share them)."""
+    memo = tx.session.info.setdefault("ibmflow.chase.roles", {})
+    if process.id not in memo:
+        memo[process.id] = roster.role_holders(tx.session, process.id or 0)
+    return list(memo[process.id])
+
+
 def people_with_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[PersonRow]:
-    """The people holding any of these roles in the process, in the roster's order (read once per
-    transaction and set of roles)."""
-    memo = tx.session.info.setdefault("ibmflow.chase.people", {})
-    key = (process.id, tuple(roles))
-    if key not in memo:
-        wanted = set(key[1])
-        ids = [r.person_id for r in repo.active_roles(tx.session, process) if r.role in wanted]
-        people = roster.people_by_id(tx.session, ids)
-        memo[key] = [people[i] for i in dict.fromkeys(ids) if i in people]
-    return list(memo[key])
+    """The people holding any of these roles in the process, each once, in the order they got
+    their first such role."""
+    wanted = set(roles)
+    found: dict[int | None, PersonRow] = {}
+    for person, role, _ in _role_holders(tx, process):
+        if role in wanted:
+            found.setdefault(person.id, person)
+    return list(found.values())
+
+
+def institution_holders(
+    tx: Tx, process: ProcessRow, role: str, institution_id: int
+) -> list[PersonRow]:
+    """The people holding `role` for one institution, in the order they got it."""
+    return [p for p, r, inst in _role_holders(tx, process) if r == role and inst == institution_id]

@@ -13,9 +13,9 @@ from ibmflow.i18n import N_
 from ibmflow.mail.render import Renderer
 from ibmflow.services import languages, outbox
 from ibmflow.services.context import Context
-from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
-from ibmflow.storage.queries import nominations, roster
+from ibmflow.storage.queries import outbox as outbox_queries
+from ibmflow.storage.queries import roster
 from ibmflow.storage.tables import ProcessRow, WorkflowDefinitionRow
 
 _renderers: dict[tuple[Path, str], Renderer] = {}
@@ -89,31 +89,37 @@ def send(
     thread: Sequence[str] = (),
     dedupe_key: str | None = None,
     language: str | None = None,
+    into: outbox.MailRows | None = None,
 ) -> str:
     """Render one message kind and put it in the outbox; return its Message-ID.
 
     The mail is in `language`, else in that of its recipients (`services.languages`): recipients
     reading different languages get one mail per language (the first one's Message-ID is returned;
-    the others' dedupe keys end in `:LANGUAGE`)."""
+    the others' dedupe keys end in `:LANGUAGE`). The rows are written at once (one statement), or
+    kept in `into` for the caller to write with others."""
     groups = {language: list(to)} if language else languages.group_addresses(ctx, tx, process, to)
-    ids = []
+    rows = []
     for n, (lang, addresses) in enumerate(groups.items()):
         mail = renderer(ctx).render(kind, {**base_context(ctx, tx, process), **context}, lang)
-        row = outbox.enqueue(
-            tx,
-            kind=kind,
-            to=addresses,
-            mail=mail,
-            now=now,
-            domain=domain(ctx),
-            process_id=process.id,
-            request_id=request_id,
-            reply_to=reply_to,
-            thread=thread,
-            dedupe_key=f"{dedupe_key}:{lang}" if dedupe_key and n else dedupe_key,
+        rows.append(
+            outbox.row_values(
+                kind=kind,
+                to=addresses,
+                mail=mail,
+                now=now,
+                domain=domain(ctx),
+                process_id=process.id,
+                request_id=request_id,
+                reply_to=reply_to,
+                thread=thread,
+                dedupe_key=f"{dedupe_key}:{lang}" if dedupe_key and n else dedupe_key,
+            )
         )
-        ids.append(row.message_id)
-    return ids[0]
+    if into is not None:
+        into.mails += rows
+    else:
+        outbox_queries.add_mails(tx.session, rows)
+    return str(rows[0]["message_id"])
 
 
 def announce(
@@ -154,28 +160,25 @@ def addresses_for_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> li
     return list(memo[key])
 
 
+# The roles a definition's `to` names, as the roster stores them ("representatives" are the people
+# nominated by IAWG members, not a role).
+_ROLE_OF = {
+    "coordinator": "coordinator",
+    "chair": "chair",
+    "iawg_members": "iawg_member",
+    "focal_points": "focal_point",
+    "managers": "manager",
+}
+
+
 def _addresses_for_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[str]:
     wanted = set(roles)
-    role_of = {
-        "coordinator": "coordinator",
-        "chair": "chair",
-        "iawg_members": "iawg_member",
-        "focal_points": "focal_point",
-        "managers": "manager",
-    }
-    people = {p.id: p.email for p in roster.people(tx.session, process)}
-    out = {
-        people[r.person_id]
-        for r in repo.active_roles(tx.session, process)
-        if any(role_of.get(w) == r.role for w in wanted) and r.person_id in people
-    }
-    if "representatives" in wanted:
-        out |= {
-            people[n.representative_id]
-            for n in nominations.in_force(tx.session, process)
-            if n.representative_id in people
-        }
-    return sorted(out)
+    return roster.addresses_of_roles(
+        tx.session,
+        process.id or 0,
+        sorted({_ROLE_OF[w] for w in wanted if w in _ROLE_OF}),
+        representatives="representatives" in wanted,
+    )
 
 
 def step_title(ctx: Context, tx: Tx, process: ProcessRow, step: str) -> Localized | str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from ibmflow.mail.headers import clean_address, clean_header
 from ibmflow.mail.render import Rendered
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import outbox as queries
-from ibmflow.storage.tables import OutboxRow
+from ibmflow.storage.queries import requests as request_queries
 
 
 def new_message_id(domain: str) -> str:
@@ -66,39 +67,6 @@ def row_values(
     }
 
 
-def enqueue(
-    tx: Tx,
-    *,
-    kind: str,
-    to: Sequence[str],
-    mail: Rendered,
-    now: datetime,
-    domain: str,
-    process_id: int | None = None,
-    request_id: int | None = None,
-    reply_to: str | None = None,
-    thread: Sequence[str] = (),
-    dedupe_key: str | None = None,
-) -> OutboxRow:
-    """Write one mail to the outbox in the caller's transaction (see `row_values`)."""
-    row = OutboxRow(
-        **row_values(
-            kind=kind,
-            to=to,
-            mail=mail,
-            now=now,
-            domain=domain,
-            process_id=process_id,
-            request_id=request_id,
-            reply_to=reply_to,
-            thread=thread,
-            dedupe_key=dedupe_key,
-        )
-    )
-    tx.session.add(row)  # inserted with the transaction's next flush; the Message-ID is set already
-    return row
-
-
 def enqueue_each(
     tx: Tx,
     *,
@@ -119,3 +87,18 @@ def enqueue_each(
     ]
     queries.add_mails(tx.session, rows)
     return [str(row["message_id"]) for row in rows]
+
+
+@dataclass
+class MailRows:
+    """Outbox rows and link tokens kept to be written together (a sweep's batch writes its mails
+    with one statement for the outbox and one for the tokens, not two per mail)."""
+
+    mails: list[dict[str, Any]] = field(default_factory=list)
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, tx: Tx) -> None:
+        """Write what was kept, in the order it was kept, in the caller's transaction."""
+        request_queries.add_link_tokens(tx.session, self.tokens)
+        queries.add_mails(tx.session, self.mails)
+        self.mails, self.tokens = [], []

@@ -48,11 +48,13 @@ def mail_request(
     dedupe_key: str | None = None,
     template: str | None = None,
     extra: dict[str, Any] | None = None,
+    into: outbox.MailRows | None = None,
 ) -> list[str]:
     """One mail per person, each with a link of its own; returns the Message-IDs.
 
     The first mail's Message-ID becomes the request's, under which reminders and receipts thread.
-    A reminder passes its own `template` and `extra` context, and the request's thread.
+    A reminder passes its own `template` and `extra` context, and the request's thread. The mails
+    and their tokens are written at once (a statement each), or kept in `into` for the caller.
     """
     definition_title = mailings.step_title(ctx, tx, process, request.step)
     definition = definition_for(ctx, tx.session, process)
@@ -117,9 +119,12 @@ def mail_request(
                 dedupe_key=f"{dedupe_key}:{person.id}" if dedupe_key else None,
             )
         )
-    # Core inserts, one statement each for all the addressees (no ORM objects to build and flush).
-    requests_queries.add_link_tokens(tx.session, tokens)
-    outbox_queries.add_mails(tx.session, mails)
+    if into is not None:
+        into.tokens += tokens
+        into.mails += mails
+    else:  # Core inserts, one statement each for all the addressees (no ORM objects to flush)
+        requests_queries.add_link_tokens(tx.session, tokens)
+        outbox_queries.add_mails(tx.session, mails)
     ids = [str(m["message_id"]) for m in mails]
     if ids and request.message_id is None:
         request.message_id = ids[0]

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.i18n import _
 from ibmflow.requestkinds import KINDS
-from ibmflow.services import deadlines
+from ibmflow.services import deadlines, outbox
 from ibmflow.services.common import due_after, iso, on_process, require_step
 from ibmflow.services.context import Context
 from ibmflow.services.record_views import EarlierAnswer, RequestView, status_label
@@ -149,9 +149,21 @@ def send_all(
     if not new:
         return
     requests_queries.add_requests(tx.session, [request for request, _, _ in new])
+    rows = outbox.MailRows()  # every request's mails and link tokens: one statement each
     for request, institution, people in new:
-        mail_request(ctx, tx, process, request, institution, people, now, representing=representing)
+        mail_request(
+            ctx,
+            tx,
+            process,
+            request,
+            institution,
+            people,
+            now,
+            representing=representing,
+            into=rows,
+        )
         audit_sent(tx, process, request, institution, people, now, actor=actor, details=details)
+    rows.write(tx)
     deadlines.plan_requests(ctx, tx, process, [(request, inst) for request, inst, _ in new])
 
 

@@ -21,16 +21,15 @@ from ibmflow.guards import reads_of
 from ibmflow.i18n import N_
 from ibmflow.requestkinds import ANSWERERS, KINDS
 from ibmflow.services import mailings
-from ibmflow.services.chase_batch import Batch, people_with_roles
+from ibmflow.services.chase_batch import Batch, institution_holders, people_with_roles
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.services.requests import mail_request, token_hash
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
-from ibmflow.storage.queries import nominations, roster
+from ibmflow.storage.queries import nominations
 from ibmflow.storage.tables import (
     InstitutionRow,
-    LinkTokenRow,
     PersonRow,
     ProcessRow,
     RequestRow,
@@ -133,7 +132,7 @@ def escalation(
     """The escalation goes up: to the institution's IAWG member (and their representatives) and
     the coordinator, never to a person it chases; when the member is that person, to the
     coordinator and the chair, and it says so."""
-    members = roster.holders(tx.session, process, "iawg_member", institution.id or 0)
+    members = institution_holders(tx, process, "iawg_member", institution.id or 0)
     today = cal.local_day(now)
     reps = [
         person
@@ -224,7 +223,7 @@ def write_mails(
         first = its[0]
         key = f"{first.rung.key}:{person.id}"
         if len(its) > 1:
-            message_id = _digest(ctx, tx, process, person, its, key, now)
+            message_id = _digest(ctx, tx, loaded, process, person, its, key, now)
         elif first.template == REMINDER:
             assert first.request is not None and first.institution is not None
             (message_id,) = mail_request(
@@ -240,6 +239,7 @@ def write_mails(
                 dedupe_key=first.rung.key,
                 template=REMINDER,
                 extra={"reminder": first.context["reminder"]},
+                into=loaded.mails,
             )
         else:
             message_id = mailings.send(
@@ -253,6 +253,7 @@ def write_mails(
                 request_id=first.request.id if first.request else None,
                 thread=first.thread,
                 dedupe_key=key,
+                into=loaded.mails,
             )
         loaded.carried.extend((item.rung, person.id or 0, message_id) for item in its)
 
@@ -260,6 +261,7 @@ def write_mails(
 def _digest(
     ctx: Context,
     tx: Tx,
+    loaded: Batch,
     process: ProcessRow,
     person: PersonRow,
     items: list[Item],
@@ -271,7 +273,7 @@ def _digest(
     for item in items:
         entry = {**item.context, "kind": item.template, "link": None, "representing": None}
         if item.template == REMINDER and item.request is not None:
-            entry["link"] = _fresh_link(ctx, tx, item.request, person, now)
+            entry["link"] = _fresh_link(ctx, loaded, item.request, person, now)
             rep = item.representing.get(person.id or 0)
             entry["representing"] = {"name": rep.name} if rep else None
         listed.append(entry)
@@ -297,19 +299,25 @@ def _digest(
         reply_to=mailings.reply_address(ctx, replies.reply_key or "") if replies else None,
         thread=next((i.thread for i in items if i.thread), []),
         dedupe_key=key,
+        into=loaded.mails,
     )
 
 
-def _fresh_link(ctx: Context, tx: Tx, request: RequestRow, person: PersonRow, now: datetime) -> str:
-    """A new answer link of the person for the request (earlier links keep working)."""
+def _fresh_link(
+    ctx: Context, loaded: Batch, request: RequestRow, person: PersonRow, now: datetime
+) -> str:
+    """A new answer link of the person for the request (earlier links keep working), written with
+    the batch's mails."""
     token = secrets.token_urlsafe(24)
-    tx.session.add(
-        LinkTokenRow(
-            request_id=request.id or 0,
-            person_id=person.id,
-            token_hash=token_hash(token),
-            created_at=now,
-            expires_at=(request.due_at or now) + timedelta(days=ctx.settings.mail_token_grace_days),
-        )
+    loaded.mails.tokens.append(
+        {
+            "request_id": request.id or 0,
+            "person_id": person.id,
+            "token_hash": token_hash(token),
+            "created_at": now,
+            "expires_at": (request.due_at or now)
+            + timedelta(days=ctx.settings.mail_token_grace_days),
+            "used_at": None,
+        }
     )
     return f"{ctx.settings.mail_base_url}/r/{token}"

@@ -27,6 +27,17 @@ def in_force(session: Session, process: ProcessRow) -> list[NominationRow]:
     return list(session.exec(_IN_FORCE, params={"pid": process.id}))
 
 
+_STANDING = (  # built once, with bound parameters (building it cost more than running it)
+    select(NominationRow, PersonRow)
+    .join(PersonRow, col(PersonRow.id) == col(NominationRow.representative_id))
+    .where(
+        col(NominationRow.member_id).in_(sa.bindparam("members", expanding=True)),
+        col(NominationRow.revoked).is_(False),
+        col(NominationRow.decision_id).is_(None),
+    )
+)
+
+
 def standing_representatives(
     session: Session, member_ids: Iterable[int | None]
 ) -> list[tuple[NominationRow, PersonRow]]:
@@ -34,15 +45,7 @@ def standing_representatives(
     its representative; the caller checks the dates."""
     return [
         (nomination, person)
-        for nomination, person in session.exec(
-            select(NominationRow, PersonRow)
-            .join(PersonRow, col(PersonRow.id) == col(NominationRow.representative_id))
-            .where(
-                col(NominationRow.member_id).in_(list(member_ids)),
-                col(NominationRow.revoked).is_(False),
-                col(NominationRow.decision_id).is_(None),
-            )
-        )
+        for nomination, person in session.exec(_STANDING, params={"members": list(member_ids)})
     ]
 
 

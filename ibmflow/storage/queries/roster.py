@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from ibmflow.storage.tables import AppointmentRow, PersonRow, ProcessRow, RoleRow
+from ibmflow.storage.db import table_of
+from ibmflow.storage.tables import AppointmentRow, NominationRow, PersonRow, ProcessRow, RoleRow
+
+_PERSON, _ROLE, _NOMINATION = table_of(PersonRow), table_of(RoleRow), table_of(NominationRow)
 
 # Built once, with bound parameters (building a statement costs more than running it).
 _PEOPLE = (
@@ -21,6 +24,47 @@ _COORDINATOR = (  # the person of the latest appointment
     .order_by(col(AppointmentRow.id).desc())
     .limit(1)
 )
+
+
+# The addresses of the process's people holding one of some roles (in force), and of the
+# representatives of its nominations not revoked: Core, the addresses only (no ORM rows).
+_HOLDERS_ADDRESSES = (
+    sa.select(_PERSON.c.email)
+    .join(_ROLE, _ROLE.c.person_id == _PERSON.c.id)
+    .where(
+        _ROLE.c.process_id == sa.bindparam("pid"),
+        _ROLE.c.active.is_(True),
+        _ROLE.c.role.in_(sa.bindparam("roles", expanding=True)),
+        _PERSON.c.process_id == sa.bindparam("pid"),
+    )
+)
+_REPRESENTATIVES_ADDRESSES = (
+    sa.select(_PERSON.c.email)
+    .join(_NOMINATION, _NOMINATION.c.representative_id == _PERSON.c.id)
+    .where(
+        _NOMINATION.c.process_id == sa.bindparam("pid"),
+        _NOMINATION.c.revoked.is_(False),
+        _PERSON.c.process_id == sa.bindparam("pid"),
+    )
+)
+
+
+def addresses_of_roles(
+    session: Session, process_id: int, roles: Sequence[str], *, representatives: bool
+) -> list[str]:
+    """The addresses, sorted, of the process's people holding any of `roles` (roster names:
+    `focal_point`...), with the representatives of its nominations not revoked if asked."""
+    if session.autoflush:  # Core statements do not autoflush: what the command added counts
+        session.flush()
+    conn = session.connection()
+    found: set[str] = set()
+    if roles:
+        found.update(
+            conn.execute(_HOLDERS_ADDRESSES, {"pid": process_id, "roles": list(roles)}).scalars()
+        )
+    if representatives:
+        found.update(conn.execute(_REPRESENTATIVES_ADDRESSES, {"pid": process_id}).scalars())
+    return sorted(found)
 
 
 def people(session: Session, process: ProcessRow) -> list[PersonRow]:
@@ -37,23 +81,41 @@ def people_by_id(session: Session, ids: Iterable[int]) -> dict[int, PersonRow]:
     return {p.id or 0: p for p in rows}
 
 
+_HOLDERS = (
+    select(PersonRow)
+    .join(RoleRow, col(RoleRow.person_id) == col(PersonRow.id))
+    .where(
+        RoleRow.process_id == sa.bindparam("pid"),
+        RoleRow.role == sa.bindparam("role"),
+        col(RoleRow.active).is_(True),
+        RoleRow.institution_id == sa.bindparam("institution"),
+    )
+    .order_by(col(RoleRow.id))
+)
+
+
 def holders(
     session: Session, process: ProcessRow, role: str, institution_id: int
 ) -> list[PersonRow]:
     """The people holding `role` (in force) for one institution, in the order they got it."""
-    return list(
-        session.exec(
-            select(PersonRow)
-            .join(RoleRow, col(RoleRow.person_id) == col(PersonRow.id))
-            .where(
-                RoleRow.process_id == process.id,
-                RoleRow.role == role,
-                col(RoleRow.active).is_(True),
-                RoleRow.institution_id == institution_id,
-            )
-            .order_by(col(RoleRow.id))
-        )
-    )
+    params = {"pid": process.id, "role": role, "institution": institution_id}
+    return list(session.exec(_HOLDERS, params=params))
+
+
+_ROLE_HOLDERS = (  # every role in force with its holder, in the order the roles were given
+    select(PersonRow, RoleRow.role, RoleRow.institution_id)
+    .join(RoleRow, col(RoleRow.person_id) == col(PersonRow.id))
+    .where(RoleRow.process_id == sa.bindparam("pid"), col(RoleRow.active).is_(True))
+    .order_by(col(RoleRow.id))
+)
+
+
+def role_holders(session: Session, process_id: int) -> list[tuple[PersonRow, str, int | None]]:
+    """Every role in force in the process: (its holder, the role, the institution it is for), in
+    the order the roles were given."""
+    return [
+        (p, role, inst) for p, role, inst in session.exec(_ROLE_HOLDERS, params={"pid": process_id})
+    ]
 
 
 def coordinator(session: Session, process: ProcessRow) -> PersonRow | None:
