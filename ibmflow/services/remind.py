@@ -198,6 +198,7 @@ def remind_in(
         tx.session.add(row)
         items.append(item)
     write_mails(ctx, tx, loaded, process, items, now)
+    loaded.mails.write(tx)  # the mails and their link tokens, kept by the batch as a sweep's are
     tx.session.flush()  # the rungs by hand get their ids
     q.record_chase_mails(
         tx.session,
