@@ -291,6 +291,27 @@ def bare_sql(page: str, who: str, key: str, shown: int) -> list[str]:
             "SELECT id, process_id, kind, step, institution_id, status, sent_at, due_at, "
             f"answered_at FROM request WHERE process_id IN ({shown_ids})",
         ]
+    if page == "attention":  # the overdue requests of the processes followed, and their count
+        late = (
+            f"FROM request r WHERE r.process_id IN ({scope}) AND r.status = 'sent' "
+            "AND r.decision_id IS NULL AND r.due_at < CURRENT_TIMESTAMP"
+        )
+        return [
+            f"SELECT count(*) {late}",
+            "SELECT r.id, r.kind, r.due_at, i.name, p.key FROM request r "
+            "JOIN institution i ON i.id = r.institution_id JOIN process p ON p.id = r.process_id "
+            f"WHERE r.id IN (SELECT r.id {late}) ORDER BY r.due_at LIMIT 50",
+        ]
+    if page == "search":  # one word among processes, institutions and people
+        word = "'%customs%'"
+        return [
+            f"SELECT key, title FROM process WHERE id IN ({scope}) AND (key LIKE {word} "
+            f"OR title LIKE {word}) LIMIT 25",
+            f"SELECT name, code FROM institution WHERE process_id IN ({scope}) AND "
+            f"(name LIKE {word} OR code LIKE {word}) LIMIT 25",
+            f"SELECT name, email FROM person WHERE process_id IN ({scope}) AND "
+            f"(name LIKE {word} OR email LIKE {word}) LIMIT 25",
+        ]
     one = f"(SELECT id FROM process WHERE key = '{key}')"
     if page == "process":
         tables = ("step_record", "institution", "role", "request", "decision", "document")
@@ -326,7 +347,7 @@ class Page:
     who: str  # administrator or manager
     path: str
     api: bool  # called with the bearer token
-    kind: str  # its bare SQL: list, report, process, audit or none
+    kind: str  # its bare SQL: list, report, process, audit, attention, search or none
     shown: int = 0  # the processes a page of a list or report shows
 
 
@@ -335,6 +356,10 @@ def pages(key: str) -> list[Page]:
     rows = [Page("login page", "anyone", "/login", False, "none")]
     for who in ("administrator", "manager"):
         rows += [
+            Page("/attention", who, "/attention", False, "attention"),
+            Page("/search", who, "/search?q=customs", False, "search"),
+            Page("/api/search", who, "/api/search?q=customs", True, "search"),
+            Page("/processes?late=1", who, "/processes?late=1", False, "list", LIST_PAGE),
             Page("/processes", who, "/processes", False, "list", LIST_PAGE),
             Page("/api/processes", who, "/api/processes", True, "list", API_LIST),
             Page("process page", who, f"/p/{key}", False, "process"),
