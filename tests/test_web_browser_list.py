@@ -95,4 +95,13 @@ def test_only_late_then_the_next_page_keeps_the_filter_on_a_desktop_and_a_phone(
     assert rows.first.evaluate("row => getComputedStyle(row).display") == "block"
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     expect(rows.first.locator("td[data-label='Current step']")).to_be_visible()
+    # Each cell's label starts inside its card (a label pulled left out of the card was cut off).
+    outside = rows.first.evaluate(
+        """row => [...row.querySelectorAll('td')].filter(td => {
+            const label = getComputedStyle(td, '::before');
+            const starts = td.getBoundingClientRect().left + parseFloat(label.marginLeft || '0');
+            return starts < row.getBoundingClientRect().left;
+        }).map(td => td.dataset.label)"""
+    )
+    assert outside == []
     assert screenshot(page, "list-phone").stat().st_size > 10_000

@@ -25,7 +25,8 @@ import httpx
 import pytest
 from webconsole import EMAILS, MINE, THEIRS, Site, add_accounts, log_in, start_process, text_of
 
-from ibmflow.access import ADMINISTRATOR, MANAGER
+from ibmflow import demo
+from ibmflow.access import ADMINISTRATOR, MANAGER, Account
 from ibmflow.demo import COORDINATOR
 from ibmflow.services import accounts, process_list, processes, requests
 from ibmflow.services.context import Context
@@ -297,3 +298,16 @@ def test_a_suspended_process_keeps_its_step_and_is_not_late_by_its_step(listed: 
         "coordinator_appointment",
         False,
     )
+
+
+@sqlite_only
+def test_an_adopted_process_reads_as_adopted_in_words_not_as_its_state_code(
+    ctx: Context, start: Callable[[Context], str]
+) -> None:
+    """The list names where an adopted process stands by the final state's title ("Strategy
+    adopted"), as it names a step by its title, never the code `adopted`."""
+    demo.drive(ctx, "DEMO-1")
+    everyone = Account(0, "admin@ibmflow.example", "", ADMINISTRATOR, processes=None)
+    (listed,) = process_list.visible_processes(ctx, everyone).processes
+    assert listed.step_title == "Strategy adopted"
+    assert listed.state == "adopted"  # the code stays in the data, for scripts

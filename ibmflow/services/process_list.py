@@ -157,7 +157,7 @@ def visible_processes(
         for row in rows:
             process = row.process
             step = (process.suspended_from if process.state == SUSPENDED else process.state) or ""
-            titles = {s.id: s.title for s in definition_for(ctx, session, process).steps}
+            titles = {s.id: s.title for s in definition_for(ctx, session, process).states}
             days = 0
             if row.step_late and row.due_at is not None:
                 calendar = ctx.calendar(process)
