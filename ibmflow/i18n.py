@@ -175,7 +175,13 @@ def _babel_locale_name(lang: str) -> str:
 
 def locale() -> Locale:
     """The Babel locale that formats for the reader."""
-    return Locale.parse(_babel_locale_name(_current.get()))
+    return _parsed(_babel_locale_name(_current.get()))
+
+
+@cache
+def _parsed(name: str) -> Locale:
+    """A Babel locale, parsed once (a page formats hundreds of dates and numbers)."""
+    return Locale.parse(name)
 
 
 def html_lang() -> str:
