@@ -332,6 +332,27 @@ def test_the_page_has_no_accessibility_violation(
     assert not found, f"{case.name} at {width} ({page.url}):\n" + "\n".join(found)
 
 
+@pytest.mark.parametrize("language", ["en", "fr"])
+@pytest.mark.parametrize("case", PAGES, ids=_case_id)
+def test_no_page_is_wider_than_a_phone_in_either_language(
+    case: Case, language: str, tour: Tour, tabs: Callable[[str], Page]
+) -> None:
+    """At 390 px nothing scrolls sideways: French words are longer (the header's search button
+    and "Se déconnecter" once ran off the screen)."""
+    page = tabs(case.who)
+    page.set_viewport_size(dict(zip(("width", "height"), WIDTHS["narrow"], strict=True)))  # type: ignore[arg-type]
+    path = case.path.format(**tour.values)
+    try:
+        page.goto(tour.url + path + ("&" if "?" in path else "?") + f"lang={language}")
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= WIDTHS["narrow"][0], f"{case.name} in {language}: {wide} px wide"
+    finally:
+        if language != "en":  # the switch is remembered for the account: back to English
+            page.goto(
+                tour.url + "/login?lang=en" if not case.who else tour.url + "/attention?lang=en"
+            )
+
+
 def test_every_page_the_gate_declares_is_checked(tmp_path: Path) -> None:
     """A console page added to the gate without a row in `PAGES` (or `NOT_PAGES`) fails here."""
     ctx = _wired(tmp_path)
