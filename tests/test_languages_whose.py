@@ -284,8 +284,10 @@ def test_a_roster_language_is_checked_like_every_roster_value(
 def test_the_console_follows_the_accounts_language(
     ctx: Context, tmp_path: Path, start: Callable[[Context], str]
 ) -> None:
-    """Login puts the account's language in the `ibmflow_lang` cookie; a `?lang=` switch used while
-    logged in is kept as the account's own (audited), so the next login follows it."""
+    """Login puts the account's language in the `ibmflow_lang` cookie. A `?lang=` link only changes
+    this browser's language: a link from another site must not change the account. The header's
+    switch posts (with the form's CSRF token), and that is kept as the account's own (audited), so
+    the next login follows it."""
     url = start(ctx)
     processes.start_process(ctx, title="Strategy", key=KEY, actor="setup")
     accounts.add_user(
@@ -315,6 +317,24 @@ def test_the_console_follows_the_accounts_language(
         page = client.get("/processes")
         assert page.status_code == 200 and 'lang="fr"' in page.text
         assert client.get("/processes", params={"lang": "en"}).status_code == 200
+        with ctx.db.reading() as session:
+            row = account_queries.by_email(session, COORDINATOR)
+            assert row is not None and row.language == "fr"  # a GET changed nothing stored
+        page = client.get("/processes")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token
+        forged = client.post("/language", data={"lang": "en", "next": "/processes"})
+        assert forged.status_code == 403
+        switched = client.post(
+            "/language",
+            data={"csrf_token": token.group(1), "lang": "en", "next": "/processes"},
+        )
+        assert switched.status_code == 303
+        assert switched.headers["location"] == "/processes?lang=en"
+        unknown = client.post(
+            "/language", data={"csrf_token": token.group(1), "lang": "xx", "next": "//evil"}
+        )
+        assert unknown.status_code == 303 and unknown.headers["location"] == "/attention"
     with ctx.db.reading() as session:
         row = account_queries.by_email(session, COORDINATOR)
         assert row is not None and row.language == "en"

@@ -347,7 +347,7 @@ def test_no_page_is_wider_than_a_phone_in_either_language(
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= WIDTHS["narrow"][0], f"{case.name} in {language}: {wide} px wide"
     finally:
-        if language != "en":  # the switch is remembered for the account: back to English
+        if language != "en":  # the browser remembers the switch in a cookie: back to English
             page.goto(
                 tour.url + "/login?lang=en" if not case.who else tour.url + "/attention?lang=en"
             )

@@ -47,6 +47,7 @@ MATRIX: dict[tuple[str, str], str | None] = {
     ("POST", "/api/processes/{key}/return"): "move",
     ("POST", "/api/processes/{key}/suspend"): "move",
     ("GET", "/api/report"): "report",
+    ("POST", "/language"): "view",
     ("POST", "/logout"): "view",
     ("GET", "/p/{key}"): "view",
     ("POST", "/p/{key}/adoption"): "record",

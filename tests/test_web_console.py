@@ -330,11 +330,13 @@ def test_a_chair_records_the_iawg_but_may_not_move_the_process(site: Site) -> No
 
 
 @sqlite_only
-def test_a_manager_reads_and_is_shown_no_form_but_logout(site: Site) -> None:
+def test_a_manager_reads_and_is_shown_no_form_but_their_own_language_and_logout(site: Site) -> None:
     client, _ = logged_in(site, EMAILS[MANAGER])
     page = client.get(f"/p/{MINE}")
     assert page.status_code == 200
-    assert re.findall(r'<form [^>]*method="post"[^>]*action="([^"]+)"', page.text) == ["/logout"]
+    # Only the account's own: its language (the switch) and its session.
+    posts = re.findall(r'<form [^>]*method="post"[^>]*action="([^"]+)"', page.text)
+    assert set(posts) == {"/language", "/logout"}
     assert re.findall(r'<form [^>]*method="get"[^>]*action="([^"]+)"', page.text) == [
         "/search",
         f"/p/{MINE}#requests",

@@ -357,9 +357,14 @@ def test_the_language_switch_sets_the_language_and_the_cookie_keeps_it(polyglot:
     assert log_in(client, EMAILS[ADMINISTRATOR]).status_code == 303
     page = client.get(f"/p/{MINE}?done=vote")
     assert _html_lang(page.text) == "fr" and "Le vote est enregistré." in page.text
-    # the switch leads back to the same page, its query kept
-    assert f'href="/p/{MINE}?done=vote&amp;lang=en"' in page.text
-    back = client.get(f"/p/{MINE}?done=vote&lang=en")
+    # logged in, the switch posts (CSRF) and leads back to the same page, its query kept
+    assert f'<input type="hidden" name="next" value="/p/{MINE}?done=vote">' in page.text
+    switched = client.post(
+        "/language",
+        data={"csrf_token": csrf_of(page), "lang": "en", "next": f"/p/{MINE}?done=vote"},
+    )
+    assert switched.headers["location"] == f"/p/{MINE}?done=vote&lang=en"
+    back = client.get(switched.headers["location"])
     assert _html_lang(back.text) == "en" and "The vote is recorded." in back.text
     assert _html_lang(client.get("/processes").text) == "en"
 

@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from ibmflow.access import ADMINISTRATOR, Account
 from ibmflow.i18n import N_, _
-from ibmflow.services.accounts import remember_language, secret_hash
+from ibmflow.services.accounts import secret_hash
 from ibmflow.services.console import belongs
 from ibmflow.services.context import Context
 from ibmflow.services.documents import Upload
@@ -250,11 +250,6 @@ class Gate:
         if account is None or token is None:
             raise LoginNeeded(request.url.path if request.method == "GET" else "/processes")
         await self._check(account, request, permission, api=False)
-        asked = request.query_params.get("lang")
-        if asked and asked == request.scope.get("state", {}).get("language"):
-            # A language switch used while logged in is the account's choice: kept as its own, so
-            # that its next login and its mails follow it (the middleware sets the cookie).
-            await run_in_threadpool(remember_language, self.ctx, account.email, asked)
         expected = csrf.session_token(self.secret, secret_hash(token))
         if request.method != "POST":
             count = None

@@ -84,6 +84,11 @@ def offered_languages() -> tuple[str, ...]:
     return _switch.get()[1]
 
 
+def language_back() -> str:
+    """Where the switch's form leads back to: this page (without `?lang=`)."""
+    return _switch.get()[0]
+
+
 def language_href(lang: str) -> str:
     """The link of the language switch to `lang`: this page, in that language."""
     target = _switch.get()[0]
@@ -293,7 +298,11 @@ class Pages:
         )
         i18n.install(self.env)
         self.env.filters["local"] = local
-        self.env.globals.update(offered_languages=offered_languages, language_href=language_href)
+        self.env.globals.update(
+            offered_languages=offered_languages,
+            language_href=language_href,
+            language_back=language_back,
+        )
         self.env.filters["linkify"] = linkify
 
     def render(self, name: str, status: int, **context: Any) -> HTMLResponse:

@@ -4,6 +4,7 @@ there is no session yet), the rate-limited password check, the session cookie, a
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -11,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ibmflow.errors import LoginRefused, LoginThrottled
 from ibmflow.i18n import _, ngettext
-from ibmflow.services.accounts import own_language
+from ibmflow.services.accounts import own_language, remember_language
 from ibmflow.services.sessions import log_in, log_out
 from ibmflow.web import csrf, forms
 from ibmflow.web.auth import (
@@ -23,7 +24,7 @@ from ibmflow.web.auth import (
     safe_next,
     text_field,
 )
-from ibmflow.web.common import FORM_ALLOWANCE, LANGUAGE_COOKIE
+from ibmflow.web.common import FORM_ALLOWANCE, LANGUAGE_COOKIE, offered_languages
 
 
 def install(gate: Gate) -> None:
@@ -104,6 +105,19 @@ def install(gate: Gate) -> None:
                 LANGUAGE_COOKIE, lang, max_age=365 * 86400, path="/", samesite="lax"
             )
         return response
+
+    @gate.page("POST", "/language", "view")
+    async def switch_language(request: Request, caller: Caller) -> Response:
+        """The header's language switch, logged in: kept as the account's own choice (its next
+        login and its mails follow it), then back to the page it was used on, in that language.
+        A POST with the form's CSRF token: a link from elsewhere changes nothing stored."""
+        lang = caller.field("lang")
+        back = safe_next(caller.field("next"))
+        if lang not in offered_languages():
+            return RedirectResponse(back, status_code=303)
+        await run_in_threadpool(remember_language, gate.ctx, caller.account.email, lang)
+        target = back + ("&" if "?" in back else "?") + urlencode({"lang": lang})
+        return RedirectResponse(target, status_code=303)
 
     @gate.page("POST", "/logout", "view")
     async def logout(request: Request, caller: Caller) -> Response:
