@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ibmflow.services import languages
 from ibmflow.services.chase_batch import Batch
 from ibmflow.services.chase_ring import DEFERRED, SUPERSEDED, WOULD_SEND, Rang, ring_process
 from ibmflow.services.common import iso
@@ -135,6 +136,7 @@ def _ring(
     if not rungs:
         return []
     loaded = Batch.of(tx, rungs)
+    languages.prime(ctx, tx, loaded.processes.values())  # the batch's readers, together
     by_process: dict[int, list[RungRow]] = {}
     for rung in rungs:
         by_process.setdefault(rung.process_id, []).append(rung)

@@ -8,9 +8,17 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from ibmflow.storage.db import table_of
-from ibmflow.storage.tables import AppointmentRow, NominationRow, PersonRow, ProcessRow, RoleRow
+from ibmflow.storage.tables import (
+    AppointmentRow,
+    InstitutionRow,
+    NominationRow,
+    PersonRow,
+    ProcessRow,
+    RoleRow,
+)
 
 _PERSON, _ROLE, _NOMINATION = table_of(PersonRow), table_of(RoleRow), table_of(NominationRow)
+_INSTITUTION = table_of(InstitutionRow)
 
 # Built once, with bound parameters (building a statement costs more than running it).
 _PEOPLE = (
@@ -65,6 +73,35 @@ def addresses_of_roles(
     if representatives:
         found.update(conn.execute(_REPRESENTATIVES_ADDRESSES, {"pid": process_id}).scalars())
     return sorted(found)
+
+
+# Every person of some processes with their own language and their institution's (Core: the few
+# columns that choose a mail's language, for a whole batch of processes at once).
+_LANGUAGES = (
+    sa.select(_PERSON.c.process_id, _PERSON.c.email, _PERSON.c.language, _INSTITUTION.c.language)
+    .select_from(
+        _PERSON.outerjoin(
+            _INSTITUTION,
+            sa.and_(
+                _INSTITUTION.c.id == _PERSON.c.institution_id,
+                _INSTITUTION.c.process_id == _PERSON.c.process_id,
+            ),
+        )
+    )
+    .where(_PERSON.c.process_id.in_(sa.bindparam("pids", expanding=True)))
+    .order_by(_PERSON.c.id)
+)
+
+
+def people_languages(
+    session: Session, process_ids: Sequence[int]
+) -> list[tuple[int, str, str | None, str | None]]:
+    """(process id, address, own language, institution's language) of every person of these
+    processes, in roster order."""
+    if not process_ids:
+        return []
+    rows = session.connection().execute(_LANGUAGES, {"pids": list(process_ids)})
+    return [(pid, email, own, inst) for pid, email, own, inst in rows]
 
 
 def people(session: Session, process: ProcessRow) -> list[PersonRow]:
