@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ibmflow.services import languages
-from ibmflow.services.chase_batch import Batch
+from ibmflow.ladder import ESCALATION
+from ibmflow.services import languages, mailings
+from ibmflow.services.chase_batch import Batch, prime_role_holders
 from ibmflow.services.chase_ring import DEFERRED, SUPERSEDED, WOULD_SEND, Rang, ring_process
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
@@ -136,7 +137,12 @@ def _ring(
     if not rungs:
         return []
     loaded = Batch.of(tx, rungs)
-    languages.prime(ctx, tx, loaded.processes.values())  # the batch's readers, together
+    # What the batch's mails read per process, read for all its processes together.
+    languages.prime(ctx, tx, loaded.processes.values())
+    mailings.prime_coordinators(tx, loaded.processes.values())
+    prime_role_holders(  # escalations and step alerts go to role holders
+        tx, (r.process_id for r in rungs if r.rung == ESCALATION or r.step_record_id is not None)
+    )
     by_process: dict[int, list[RungRow]] = {}
     for rung in rungs:
         by_process.setdefault(rung.process_id, []).append(rung)

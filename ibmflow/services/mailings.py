@@ -61,8 +61,24 @@ def coordinator(tx: Tx, process: ProcessRow) -> dict[str, str]:
 def _coordinator(tx: Tx, process: ProcessRow) -> dict[str, str]:
     person = roster.coordinator(tx.session, process)
     if person is None:
+        return _signature(None)
+    return _signature((person.name, person.email))
+
+
+def _signature(person: tuple[str, str] | None) -> dict[str, str]:
+    if person is None:
         return {"name": N_("The national IBM coordination"), "email": ""}  # translated by `|t`
-    return {"name": person.name, "email": person.email}
+    return {"name": person[0], "email": person[1]}
+
+
+def prime_coordinators(tx: Tx, processes: Iterable[ProcessRow]) -> None:
+    """Read the coordinators of these processes together, for this transaction (a sweep's batch
+    signs the mails of many processes: one statement, not one per process)."""
+    memo = tx.session.info.setdefault("ibmflow.coordinator", {})
+    wanted = [p.id for p in processes if p.id is not None and p.id not in memo]
+    found = roster.coordinators(tx.session, wanted)
+    for pid in wanted:
+        memo[pid] = _signature(found.get(pid))
 
 
 def base_context(ctx: Context, tx: Tx, process: ProcessRow) -> dict[str, Any]:

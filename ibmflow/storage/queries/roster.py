@@ -155,6 +155,47 @@ def role_holders(session: Session, process_id: int) -> list[tuple[PersonRow, str
     ]
 
 
+_ROLE_HOLDERS_OF = (  # the same, for several processes at once
+    select(PersonRow, RoleRow.role, RoleRow.institution_id, RoleRow.process_id)
+    .join(RoleRow, col(RoleRow.person_id) == col(PersonRow.id))
+    .where(
+        col(RoleRow.process_id).in_(sa.bindparam("pids", expanding=True)),
+        col(RoleRow.active).is_(True),
+    )
+    .order_by(col(RoleRow.id))
+)
+
+
+def role_holders_of(
+    session: Session, process_ids: Sequence[int]
+) -> dict[int, list[tuple[PersonRow, str, int | None]]]:
+    """`role_holders` of each of these processes, with one statement (every id gets a list)."""
+    found: dict[int, list[tuple[PersonRow, str, int | None]]] = {pid: [] for pid in process_ids}
+    if process_ids:
+        rows = session.exec(_ROLE_HOLDERS_OF, params={"pids": list(process_ids)})
+        for person, role, inst, pid in rows:
+            found[pid].append((person, role, inst))
+    return found
+
+
+_APPOINTMENT = table_of(AppointmentRow)
+_COORDINATORS = (  # the name and address of each appointment's person, oldest appointment first
+    sa.select(_APPOINTMENT.c.process_id, _PERSON.c.name, _PERSON.c.email)
+    .join(_PERSON, _PERSON.c.id == _APPOINTMENT.c.person_id)
+    .where(_APPOINTMENT.c.process_id.in_(sa.bindparam("pids", expanding=True)))
+    .order_by(_APPOINTMENT.c.id)
+)
+
+
+def coordinators(session: Session, process_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """The name and address of the coordinator of the latest appointment of each of these
+    processes (Core, one statement); a process without an appointment is left out."""
+    if not process_ids:
+        return {}
+    rows = session.connection().execute(_COORDINATORS, {"pids": list(process_ids)})
+    return {pid: (name, email) for pid, name, email in rows}  # the latest appointment wins
+
+
 def coordinator(session: Session, process: ProcessRow) -> PersonRow | None:
     """The coordinator of the latest appointment, or None before the first."""
     return session.exec(_COORDINATOR, params={"pid": process.id}).first()
