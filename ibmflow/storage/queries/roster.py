@@ -25,13 +25,6 @@ _PEOPLE = (
     select(PersonRow).where(PersonRow.process_id == sa.bindparam("pid")).order_by(col(PersonRow.id))
 )
 _PEOPLE_BY_ID = select(PersonRow).where(col(PersonRow.id).in_(sa.bindparam("ids", expanding=True)))
-_COORDINATOR = (  # the person of the latest appointment
-    select(PersonRow)
-    .join(AppointmentRow, col(AppointmentRow.person_id) == col(PersonRow.id))
-    .where(AppointmentRow.process_id == sa.bindparam("pid"))
-    .order_by(col(AppointmentRow.id).desc())
-    .limit(1)
-)
 
 
 # The addresses of the process's people holding one of some roles (in force), and of the
@@ -194,11 +187,6 @@ def coordinators(session: Session, process_ids: Sequence[int]) -> dict[int, tupl
         return {}
     rows = session.connection().execute(_COORDINATORS, {"pids": list(process_ids)})
     return {pid: (name, email) for pid, name, email in rows}  # the latest appointment wins
-
-
-def coordinator(session: Session, process: ProcessRow) -> PersonRow | None:
-    """The coordinator of the latest appointment, or None before the first."""
-    return session.exec(_COORDINATOR, params={"pid": process.id}).first()
 
 
 def on_a_roster(session: Session, email: str, process_id: int | None = None) -> bool:
