@@ -18,9 +18,11 @@ lease. The rung's unique key, and the unique (rung, person) record of the mail t
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -86,6 +88,37 @@ def sweep(
     size = batch or ctx.settings.worker_batch
     lease = timedelta(seconds=lease_s or ctx.settings.worker_lease_s)
     report = SweepReport(now, dry_run)
+    with _young_objects_collected():
+        return _sweep(ctx, now, worker, size, lease, report, dry_run, max_batches)
+
+
+@contextmanager
+def _young_objects_collected() -> Iterator[None]:
+    """While a sweep runs, the garbage collector looks only at the objects created since it began:
+    a full collection otherwise walks every object of the process (its modules, caches, templates)
+    whenever the batches' rows and mails pile up, a fifth of a large sweep's time. The objects
+    already there are collected as before once it ends (`gc.unfreeze`). A process that froze its
+    objects itself (`gc.freeze` at startup) is left as it is."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _sweep(
+    ctx: Context,
+    now: datetime,
+    worker: str,
+    size: int,
+    lease: timedelta,
+    report: SweepReport,
+    dry_run: bool,
+    max_batches: int | None,
+) -> SweepReport:
     if dry_run:
         try:
             with ctx.db.transaction() as tx:
