@@ -97,6 +97,14 @@ class Batch:
         return sum(1 for name in self.sent.get(request_id, []) if name != ESCALATION)
 
 
+def prime_role_holders(tx: Tx, process_ids: Iterable[int]) -> None:
+    """Read the roles in force of these processes together, for this transaction (a batch's
+    escalations and step alerts: one statement, not one per process)."""
+    memo = tx.session.info.setdefault("ibmflow.chase.roles", {})
+    wanted = sorted({pid for pid in process_ids if pid not in memo})
+    memo.update(roster.role_holders_of(tx.session, wanted))
+
+
 def _role_holders(tx: Tx, process: ProcessRow) -> list[tuple[PersonRow, str, int | None]]:
     """The process's roles in force and their holders (read once per transaction and process: a
     batch's escalations and step alerts of one process share them)."""

@@ -18,13 +18,13 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from ibmflow.services.context import Context
-from ibmflow.storage import repository as repo
 from ibmflow.storage.account_tables import UserAccountRow
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import accounts, roster
 from ibmflow.storage.tables import InstitutionRow, PersonRow, ProcessRow
 
 T = TypeVar("T")
+_MEMO = "ibmflow.languages"  # the session's memo: process id -> address -> language
 
 
 def _first_offered(ctx: Context, *choices: str | None) -> str:
@@ -78,23 +78,37 @@ def of_addresses(ctx: Context, tx: Tx, process: ProcessRow, addresses: Iterable[
 
 def _by_address(ctx: Context, tx: Tx, process: ProcessRow) -> dict[str, str]:
     """Every roster address's language (read once per transaction and process)."""
-    memo = tx.session.info.setdefault("ibmflow.languages", {})
+    memo = tx.session.info.setdefault(_MEMO, {})
     if process.id not in memo:
-        institutions = {i.id: i for i in repo.institutions(tx.session, process)}
-        people = roster.people(tx.session, process)
-        chosen = accounts.chosen_languages(tx.session, (p.email for p in people))
-        memo[process.id] = {
-            p.email.lower(): resolve(
-                ctx, process, p, institutions.get(p.institution_id), chosen.get(p.email.lower())
-            )
-            for p in people
-        }
+        prime(ctx, tx, [process])
     return dict(memo[process.id])
+
+
+def prime(ctx: Context, tx: Tx, processes: Iterable[ProcessRow]) -> None:
+    """Read the roster languages of these processes together, for this transaction: a sweep's
+    batch asks for the languages of a hundred processes, with two statements rather than three
+    per process."""
+    memo: dict[int | None, dict[str, str]] = tx.session.info.setdefault(_MEMO, {})
+    wanted = {p.id: p for p in processes if p.id not in memo}
+    if not wanted:
+        return
+    if tx.session.autoflush:  # the ORM reads this replaces saw the session's pending people
+        tx.session.flush()
+    people = roster.people_languages(tx.session, [pid for pid in wanted if pid is not None])
+    chosen = accounts.chosen_languages(tx.session, (email for _, email, _, _ in people))
+    for pid in wanted:
+        memo[pid] = {}
+    for pid, email, own, institution_language in people:
+        process = wanted[pid]
+        address = email.lower()
+        memo[pid][address] = _first_offered(
+            ctx, own, chosen.get(address), institution_language, process.language
+        )
 
 
 def forget(tx: Tx) -> None:
     """Drop what this transaction remembered of the roster's languages (after a roster change)."""
-    tx.session.info.pop("ibmflow.languages", None)
+    tx.session.info.pop(_MEMO, None)
 
 
 def group(items: Sequence[T], languages: Sequence[str]) -> dict[str, list[T]]:

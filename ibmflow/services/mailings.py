@@ -54,15 +54,28 @@ def coordinator(tx: Tx, process: ProcessRow) -> dict[str, str]:
     read once per transaction: a step that sends twenty mails signs them all the same."""
     memo = tx.session.info.setdefault("ibmflow.coordinator", {})
     if process.id not in memo:
-        memo[process.id] = _coordinator(tx, process)
+        prime_coordinators(tx, [process])
     return dict(memo[process.id])
 
 
-def _coordinator(tx: Tx, process: ProcessRow) -> dict[str, str]:
-    person = roster.coordinator(tx.session, process)
+def _signature(person: tuple[str, str] | None) -> dict[str, str]:
     if person is None:
         return {"name": N_("The national IBM coordination"), "email": ""}  # translated by `|t`
-    return {"name": person.name, "email": person.email}
+    return {"name": person[0], "email": person[1]}
+
+
+def prime_coordinators(tx: Tx, processes: Iterable[ProcessRow]) -> None:
+    """Read the coordinators of these processes together, for this transaction (a sweep's batch
+    signs the mails of many processes: one statement, not one per process)."""
+    memo = tx.session.info.setdefault("ibmflow.coordinator", {})
+    wanted = [p.id for p in processes if p.id not in memo]
+    if not wanted:
+        return
+    if tx.session.autoflush:  # an appointment made in this transaction signs its mails
+        tx.session.flush()
+    found = roster.coordinators(tx.session, [pid for pid in wanted if pid is not None])
+    for pid in wanted:
+        memo[pid] = _signature(found.get(pid) if pid is not None else None)
 
 
 def base_context(ctx: Context, tx: Tx, process: ProcessRow) -> dict[str, Any]:

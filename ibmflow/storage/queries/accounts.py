@@ -169,9 +169,13 @@ def chosen_languages(session: Session, emails: Iterable[str]) -> dict[str, str]:
     wanted = sorted({email.strip().lower() for email in emails})
     if not wanted:
         return {}
-    rows = session.exec(
-        select(UserAccountRow.email, UserAccountRow.language).where(
-            col(UserAccountRow.email).in_(wanted), col(UserAccountRow.language).is_not(None)
-        )
-    )
+    rows = session.connection().execute(_CHOSEN, {"emails": wanted})
     return {email: language for email, language in rows if language}
+
+
+_ACCOUNTS = table_of(UserAccountRow)
+# Built once, with an expanding parameter (building the select each call cost more than running it).
+_CHOSEN = sa.select(_ACCOUNTS.c.email, _ACCOUNTS.c.language).where(
+    _ACCOUNTS.c.email.in_(sa.bindparam("emails", expanding=True)),
+    _ACCOUNTS.c.language.is_not(None),
+)

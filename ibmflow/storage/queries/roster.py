@@ -8,22 +8,23 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from ibmflow.storage.db import table_of
-from ibmflow.storage.tables import AppointmentRow, NominationRow, PersonRow, ProcessRow, RoleRow
+from ibmflow.storage.tables import (
+    AppointmentRow,
+    InstitutionRow,
+    NominationRow,
+    PersonRow,
+    ProcessRow,
+    RoleRow,
+)
 
 _PERSON, _ROLE, _NOMINATION = table_of(PersonRow), table_of(RoleRow), table_of(NominationRow)
+_INSTITUTION = table_of(InstitutionRow)
 
 # Built once, with bound parameters (building a statement costs more than running it).
 _PEOPLE = (
     select(PersonRow).where(PersonRow.process_id == sa.bindparam("pid")).order_by(col(PersonRow.id))
 )
 _PEOPLE_BY_ID = select(PersonRow).where(col(PersonRow.id).in_(sa.bindparam("ids", expanding=True)))
-_COORDINATOR = (  # the person of the latest appointment
-    select(PersonRow)
-    .join(AppointmentRow, col(AppointmentRow.person_id) == col(PersonRow.id))
-    .where(AppointmentRow.process_id == sa.bindparam("pid"))
-    .order_by(col(AppointmentRow.id).desc())
-    .limit(1)
-)
 
 
 # The addresses of the process's people holding one of some roles (in force), and of the
@@ -65,6 +66,35 @@ def addresses_of_roles(
     if representatives:
         found.update(conn.execute(_REPRESENTATIVES_ADDRESSES, {"pid": process_id}).scalars())
     return sorted(found)
+
+
+# Every person of some processes with their own language and their institution's (Core: the few
+# columns that choose a mail's language, for a whole batch of processes at once).
+_LANGUAGES = (
+    sa.select(_PERSON.c.process_id, _PERSON.c.email, _PERSON.c.language, _INSTITUTION.c.language)
+    .select_from(
+        _PERSON.outerjoin(
+            _INSTITUTION,
+            sa.and_(
+                _INSTITUTION.c.id == _PERSON.c.institution_id,
+                _INSTITUTION.c.process_id == _PERSON.c.process_id,
+            ),
+        )
+    )
+    .where(_PERSON.c.process_id.in_(sa.bindparam("pids", expanding=True)))
+    .order_by(_PERSON.c.id)
+)
+
+
+def people_languages(
+    session: Session, process_ids: Sequence[int]
+) -> list[tuple[int, str, str | None, str | None]]:
+    """(process id, address, own language, institution's language) of every person of these
+    processes, in roster order."""
+    if not process_ids:
+        return []
+    rows = session.connection().execute(_LANGUAGES, {"pids": list(process_ids)})
+    return [(pid, email, own, inst) for pid, email, own, inst in rows]
 
 
 def people(session: Session, process: ProcessRow) -> list[PersonRow]:
@@ -118,9 +148,45 @@ def role_holders(session: Session, process_id: int) -> list[tuple[PersonRow, str
     ]
 
 
-def coordinator(session: Session, process: ProcessRow) -> PersonRow | None:
-    """The coordinator of the latest appointment, or None before the first."""
-    return session.exec(_COORDINATOR, params={"pid": process.id}).first()
+_ROLE_HOLDERS_OF = (  # the same, for several processes at once
+    select(PersonRow, RoleRow.role, RoleRow.institution_id, RoleRow.process_id)
+    .join(RoleRow, col(RoleRow.person_id) == col(PersonRow.id))
+    .where(
+        col(RoleRow.process_id).in_(sa.bindparam("pids", expanding=True)),
+        col(RoleRow.active).is_(True),
+    )
+    .order_by(col(RoleRow.id))
+)
+
+
+def role_holders_of(
+    session: Session, process_ids: Sequence[int]
+) -> dict[int, list[tuple[PersonRow, str, int | None]]]:
+    """`role_holders` of each of these processes, with one statement (every id gets a list)."""
+    found: dict[int, list[tuple[PersonRow, str, int | None]]] = {pid: [] for pid in process_ids}
+    if process_ids:
+        rows = session.exec(_ROLE_HOLDERS_OF, params={"pids": list(process_ids)})
+        for person, role, inst, pid in rows:
+            found[pid].append((person, role, inst))
+    return found
+
+
+_APPOINTMENT = table_of(AppointmentRow)
+_COORDINATORS = (  # the name and address of each appointment's person, oldest appointment first
+    sa.select(_APPOINTMENT.c.process_id, _PERSON.c.name, _PERSON.c.email)
+    .join(_PERSON, _PERSON.c.id == _APPOINTMENT.c.person_id)
+    .where(_APPOINTMENT.c.process_id.in_(sa.bindparam("pids", expanding=True)))
+    .order_by(_APPOINTMENT.c.id)
+)
+
+
+def coordinators(session: Session, process_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """The name and address of the coordinator of the latest appointment of each of these
+    processes (Core, one statement); a process without an appointment is left out."""
+    if not process_ids:
+        return {}
+    rows = session.connection().execute(_COORDINATORS, {"pids": list(process_ids)})
+    return {pid: (name, email) for pid, name, email in rows}  # the latest appointment wins
 
 
 def on_a_roster(session: Session, email: str, process_id: int | None = None) -> bool:
