@@ -8,6 +8,7 @@ are decoded, before any handler sees it.
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import re
 import signal
@@ -150,5 +151,10 @@ def stopped_by_sigterm() -> Iterator[None]:
 def serve(ctx: Context, *, host: str | None = None, port: int | None = None) -> None:
     """Serve the answer pages until stopped by Ctrl-C or SIGTERM (then return normally)."""
     server = build_server(ctx, host=host, port=port)
+    # What is loaded by now (modules, settings, the app) lives as long as the server: kept out of
+    # the garbage collector's full passes, which otherwise walk it all and stall a page now and
+    # then (a p95 of 250 ms on the report whose median is 85 ms).
+    gc.collect()
+    gc.freeze()
     with stopped_by_sigterm():
         server.run()
