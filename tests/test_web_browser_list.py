@@ -5,14 +5,13 @@ list-phone.png)."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from test_web_browser import CHROMIUM, require_chromium
+from playwright.sync_api import Browser, Page, expect
+from test_web_browser import browser  # noqa: F401 (the browser fixture)
 from test_web_process_list import SENEGAL, three_processes
 from webconsole import EMAILS, MINE, PASSWORD
 
@@ -25,20 +24,8 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless."""
-    require_chromium(CHROMIUM, os.environ)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True
-        )
-        yield launched
-        launched.close()
-
-
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser) -> Iterator[Page]:  # noqa: F811 (the fixture imported above)
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     opened = context.new_page()
     opened.set_default_timeout(15_000)

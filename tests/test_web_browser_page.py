@@ -5,14 +5,13 @@ laptop and on a phone; the Gantt on a phone is a readable list of the steps. Scr
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from test_web_browser import ARTIFACTS, CHROMIUM, log_in, require_chromium, screenshot
+from playwright.sync_api import Browser, Page, expect
+from test_web_browser import ARTIFACTS, browser, log_in, screenshot  # noqa: F401 (the browser fixture)
 from webconsole import EMAILS, MINE, PASSWORD, start_process
 
 from ibmflow import demo
@@ -26,19 +25,8 @@ LATE = "MA-5"
 LAPTOP, PHONE = {"width": 1366, "height": 900}, {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    require_chromium(CHROMIUM, os.environ)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True
-        )
-        yield launched
-        launched.close()
-
-
-def _page(browser: Browser, viewport: dict[str, int]) -> Page:
-    opened = browser.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
+def _page(chromium: Browser, viewport: dict[str, int]) -> Page:
+    opened = chromium.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
     opened.set_default_timeout(15_000)
     return opened
 
@@ -58,7 +46,10 @@ def _accounts(ctx: Context, keys: list[str]) -> None:
 
 @sqlite_only
 def test_a_refused_complete_comes_back_at_the_page_with_the_message_focused(
-    ctx: Context, tmp_path: Path, start: Callable[[Context], str], browser: Browser
+    ctx: Context,
+    tmp_path: Path,
+    start: Callable[[Context], str],
+    browser: Browser,  # noqa: F811 (the fixture imported above)
 ) -> None:
     """Nothing blocks the step when the page is read; someone else moves the process before the
     coordinator clicks Complete: the browser lands back on /p/KEY, the refusal focused."""
@@ -93,7 +84,9 @@ def test_a_refused_complete_comes_back_at_the_page_with_the_message_focused(
 
 @sqlite_only
 def test_the_late_process_reads_by_urgency_and_the_gantt_is_readable_on_a_phone(
-    ctx: Context, start: Callable[[Context], str], browser: Browser
+    ctx: Context,
+    start: Callable[[Context], str],
+    browser: Browser,  # noqa: F811 (the fixture imported above)
 ) -> None:
     url = start(ctx)
     demo.in_progress(ctx, LATE)
