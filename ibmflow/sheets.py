@@ -11,9 +11,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from openpyxl import Workbook  # type: ignore[import-untyped]
-from openpyxl.styles import Font, PatternFill  # type: ignore[import-untyped]
-from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
+from ibmflow.errors import ConfigError
+from ibmflow.i18n import _
 
 Cell = str | int | float | date | datetime | None
 BOM = "\ufeff"
@@ -67,7 +66,20 @@ def sheet_csv(sheet: Sheet) -> str:
 
 
 def sheet_xlsx(sheet: Sheet) -> bytes:
-    """A table as an XLSX workbook of one sheet."""
+    """A table as an XLSX workbook of one sheet. openpyxl is imported here, not when the module
+    is: an installation upgraded without reinstalling its dependencies still runs every other
+    command, and this one says what to run."""
+    try:
+        from openpyxl import Workbook  # type: ignore[import-untyped]
+        from openpyxl.styles import Font, PatternFill  # type: ignore[import-untyped]
+        from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
+    except ImportError:
+        raise ConfigError(
+            _(
+                "Spreadsheets (XLSX) need the openpyxl package, which this installation lacks: "
+                "run `pip install -e .` again in ibmflow's folder (or download the CSV instead)."
+            )
+        ) from None
     book = Workbook()
     ws = book.active
     assert ws is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,3 +68,43 @@ def test_export_of_a_kind_without_answers_is_refused(
     code, _, err = cli("export", "answers", sc.KEY, "vote", expect=None)
     assert code != 0
     assert "There is no table of answers of 'vote'" in err
+
+
+def test_without_openpyxl_every_command_runs_and_only_xlsx_says_what_to_install(
+    tmp_path: Path,
+) -> None:
+    """An environment upgraded without reinstalling lacks openpyxl: the quick start still works
+    (the CLI does not import it to start), and an XLSX export says what to run instead of a
+    traceback."""
+    import subprocess
+    import sys
+
+    hidden = (
+        "import sys; sys.modules['openpyxl'] = None; "
+        "from ibmflow.cli import main; sys.argv = ['ibmflow', *sys.argv[1:]]; main()"
+    )
+
+    def ibmflow(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", hidden, *args],
+            cwd=Path(__file__).parents[1],  # the checkout, as the quick start runs
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={
+                **{k: v for k, v in os.environ.items() if not k.startswith("IBMFLOW_")},
+                "IBMFLOW_PATHS_DATA_DIR": str(tmp_path / "var"),
+            },
+        )
+
+    demo = ibmflow("demo", "--no-serve")
+    assert demo.returncode == 0, demo.stderr
+    assert "Demo logins" in demo.stdout
+    csv_out = ibmflow("export", "requests", "DEMO-2")
+    assert csv_out.returncode == 0, csv_out.stderr
+    xlsx = ibmflow(
+        "export", "requests", "DEMO-2", "--format", "xlsx", "-o", str(tmp_path / "r.xlsx")
+    )
+    assert xlsx.returncode == 1
+    assert "openpyxl" in xlsx.stderr and "pip install" in xlsx.stderr
+    assert "Traceback" not in xlsx.stderr

@@ -162,3 +162,19 @@ def test_a_kind_without_a_table_or_a_process_one_may_not_see_is_not_found(site: 
     for path in ("answers/self_assessment.csv", "requests.csv", "requests.xlsx"):
         assert client.get(f"/p/{THEIRS}/{path}").status_code == 404
         assert client.get(f"/p/XX-9/{path}").status_code == 404
+
+
+@sqlite_only
+def test_without_openpyxl_the_xlsx_download_says_what_to_install(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """openpyxl missing (an installation upgraded without reinstalling): the CSV still downloads and
+    the XLSX is a page saying what to run, never a 500."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # `import openpyxl` now fails
+    client, _ = logged_in(site, EMAILS[MANAGER])
+    assert client.get(f"/p/{MINE}/requests.csv").status_code == 200
+    refused = client.get(f"/p/{MINE}/requests.xlsx")
+    assert refused.status_code == 503
+    assert "openpyxl" in text_of(refused) and "pip install -e ." in text_of(refused)

@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.errors import ConfigError, InvalidCommand, NotFound
 from ibmflow.i18n import _
 from ibmflow.services import answer_sheets, audit_views
 from ibmflow.services.audit_views import AuditAsked, AuditExport
@@ -46,7 +46,11 @@ def _audit_json(export: AuditExport) -> Iterator[str]:
 
 def _sheet(sheet: Sheet, fmt: str, name: str) -> Response:
     if fmt == "xlsx":
-        return Response(sheet_xlsx(sheet), media_type=XLSX, headers=_disposition(f"{name}.xlsx"))
+        try:
+            workbook = sheet_xlsx(sheet)
+        except ConfigError as exc:
+            raise Refusal(503, _("No spreadsheet here"), exc.message) from None
+        return Response(workbook, media_type=XLSX, headers=_disposition(f"{name}.xlsx"))
     return Response(sheet_csv(sheet), media_type=CSV, headers=_disposition(f"{name}.csv"))
 
 
