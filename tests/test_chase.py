@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 import time_machine
+from outboxtext import with_text, write_text_of_pending
 from sqlmodel import col, select
 
 from ibmflow.bootstrap import bootstrap
@@ -105,7 +106,7 @@ def _all(ctx: Context, query: Any) -> list[Any]:
     with ctx.db.reading() as session:
         rows = list(session.exec(query).all())
         session.expunge_all()
-    return rows
+    return with_text(ctx, rows)  # an outbox row as the dispatcher renders it
 
 
 def _rungs(ctx: Context) -> dict[str, RungRow]:
@@ -436,6 +437,7 @@ def test_init_upgrading_a_database_from_before_the_ladder_plans_its_rungs(
     from ibmflow.storage.migrate import _config
 
     _morocco(live, tmp_path)
+    write_text_of_pending(live)  # the mails as the older schema holds them
     config = _config()
     with live.db.engine.begin() as conn:  # back to the schema before the ladder (0002)
         config.attributes["connection"] = conn

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import deadline_scenario as sc
+from outboxtext import with_text
 from sqlmodel import col, select
 
 from ibmflow import demo, i18n
@@ -31,7 +32,7 @@ def _digests(ctx: Context) -> list[OutboxRow]:
             )
         )
         session.expunge_all()  # keep them loaded: the read session rolls back on exit
-        return rows
+        return with_text(ctx, rows)  # as the dispatcher renders them
 
 
 def _digest_events(ctx: Context) -> list[AuditEventRow]:

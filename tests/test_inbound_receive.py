@@ -27,6 +27,7 @@ import aiosmtplib
 import pytest
 import sqlalchemy as sa
 from helpers import free_port
+from outboxtext import with_text
 from scenarios import at_stakeholder_identification
 from sqlmodel import col, select
 
@@ -91,7 +92,7 @@ def request_mail(ctx: Context, to: str, kind: str = "request") -> OutboxRow:
     with ctx.db.reading() as session:
         rows = session.exec(select(OutboxRow).where(OutboxRow.kind == kind)).all()
         session.expunge_all()  # keep the loaded values after the reading ends
-    return next(r for r in rows if to in r.to_addrs)
+    return next(r for r in with_text(ctx, rows) if to in r.to_addrs)
 
 
 def reply_to(
@@ -183,7 +184,7 @@ def outbox_of_kind(ctx: Context, kind: str) -> list[OutboxRow]:
     with ctx.db.reading() as session:
         rows = list(session.exec(select(OutboxRow).where(OutboxRow.kind == kind)))
         session.expunge_all()
-        return rows
+        return with_text(ctx, rows)
 
 
 # --- replies taken as answers -------------------------------------------------------------------

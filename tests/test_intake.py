@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from clirun import Cli
+from outboxtext import with_text
 from scenarios import at_stakeholder_identification
 from sqlmodel import select
 from test_cli_end_to_end import cli as cli  # the fixture
@@ -184,7 +185,7 @@ def _mails(ctx: Context, request_id: int) -> list[Any]:
     with ctx.db.reading() as session:
         rows = list(session.exec(select(OutboxRow).where(OutboxRow.request_id == request_id)))
         session.expunge_all()
-        return rows
+        return with_text(ctx, rows)
 
 
 # --- one check of files --------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from helpers import free_port
+from outboxtext import one_with_text, with_text
 from scenarios import at_stakeholder_identification
 from sqlmodel import col, select
 
@@ -242,7 +243,7 @@ def outbox(ctx: Context, kind: str | None = None) -> list[OutboxRow]:
             query = query.where(OutboxRow.kind == kind)
         rows = list(session.exec(query))
         session.expunge_all()  # keep them loaded: the read session rolls back (expires) on exit
-        return rows
+        return with_text(ctx, rows)  # as the dispatcher renders them
 
 
 def actions(ctx: Context, prefix: str = "mail.") -> list[tuple[str, str | None]]:
@@ -794,7 +795,8 @@ def test_cr_lf_in_names_titles_and_settings_never_inject_a_header(
     )
     with ctx.db.transaction() as tx:  # and a row edited by hand after it was written
         (row,) = [r for r in tx.session.exec(select(OutboxRow)) if r.to_addrs == [CUSTOMS_FOCAL]]
-        row.subject = row.subject + "\r\nBcc: evil@x.example"
+        row = one_with_text(ctx, row)  # its text written on it, then edited
+        row.subject = (row.subject or "") + "\r\nBcc: evil@x.example"
         row.references = "<a@b>\r\nBcc: evil@x.example"
         tx.session.add(row)
 

@@ -225,6 +225,7 @@ def test_init_upgrades_a_database_of_the_previous_schema_for_reopening(
     """A database at revision 0004 (before the earlier answers were kept) is refused with exit 4
     until `ibmflow init` upgrades it; its requests can then be reopened."""
     rid = _acknowledged(cli, tmp_path)
+    cli("mail", "dispatch", "--once")  # an older schema holds only rendered mails: send them first
     db = Database(env["IBMFLOW_DATABASE_URL"])
     try:
         config = migrate._config()

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from axecore import install_axe
+from outboxtext import one_with_text
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from sqlmodel import select
 from test_web_browser import CHROMIUM, require_chromium
@@ -188,9 +189,8 @@ def _wired(folder: Path) -> Context:
 def _link(ctx: Context, request_id: int) -> str:
     """The link token of the first mail of a request."""
     with ctx.db.reading() as session:
-        bodies = session.exec(
-            select(OutboxRow.text_body).where(OutboxRow.request_id == request_id)
-        ).all()
+        rows = session.exec(select(OutboxRow).where(OutboxRow.request_id == request_id)).all()
+        bodies = [one_with_text(ctx, row).text_body or "" for row in rows]
     for body in bodies:
         match = re.search(r"/r/([A-Za-z0-9_-]+)", body)
         if match:

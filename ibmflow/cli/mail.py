@@ -143,7 +143,8 @@ def mail_show(
             out.print(f"{name + ':':<13}{value}", highlight=False, markup=False)
     out.print("")
     sys.stdout.flush()
-    sys.stdout.write(row.text_body if row.text_body.endswith("\n") else row.text_body + "\n")
+    text = row.text_body or ""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 @mail_app.command("dispatch")

@@ -31,9 +31,9 @@ class OutboxMail(Protocol):
     @property
     def to_addrs(self) -> Sequence[str]: ...
     @property
-    def subject(self) -> str: ...
+    def subject(self) -> str | None: ...
     @property
-    def text_body(self) -> str: ...
+    def text_body(self) -> str | None: ...
     @property
     def html_body(self) -> str | None: ...
     @property
@@ -82,6 +82,8 @@ def compose(row: OutboxMail, settings: Settings) -> EmailMessage:
     library would write for it (`_field`); any other goes through `EmailMessage` as before, so the
     bytes are the same either way (tests/test_mail_compose_bytes.py), only cheaper.
     """
+    if row.subject is None or row.text_body is None:
+        raise ValueError("the mail is not rendered yet (the dispatcher renders it first)")
     message = EmailMessage(policy=policy.SMTP)
     message.set_raw("From", _from_field(settings.mail_from_address, settings.mail_from_name))
     _field(message, "To", ", ".join(recipients(row)), _ADDRESSES)

@@ -281,7 +281,7 @@ class _Reader:
                 request_id=m.request_id,
                 object_id=m.id,
                 sender=", ".join(m.to_addrs or []),
-                subject=m.subject,
+                subject=m.subject or m.kind,  # none: it failed before it could be rendered
                 reason=(m.last_error or "")[:300],
                 at=m.created_at,
             )

@@ -28,7 +28,8 @@ class Failure:
 
     @classmethod
     def of(cls, row: Claimed, tries: int) -> Failure:
-        return cls(row.id, row.kind, row.subject, tries, row.request_id)
+        # A mail that could not be rendered has no subject: its kind says what it was.
+        return cls(row.id, row.kind, row.subject or row.kind, tries, row.request_id)
 
 
 def tell_coordinator(

@@ -39,7 +39,7 @@ from ibmflow.mail.transport import (
     build_transport,
     connected,
 )
-from ibmflow.services import quarantine_alerts
+from ibmflow.services import outbox, quarantine_alerts
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
 from ibmflow.services.delivery_failures import Failure, tell_coordinator
@@ -174,7 +174,12 @@ class _Pass:
                 tries = pending[row.id] + 1
                 refused = d.refused or {}
                 error = "; ".join(f"{a}: {r}" for a, r in sorted(refused.items())) or None
-                marks.append({"mail": row.id, "at": d.at, "tries": tries, "error": error})
+                mark = {"mail": row.id, "at": d.at, "tries": tries, "error": error}
+                if (
+                    row.template_context is not None
+                ):  # rendered here: keep the text it was sent with
+                    mark.update(subject=row.subject, text=row.text_body, html=row.html_body)
+                marks.append(mark)
                 extra: dict[str, JSONValue] = {"worker": self.worker_id}
                 if refused:
                     extra["refused"] = dict(refused)
@@ -224,6 +229,9 @@ def _mark_failed_try(ctx: Context, claimed: Claimed, worker_id: str, error: Mail
         row.attempts += 1
         row.last_error = str(error)
         row.claimed_until = None
+        if row.text_body is None and claimed.text_body is not None:  # the text it was tried with
+            row.subject, row.text_body = claimed.subject, claimed.text_body
+            row.html_body, row.template_context = claimed.html_body, None
         process = _process(tx, row.process_id)
         key = process.key if process else None
         permanent = isinstance(error, PermanentMailError)
@@ -286,7 +294,8 @@ async def dispatch_once(
     rows = run.claim(batch or ctx.settings.mail_batch)
     if not rows:
         return run.report
-    ahead: dict[int, _Composed] = {}  # the next mail, composed while the one before was sent
+    # The next mail, rendered and composed while the one before was sent.
+    ahead: dict[int, tuple[Claimed, _Composed]] = {}
 
     def compose_next(index: int) -> None:
         ahead.clear()
@@ -304,9 +313,10 @@ async def dispatch_once(
                 if not run.keeps(row.id, rows[index + 1 :]):
                     run.report.skipped.append(row.id)
                     continue
-                composed = ahead.pop(row.id, None) or _composed(ctx, row)
+                prepared = ahead.pop(row.id) if row.id in ahead else _composed(ctx, row)
+                rendered, composed = prepared
                 after = partial(compose_next, index + 1)
-                outcome = await _deliver(run, sender, row, composed, after)
+                outcome = await _deliver(run, sender, rendered, composed, after)
                 if outcome != "delivered":
                     getattr(run.report, outcome).append(row.id)
     finally:
@@ -317,13 +327,19 @@ async def dispatch_once(
 _Composed = tuple[EmailMessage, list[str]] | PermanentMailError
 
 
-def _composed(ctx: Context, row: Claimed) -> _Composed:
-    """The message of a row and its recipients; a row that cannot be composed (edited by hand) will
-    not improve by waiting: a permanent error."""
+def _composed(ctx: Context, row: Claimed) -> tuple[Claimed, _Composed]:
+    """The row with its text (rendered now if it was kept unrendered), and its message and
+    recipients; a row that cannot be rendered (a template missing or broken) or composed (edited
+    by hand) will not improve by waiting: a permanent error."""
     try:
-        return compose(row, ctx.settings), recipients(row)
+        row = outbox.with_text(ctx, row)
     except (ValueError, TypeError, IbmflowError) as exc:
-        return PermanentMailError(f"cannot compose the message: {exc}")
+        detail = exc.message if isinstance(exc, IbmflowError) else str(exc)
+        return row, PermanentMailError(f"cannot render the message: {detail}")
+    try:
+        return row, (compose(row, ctx.settings), recipients(row))
+    except (ValueError, TypeError, IbmflowError) as exc:
+        return row, PermanentMailError(f"cannot compose the message: {exc}")
 
 
 async def _deliver(

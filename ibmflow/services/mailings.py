@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ibmflow.definitions import Localized
 from ibmflow.i18n import N_
-from ibmflow.mail.render import Renderer
 from ibmflow.services import languages, outbox
 from ibmflow.services.context import Context
 from ibmflow.storage.db import Tx
@@ -18,15 +16,7 @@ from ibmflow.storage.queries import outbox as outbox_queries
 from ibmflow.storage.queries import roster
 from ibmflow.storage.tables import ProcessRow, WorkflowDefinitionRow
 
-_renderers: dict[tuple[Path, str], Renderer] = {}
-
-
-def renderer(ctx: Context) -> Renderer:
-    """The notification templates of this deployment (loaded once)."""
-    key = (ctx.settings.notifications_dir, ctx.settings.language)
-    if key not in _renderers:
-        _renderers[key] = Renderer(*key)
-    return _renderers[key]
+renderer = outbox.renderer  # the deployment's templates (`ibmflow mail preview`, the benchmarks)
 
 
 def domain(ctx: Context) -> str:
@@ -104,7 +94,8 @@ def send(
     language: str | None = None,
     into: outbox.MailRows | None = None,
 ) -> str:
-    """Render one message kind and put it in the outbox; return its Message-ID.
+    """Put a mail of one message kind in the outbox (rendered when it is sent); return its
+    Message-ID.
 
     The mail is in `language`, else in that of its recipients (`services.languages`): recipients
     reading different languages get one mail per language (the first one's Message-ID is returned;
@@ -113,7 +104,8 @@ def send(
     groups = {language: list(to)} if language else languages.group_addresses(ctx, tx, process, to)
     rows = []
     for n, (lang, addresses) in enumerate(groups.items()):
-        mail = renderer(ctx).render(kind, {**base_context(ctx, tx, process), **context}, lang)
+        said = {**base_context(ctx, tx, process), **context}
+        mail = outbox.deferred(said, lang or ctx.settings.language)
         rows.append(
             outbox.row_values(
                 kind=kind,
@@ -144,13 +136,13 @@ def announce(
     context: dict[str, Any],
     now: datetime,
 ) -> list[str]:
-    """A notice to many people (a step entered or completed, a decision's result): rendered once
-    per language its recipients read, put in the outbox as one mail per person, so that nobody
+    """A notice to many people (a step entered or completed, a decision's result): its context
+    kept once per language its recipients read, put in the outbox as one mail per person, so that nobody
     learns the addresses of the other institutions' people. Returns the Message-IDs."""
     ids = []
     base = base_context(ctx, tx, process)
     for lang, addresses in languages.group_addresses(ctx, tx, process, to).items():
-        mail = renderer(ctx).render(kind, {**base, **context}, lang)
+        mail = outbox.deferred({**base, **context}, lang or ctx.settings.language)
         ids += outbox.enqueue_each(
             tx,
             kind=kind,

@@ -1,4 +1,8 @@
-"""Reading the outbox: the mails ibmflow wrote, of one process or all, and one mail in full."""
+"""Reading the outbox: the mails ibmflow wrote, of one process or all, and one mail in full.
+
+A mail waiting to be sent is kept unrendered (`services.outbox`): it is shown as the dispatcher will
+render it, in its reader's language.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.errors import IbmflowError, InvalidCommand, NotFound
 from ibmflow.i18n import _
+from ibmflow.services import outbox
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
 from ibmflow.storage import repository as repo
@@ -67,6 +72,18 @@ class MailShown(MailSummary):
         return {**super().to_dict(), "text": self.text}
 
 
+def _with_text(ctx: Context, row: OutboxRow) -> OutboxRow:
+    """The (detached) row with its text, rendered if it has none yet; a mail whose template is
+    broken says so in place of its text (the dispatcher will fail it with the same reason)."""
+    try:
+        return outbox.with_text(ctx, row)
+    except (ValueError, TypeError, IbmflowError) as exc:
+        reason = exc.message if isinstance(exc, IbmflowError) else str(exc)
+        row.subject = row.subject or f"({row.kind})"
+        row.text_body = _("This mail cannot be rendered: %(reason)s", reason=reason)
+        return row
+
+
 def _fields(row: OutboxRow, process_key: str | None) -> dict[str, Any]:
     """A `MailSummary`'s fields, read from its outbox row."""
     return {
@@ -101,8 +118,11 @@ def list_mail(ctx: Context, process: str | None, status: str | None) -> list[Mai
     with ctx.db.reading() as session:
         keys = repo.process_keys(session)
         pid = repo.get_process(session, process).id if process is not None else None
-        rows = mail.outbox(session, process_id=pid, status=status)
-        return [MailSummary(**_fields(row, keys.get(row.process_id or 0))) for row in rows]
+        rows = list(mail.outbox(session, process_id=pid, status=status))
+        session.expunge_all()  # rendering a pending mail's subject must not write it back
+    return [
+        MailSummary(**_fields(_with_text(ctx, row), keys.get(row.process_id or 0))) for row in rows
+    ]
 
 
 def get_mail(ctx: Context, outbox_id: int, process: str | None = None) -> OutboxRow:
@@ -122,7 +142,7 @@ def get_mail(ctx: Context, outbox_id: int, process: str | None = None) -> Outbox
                 )
             )
         session.expunge(row)  # keep it loaded: the read session rolls back (expires) on exit
-        return row
+    return _with_text(ctx, row)
 
 
 def show_mail(ctx: Context, outbox_id: int) -> MailShown:
@@ -131,4 +151,4 @@ def show_mail(ctx: Context, outbox_id: int) -> MailShown:
     with ctx.db.reading() as session:
         process = session.get(ProcessRow, row.process_id) if row.process_id else None
         key = process.key if process else None
-    return MailShown(**_fields(row, key), text=row.text_body)
+    return MailShown(**_fields(row, key), text=row.text_body or "")

@@ -25,7 +25,7 @@ from ibmflow.errors import InvalidCommand, NotFound
 from ibmflow.i18n import _, ngettext
 from ibmflow.ladder import ESCALATION, REQUEST_SUBJECT, Ladder, Rung, catch_up
 from ibmflow.requestkinds import KINDS
-from ibmflow.services import languages
+from ibmflow.services import languages, outbox
 from ibmflow.services.chase_batch import Batch
 from ibmflow.services.common import definition_for, iso, on_process, require_step
 from ibmflow.services.context import Context
@@ -307,13 +307,14 @@ def _reminded(
         mails = []
         for person_id, message_id in carried.get(request.id or 0, []):
             person, mail = people[person_id], rows[message_id]
+            text = outbox.text_of(ctx, mail)  # as the dispatcher will render it
             mails.append(
                 ReminderMail(
                     to=tuple(mail.to_addrs),
                     names=(person.name,),
                     language=languages.of_person(ctx, tx, process, person),
-                    subject=mail.subject,
-                    text=mail.text_body,
+                    subject=text.subject,
+                    text=text.text,
                     in_reply_to=mail.in_reply_to,
                 )
             )

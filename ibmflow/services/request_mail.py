@@ -104,7 +104,7 @@ def mail_request(
             "representing": {"name": rep.name} if rep else None,
             **(extra or {}),
         }
-        mail = mailings.renderer(ctx).render(kind, {**base, **context}, lang)
+        mail = outbox.deferred({**base, **context}, lang)
         mails.append(
             outbox.row_values(
                 kind=kind,

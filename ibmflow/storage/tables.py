@@ -1,5 +1,4 @@
 """SQLModel tables: processes, their facts, and the audit chain. Times are stored in UTC.
-
 The console's accounts are in `account_tables`, the chasing ladder in `chase_tables`."""
 
 from __future__ import annotations
@@ -281,7 +280,7 @@ class LinkTokenRow(SQLModel, table=True):
 
 
 class OutboxRow(SQLModel, table=True):
-    """A mail to send, written in the transaction of the event that causes it; never deleted."""
+    """A mail to send, written by the event that causes it, rendered at dispatch; never deleted."""
 
     __tablename__ = "outbox"
     __table_args__ = (sa.Index("ix_outbox_due", "status", "next_attempt_at"),)
@@ -290,9 +289,11 @@ class OutboxRow(SQLModel, table=True):
     request_id: int | None = Field(default=None, foreign_key="request.id", index=True)
     kind: str = Field(max_length=40)
     to_addrs: list[str] = Field(default_factory=list, sa_type=sa.JSON)
-    subject: str = Field(max_length=998)
-    text_body: str = Field(sa_type=sa.Text)
+    subject: str | None = Field(default=None, max_length=998)
+    text_body: str | None = Field(default=None, sa_type=sa.Text)
     html_body: str | None = Field(default=None, sa_type=sa.Text)
+    template_context: str | None = Field(default=None, sa_type=sa.Text)
+    language: str | None = Field(default=None, max_length=35)
     message_id: str = Field(max_length=250, unique=True)
     reply_to: str | None = Field(default=None, max_length=254)
     in_reply_to: str | None = Field(default=None, max_length=250)

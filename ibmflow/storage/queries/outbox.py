@@ -22,17 +22,19 @@ WORKER_CHARS = 100  # `claimed_by` holds this much of a dispatcher's name
 
 @dataclass(frozen=True)
 class Claimed:
-    """A mail a dispatcher claimed: what composing it reads (`mail.compose.OutboxMail`), and what
-    its audit events and a failure notice say of it."""
+    """A mail a dispatcher claimed: what rendering and composing it read (`services.outbox.render`,
+    `mail.compose.OutboxMail`), and what its audit events and a failure notice say of it."""
 
     id: int
     process_id: int | None
     request_id: int | None
     kind: str
     to_addrs: Sequence[str]
-    subject: str
-    text_body: str
+    subject: str | None  # None until rendered: see `template_context`
+    text_body: str | None
     html_body: str | None
+    template_context: str | None  # what the mail says, rendered at dispatch (`mail.stored`)
+    language: str | None
     message_id: str
     reply_to: str | None
     in_reply_to: str | None
@@ -128,11 +130,25 @@ _MARK_SENT = (
 )
 
 
+_MARK_SENT_RENDERED = _MARK_SENT.values(
+    subject=sa.bindparam("subject"),
+    text_body=sa.bindparam("text"),
+    html_body=sa.bindparam("html"),
+    template_context=None,
+)
+
+
 def mark_sent(conn: Connection, marks: Sequence[Mapping[str, Any]]) -> None:
-    """Mark mails sent, in one statement: each mark is {"mail": id, "at": when, "tries": attempts,
-    "error": the refusals of a partial delivery, or None}."""
-    if marks:
-        conn.execute(_MARK_SENT, list(marks))
+    """Mark mails sent, in one statement (two when some were rendered by this dispatcher): each
+    mark is {"mail": id, "at": when, "tries": attempts, "error": the refusals of a partial
+    delivery, or None}, and for a mail rendered at dispatch the text it was sent with: "subject",
+    "text", "html" (its stored context is then cleared)."""
+    whole = [m for m in marks if "text" not in m]
+    rendered = [m for m in marks if "text" in m]
+    if whole:
+        conn.execute(_MARK_SENT, whole)
+    if rendered:
+        conn.execute(_MARK_SENT_RENDERED, rendered)
 
 
 def process_keys(conn: Connection, ids: Iterable[int | None]) -> dict[int, str]:

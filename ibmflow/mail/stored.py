@@ -1,0 +1,71 @@
+"""A mail's template context as the outbox keeps it: JSON, restored for rendering at dispatch.
+
+A command writes what each mail says (its kind, this context, the reader's language) in the
+transaction that causes it; the dispatcher renders it when it sends it (`services.dispatch`). JSON
+has no type for some values a context holds; each is stored as a one-key object and restored:
+
+- a moment (`datetime`, aware or not) as `{"$datetime": ISO 8601}`; a day as `{"$date": ...}`;
+- a text of the workflow definition in every language (`definitions.Localized`) as
+  `{"$localized": {language: text}}`: the mail prints it in the language it is rendered in;
+- a sentence worded when printed (`i18n.Lazy`) is worded now, in the mail's language, and kept
+  as a `$localized` of that one language (so the template's `|t` does not translate it again).
+
+Anything else JSON cannot hold is a programming error, raised at once (in the command's
+transaction, which then rolls back) rather than found by the dispatcher.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from ibmflow import i18n
+from ibmflow.definitions import Localized
+
+_MARKERS = ("$datetime", "$date", "$localized")
+
+
+def dumps(context: Mapping[str, Any], language: str) -> str:
+    """The context as stored text; `Lazy` sentences worded in `language`."""
+
+    def default(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return {"$datetime": value.isoformat()}
+        if isinstance(value, date):
+            return {"$date": value.isoformat()}
+        if isinstance(value, Localized):
+            return {"$localized": dict(value.texts)}
+        if isinstance(value, i18n.Lazy):
+            with i18n.using(language):
+                return {"$localized": {language: str(value)}}
+        if isinstance(value, (tuple, set, frozenset)):
+            return list(value)
+        raise TypeError(
+            f"a mail's context holds a {type(value).__name__}, which the outbox cannot keep; "
+            "pass plain values (str, numbers, lists, dicts, moments, Localized texts)"
+        )
+
+    return json.dumps(context, default=default, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str) -> dict[str, Any]:
+    """The stored context, its moments, days and texts restored."""
+    value = json.loads(text, object_hook=_restore)
+    if not isinstance(value, dict):
+        raise ValueError("a stored mail context is a JSON object")
+    return value
+
+
+def _restore(value: dict[str, Any]) -> Any:
+    if len(value) == 1:
+        (key,) = value
+        if key in _MARKERS:
+            stored = value[key]
+            if key == "$datetime":
+                return datetime.fromisoformat(stored)
+            if key == "$date":
+                return date.fromisoformat(stored)
+            return Localized.of(stored)
+    return value
