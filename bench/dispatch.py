@@ -40,6 +40,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aiosmtplib
@@ -48,6 +49,7 @@ from steps import ibmflow_context
 
 from ibmflow import demo
 from ibmflow.mail.compose import compose, recipients
+from ibmflow.services import outbox
 from ibmflow.services.context import Context
 from ibmflow.services.dispatch import DispatchReport, build_transport, dispatch_once
 from ibmflow.storage.db import table_of
@@ -106,10 +108,17 @@ def build(ctx: Context, mails: int) -> list[int]:
         return list(conn.execute(sa.select(OUTBOX.c.id).order_by(OUTBOX.c.id)).scalars())
 
 
+_UNSENT: dict[int, str | None] = {}  # each mail's stored context, as the services wrote it
+
+
 def reset(ctx: Context) -> None:
-    """Every mail pending again, due now."""
+    """Every mail pending again, due now, and unrendered as the services wrote it (the dispatcher
+    renders it, keeps its text and clears the context)."""
     with ctx.db.transaction() as tx:
-        tx.session.connection().execute(
+        conn = tx.session.connection()
+        if not _UNSENT:
+            _UNSENT.update(conn.execute(sa.select(OUTBOX.c.id, OUTBOX.c.template_context)).all())
+        conn.execute(
             sa.update(OUTBOX).values(
                 status="pending",
                 attempts=0,
@@ -120,6 +129,16 @@ def reset(ctx: Context) -> None:
                 next_attempt_at=ctx.clock.now(),
             )
         )
+        unrender = (
+            sa.update(OUTBOX)
+            .where(OUTBOX.c.id == sa.bindparam("mail"))
+            .values(
+                subject=None, text_body=None, html_body=None, template_context=sa.bindparam("said")
+            )
+        )
+        kept = [{"mail": i, "said": c} for i, c in _UNSENT.items() if c is not None]
+        if kept:
+            conn.execute(unrender, kept)
 
 
 async def ibmflow_dispatch(ctx: Context) -> int:
@@ -146,7 +165,9 @@ async def bare_send(ctx: Context, messages: list[tuple[Any, list[str]]]) -> int:
 def measure(ctx: Context, repeat: int, say: Callable[[str], None]) -> dict[str, Any]:
     with ctx.db.reading() as session:
         rows = list(session.execute(sa.select(OUTBOX).order_by(OUTBOX.c.id)))
-    messages = [(compose(row, ctx.settings), recipients(row)) for row in rows]
+    # The bare side sends the same messages, rendered and composed beforehand (untimed).
+    texts = [outbox.with_text(ctx, SimpleNamespace(**row._mapping)) for row in rows]
+    messages = [(compose(row, ctx.settings), recipients(row)) for row in texts]
     # The bare side's messages stay in memory for the whole run: out of the garbage collector's
     # sight, so that they do not slow down every collection the other side's work triggers.
     gc.freeze()

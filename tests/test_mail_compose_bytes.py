@@ -173,6 +173,25 @@ def test_composed_bytes_are_those_of_the_standard_library_composition(name: str)
     assert hashlib.sha256(expected.as_bytes()).hexdigest() == PINNED[name]
 
 
+@given(
+    words=st.lists(
+        st.text(
+            alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=45
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_a_long_ascii_subject_is_folded_at_its_spaces_as_the_standard_library_folds_it(
+    words: list[str],
+) -> None:
+    """The subjects of most English mails are printable ASCII longer than a line: composed
+    without the standard library's parser, folded the same way."""
+    long, settings = _row(subject=" ".join(words)), ROWS["plain"][1]
+    message = compose(long, settings)
+    assert message.as_bytes() == _reference(long, settings).as_bytes()
+
+
 def test_a_plain_message_byte_for_byte() -> None:
     row, settings = ROWS["plain"]
     assert compose(row, settings).as_bytes() == (

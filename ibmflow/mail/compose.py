@@ -191,12 +191,40 @@ _DATE = re.compile(r"^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} [1-9]\d{3} \d\d:\d\d:\d\
 
 
 def _field(message: EmailMessage, name: str, value: str, simple: re.Pattern[str]) -> None:
-    """Add a header: as the very line the standard library would write when `value` is `simple`
-    and fits on one line, else through the standard library itself (parsed, encoded, folded)."""
-    if len(name) + 2 + len(value) <= _MAX_LINE and "=?" not in value and simple.match(value):
+    """Add a header: as the very text the standard library would write when `value` is `simple`
+    and fits on one line (or, unstructured, folds at its spaces), else through the standard library
+    itself (parsed, encoded, folded)."""
+    if "=?" in value or not simple.match(value):
+        message[name] = value
+    elif len(name) + 2 + len(value) <= _MAX_LINE:
         message.set_raw(name, value)
+    elif simple is _UNSTRUCTURED and (folded := _folded_at_spaces(name, value)) is not None:
+        message.set_raw(name, folded)
     else:
         message[name] = value
+
+
+_LONGEST_WORD = 40  # a longer word may be broken or encoded by the standard library: left to it
+
+
+def _folded_at_spaces(name: str, value: str) -> str | None:
+    """An unstructured value of printable ASCII words (`_UNSTRUCTURED`) folded as the standard
+    library folds it: as many words on a line as fit in `_MAX_LINE` (the first after `Name: `),
+    each further line beginning with the space before its first word. None if a word is too long
+    to be sure of that."""
+    words = value.split(" ")
+    if max(map(len, words)) > _LONGEST_WORD or len(value) < _MAX_LINE:
+        return None  # (a value that fits on a line of its own is put there whole: left to it)
+    lines, line = [], words[0]
+    width = len(name) + 2  # "Name: "
+    for word in words[1:]:
+        if width + len(line) + 1 + len(word) <= _MAX_LINE:
+            line += " " + word
+        else:
+            lines.append(line)
+            line, width = " " + word, 0
+    lines.append(line)
+    return "\r\n".join(lines)
 
 
 @lru_cache(maxsize=16)
