@@ -14,6 +14,7 @@ from ibmflow.services.outbox import MailRows
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import chase as q
 from ibmflow.storage.queries import roster
+from ibmflow.storage.queries.chase import RungRecord
 from ibmflow.storage.tables import (
     InstitutionRow,
     PersonRow,
@@ -22,6 +23,9 @@ from ibmflow.storage.tables import (
     RungRow,
     StepRecord,
 )
+
+# A rung as a batch handles it: a sweep's, read as a record; a reminder by hand's, an ORM row.
+AnyRung = RungRecord | RungRow
 
 
 @dataclass
@@ -39,12 +43,12 @@ class Batch:
     sent_before: dict[int, frozenset[str]]  # request id -> its rungs sent before this batch
     follow: list[dict[str, Any]] = field(default_factory=list)  # next rungs to insert
     events: list[AuditRecord] = field(default_factory=list)  # to append, in order
-    added: list[RungRow] = field(default_factory=list)  # rungs rung or passed over, not planned
-    carried: list[tuple[RungRow, int, str]] = field(default_factory=list)  # rung, person, mail
+    added: list[RungRecord] = field(default_factory=list)  # rungs rung or passed over, not planned
+    carried: list[tuple[AnyRung, int, str]] = field(default_factory=list)  # rung, person, mail
     mails: MailRows = field(default_factory=MailRows)  # the outbox rows and link tokens to write
 
     @classmethod
-    def of(cls, tx: Tx, rungs: Sequence[RungRow]) -> Batch:
+    def of(cls, tx: Tx, rungs: Sequence[AnyRung]) -> Batch:
         session = tx.session
         # Lock the processes in id order, as every command does one at a time: an answer arriving
         # during the sweep waits for it, or the sweep sees the answer.

@@ -21,7 +21,7 @@ from ibmflow.guards import reads_of
 from ibmflow.i18n import N_
 from ibmflow.requestkinds import ANSWERERS, KINDS
 from ibmflow.services import mailings
-from ibmflow.services.chase_batch import Batch, institution_holders, people_with_roles
+from ibmflow.services.chase_batch import AnyRung, Batch, institution_holders, people_with_roles
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.services.requests import mail_request, token_hash
@@ -33,7 +33,6 @@ from ibmflow.storage.tables import (
     PersonRow,
     ProcessRow,
     RequestRow,
-    RungRow,
     StepRecord,
 )
 
@@ -49,7 +48,7 @@ REMINDER, ESCALATION_MAIL, STEP_OVERDUE, DIGEST = (
 class Item:
     """One rung that rings, the people it goes to, and what its mail says to all of them."""
 
-    rung: RungRow
+    rung: AnyRung
     template: str  # the mail of this item alone: reminder, escalation or step_overdue
     people: list[PersonRow]
     context: dict[str, Any]
@@ -72,7 +71,7 @@ def _institution(institution: InstitutionRow) -> dict[str, Any]:
 
 
 def reminder_context(
-    cal: WorkCalendar, rung: RungRow, due_at: datetime, now: datetime
+    cal: WorkCalendar, rung: AnyRung, due_at: datetime, now: datetime
 ) -> dict[str, Any]:
     """Where a request stands on its ladder today."""
     today, due_day = cal.local_day(now), cal.local_day(due_at)
@@ -93,7 +92,7 @@ def reminder(
     request: RequestRow,
     institution: InstitutionRow,
     cal: WorkCalendar,
-    rung: RungRow,
+    rung: AnyRung,
     now: datetime,
 ) -> Item:
     """A reminder to the people the request went to."""
@@ -126,7 +125,7 @@ def escalation(
     request: RequestRow,
     institution: InstitutionRow,
     cal: WorkCalendar,
-    rung: RungRow,
+    rung: AnyRung,
     now: datetime,
 ) -> Item:
     """The escalation goes up: to the institution's IAWG member (and their representatives) and
@@ -184,7 +183,7 @@ def step_alert(
     process: ProcessRow,
     stay: StepRecord,
     cal: WorkCalendar,
-    rung: RungRow,
+    rung: AnyRung,
     now: datetime,
 ) -> Item:
     """An overdue step: the coordinator and the chair are told what still blocks it."""

@@ -8,7 +8,8 @@ decide when, `services.chase` says why.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from dataclasses import dataclass, fields
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -94,34 +95,84 @@ def claim(
     return sorted(rows.scalars())
 
 
+@dataclass(slots=True, eq=False)
+class RungRecord:
+    """A rung's row as a sweep's batch reads and changes it, without the ORM: read with one Core
+    select (`pending_rungs`), changed in memory, written back with one `UPDATE` for the whole
+    batch (`update_rungs`); a rung the batch adds is inserted with `insert_added`."""
+
+    id: int | None
+    key: str
+    process_id: int
+    request_id: int | None
+    step_record_id: int | None
+    rung: str
+    due_on: date
+    fire_at: datetime
+    status: str
+    claimed_by: str | None
+    claimed_until: datetime | None
+    done_at: datetime | None
+    outcome: str | None
+
+
+_RECORD_COLUMNS = [_RUNG.c[f.name] for f in fields(RungRecord)]
+# What a batch may change in a rung it read: written back for every rung of the batch.
+_CHANGED = ("due_on", "fire_at", "status", "claimed_by", "claimed_until", "done_at", "outcome")
+
+
 def pending_rungs(
     session: Session, ids: Sequence[int], *, claimed_by: str | None, lock: bool
-) -> list[RungRow]:
+) -> list[RungRecord]:
     """The rungs of `ids` still pending (and still claimed by `claimed_by`, when given), locked
     `FOR UPDATE` when `lock`."""
     query = _PENDING_RUNGS[claimed_by is not None, lock]
     params: dict[str, Any] = {"ids": list(ids)}
     if claimed_by is not None:
         params["worker"] = claimed_by
-    return list(session.exec(query, params=params))
+    return [RungRecord(*row) for row in session.connection().execute(query, params)]
 
 
-def _pending_rungs(claimed: bool, lock: bool) -> Any:
-    query = select(RungRow).where(
-        col(RungRow.id).in_(sa.bindparam("ids", expanding=True)), RungRow.status == _PENDING
+def _pending_rungs(claimed: bool, lock: bool) -> sa.Select[Any]:
+    query = sa.select(*_RECORD_COLUMNS).where(
+        _RUNG.c.id.in_(sa.bindparam("ids", expanding=True)), _RUNG.c.status == _PENDING
     )
     if claimed:
-        query = query.where(RungRow.claimed_by == sa.bindparam("worker"))
+        query = query.where(_RUNG.c.claimed_by == sa.bindparam("worker"))
     return query.with_for_update() if lock else query
 
 
 # Built once with bound parameters, for each (claimed by a worker, locked).
 _PENDING_RUNGS = {(c, lk): _pending_rungs(c, lk) for c in (False, True) for lk in (False, True)}
+_RUNG_BY_KEY = sa.select(*_RECORD_COLUMNS).where(_RUNG.c.key == sa.bindparam("key"))
+_UPDATE_RUNG = sa.update(_RUNG).where(_RUNG.c.id == sa.bindparam("rung_id"))
 
 
-def rung_by_key(session: Session, key: str) -> RungRow:
-    """The rung with this key (it must exist)."""
-    return session.exec(select(RungRow).where(RungRow.key == key)).one()
+def rung_record(session: Session, key: str) -> RungRecord:
+    """The rung with this key (it must exist), as a record."""
+    return RungRecord(*session.connection().execute(_RUNG_BY_KEY, {"key": key}).one())
+
+
+def update_rungs(session: Session, rungs: Sequence[RungRecord]) -> None:
+    """Write back what a batch may have changed in these rungs (read as records): one `UPDATE ...
+    WHERE id = ?` executed for all of them."""
+    params = [{"rung_id": r.id, **{name: getattr(r, name) for name in _CHANGED}} for r in rungs]
+    if params:
+        session.connection().execute(_UPDATE_RUNG, params)
+
+
+def insert_added(session: Session, rungs: Sequence[RungRecord]) -> None:
+    """Insert these new rungs (their ids unset) with one statement, in their order, and give each
+    its id."""
+    if not rungs:
+        return
+    columns = [f.name for f in fields(RungRecord) if f.name != "id"]
+    rows = session.connection().execute(
+        sa.insert(_RUNG).returning(_RUNG.c.id, sort_by_parameter_order=True),
+        [{name: getattr(r, name) for name in columns} for r in rungs],
+    )
+    for rung, (rung_id,) in zip(rungs, rows, strict=True):
+        rung.id = rung_id
 
 
 def rungs_of(
