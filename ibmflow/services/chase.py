@@ -29,7 +29,7 @@ from typing import Any
 
 from ibmflow.ladder import ESCALATION
 from ibmflow.services import languages, mailings
-from ibmflow.services.chase_batch import Batch, prime_role_holders
+from ibmflow.services.chase_batch import Batch, prime_representatives, prime_role_holders
 from ibmflow.services.chase_ring import DEFERRED, SUPERSEDED, WOULD_SEND, Rang, ring_process
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
@@ -176,6 +176,7 @@ def _ring(
     prime_role_holders(  # escalations and step alerts go to role holders
         tx, (r.process_id for r in rungs if r.rung == ESCALATION or r.step_record_id is not None)
     )
+    prime_representatives(tx, (r.process_id for r in rungs if r.rung == ESCALATION))
     by_process: dict[int, list[RungRecord]] = {}
     for rung in rungs:
         by_process.setdefault(rung.process_id, []).append(rung)

@@ -109,13 +109,45 @@ def prime_role_holders(tx: Tx, process_ids: Iterable[int]) -> None:
     memo.update(roster.role_holders_of(tx.session, wanted))
 
 
+def prime_representatives(tx: Tx, process_ids: Iterable[int]) -> None:
+    """Read the standing representatives of the IAWG members of these processes together, for this
+    transaction (a batch's escalations: one statement, not one per escalation)."""
+    memo = tx.session.info.setdefault("ibmflow.chase.representatives", {})
+    members = {
+        person.id
+        for pid in set(process_ids)
+        for person, role, _ in _role_holders_of(tx, pid)
+        if role == "iawg_member" and person.id is not None and person.id not in memo
+    }
+    found = q.standing_representatives(tx.session, members)
+    for member_id in members:
+        memo[member_id] = found.get(member_id, [])
+
+
+def standing_representatives(tx: Tx, member_ids: Iterable[int | None]) -> list[q.Standing]:
+    """The standing (date-range) nominations of these members not revoked, oldest first; the
+    caller checks the dates."""
+    memo = tx.session.info.setdefault("ibmflow.chase.representatives", {})
+    wanted = [m for m in member_ids if m is not None]
+    missing = [m for m in wanted if m not in memo]
+    if missing:
+        found = q.standing_representatives(tx.session, missing)
+        for member_id in missing:
+            memo[member_id] = found.get(member_id, [])
+    return sorted((s for m in dict.fromkeys(wanted) for s in memo[m]), key=lambda s: s.id)
+
+
 def _role_holders(tx: Tx, process: ProcessRow) -> list[tuple[PersonRow, str, int | None]]:
     """The process's roles in force and their holders (read once per transaction and process: a
     batch's escalations and step alerts of one process share them)."""
+    return _role_holders_of(tx, process.id or 0)
+
+
+def _role_holders_of(tx: Tx, process_id: int) -> list[tuple[PersonRow, str, int | None]]:
     memo = tx.session.info.setdefault("ibmflow.chase.roles", {})
-    if process.id not in memo:
-        memo[process.id] = roster.role_holders(tx.session, process.id or 0)
-    return list(memo[process.id])
+    if process_id not in memo:
+        memo[process_id] = roster.role_holders(tx.session, process_id)
+    return list(memo[process_id])
 
 
 def people_with_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[PersonRow]:

@@ -21,13 +21,18 @@ from ibmflow.guards import reads_of
 from ibmflow.i18n import N_
 from ibmflow.requestkinds import ANSWERERS, KINDS
 from ibmflow.services import mailings
-from ibmflow.services.chase_batch import AnyRung, Batch, institution_holders, people_with_roles
+from ibmflow.services.chase_batch import (
+    AnyRung,
+    Batch,
+    institution_holders,
+    people_with_roles,
+    standing_representatives,
+)
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.services.requests import mail_request, token_hash
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
-from ibmflow.storage.queries import nominations
 from ibmflow.storage.tables import (
     InstitutionRow,
     PersonRow,
@@ -134,12 +139,10 @@ def escalation(
     members = institution_holders(tx, process, "iawg_member", institution.id or 0)
     today = cal.local_day(now)
     reps = [
-        person
-        for nomination, person in nominations.standing_representatives(
-            tx.session, [m.id for m in members]
-        )
-        if (nomination.valid_from is None or nomination.valid_from <= today)
-        and (nomination.valid_until is None or today <= nomination.valid_until)
+        standing.person
+        for standing in standing_representatives(tx, [m.id for m in members])
+        if (standing.valid_from is None or standing.valid_from <= today)
+        and (standing.valid_until is None or today <= standing.valid_until)
     ]
     focal = loaded.addressees.get(request.id or 0, [])
     chased = {p.id for p in focal} | {request.focal_point_id}

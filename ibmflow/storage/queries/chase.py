@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -20,6 +20,7 @@ from ibmflow.storage.tables import (
     ChaseMailRow,
     InstitutionRow,
     LinkTokenRow,
+    NominationRow,
     OutboxRow,
     PersonRow,
     ProcessRow,
@@ -275,6 +276,47 @@ def rungs_of_subjects(
         )
     )
     return [(key, request_id, name, status) for key, request_id, name, status in rows]
+
+
+class Standing(NamedTuple):
+    """A representative's date-range nomination: its id, its dates, the representative."""
+
+    id: int
+    valid_from: date | None
+    valid_until: date | None
+    person: PersonRow
+
+
+_STANDING = (  # date-range nominations not revoked, with their representatives, oldest first
+    sa.select(
+        col(NominationRow.member_id),
+        col(NominationRow.id),
+        col(NominationRow.valid_from),
+        col(NominationRow.valid_until),
+        PersonRow,
+    )
+    .join(PersonRow, col(PersonRow.id) == col(NominationRow.representative_id))
+    .where(
+        col(NominationRow.member_id).in_(sa.bindparam("members", expanding=True)),
+        col(NominationRow.revoked).is_(False),
+        col(NominationRow.decision_id).is_(None),
+    )
+    .order_by(col(NominationRow.id))
+)
+
+
+def standing_representatives(
+    session: Session, member_ids: Iterable[int]
+) -> dict[int, list[Standing]]:
+    """The date-range nominations (not for one decision) of these members not revoked, by member,
+    each as (its id, valid from, valid until, representative), oldest first: the caller checks the
+    dates (`nominations.standing_representatives` for many members at once)."""
+    found: dict[int, list[Standing]] = {}
+    ids = sorted(set(member_ids))
+    if ids:
+        for member_id, *standing in session.execute(_STANDING, {"members": ids}):
+            found.setdefault(member_id, []).append(Standing(*standing))
+    return found
 
 
 # The links of a request ---------------------------------------------------------------------------
