@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ibmflow.audit import AuditRecord, JSONValue
+from ibmflow.calendar import WorkCalendar
 from ibmflow.ladder import ESCALATION
 from ibmflow.services.deadlines import SENT
 from ibmflow.services.outbox import MailRows
@@ -46,6 +47,14 @@ class Batch:
     added: list[RungRecord] = field(default_factory=list)  # rungs rung or passed over, not planned
     carried: list[tuple[AnyRung, int, str]] = field(default_factory=list)  # rung, person, mail
     mails: MailRows = field(default_factory=MailRows)  # the outbox rows and link tokens to write
+    calendars: dict[int, WorkCalendar] = field(default_factory=dict)  # by institution id
+
+    def calendar(self, institution_id: int, make: Callable[[], WorkCalendar]) -> WorkCalendar:
+        """The working-day calendar of an institution's requests, made once per batch."""
+        cal = self.calendars.get(institution_id)
+        if cal is None:
+            cal = self.calendars[institution_id] = make()
+        return cal
 
     @classmethod
     def of(cls, tx: Tx, rungs: Sequence[AnyRung]) -> Batch:

@@ -113,7 +113,9 @@ def _subject(
             f"request {request.id} ({request.kind}, {institution.code})",
             f"request:{request.id}",
             definition.chase.for_kind(request.kind),
-            request_calendar(ctx, process, institution),
+            loaded.calendar(
+                institution.id or 0, lambda: request_calendar(ctx, process, institution)
+            ),
             request.due_at,
             None if request.status == OPEN else f"request {request.status}",
             request=request,

@@ -80,11 +80,12 @@ def reminder_context(
 ) -> dict[str, Any]:
     """Where a request stands on its ladder today."""
     today, due_day = cal.local_day(now), cal.local_day(due_at)
+    left = cal.between(today, due_day)  # negative when overdue: the working days overdue
     return {
         "rung": rung.rung,
         "overdue": today > due_day,
-        "working_days_left": max(cal.between(today, due_day), 0),
-        "working_days_overdue": max(cal.between(due_day, today), 0),
+        "working_days_left": max(left, 0),
+        "working_days_overdue": max(-left, 0),
         "due_day": due_day,
     }
 

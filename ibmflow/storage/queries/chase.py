@@ -147,6 +147,8 @@ def _pending_rungs(claimed: bool, lock: bool) -> sa.Select[Any]:
 _PENDING_RUNGS = {(c, lk): _pending_rungs(c, lk) for c in (False, True) for lk in (False, True)}
 _RUNG_BY_KEY = sa.select(*_RECORD_COLUMNS).where(_RUNG.c.key == sa.bindparam("key"))
 _UPDATE_RUNG = sa.update(_RUNG).where(_RUNG.c.id == sa.bindparam("rung_id"))
+_UPDATE_RUNGS = sa.update(_RUNG).where(_RUNG.c.id.in_(sa.bindparam("rung_ids", expanding=True)))
+_IN_CHUNK = 500  # ids in one statement, well under SQLite's limit of bound values
 
 
 def rung_record(session: Session, key: str) -> RungRecord:
@@ -155,11 +157,23 @@ def rung_record(session: Session, key: str) -> RungRecord:
 
 
 def update_rungs(session: Session, rungs: Sequence[RungRecord]) -> None:
-    """Write back what a batch may have changed in these rungs (read as records): one `UPDATE ...
-    WHERE id = ?` executed for all of them."""
-    params = [{"rung_id": r.id, **{name: getattr(r, name) for name in _CHANGED}} for r in rungs]
-    if params:
-        session.connection().execute(_UPDATE_RUNG, params)
+    """Write back what a batch may have changed in these rungs (read as records). Most of a
+    batch's rungs end alike (sent at the same moment to as many people, superseded by the same
+    rung): one `UPDATE ... WHERE id IN (...)` for each set of values that several share, then one
+    `UPDATE ... WHERE id = ?` executed for all of the others."""
+    alike: dict[tuple[Any, ...], list[int]] = {}
+    for rung in rungs:
+        alike.setdefault(tuple(getattr(rung, name) for name in _CHANGED), []).append(rung.id or 0)
+    conn, single = session.connection(), []
+    for values, ids in alike.items():
+        if len(ids) == 1:
+            single.append({"rung_id": ids[0], **dict(zip(_CHANGED, values, strict=True))})
+            continue
+        for start in range(0, len(ids), _IN_CHUNK):
+            params = {"rung_ids": ids[start : start + _IN_CHUNK]}
+            conn.execute(_UPDATE_RUNGS, {**params, **dict(zip(_CHANGED, values, strict=True))})
+    if single:
+        conn.execute(_UPDATE_RUNG, single)
 
 
 def insert_added(session: Session, rungs: Sequence[RungRecord]) -> None:
@@ -263,19 +277,21 @@ def addressees(session: Session, request_ids: Iterable[int]) -> dict[int, list[P
     return out
 
 
+_RUNGS_OF_SUBJECTS = sa.select(_RUNG.c.key, _RUNG.c.request_id, _RUNG.c.rung, _RUNG.c.status).where(
+    sa.or_(
+        _RUNG.c.request_id.in_(sa.bindparam("requests", expanding=True)),
+        _RUNG.c.step_record_id.in_(sa.bindparam("stays", expanding=True)),
+    )
+)
+
+
 def rungs_of_subjects(
     session: Session, request_ids: Iterable[int], stay_ids: Iterable[int]
 ) -> list[tuple[str, int | None, str, str]]:
-    """(key, request id, rung name, status) of every rung of these requests and stays."""
-    rows = session.exec(
-        select(RungRow.key, RungRow.request_id, RungRow.rung, RungRow.status).where(
-            sa.or_(
-                col(RungRow.request_id).in_(list(request_ids)),
-                col(RungRow.step_record_id).in_(list(stay_ids)),
-            )
-        )
-    )
-    return [(key, request_id, name, status) for key, request_id, name, status in rows]
+    """(key, request id, rung name, status) of every rung of these requests and stays (Core
+    tuples: a batch reads about four rungs a request)."""
+    params = {"requests": list(request_ids), "stays": list(stay_ids)}
+    return [tuple(row) for row in session.connection().execute(_RUNGS_OF_SUBJECTS, params)]
 
 
 class Standing(NamedTuple):
