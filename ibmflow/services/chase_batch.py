@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from ibmflow.audit import AuditRecord, JSONValue
@@ -48,6 +48,14 @@ class Batch:
     carried: list[tuple[AnyRung, int, str]] = field(default_factory=list)  # rung, person, mail
     mails: MailRows = field(default_factory=MailRows)  # the outbox rows and link tokens to write
     calendars: dict[int, WorkCalendar] = field(default_factory=dict)  # by institution id
+    days: dict[int, date] = field(default_factory=dict)  # id of a calendar -> its local day
+
+    def today(self, cal: WorkCalendar, now: datetime) -> date:
+        """The calendar's local day at `now`, the batch's moment (worked out once per calendar)."""
+        day = self.days.get(id(cal))
+        if day is None:
+            day = self.days[id(cal)] = cal.local_day(now)
+        return day
 
     def calendar(self, institution_id: int, make: Callable[[], WorkCalendar]) -> WorkCalendar:
         """The working-day calendar of an institution's requests, made once per batch."""

@@ -166,7 +166,7 @@ def ring_process(
                 row.status, row.done_at, row.outcome = CANCELLED, now, s.gone or "no due date"
                 rang(row, s, CANCELLED, row.outcome)
             continue
-        today = s.cal.local_day(now)
+        today = loaded.today(s.cal, now)
         if process.state == SUSPENDED or not s.cal.is_working(today):
             # Nobody is chased while the process is suspended, nor on a day off of the recipient.
             later = s.cal.next_working(
@@ -220,7 +220,7 @@ def ring_process(
     for s, row in escalations:
         assert s.request is not None and s.institution is not None
         if escalation_waits(loaded.reminded_before(s.id), s.id in reminding):
-            later = s.cal.next_working(s.cal.local_day(now) + timedelta(days=1))
+            later = s.cal.next_working(loaded.today(s.cal, now) + timedelta(days=1))
             row.fire_at = s.cal.at(later, s.ladder.send_at)
             row.outcome = (
                 f"deferred to {later.isoformat()}: the escalation waits for a sweep after the "
@@ -264,7 +264,7 @@ def _catch_up(
     """The rung to send of the subject's due reminder rungs, and those it supersedes: rows of the
     ones planned, new rows of the overdue rungs passed over. The next overdue rung is planned."""
     assert s.due_at is not None
-    today = s.cal.local_day(now)
+    today = loaded.today(s.cal, now)
     until = today if s.cal.at(today, s.ladder.send_at) <= now else today - timedelta(days=1)
     plan = catch_up(
         s.ladder, s.cal, s.cal.local_day(s.due_at), [Rung(r.due_on, r.rung) for r in rows], until
