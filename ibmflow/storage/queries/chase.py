@@ -287,11 +287,11 @@ _RUNGS_OF_SUBJECTS = sa.select(_RUNG.c.key, _RUNG.c.request_id, _RUNG.c.rung, _R
 
 def rungs_of_subjects(
     session: Session, request_ids: Iterable[int], stay_ids: Iterable[int]
-) -> list[tuple[str, int | None, str, str]]:
+) -> Sequence[tuple[str, int | None, str, str]]:
     """(key, request id, rung name, status) of every rung of these requests and stays (Core
     tuples: a batch reads about four rungs a request)."""
     params = {"requests": list(request_ids), "stays": list(stay_ids)}
-    return [tuple(row) for row in session.connection().execute(_RUNGS_OF_SUBJECTS, params)]
+    return session.connection().execute(_RUNGS_OF_SUBJECTS, params).all()
 
 
 class Standing(NamedTuple):
