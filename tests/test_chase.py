@@ -26,7 +26,16 @@ from ibmflow.cli import run
 from ibmflow.config import load_settings
 from ibmflow.demo import demo_roster_text
 from ibmflow.errors import InvalidCommand
-from ibmflow.services import chase, deadlines, extensions, processes, records, requests, roster
+from ibmflow.services import (
+    chase,
+    deadlines,
+    extensions,
+    nominations,
+    processes,
+    records,
+    requests,
+    roster,
+)
 from ibmflow.services.audit_log import verify_chain
 from ibmflow.services.context import Context
 from ibmflow.storage import migrate
@@ -449,3 +458,65 @@ def test_init_upgrading_a_database_from_before_the_ladder_plans_its_rungs(
     assert "chasing ladder planned for 3 open deadline(s)" in capsys.readouterr().out
     assert len(_rungs(live)) == 4 + 4 + 1  # Customs, Veterinary (before:3, due, overdue:5,
     # escalation each) and the current step
+
+
+def test_an_escalation_goes_to_the_member_and_the_standing_representatives_in_force(
+    live: Context, tmp_path: Path
+) -> None:
+    """Border Guard's IAWG member (Nadia Berrada) is not its focal point: its escalation, on
+    Wednesday 6 January with Customs' (whose member is the person chased), goes to her, to the
+    representatives her date-range nominations have in force that day, in the order she nominated
+    them, and to the coordinator; not to a representative whose range ended the day before, nor
+    to one nominated for a single decision. Both escalations ring in the same sweep."""
+    ids = _morocco(live, tmp_path)
+    with time_machine.travel(START, tick=False):
+        (guard,) = requests.send_requests(
+            live,
+            KEY,
+            kind="activity_inventory",
+            actor=COORDINATOR,
+            institutions=["MOI_BORDER_GUARD"],
+            due_days=10,
+        )
+        for rep, start, end in [
+            ("manager@cabinet.example", date(2027, 1, 1), None),
+            ("focal@phyto.example", date(2026, 12, 1), date(2027, 1, 5)),
+            ("visa@mfa.example", date(2026, 12, 20), date(2027, 1, 31)),
+        ]:
+            nominations.nominate(
+                live,
+                KEY,
+                member="member@borderguard.example",
+                representative=rep,
+                actor=COORDINATOR,
+                valid_from=start,
+                valid_until=end,
+            )
+    day = date(2026, 12, 16)
+    while day <= date(2027, 1, 6):
+        _sweep_at(live, local(day, time(10)))
+        day += timedelta(days=1)
+    rungs = _rungs(live)
+    g, c = f"request:{guard}", f"request:{ids['customs']}"
+    assert rungs[f"{g}:escalation"].status == rungs[f"{c}:escalation"].status == "sent"
+    assert rungs[f"{g}:escalation"].done_at == rungs[f"{c}:escalation"].done_at
+    mails = _all(
+        live,
+        select(OutboxRow).where(OutboxRow.request_id == guard, OutboxRow.kind == "escalation"),
+    )
+    assert sorted(a for m in mails for a in m.to_addrs) == [
+        "manager@cabinet.example",
+        "member@borderguard.example",
+        "visa@mfa.example",
+    ]  # the coordinator, with Customs' escalation too, gets both in one digest
+    (member,) = [m for m in mails if m.to_addrs == ["member@borderguard.example"]]
+    assert member.text_body.startswith(
+        "To Nadia Berrada (IAWG member), Aicha Ouazzani (representative), Salma Idrissi "
+        "(representative), Karim Benali (coordinator),"
+    )
+    (digest,) = [
+        m
+        for m in _all(live, select(OutboxRow).where(OutboxRow.kind == "chase_digest"))
+        if m.to_addrs == [COORDINATOR]
+    ]
+    assert "Border Guard" in digest.text_body and "Customs" in digest.text_body

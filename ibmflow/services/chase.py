@@ -29,14 +29,14 @@ from typing import Any
 
 from ibmflow.ladder import ESCALATION
 from ibmflow.services import languages, mailings
-from ibmflow.services.chase_batch import Batch, prime_role_holders
+from ibmflow.services.chase_batch import Batch, prime_representatives, prime_role_holders
 from ibmflow.services.chase_ring import DEFERRED, SUPERSEDED, WOULD_SEND, Rang, ring_process
 from ibmflow.services.common import iso
 from ibmflow.services.context import Context
 from ibmflow.services.deadlines import SENT
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import chase as q
-from ibmflow.storage.tables import RungRow
+from ibmflow.storage.queries.chase import RungRecord
 
 __all__ = ["DEFERRED", "SUPERSEDED", "WOULD_SEND", "Rang", "SweepReport", "claim", "sweep"]
 
@@ -176,7 +176,8 @@ def _ring(
     prime_role_holders(  # escalations and step alerts go to role holders
         tx, (r.process_id for r in rungs if r.rung == ESCALATION or r.step_record_id is not None)
     )
-    by_process: dict[int, list[RungRow]] = {}
+    prime_representatives(tx, (r.process_id for r in rungs if r.rung == ESCALATION))
+    by_process: dict[int, list[RungRecord]] = {}
     for rung in rungs:
         by_process.setdefault(rung.process_id, []).append(rung)
     out = []
@@ -184,22 +185,22 @@ def _ring(
     # the rungs sent earlier in the batch, which `loaded.sent` keeps: so the rows it adds are
     # flushed once, at the end, not before every read.
     with tx.session.no_autoflush:
-        try:
-            for process_id in sorted(by_process):
-                process = loaded.processes[process_id]
-                its = by_process[process_id]
-                out.extend(ring_process(ctx, tx, loaded, process, its, now, dry=worker is None))
-        finally:
-            for rung in rungs:
-                rung.claimed_by = rung.claimed_until = None
-                tx.session.add(rung)
+        for process_id in sorted(by_process):
+            process = loaded.processes[process_id]
+            its = by_process[process_id]
+            out.extend(ring_process(ctx, tx, loaded, process, its, now, dry=worker is None))
+    for rung in rungs:
+        rung.claimed_by = rung.claimed_until = None
     for rung in (*rungs, *loaded.added):
         if worker is not None and rung.status == SENT:
             rung.outcome = f"{rung.outcome} by {worker}"  # which worker rang it, for operators
-    # The batch's next rungs, mail records and audit events are written together: a statement
-    # each, not one per rung.
+    # The batch's next rungs, rung records, mail records and audit events are written together:
+    # a statement each, not one per rung. The next rungs first, then the rungs added by catching
+    # up (which get their ids), then the changes of every rung the batch read.
     q.insert_rungs(tx.session, loaded.follow)
-    tx.session.flush()  # the rungs added by catching up get their ids
+    q.insert_added(tx.session, [r for r in loaded.added if r.id is None])
+    q.update_rungs(tx.session, [*rungs, *(r for r in loaded.added if r.id is not None)])
+    tx.session.flush()  # what the mails changed (a request's first Message-ID)
     loaded.mails.write(tx)  # the mails and their link tokens: a statement each for the batch
     q.record_chase_mails(
         tx.session,

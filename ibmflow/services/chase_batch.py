@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from ibmflow.audit import AuditRecord, JSONValue
+from ibmflow.calendar import WorkCalendar
 from ibmflow.ladder import ESCALATION
 from ibmflow.services.deadlines import SENT
 from ibmflow.services.outbox import MailRows
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import chase as q
 from ibmflow.storage.queries import roster
+from ibmflow.storage.queries.chase import RungRecord
 from ibmflow.storage.tables import (
     InstitutionRow,
     PersonRow,
@@ -22,6 +24,9 @@ from ibmflow.storage.tables import (
     RungRow,
     StepRecord,
 )
+
+# A rung as a batch handles it: a sweep's, read as a record; a reminder by hand's, an ORM row.
+AnyRung = RungRecord | RungRow
 
 
 @dataclass
@@ -39,12 +44,28 @@ class Batch:
     sent_before: dict[int, frozenset[str]]  # request id -> its rungs sent before this batch
     follow: list[dict[str, Any]] = field(default_factory=list)  # next rungs to insert
     events: list[AuditRecord] = field(default_factory=list)  # to append, in order
-    added: list[RungRow] = field(default_factory=list)  # rungs rung or passed over, not planned
-    carried: list[tuple[RungRow, int, str]] = field(default_factory=list)  # rung, person, mail
+    added: list[RungRecord] = field(default_factory=list)  # rungs rung or passed over, not planned
+    carried: list[tuple[AnyRung, int, str]] = field(default_factory=list)  # rung, person, mail
     mails: MailRows = field(default_factory=MailRows)  # the outbox rows and link tokens to write
+    calendars: dict[int, WorkCalendar] = field(default_factory=dict)  # by institution id
+    days: dict[int, date] = field(default_factory=dict)  # id of a calendar -> its local day
+
+    def today(self, cal: WorkCalendar, now: datetime) -> date:
+        """The calendar's local day at `now`, the batch's moment (worked out once per calendar)."""
+        day = self.days.get(id(cal))
+        if day is None:
+            day = self.days[id(cal)] = cal.local_day(now)
+        return day
+
+    def calendar(self, institution_id: int, make: Callable[[], WorkCalendar]) -> WorkCalendar:
+        """The working-day calendar of an institution's requests, made once per batch."""
+        cal = self.calendars.get(institution_id)
+        if cal is None:
+            cal = self.calendars[institution_id] = make()
+        return cal
 
     @classmethod
-    def of(cls, tx: Tx, rungs: Sequence[RungRow]) -> Batch:
+    def of(cls, tx: Tx, rungs: Sequence[AnyRung]) -> Batch:
         session = tx.session
         # Lock the processes in id order, as every command does one at a time: an answer arriving
         # during the sweep waits for it, or the sweep sees the answer.
@@ -105,13 +126,45 @@ def prime_role_holders(tx: Tx, process_ids: Iterable[int]) -> None:
     memo.update(roster.role_holders_of(tx.session, wanted))
 
 
+def prime_representatives(tx: Tx, process_ids: Iterable[int]) -> None:
+    """Read the standing representatives of the IAWG members of these processes together, for this
+    transaction (a batch's escalations: one statement, not one per escalation)."""
+    memo = tx.session.info.setdefault("ibmflow.chase.representatives", {})
+    members = {
+        person.id
+        for pid in set(process_ids)
+        for person, role, _ in _role_holders_of(tx, pid)
+        if role == "iawg_member" and person.id is not None and person.id not in memo
+    }
+    found = q.standing_representatives(tx.session, members)
+    for member_id in members:
+        memo[member_id] = found.get(member_id, [])
+
+
+def standing_representatives(tx: Tx, member_ids: Iterable[int | None]) -> list[q.Standing]:
+    """The standing (date-range) nominations of these members not revoked, oldest first; the
+    caller checks the dates."""
+    memo = tx.session.info.setdefault("ibmflow.chase.representatives", {})
+    wanted = [m for m in member_ids if m is not None]
+    missing = [m for m in wanted if m not in memo]
+    if missing:
+        found = q.standing_representatives(tx.session, missing)
+        for member_id in missing:
+            memo[member_id] = found.get(member_id, [])
+    return sorted((s for m in dict.fromkeys(wanted) for s in memo[m]), key=lambda s: s.id)
+
+
 def _role_holders(tx: Tx, process: ProcessRow) -> list[tuple[PersonRow, str, int | None]]:
     """The process's roles in force and their holders (read once per transaction and process: a
     batch's escalations and step alerts of one process share them)."""
+    return _role_holders_of(tx, process.id or 0)
+
+
+def _role_holders_of(tx: Tx, process_id: int) -> list[tuple[PersonRow, str, int | None]]:
     memo = tx.session.info.setdefault("ibmflow.chase.roles", {})
-    if process.id not in memo:
-        memo[process.id] = roster.role_holders(tx.session, process.id or 0)
-    return list(memo[process.id])
+    if process_id not in memo:
+        memo[process_id] = roster.role_holders(tx.session, process_id)
+    return list(memo[process_id])
 
 
 def people_with_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[PersonRow]:

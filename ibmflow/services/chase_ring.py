@@ -41,11 +41,11 @@ from ibmflow.services.requests import OPEN
 from ibmflow.services.rung_mail import Item, escalation, reminder, step_alert, write_mails
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import chase as q
+from ibmflow.storage.queries.chase import RungRecord
 from ibmflow.storage.tables import (
     InstitutionRow,
     ProcessRow,
     RequestRow,
-    RungRow,
     StepRecord,
 )
 
@@ -100,7 +100,9 @@ class _Subject:
     stay: StepRecord | None = None
 
 
-def _subject(ctx: Context, tx: Tx, loaded: Batch, process: ProcessRow, rung: RungRow) -> _Subject:
+def _subject(
+    ctx: Context, tx: Tx, loaded: Batch, process: ProcessRow, rung: RungRecord
+) -> _Subject:
     definition = definition_for(ctx, tx.session, process)
     request = loaded.requests.get(rung.request_id or 0)
     if request is not None:
@@ -111,7 +113,9 @@ def _subject(ctx: Context, tx: Tx, loaded: Batch, process: ProcessRow, rung: Run
             f"request {request.id} ({request.kind}, {institution.code})",
             f"request:{request.id}",
             definition.chase.for_kind(request.kind),
-            request_calendar(ctx, process, institution),
+            loaded.calendar(
+                institution.id or 0, lambda: request_calendar(ctx, process, institution)
+            ),
             request.due_at,
             None if request.status == OPEN else f"request {request.status}",
             request=request,
@@ -136,21 +140,21 @@ def ring_process(
     tx: Tx,
     loaded: Batch,
     process: ProcessRow,
-    rungs: Sequence[RungRow],
+    rungs: Sequence[RungRecord],
     now: datetime,
     *,
     dry: bool,
 ) -> list[Rang]:
     """Ring the due rungs of one process: one mail per person, whatever rang for them."""
-    by_subject: dict[tuple[int | None, int | None], list[RungRow]] = {}
+    by_subject: dict[tuple[int | None, int | None], list[RungRecord]] = {}
     for rung in rungs:
         by_subject.setdefault((rung.request_id, rung.step_record_id), []).append(rung)
     done: list[Rang] = []
     items: list[tuple[Item, _Subject]] = []
-    escalations: list[tuple[_Subject, RungRow]] = []
+    escalations: list[tuple[_Subject, RungRecord]] = []
     reminding: set[int] = set()
 
-    def rang(row: RungRow, s: _Subject, outcome: str, note: str = "") -> None:
+    def rang(row: RungRecord, s: _Subject, outcome: str, note: str = "") -> None:
         done.append(
             Rang(row.key, process.key, row.rung, s.label, row.due_on.isoformat(), outcome, (), note)
         )
@@ -162,7 +166,7 @@ def ring_process(
                 row.status, row.done_at, row.outcome = CANCELLED, now, s.gone or "no due date"
                 rang(row, s, CANCELLED, row.outcome)
             continue
-        today = s.cal.local_day(now)
+        today = loaded.today(s.cal, now)
         if process.state == SUSPENDED or not s.cal.is_working(today):
             # Nobody is chased while the process is suspended, nor on a day off of the recipient.
             later = s.cal.next_working(
@@ -216,7 +220,7 @@ def ring_process(
     for s, row in escalations:
         assert s.request is not None and s.institution is not None
         if escalation_waits(loaded.reminded_before(s.id), s.id in reminding):
-            later = s.cal.next_working(s.cal.local_day(now) + timedelta(days=1))
+            later = s.cal.next_working(loaded.today(s.cal, now) + timedelta(days=1))
             row.fire_at = s.cal.at(later, s.ladder.send_at)
             row.outcome = (
                 f"deferred to {later.isoformat()}: the escalation waits for a sweep after the "
@@ -233,18 +237,18 @@ def ring_process(
 
     write_mails(ctx, tx, loaded, process, [item for item, _ in items], now)
     for item, s in items:
-        row, to = item.rung, tuple(p.email for p in item.people)
-        row.status, row.done_at, row.outcome = SENT, now, f"sent to {len(to)}"
+        sent, to = item.rung, tuple(p.email for p in item.people)
+        sent.status, sent.done_at, sent.outcome = SENT, now, f"sent to {len(to)}"
         loaded.chaser_did(
             now,
             process,
             _ACTIONS[item.template],
             s.entity,
-            after={"rung": row.rung, "due_on": row.due_on.isoformat(), "to": [*to]},
+            after={"rung": sent.rung, "due_on": sent.due_on.isoformat(), "to": [*to]},
         )
         outcome = WOULD_SEND if dry else SENT
         done.append(
-            Rang(row.key, process.key, row.rung, s.label, row.due_on.isoformat(), outcome, to)
+            Rang(sent.key, process.key, sent.rung, s.label, sent.due_on.isoformat(), outcome, to)
         )
     return sorted(done, key=lambda r: (r.due_on, r.key))
 
@@ -254,20 +258,20 @@ def _catch_up(
     loaded: Batch,
     process: ProcessRow,
     s: _Subject,
-    rows: list[RungRow],
+    rows: list[RungRecord],
     now: datetime,
-) -> tuple[RungRow, list[RungRow]]:
+) -> tuple[RungRecord, list[RungRecord]]:
     """The rung to send of the subject's due reminder rungs, and those it supersedes: rows of the
     ones planned, new rows of the overdue rungs passed over. The next overdue rung is planned."""
     assert s.due_at is not None
-    today = s.cal.local_day(now)
+    today = loaded.today(s.cal, now)
     until = today if s.cal.at(today, s.ladder.send_at) <= now else today - timedelta(days=1)
     plan = catch_up(
         s.ladder, s.cal, s.cal.local_day(s.due_at), [Rung(r.due_on, r.rung) for r in rows], until
     )
     planned = {r.rung: r for r in rows}
 
-    def row_of(rung: Rung) -> RungRow:
+    def row_of(rung: Rung) -> RungRecord:
         return planned.get(rung.name) or _added(tx, loaded, process, s, rung)
 
     if plan.follow is not None:
@@ -278,16 +282,15 @@ def _catch_up(
     return row_of(plan.send), [row_of(r) for r in plan.superseded]
 
 
-def _added(tx: Tx, loaded: Batch, process: ProcessRow, s: _Subject, rung: Rung) -> RungRow:
+def _added(tx: Tx, loaded: Batch, process: ProcessRow, s: _Subject, rung: Rung) -> RungRecord:
     """The row of an overdue rung the catch-up reached without it having been planned (or, after a
     deadline extension, planned and since cancelled)."""
     values = rung_values(process, s.kind, s.id, rung, s.cal, s.ladder)
     if values["key"] in loaded.keys:
-        row = q.rung_by_key(tx.session, values["key"])
+        row = q.rung_record(tx.session, values["key"])
         row.due_on, row.fire_at = rung.day, values["fire_at"]
     else:
         loaded.keys.add(values["key"])
-        row = RungRow(**values)
-    tx.session.add(row)
+        row = RungRecord(id=None, **values)
     loaded.added.append(row)
     return row

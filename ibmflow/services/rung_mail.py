@@ -21,19 +21,23 @@ from ibmflow.guards import reads_of
 from ibmflow.i18n import N_
 from ibmflow.requestkinds import ANSWERERS, KINDS
 from ibmflow.services import mailings
-from ibmflow.services.chase_batch import Batch, institution_holders, people_with_roles
+from ibmflow.services.chase_batch import (
+    AnyRung,
+    Batch,
+    institution_holders,
+    people_with_roles,
+    standing_representatives,
+)
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
 from ibmflow.services.requests import mail_request, token_hash
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
-from ibmflow.storage.queries import nominations
 from ibmflow.storage.tables import (
     InstitutionRow,
     PersonRow,
     ProcessRow,
     RequestRow,
-    RungRow,
     StepRecord,
 )
 
@@ -49,7 +53,7 @@ REMINDER, ESCALATION_MAIL, STEP_OVERDUE, DIGEST = (
 class Item:
     """One rung that rings, the people it goes to, and what its mail says to all of them."""
 
-    rung: RungRow
+    rung: AnyRung
     template: str  # the mail of this item alone: reminder, escalation or step_overdue
     people: list[PersonRow]
     context: dict[str, Any]
@@ -72,15 +76,16 @@ def _institution(institution: InstitutionRow) -> dict[str, Any]:
 
 
 def reminder_context(
-    cal: WorkCalendar, rung: RungRow, due_at: datetime, now: datetime
+    cal: WorkCalendar, rung: AnyRung, due_at: datetime, now: datetime
 ) -> dict[str, Any]:
     """Where a request stands on its ladder today."""
     today, due_day = cal.local_day(now), cal.local_day(due_at)
+    left = cal.between(today, due_day)  # negative when overdue: the working days overdue
     return {
         "rung": rung.rung,
         "overdue": today > due_day,
-        "working_days_left": max(cal.between(today, due_day), 0),
-        "working_days_overdue": max(cal.between(due_day, today), 0),
+        "working_days_left": max(left, 0),
+        "working_days_overdue": max(-left, 0),
         "due_day": due_day,
     }
 
@@ -93,7 +98,7 @@ def reminder(
     request: RequestRow,
     institution: InstitutionRow,
     cal: WorkCalendar,
-    rung: RungRow,
+    rung: AnyRung,
     now: datetime,
 ) -> Item:
     """A reminder to the people the request went to."""
@@ -126,7 +131,7 @@ def escalation(
     request: RequestRow,
     institution: InstitutionRow,
     cal: WorkCalendar,
-    rung: RungRow,
+    rung: AnyRung,
     now: datetime,
 ) -> Item:
     """The escalation goes up: to the institution's IAWG member (and their representatives) and
@@ -135,12 +140,10 @@ def escalation(
     members = institution_holders(tx, process, "iawg_member", institution.id or 0)
     today = cal.local_day(now)
     reps = [
-        person
-        for nomination, person in nominations.standing_representatives(
-            tx.session, [m.id for m in members]
-        )
-        if (nomination.valid_from is None or nomination.valid_from <= today)
-        and (nomination.valid_until is None or today <= nomination.valid_until)
+        standing.person
+        for standing in standing_representatives(tx, [m.id for m in members])
+        if (standing.valid_from is None or standing.valid_from <= today)
+        and (standing.valid_until is None or today <= standing.valid_until)
     ]
     focal = loaded.addressees.get(request.id or 0, [])
     chased = {p.id for p in focal} | {request.focal_point_id}
@@ -184,7 +187,7 @@ def step_alert(
     process: ProcessRow,
     stay: StepRecord,
     cal: WorkCalendar,
-    rung: RungRow,
+    rung: AnyRung,
     now: datetime,
 ) -> Item:
     """An overdue step: the coordinator and the chair are told what still blocks it."""

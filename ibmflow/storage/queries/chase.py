@@ -8,8 +8,9 @@ decide when, `services.chase` says why.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -19,6 +20,7 @@ from ibmflow.storage.tables import (
     ChaseMailRow,
     InstitutionRow,
     LinkTokenRow,
+    NominationRow,
     OutboxRow,
     PersonRow,
     ProcessRow,
@@ -94,34 +96,98 @@ def claim(
     return sorted(rows.scalars())
 
 
+@dataclass(slots=True, eq=False)
+class RungRecord:
+    """A rung's row as a sweep's batch reads and changes it, without the ORM: read with one Core
+    select (`pending_rungs`), changed in memory, written back with one `UPDATE` for the whole
+    batch (`update_rungs`); a rung the batch adds is inserted with `insert_added`."""
+
+    id: int | None
+    key: str
+    process_id: int
+    request_id: int | None
+    step_record_id: int | None
+    rung: str
+    due_on: date
+    fire_at: datetime
+    status: str
+    claimed_by: str | None
+    claimed_until: datetime | None
+    done_at: datetime | None
+    outcome: str | None
+
+
+_RECORD_COLUMNS = [_RUNG.c[f.name] for f in fields(RungRecord)]
+# What a batch may change in a rung it read: written back for every rung of the batch.
+_CHANGED = ("due_on", "fire_at", "status", "claimed_by", "claimed_until", "done_at", "outcome")
+
+
 def pending_rungs(
     session: Session, ids: Sequence[int], *, claimed_by: str | None, lock: bool
-) -> list[RungRow]:
+) -> list[RungRecord]:
     """The rungs of `ids` still pending (and still claimed by `claimed_by`, when given), locked
     `FOR UPDATE` when `lock`."""
     query = _PENDING_RUNGS[claimed_by is not None, lock]
     params: dict[str, Any] = {"ids": list(ids)}
     if claimed_by is not None:
         params["worker"] = claimed_by
-    return list(session.exec(query, params=params))
+    return [RungRecord(*row) for row in session.connection().execute(query, params)]
 
 
-def _pending_rungs(claimed: bool, lock: bool) -> Any:
-    query = select(RungRow).where(
-        col(RungRow.id).in_(sa.bindparam("ids", expanding=True)), RungRow.status == _PENDING
+def _pending_rungs(claimed: bool, lock: bool) -> sa.Select[Any]:
+    query = sa.select(*_RECORD_COLUMNS).where(
+        _RUNG.c.id.in_(sa.bindparam("ids", expanding=True)), _RUNG.c.status == _PENDING
     )
     if claimed:
-        query = query.where(RungRow.claimed_by == sa.bindparam("worker"))
+        query = query.where(_RUNG.c.claimed_by == sa.bindparam("worker"))
     return query.with_for_update() if lock else query
 
 
 # Built once with bound parameters, for each (claimed by a worker, locked).
 _PENDING_RUNGS = {(c, lk): _pending_rungs(c, lk) for c in (False, True) for lk in (False, True)}
+_RUNG_BY_KEY = sa.select(*_RECORD_COLUMNS).where(_RUNG.c.key == sa.bindparam("key"))
+_UPDATE_RUNG = sa.update(_RUNG).where(_RUNG.c.id == sa.bindparam("rung_id"))
+_UPDATE_RUNGS = sa.update(_RUNG).where(_RUNG.c.id.in_(sa.bindparam("rung_ids", expanding=True)))
+_IN_CHUNK = 500  # ids in one statement, well under SQLite's limit of bound values
 
 
-def rung_by_key(session: Session, key: str) -> RungRow:
-    """The rung with this key (it must exist)."""
-    return session.exec(select(RungRow).where(RungRow.key == key)).one()
+def rung_record(session: Session, key: str) -> RungRecord:
+    """The rung with this key (it must exist), as a record."""
+    return RungRecord(*session.connection().execute(_RUNG_BY_KEY, {"key": key}).one())
+
+
+def update_rungs(session: Session, rungs: Sequence[RungRecord]) -> None:
+    """Write back what a batch may have changed in these rungs (read as records). Most of a
+    batch's rungs end alike (sent at the same moment to as many people, superseded by the same
+    rung): one `UPDATE ... WHERE id IN (...)` for each set of values that several share, then one
+    `UPDATE ... WHERE id = ?` executed for all of the others."""
+    alike: dict[tuple[Any, ...], list[int]] = {}
+    for rung in rungs:
+        alike.setdefault(tuple(getattr(rung, name) for name in _CHANGED), []).append(rung.id or 0)
+    conn, single = session.connection(), []
+    for values, ids in alike.items():
+        if len(ids) == 1:
+            single.append({"rung_id": ids[0], **dict(zip(_CHANGED, values, strict=True))})
+            continue
+        for start in range(0, len(ids), _IN_CHUNK):
+            params = {"rung_ids": ids[start : start + _IN_CHUNK]}
+            conn.execute(_UPDATE_RUNGS, {**params, **dict(zip(_CHANGED, values, strict=True))})
+    if single:
+        conn.execute(_UPDATE_RUNG, single)
+
+
+def insert_added(session: Session, rungs: Sequence[RungRecord]) -> None:
+    """Insert these new rungs (their ids unset) with one statement, in their order, and give each
+    its id."""
+    if not rungs:
+        return
+    columns = [f.name for f in fields(RungRecord) if f.name != "id"]
+    rows = session.connection().execute(
+        sa.insert(_RUNG).returning(_RUNG.c.id, sort_by_parameter_order=True),
+        [{name: getattr(r, name) for name in columns} for r in rungs],
+    )
+    for rung, (rung_id,) in zip(rungs, rows, strict=True):
+        rung.id = rung_id
 
 
 def rungs_of(
@@ -211,19 +277,62 @@ def addressees(session: Session, request_ids: Iterable[int]) -> dict[int, list[P
     return out
 
 
+_RUNGS_OF_SUBJECTS = sa.select(_RUNG.c.key, _RUNG.c.request_id, _RUNG.c.rung, _RUNG.c.status).where(
+    sa.or_(
+        _RUNG.c.request_id.in_(sa.bindparam("requests", expanding=True)),
+        _RUNG.c.step_record_id.in_(sa.bindparam("stays", expanding=True)),
+    )
+)
+
+
 def rungs_of_subjects(
     session: Session, request_ids: Iterable[int], stay_ids: Iterable[int]
-) -> list[tuple[str, int | None, str, str]]:
-    """(key, request id, rung name, status) of every rung of these requests and stays."""
-    rows = session.exec(
-        select(RungRow.key, RungRow.request_id, RungRow.rung, RungRow.status).where(
-            sa.or_(
-                col(RungRow.request_id).in_(list(request_ids)),
-                col(RungRow.step_record_id).in_(list(stay_ids)),
-            )
-        )
+) -> Sequence[tuple[str, int | None, str, str]]:
+    """(key, request id, rung name, status) of every rung of these requests and stays (Core
+    tuples: a batch reads about four rungs a request)."""
+    params = {"requests": list(request_ids), "stays": list(stay_ids)}
+    return session.connection().execute(_RUNGS_OF_SUBJECTS, params).all()
+
+
+class Standing(NamedTuple):
+    """A representative's date-range nomination: its id, its dates, the representative."""
+
+    id: int
+    valid_from: date | None
+    valid_until: date | None
+    person: PersonRow
+
+
+_STANDING = (  # date-range nominations not revoked, with their representatives, oldest first
+    sa.select(
+        col(NominationRow.member_id),
+        col(NominationRow.id),
+        col(NominationRow.valid_from),
+        col(NominationRow.valid_until),
+        PersonRow,
     )
-    return [(key, request_id, name, status) for key, request_id, name, status in rows]
+    .join(PersonRow, col(PersonRow.id) == col(NominationRow.representative_id))
+    .where(
+        col(NominationRow.member_id).in_(sa.bindparam("members", expanding=True)),
+        col(NominationRow.revoked).is_(False),
+        col(NominationRow.decision_id).is_(None),
+    )
+    .order_by(col(NominationRow.id))
+)
+
+
+def standing_representatives(
+    session: Session, member_ids: Iterable[int]
+) -> dict[int, list[Standing]]:
+    """The date-range nominations (not for one decision) of these members not revoked, by member,
+    each as (its id, valid from, valid until, representative), oldest first: the caller checks the
+    dates (`nominations.standing_representatives` for many members at once)."""
+    found: dict[int, list[Standing]] = {}
+    ids = sorted(set(member_ids))
+    if ids:
+        for member_id, *standing in session.execute(_STANDING, {"members": ids}):
+            found.setdefault(member_id, []).append(Standing(*standing))
+    return found
 
 
 # The links of a request ---------------------------------------------------------------------------
