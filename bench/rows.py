@@ -10,6 +10,11 @@ tokens, reply keys, hashes: see `MASKS`) and its rows sorted, then written to OU
 each version (`cd OTHER_TREE && .venv/bin/python /path/to/bench/rows.py other.json`) and compare
 the files: a performance change must write the same rows. `--ids` keeps the outbox's ids (sorted by
 id) as well, to see whether the mails were written in the same order.
+
+Since mails are rendered at dispatch (migration 0011), the outbox holds each mail's context and
+language until it is sent: before dumping, every such row is rendered as the dispatcher renders it
+and its text written on it, and the two columns are left out of the dump, so that a dump compares
+with one of a version that rendered in the transaction (same subjects, texts and HTML).
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from steps import ibmflow_context
 from sweep_data import NOW, build, context
 
 from ibmflow import demo
-from ibmflow.services import chase
+from ibmflow.services import chase, outbox
+from ibmflow.services.context import Context
 
 START = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
 MASKS = [
@@ -52,6 +58,22 @@ def _mask(value: Any) -> Any:
     return value
 
 
+UNRENDERED = {"outbox": {"template_context", "language"}}  # what rendering at dispatch added
+
+
+def render_outbox(ctx: Context) -> None:
+    """Write every unrendered mail's text on its row, as the dispatcher does when it sends it."""
+    from sqlmodel import col, select
+
+    from ibmflow.storage.tables import OutboxRow
+
+    with ctx.db.transaction() as tx:
+        for row in tx.session.exec(select(OutboxRow).where(col(OutboxRow.text_body).is_(None))):
+            outbox.with_text(ctx, row)
+            row.template_context = None
+            tx.session.add(row)
+
+
 def dump(path: Path, keep_ids: bool) -> dict[str, Any]:
     """Every table of a SQLite file, masked and sorted."""
     conn = sqlite3.connect(path)
@@ -66,7 +88,7 @@ def dump(path: Path, keep_ids: bool) -> dict[str, Any]:
     for name in names:
         cur = conn.execute(f'SELECT * FROM "{name}" ORDER BY rowid')
         columns = [d[0] for d in cur.description]
-        drop = set() if keep_ids else set(ORDERED_IDS.get(name, []))
+        drop = UNRENDERED.get(name, set()) | (set() if keep_ids else set(ORDERED_IDS.get(name, [])))
         rows = [
             [_mask(v) for c, v in zip(columns, row, strict=True) if c not in drop] for row in cur
         ]
@@ -91,10 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         walked = replace(ctx, clock=demo._Walk(START))
         for i in range(1, args.processes + 1):
             demo.drive(walked, f"ROWS-{i:02d}")
+        render_outbox(ctx)
         ctx.db.dispose()
         sweep_ctx = context(f"sqlite:///{folder / 'sweep' / 'ibmflow.db'}", folder / "sweep")
         build(sweep_ctx, folder / "sweep", args.scale)
         report = chase.sweep(sweep_ctx, now=NOW, worker="bench:rows")
+        render_outbox(sweep_ctx)
         sweep_ctx.db.dispose()
         result = {
             "steps": dump(folder / "steps" / "ibmflow.db", args.ids),

@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from email import policy, quoprimime
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -87,7 +88,7 @@ def compose(row: OutboxMail, settings: Settings) -> EmailMessage:
     message = EmailMessage(policy=policy.SMTP)
     message.set_raw("From", _from_field(settings.mail_from_address, settings.mail_from_name))
     _field(message, "To", ", ".join(recipients(row)), _ADDRESSES)
-    _field(message, "Subject", clean_header(row.subject), _UNSTRUCTURED)
+    _subject(message, clean_header(row.subject))
     _field(message, "Date", format_datetime(row.created_at), _DATE)
     message_id = clean_message_id(row.message_id)
     if message_id is None:
@@ -202,6 +203,29 @@ def _field(message: EmailMessage, name: str, value: str, simple: re.Pattern[str]
         message.set_raw(name, folded)
     else:
         message[name] = value
+
+
+def _subject(message: EmailMessage, value: str) -> None:
+    """The Subject field: as `_field` makes it, unless the standard library's folding would not
+    read back as `value`. Its folder can break a line at a space between two encoded words, and a
+    mail reader then drops that space (RFC 2047 ignores whitespace between encoded words: a French
+    subject read "Inspection :Accusé"); such a subject is written as encoded words only, each
+    space inside one (`email.header.Header`), which every reader decodes exactly."""
+    if value.isascii():
+        _field(message, "Subject", value, _UNSTRUCTURED)
+        return
+    header = _stdlib_header("Subject", value)
+    if _read_back(policy.SMTP.fold("Subject", header)) == value:
+        message.set_raw("Subject", header)
+        return
+    encoded = Header(value, "utf-8", header_name="Subject").encode(linesep="\r\n")
+    message.set_raw("Subject", encoded)
+
+
+def _read_back(folded: str) -> str:
+    """What a mail reader shows of a folded `Name: value\r\n` field (decoded, unfolded)."""
+    name, value = policy.default.header_source_parse(folded.split("\r\n")[:-1] or [folded])
+    return str(policy.default.header_fetch_parse(name, value))
 
 
 _LONGEST_WORD = 40  # a longer word may be broken or encoded by the standard library: left to it
