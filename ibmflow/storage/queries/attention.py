@@ -218,12 +218,16 @@ def requests_due_soon(session: Session, w: Window, limit: int) -> list[Addressed
 
 
 def _requests(session: Session, where: list[Any], limit: int) -> list[Addressed]:
+    # Ties of due date by process, then request: the order of `ix_request_open` (status,
+    # decision_id, due_at, process_id, then the row id), so a page is read in the index's order and
+    # stops at `limit`. Ordering ties by id alone sorted every request due at the same moment
+    # (16,000 at 1,000 processes, whose requests share a few due dates) for each page.
     query = (
         select(RequestRow, InstitutionRow, ProcessRow)
         .join(InstitutionRow, col(InstitutionRow.id) == col(RequestRow.institution_id))
         .join(ProcessRow, col(ProcessRow.id) == col(RequestRow.process_id))
         .where(*where)
-        .order_by(col(RequestRow.due_at), col(RequestRow.id))
+        .order_by(col(RequestRow.due_at), col(RequestRow.process_id), col(RequestRow.id))
         .limit(limit)
     )
     return [(r, i, p) for r, i, p in session.exec(query)]
