@@ -1,7 +1,7 @@
 """Named queries of the console's search box: processes, institutions, people and a request by
 number, only among the processes an account follows (an administrator: every process). Text is
-matched with `LIKE` (`ILIKE` on PostgreSQL), its wildcards escaped; each table is read once, a page
-at a time, with its exact total."""
+matched with `LIKE` (`ILIKE` on PostgreSQL), its wildcards escaped; each table is read a page at a
+time, with its exact total counted on the table alone (its joins add no row and remove none)."""
 
 from __future__ import annotations
 
@@ -22,52 +22,59 @@ def pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _like(column: Any, text: str) -> Any:
+def _like(column: Any, text: str, dialect: str) -> Any:
+    """`column` contains `text`, ignoring case. SQLite's `LIKE` ignores the case of ASCII letters
+    only, and its `lower()` lowers only those: `ilike`'s `lower(x) LIKE lower(y)` matches exactly
+    what `x LIKE y` does there, without lowering every row scanned (a third of the search's time)."""
+    if dialect == "sqlite":
+        return col(column).like(pattern(text), escape=ESCAPE)
     return col(column).ilike(pattern(text), escape=ESCAPE)
 
 
-def _page(session: Session, query: Any, offset: int, limit: int) -> tuple[int, list[Any]]:
-    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
-    return int(total), list(session.exec(query.offset(offset).limit(limit)))
+def _matching(session: Session, text: str, *columns: Any) -> Any:
+    dialect = session.connection().dialect.name
+    return sa.or_(*(_like(column, text, dialect) for column in columns))
+
+
+def _page(
+    session: Session, table: Any, where: list[Any], query: Any, offset: int, limit: int
+) -> tuple[int, list[Any]]:
+    """How many rows of `table` pass `where` (counted on the table alone), and `limit` rows of
+    `query` (the same rows with their joins) from `offset`."""
+    total = session.exec(select(func.count()).select_from(table).where(*where)).one()
+    if not total:
+        return 0, []
+    return int(total), list(session.exec(query.where(*where).offset(offset).limit(limit)))
 
 
 def processes(
     session: Session, account_id: int | None, text: str, offset: int, limit: int
 ) -> tuple[int, list[ProcessRow]]:
     """Processes whose key, title or country contains `text`, by key."""
-    query = (
-        select(ProcessRow)
-        .where(
-            sa.or_(
-                _like(ProcessRow.key, text),
-                _like(ProcessRow.title, text),
-                _like(ProcessRow.country, text),
-            ),
-            followed(account_id, col(ProcessRow.id)),
-        )
-        .order_by(col(ProcessRow.key))
-    )
-    return _page(session, query, offset, limit)
+    where = [
+        _matching(session, text, ProcessRow.key, ProcessRow.title, ProcessRow.country),
+        followed(account_id, col(ProcessRow.id)),
+    ]
+    query = select(ProcessRow).order_by(col(ProcessRow.key))
+    return _page(session, ProcessRow, where, query, offset, limit)
 
 
 def institutions(
     session: Session, account_id: int | None, text: str, offset: int, limit: int
 ) -> tuple[int, list[tuple[InstitutionRow, ProcessRow]]]:
     """Institutions whose name, short name or code contains `text`, with their process."""
+    where = [
+        _matching(
+            session, text, InstitutionRow.name, InstitutionRow.short_name, InstitutionRow.code
+        ),
+        followed(account_id, col(InstitutionRow.process_id)),
+    ]
     query = (
         select(InstitutionRow, ProcessRow)
         .join(ProcessRow, col(ProcessRow.id) == col(InstitutionRow.process_id))
-        .where(
-            sa.or_(
-                _like(InstitutionRow.name, text),
-                _like(InstitutionRow.short_name, text),
-                _like(InstitutionRow.code, text),
-            ),
-            followed(account_id, col(InstitutionRow.process_id)),
-        )
         .order_by(col(InstitutionRow.short_name), col(ProcessRow.key))
     )
-    total, rows = _page(session, query, offset, limit)
+    total, rows = _page(session, InstitutionRow, where, query, offset, limit)
     return total, [(i, p) for i, p in rows]
 
 
@@ -75,17 +82,17 @@ def people(
     session: Session, account_id: int | None, text: str, offset: int, limit: int
 ) -> tuple[int, list[tuple[PersonRow, InstitutionRow | None, ProcessRow]]]:
     """People of a roster whose name or email contains `text`, with their institution and process."""
+    where = [
+        _matching(session, text, PersonRow.name, PersonRow.email),
+        followed(account_id, col(PersonRow.process_id)),
+    ]
     query = (
         select(PersonRow, InstitutionRow, ProcessRow)
         .join(ProcessRow, col(ProcessRow.id) == col(PersonRow.process_id))
         .outerjoin(InstitutionRow, col(InstitutionRow.id) == col(PersonRow.institution_id))
-        .where(
-            sa.or_(_like(PersonRow.name, text), _like(PersonRow.email, text)),
-            followed(account_id, col(PersonRow.process_id)),
-        )
         .order_by(col(PersonRow.name), col(ProcessRow.key))
     )
-    total, rows = _page(session, query, offset, limit)
+    total, rows = _page(session, PersonRow, where, query, offset, limit)
     return total, [(person, i, p) for person, i, p in rows]
 
 
