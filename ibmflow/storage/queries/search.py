@@ -14,6 +14,8 @@ from ibmflow.storage.queries.attention import followed
 from ibmflow.storage.tables import InstitutionRow, PersonRow, ProcessRow, RequestRow
 
 ESCAPE = "\\"
+TRIGRAM = 3  # the shortest text a trigram index finds; shorter texts read every row
+TRIGRAM_INDEXES = "ibmflow_search_trigrams"  # the connection's note that they exist
 
 
 def pattern(text: str) -> str:
@@ -31,9 +33,33 @@ def _like(column: Any, text: str, dialect: str) -> Any:
     return col(column).ilike(pattern(text), escape=ESCAPE)
 
 
-def _matching(session: Session, text: str, *columns: Any) -> Any:
-    dialect = session.connection().dialect.name
-    return sa.or_(*(_like(column, text, dialect) for column in columns))
+def _matching(session: Session, text: str, *columns: Any, index: str = "") -> Any:
+    """Any of `columns` contains `text`; with `index` (a trigram index of those columns, migration
+    0011) the rows checked are first narrowed to its candidates, when it exists and `text` has a
+    trigram: the same rows, found without reading every row of the table."""
+    conn = session.connection()
+    contains = sa.or_(*(_like(column, text, conn.dialect.name) for column in columns))
+    if not index or len(text) < TRIGRAM or not _has_trigrams(conn):
+        return contains
+    row_id = columns[0].class_.id
+    candidates: Any = sa.select(sa.literal_column("rowid")).select_from(sa.table(index))
+    phrase = '"' + text.replace('"', '""') + '"'  # one FTS5 string: the text, in a row
+    matched = sa.text(f"{index} MATCH :trigram_phrase").bindparams(trigram_phrase=phrase)
+    return sa.and_(col(row_id).in_(candidates.where(matched)), contains)
+
+
+def _has_trigrams(conn: sa.Connection) -> bool:
+    """Whether the database has the trigram indexes (SQLite with migration 0011 applied; older
+    SQLite has no trigram tokenizer, PostgreSQL none of them), remembered by each connection."""
+    if conn.info.get(TRIGRAM_INDEXES):
+        return True
+    if conn.dialect.name != "sqlite":
+        return False
+    found = conn.exec_driver_sql(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'search_person'"
+    ).scalar()
+    conn.info[TRIGRAM_INDEXES] = bool(found)
+    return bool(found)
 
 
 def _page(
@@ -65,7 +91,12 @@ def institutions(
     """Institutions whose name, short name or code contains `text`, with their process."""
     where = [
         _matching(
-            session, text, InstitutionRow.name, InstitutionRow.short_name, InstitutionRow.code
+            session,
+            text,
+            InstitutionRow.name,
+            InstitutionRow.short_name,
+            InstitutionRow.code,
+            index="search_institution",
         ),
         followed(account_id, col(InstitutionRow.process_id)),
     ]
@@ -83,7 +114,7 @@ def people(
 ) -> tuple[int, list[tuple[PersonRow, InstitutionRow | None, ProcessRow]]]:
     """People of a roster whose name or email contains `text`, with their institution and process."""
     where = [
-        _matching(session, text, PersonRow.name, PersonRow.email),
+        _matching(session, text, PersonRow.name, PersonRow.email, index="search_person"),
         followed(account_id, col(PersonRow.process_id)),
     ]
     query = (
