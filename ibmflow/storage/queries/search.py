@@ -48,6 +48,13 @@ def _matching(session: Session, text: str, *columns: Any, index: str = "") -> An
     return sa.and_(col(row_id).in_(candidates.where(matched)), contains)
 
 
+def _everyone(account_id: int | None, index: str) -> str:
+    """The trigram index, for a search of every process (an administrator's); an account's own
+    processes are read through their rosters' index by process, which bounds that search by the
+    processes it follows (the trigram index would hand in every process's candidates first)."""
+    return index if account_id is None else ""
+
+
 def _has_trigrams(conn: sa.Connection) -> bool:
     """Whether the database has the trigram indexes (SQLite with migration 0011 applied; older
     SQLite has no trigram tokenizer, PostgreSQL none of them), remembered by each connection."""
@@ -96,7 +103,7 @@ def institutions(
             InstitutionRow.name,
             InstitutionRow.short_name,
             InstitutionRow.code,
-            index="search_institution",
+            index=_everyone(account_id, "search_institution"),
         ),
         followed(account_id, col(InstitutionRow.process_id)),
     ]
@@ -114,7 +121,13 @@ def people(
 ) -> tuple[int, list[tuple[PersonRow, InstitutionRow | None, ProcessRow]]]:
     """People of a roster whose name or email contains `text`, with their institution and process."""
     where = [
-        _matching(session, text, PersonRow.name, PersonRow.email, index="search_person"),
+        _matching(
+            session,
+            text,
+            PersonRow.name,
+            PersonRow.email,
+            index=_everyone(account_id, "search_person"),
+        ),
         followed(account_id, col(PersonRow.process_id)),
     ]
     query = (
