@@ -5,9 +5,9 @@ Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-30 09:40:00.000000
 
-On SQLite (3.34 or later: the FTS5 `trigram` tokenizer), an external-content FTS5 table per roster
-table (`search_institution`, `search_person`) holds the trigrams of the columns the search reads;
-triggers keep it in step with every insert, delete and update of those columns. The search still
+On SQLite (3.34 or later, with FTS5: the `trigram` tokenizer), an external-content FTS5 table
+per roster table (`search_institution`, `search_person`) holds the trigrams of the columns the
+search reads; triggers keep it in step with every insert, delete and update of those columns. The search still
 checks each candidate with its own `LIKE` (`storage.queries.search`), so what it finds is exactly
 what it found before. PostgreSQL has nothing here: its search reads the tables as before.
 
@@ -35,7 +35,11 @@ INDEXES = {
 
 
 def _applies() -> bool:
-    return op.get_bind().dialect.name == "sqlite" and sqlite3.sqlite_version_info >= (3, 34)
+    """SQLite 3.34 or later, built with FTS5 (else the search reads the tables, as before)."""
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite" or sqlite3.sqlite_version_info < (3, 34):
+        return False
+    return bool(bind.exec_driver_sql("SELECT sqlite_compileoption_used('ENABLE_FTS5')").scalar())
 
 
 def _triggers(index: str, table: str, columns: tuple[str, ...]) -> list[str]:
