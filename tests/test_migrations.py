@@ -11,12 +11,21 @@ from ibmflow.storage import migrate
 from ibmflow.storage.db import Database
 
 
+def _declared(name: str | None, type_: str, parent_names: object) -> bool:
+    return not (
+        type_ == "table" and (name or "").startswith(("search_person", "search_institution"))
+    )
+
+
 def test_migrations_match_the_tables_and_round_trip(database_url: str) -> None:
     db = Database(database_url)
     try:
         assert migrate.upgrade(db) == (None, migrate.head_revision())
         with db.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            # the search's trigram indexes (SQLite, migration 0011) are declared by no table class
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_name": _declared}
+            )
             assert compare_metadata(context, SQLModel.metadata) == []
         config = migrate._config()
         with db.engine.begin() as conn:

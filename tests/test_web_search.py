@@ -164,3 +164,34 @@ def test_the_api_searches_the_same_way(site: Site) -> None:
     assert refused.status_code == 400
     assert "at most 200" in refused.json()["message"]
     assert client.get("/api/search", params={"q": "ma"}).status_code == 401
+
+
+@sqlite_only
+def test_the_search_index_follows_the_roster_as_it_changes(site: Site) -> None:
+    # On SQLite a search of every process (the administrator's) first narrows to a trigram
+    # index's candidates (migration 0011): a person added, renamed or removed is found by what
+    # the roster says now, and a text shorter than the index's three characters, or in another
+    # case, still finds the same rows.
+    with site.ctx.db.reading() as session:
+        indexed = session.connection().exec_driver_sql(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'search_person'"
+        )
+        assert indexed.scalar() == 1
+    with site.ctx.db.transaction() as tx:
+        process = tx.session.exec(select(ProcessRow).where(ProcessRow.key == MINE)).one()
+        tx.session.add(
+            PersonRow(process_id=process.id or 0, name="Zoltan Quaxwell", email="zq@x.example")
+        )
+    client, _csrf = logged_in(site, EMAILS[ADMINISTRATOR])
+    for query in ("Quaxwell", "quaxWELL", "zq@x", "xw"):
+        assert _found(client.get("/search", params={"q": query})).get("people") == 1, query
+    with site.ctx.db.transaction() as tx:
+        person = tx.session.exec(select(PersonRow).where(PersonRow.email == "zq@x.example")).one()
+        person.name = "Zoltan Brixley"
+        tx.session.add(person)
+    assert "people" not in _found(client.get("/search", params={"q": "quaxwell"}))
+    assert _found(client.get("/search", params={"q": "brixley"})).get("people") == 1
+    with site.ctx.db.transaction() as tx:
+        person = tx.session.exec(select(PersonRow).where(PersonRow.email == "zq@x.example")).one()
+        tx.session.delete(person)
+    assert "people" not in _found(client.get("/search", params={"q": "brixley"}))

@@ -1,7 +1,7 @@
 """The console's and the API's list of processes at a glance: each process's current step (its
 title), when it is due and how many working days late, its overdue requests and its last activity;
 filtered by country, step and lateness, sorted and paged in the database (two queries a page,
-however many processes)."""
+however many processes: `storage.queries.listing`)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from ibmflow.services.common import definition_for, iso
 from ibmflow.services.context import Context
 from ibmflow.services.process_views import ProcessSummary
 from ibmflow.services.processes import summary
+from ibmflow.storage.queries import listing
 from ibmflow.storage.queries import processes as queries
 from ibmflow.storage.queries.processes import LIST_SORTS, ListFilter
 
@@ -150,7 +151,7 @@ def visible_processes(
         )
     now = ctx.clock.now()
     with ctx.db.reading() as session:
-        total, rows = queries.process_list(
+        total, rows = listing.process_list(
             session, _reach(account), now, which or ListFilter(), offset=offset, limit=limit
         )
         listed = []
