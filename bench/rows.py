@@ -11,7 +11,7 @@ each version (`cd OTHER_TREE && .venv/bin/python /path/to/bench/rows.py other.js
 the files: a performance change must write the same rows. `--ids` keeps the outbox's ids (sorted by
 id) as well, to see whether the mails were written in the same order.
 
-Since mails are rendered at dispatch (migration 0011), the outbox holds each mail's context and
+Since mails are rendered at dispatch (migration 0012), the outbox holds each mail's context and
 language until it is sent: before dumping, every such row is rendered as the dispatcher renders it
 and its text written on it, and the two columns are left out of the dump, so that a dump compares
 with one of a version that rendered in the transaction (same subjects, texts and HTML).

@@ -27,7 +27,7 @@ def one_with_text(ctx: Context, row: Row) -> Row:
 
 def write_text_of_pending(ctx: Context) -> None:
     """Write every unrendered mail's text on its row, as versions before rendering at dispatch
-    (migration 0011) wrote them: a test that goes down to an older schema starts from such rows."""
+    (migration 0012) wrote them: a test that goes down to an older schema starts from such rows."""
     from sqlmodel import col, select
 
     from ibmflow.storage.tables import OutboxRow
