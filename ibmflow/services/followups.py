@@ -49,13 +49,15 @@ def entered(
     state_id: str,
     now: datetime,
     actor: str,
+    *,
+    due_at: datetime | None,
 ) -> None:
-    """A step was entered: its `enter` notifications, then the requests it opens."""
+    """A step was entered (its stay due at `due_at`): its `enter` notifications, then the requests
+    it opens."""
     if state_id == SUSPENDED:
         return
     state = definition.state(state_id)
-    record = repo.current_step_record(tx.session, process)
-    context = {"step": _step(process, state, record.due_at if record else None)}
+    context = {"step": _step(process, state, due_at)}
     _notify(ctx, tx, process, definition, state, "enter", context, now)
     _open(ctx, tx, process, state, now, actor, covered=())
 
@@ -70,22 +72,17 @@ def _open(
     *,
     covered: tuple[str, ...],
 ) -> list[int]:
-    created: list[int] = []
-    for opening in state.opens:
-        created += requests.issue(
-            ctx,
-            tx,
-            process,
-            now,
+    rounds = [
+        requests.Round(
             kind=opening.kind,
-            actor=actor,
             scope=opening.scope,
             # stored in the workflow's first language; shown in the reader's (`instructions`)
             instructions=opening.instructions_text.first,
             due_days=opening.due_days,
-            also_covered=covered,
         )
-    return created
+        for opening in state.opens
+    ]
+    return requests.issue_rounds(ctx, tx, process, now, rounds, actor=actor, also_covered=covered)
 
 
 def open_missing(ctx: Context, tx: Tx, process: ProcessRow, now: datetime, actor: str) -> list[int]:
@@ -112,6 +109,8 @@ def completed(
 ) -> None:
     """A step was completed: its `complete` notifications (adoption details for the last one)."""
     state = definition.state(outcome.before)
+    if not definition.notifications(state.id, "complete"):
+        return  # nobody to tell: nothing to read
     nxt = definition.state(outcome.after)
     adoption = repo.load_facts(tx.session, process, now, ["adoption"]).adoption
     context = {
@@ -136,9 +135,12 @@ def after(
     outcome: Outcome,
     now: datetime,
     actor: str,
+    *,
+    due_at: datetime | None,
 ) -> None:
-    """Everything a transition causes, in the order a reader expects the mails."""
+    """Everything a transition causes, in the order a reader expects the mails (`due_at`: when the
+    stay in the step entered is due)."""
     if outcome.trigger == "complete":
         completed(ctx, tx, process, definition, outcome, now)
     if outcome.trigger in ("complete", "return_to"):
-        entered(ctx, tx, process, definition, outcome.after, now, actor)
+        entered(ctx, tx, process, definition, outcome.after, now, actor, due_at=due_at)

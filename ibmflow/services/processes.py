@@ -68,11 +68,13 @@ def _due(ctx: Context, process: ProcessRow, start: datetime, days: int | None) -
 
 def _enter(
     ctx: Context, tx: Tx, process: ProcessRow, definition: Definition, step: str, now: datetime
-) -> None:
+) -> datetime | None:
+    """Open a stay in `step` and plan its overdue alert; return when the stay is due."""
     target = None if step == SUSPENDED else definition.state(step).target_days
     due = _due(ctx, process, now, target)
     record_id = repo.enter_step(tx.session, process, step, now=now, target_days=target, due_at=due)
     deadlines.plan_step(ctx, tx, process, record_id, due)
+    return due
 
 
 def start_process(
@@ -177,11 +179,11 @@ def start_process(
             now=now,
             source="default roster" if roster is None else "roster",
         )
-        _enter(ctx, tx, process, definition, definition.initial, now)
+        due = _enter(ctx, tx, process, definition, definition.initial, now)
         tx.acting(actor, now, key).record(
             "step.entered", f"step:{definition.initial}", after={"state": definition.initial}
         )
-        followups.entered(ctx, tx, process, definition, definition.initial, now, actor)
+        followups.entered(ctx, tx, process, definition, definition.initial, now, actor, due_at=due)
     return process
 
 
@@ -242,7 +244,7 @@ def fire(
         if not moved:
             raise _conflict(ctx, tx.session, process, seen)
         repo.leave_step(tx.session, process, now=now, trigger=trigger)
-        _enter(ctx, tx, process, definition, outcome.after, now)
+        due = _enter(ctx, tx, process, definition, outcome.after, now)
         action = {
             "complete": "step.completed",
             "return_to": "step.returned",
@@ -262,7 +264,7 @@ def fire(
             )
         # The mails the definition declares and the requests the new step opens, in this same
         # transaction: they leave through the outbox once it commits.
-        followups.after(ctx, tx, process, definition, outcome, now, actor)
+        followups.after(ctx, tx, process, definition, outcome, now, actor, due_at=due)
     return Moved(process=key, outcome=outcome, version=seen + 1, at=now)
 
 
