@@ -110,6 +110,7 @@ def issue_rounds(
     )
     new: list[tuple[InstitutionRow, list[PersonRow]]] = []
     values: list[dict[str, Any]] = []
+    dues: dict[tuple[int, str], datetime] = {}
     for r in rounds:
         per_person = KINDS[r.kind].per == "focal_point"
         if r.codes is None:
@@ -118,7 +119,10 @@ def issue_rounds(
             targets = [c.upper() for c in r.codes]
         for code in targets:
             institution = by_code.get(code) or repo.institution(tx.session, process, code)
-            due = due_after(ctx, process, now, r.due_days, weekend=institution.weekend)
+            when = (r.due_days, institution.weekend)  # most institutions share their weekend
+            due = dues.get(when) or dues.setdefault(
+                when, due_after(ctx, process, now, r.due_days, weekend=institution.weekend)
+            )
             people = focal.get(institution.id or 0, [])
             for group in [[p] for p in people] if per_person else [people]:
                 if not group:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import Session, SQLModel
 
@@ -139,10 +139,16 @@ def loaded(model: type[_Model], values: Mapping[str, Any]) -> _Model:
     had loaded it, but in no session (detached): read by Core or just inserted, it is built the way
     the ORM builds what it loads, without the class's constructor (no validation: the values come
     from the database or were written to it as they are) and without the ORM's per-row loading."""
+    if model not in _CONFIGURED:  # its attributes are set up by the first ORM query, or here
+        configure_mappers()
+        _CONFIGURED.add(model)
     row: _Model = manager_of_class(model).new_instance()
     row.__dict__.update(values)
     make_transient_to_detached(row)
     return row
+
+
+_CONFIGURED: set[type[SQLModel]] = set()
 
 
 _HEAD, _EVENTS = table_of(AuditHeadRow), table_of(AuditEventRow)
