@@ -120,9 +120,9 @@ def issue_rounds(
         for code in targets:
             institution = by_code.get(code) or repo.institution(tx.session, process, code)
             when = (r.due_days, institution.weekend)  # most institutions share their weekend
-            due = dues.get(when) or dues.setdefault(
-                when, due_after(ctx, process, now, r.due_days, weekend=institution.weekend)
-            )
+            if when not in dues:
+                dues[when] = due_after(ctx, process, now, r.due_days, weekend=institution.weekend)
+            due = dues[when]
             people = focal.get(institution.id or 0, [])
             for group in [[p] for p in people] if per_person else [people]:
                 if not group:
