@@ -128,8 +128,10 @@ def issue_rounds(
                 if not group:
                     continue  # no focal point yet: the guard says so; `request send` again later
                 seat = (r.kind, institution.id or 0, group[0].id)
-                if seat in covered if per_person else _covers(covered, seat):
+                if per_person and seat in covered:
                     continue
+                if not per_person and any(s[:2] == seat[:2] for s in covered):
+                    continue  # a request to the institution covers it, whoever it went to
                 covered.add(seat)  # a kind named twice is sent once
                 values.append(
                     {
@@ -148,15 +150,8 @@ def issue_rounds(
                 new.append((institution, group))
     rows = requests_queries.add_new_requests(tx.session, values)
     sent = [(row, inst, group) for row, (inst, group) in zip(rows, new, strict=True)]
-    _send_stored(ctx, tx, process, sent, now, actor=actor, details={"step": process.state})
+    send_all(ctx, tx, process, sent, now, actor=actor, details={"step": process.state}, stored=True)
     return [row.id or 0 for row in rows]
-
-
-def _covers(covered: set[tuple[str, int, int | None]], seat: tuple[str, int, int | None]) -> bool:
-    """Whether a request of the seat's kind covers its institution, whoever it went to (a request
-    to an institution is covered by any of its requests of the kind)."""
-    kind, institution_id, _ = seat
-    return any(k == kind and i == institution_id for k, i, _ in covered)
 
 
 def send_new(
@@ -196,31 +191,15 @@ def send_all(
     actor: str,
     representing: dict[int, PersonRow] | None = None,
     details: dict[str, Any] | None = None,
+    stored: bool = False,
 ) -> None:
     """Send new requests, each to its people, as `send_new` does one: the requests are stored
-    with one statement, and their rungs planned with another."""
+    with one statement (unless `stored`: they have their ids), and their rungs planned with
+    another."""
     if not new:
         return
-    requests_queries.add_requests(tx.session, [request for request, _, _ in new])
-    _send_stored(
-        ctx, tx, process, new, now, actor=actor, representing=representing, details=details
-    )
-
-
-def _send_stored(
-    ctx: Context,
-    tx: Tx,
-    process: ProcessRow,
-    new: Sequence[tuple[RequestRow, InstitutionRow, Sequence[PersonRow]]],
-    now: datetime,
-    *,
-    actor: str,
-    representing: dict[int, PersonRow] | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Mail, audit and plan requests just stored (with their ids)."""
-    if not new:
-        return
+    if not stored:
+        requests_queries.add_requests(tx.session, [request for request, _, _ in new])
     rows = outbox.MailRows()  # every request's mails and link tokens: one statement each
     for request, institution, people in new:
         mail_request(
@@ -238,10 +217,10 @@ def _send_stored(
     rows.write(tx)
     # Each request's first mail gave it its Message-ID: stored with one statement, and the rows
     # leave the session (the mail added them to it), so that the commit has no ORM update to flush.
-    stored = [request for request, _inst, _people in new]
-    message_ids = {r.id or 0: r.message_id for r in stored if r.message_id is not None}
+    sent_rows = [request for request, _inst, _people in new]
+    message_ids = {r.id or 0: r.message_id for r in sent_rows if r.message_id is not None}
     requests_queries.set_message_ids(tx.session, message_ids)
-    for request in stored:
+    for request in sent_rows:
         if request in tx.session:
             tx.session.expunge(request)
     deadlines.plan_requests(ctx, tx, process, [(request, inst) for request, inst, _ in new])
