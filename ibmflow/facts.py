@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ibmflow.i18n import N_
 
@@ -205,6 +205,25 @@ class Adoption:
     adopted_on: date
 
 
+class _Member(Protocol):
+    @property
+    def category(self) -> str: ...
+    @property
+    def involved(self) -> bool: ...
+
+
+_M = TypeVar("_M", bound=_Member)
+
+
+def scoped(institutions: Sequence[_M], scope: str) -> tuple[_M, ...]:
+    """The institutions in a scope: permanent, involved (the default consultees) or all."""
+    if scope == PERMANENT:
+        return tuple(i for i in institutions if i.category == PERMANENT)
+    if scope == "involved":
+        return tuple(i for i in institutions if i.category == PERMANENT or i.involved)
+    return tuple(institutions)
+
+
 @dataclass(frozen=True)
 class Facts:
     """Everything recorded about one process that a guard may look at."""
@@ -227,11 +246,7 @@ class Facts:
 
     def in_scope(self, scope: str) -> tuple[Institution, ...]:
         """Institutions by scope: permanent, involved (the default consultees) or all."""
-        if scope == PERMANENT:
-            return tuple(i for i in self.institutions if i.category == PERMANENT)
-        if scope == "involved":
-            return tuple(i for i in self.institutions if i.category == PERMANENT or i.involved)
-        return self.institutions
+        return scoped(self.institutions, scope)
 
     def permanent_codes(self) -> tuple[str, ...]:
         """Codes of the permanent-member institutions (the voters)."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from ibmflow.definitions import Definition, StateDef
 from ibmflow.engine import SUSPENDED, Outcome
+from ibmflow.facts import Facts
 from ibmflow.services import mailings, requests
 from ibmflow.services.common import definition_for
 from ibmflow.services.context import Context
@@ -49,13 +50,15 @@ def entered(
     state_id: str,
     now: datetime,
     actor: str,
+    *,
+    due_at: datetime | None,
 ) -> None:
-    """A step was entered: its `enter` notifications, then the requests it opens."""
+    """A step was entered (its stay due at `due_at`): its `enter` notifications, then the requests
+    it opens."""
     if state_id == SUSPENDED:
         return
     state = definition.state(state_id)
-    record = repo.current_step_record(tx.session, process)
-    context = {"step": _step(process, state, record.due_at if record else None)}
+    context = {"step": _step(process, state, due_at)}
     _notify(ctx, tx, process, definition, state, "enter", context, now)
     _open(ctx, tx, process, state, now, actor, covered=())
 
@@ -70,22 +73,17 @@ def _open(
     *,
     covered: tuple[str, ...],
 ) -> list[int]:
-    created: list[int] = []
-    for opening in state.opens:
-        created += requests.issue(
-            ctx,
-            tx,
-            process,
-            now,
+    rounds = [
+        requests.Round(
             kind=opening.kind,
-            actor=actor,
             scope=opening.scope,
             # stored in the workflow's first language; shown in the reader's (`instructions`)
             instructions=opening.instructions_text.first,
             due_days=opening.due_days,
-            also_covered=covered,
         )
-    return created
+        for opening in state.opens
+    ]
+    return requests.issue_rounds(ctx, tx, process, now, rounds, actor=actor, also_covered=covered)
 
 
 def open_missing(ctx: Context, tx: Tx, process: ProcessRow, now: datetime, actor: str) -> list[int]:
@@ -102,6 +100,16 @@ def open_missing(ctx: Context, tx: Tx, process: ProcessRow, now: datetime, actor
     return _open(ctx, tx, process, state, now, actor, covered=("withdrawn",))
 
 
+def reads(definition: Definition, state_id: str, trigger: str) -> frozenset[str]:
+    """The fact groups that what `trigger` causes from `state_id` reads (`after`'s `facts`): the
+    adoption, for the notices of a completed step."""
+    if trigger != "complete" or state_id not in {s.id for s in definition.states}:
+        return frozenset()  # nothing is caused, or the engine refuses (suspended, unknown state)
+    if definition.notifications(state_id, "complete"):
+        return frozenset({"adoption"})
+    return frozenset()
+
+
 def completed(
     ctx: Context,
     tx: Tx,
@@ -109,11 +117,17 @@ def completed(
     definition: Definition,
     outcome: Outcome,
     now: datetime,
+    facts: Facts | None = None,
 ) -> None:
-    """A step was completed: its `complete` notifications (adoption details for the last one)."""
+    """A step was completed: its `complete` notifications (adoption details for the last one).
+    `facts` holds the groups `reads` names, read in this transaction (else they are read here)."""
     state = definition.state(outcome.before)
+    if not definition.notifications(state.id, "complete"):
+        return  # nobody to tell: nothing to read
     nxt = definition.state(outcome.after)
-    adoption = repo.load_facts(tx.session, process, now, ["adoption"]).adoption
+    if facts is None:
+        facts = repo.load_facts(tx.session, process, now, reads(definition, state.id, "complete"))
+    adoption = facts.adoption
     context = {
         "step": _step(process, state, None),
         "next_step": None if nxt.final else {"title": nxt.title_text},
@@ -136,9 +150,13 @@ def after(
     outcome: Outcome,
     now: datetime,
     actor: str,
+    *,
+    due_at: datetime | None,
+    facts: Facts | None = None,
 ) -> None:
-    """Everything a transition causes, in the order a reader expects the mails."""
+    """Everything a transition causes, in the order a reader expects the mails (`due_at`: when the
+    stay in the step entered is due; `facts`: the groups `reads` names, if already read)."""
     if outcome.trigger == "complete":
-        completed(ctx, tx, process, definition, outcome, now)
+        completed(ctx, tx, process, definition, outcome, now, facts)
     if outcome.trigger in ("complete", "return_to"):
-        entered(ctx, tx, process, definition, outcome.after, now, actor)
+        entered(ctx, tx, process, definition, outcome.after, now, actor, due_at=due_at)

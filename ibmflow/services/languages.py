@@ -107,8 +107,10 @@ def prime(ctx: Context, tx: Tx, processes: Iterable[ProcessRow]) -> None:
 
 
 def forget(tx: Tx) -> None:
-    """Drop what this transaction remembered of the roster's languages (after a roster change)."""
+    """Drop what this transaction remembered of the roster's languages, and of its addresses by
+    role (`mailings.addresses_for_roles`), after a roster change."""
     tx.session.info.pop(_MEMO, None)
+    tx.session.info.pop("ibmflow.addresses", None)
 
 
 def group(items: Sequence[T], languages: Sequence[str]) -> dict[str, list[T]]:

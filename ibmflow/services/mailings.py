@@ -156,13 +156,12 @@ def announce(
 
 
 def addresses_for_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[str]:
-    """The addresses of the people holding any of the roles a definition names (read once per
-    transaction and set of roles)."""
+    """The addresses of the people holding any of the roles a definition names (the process's
+    addresses by role are read once per transaction, whichever roles each notice names)."""
     memo = tx.session.info.setdefault("ibmflow.addresses", {})
-    key = (process.id, frozenset(roles))
-    if key not in memo:
-        memo[key] = _addresses_for_roles(tx, process, key[1])
-    return list(memo[key])
+    if process.id not in memo:
+        memo[process.id] = roster.addresses_by_role(tx.session, process.id or 0)
+    return _addresses_for_roles(memo[process.id], roles)
 
 
 # The roles a definition's `to` names, as the roster stores them ("representatives" are the people
@@ -176,11 +175,10 @@ _ROLE_OF = {
 }
 
 
-def _addresses_for_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[str]:
+def _addresses_for_roles(by_role: dict[str, set[str]], roles: Iterable[str]) -> list[str]:
     wanted = set(roles)
-    return roster.addresses_of_roles(
-        tx.session,
-        process.id or 0,
+    return roster.pick_addresses(
+        by_role,
         sorted({_ROLE_OF[w] for w in wanted if w in _ROLE_OF}),
         representatives="representatives" in wanted,
     )

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from ibmflow.definitions import Definition
 from ibmflow.engine import SUSPENDED, Outcome, engine_for
 from ibmflow.errors import ConcurrencyConflict, InvalidCommand
+from ibmflow.facts import only
 from ibmflow.guards import reads_of
 from ibmflow.i18n import _
 from ibmflow.roster import Roster, default_roster
@@ -68,11 +69,13 @@ def _due(ctx: Context, process: ProcessRow, start: datetime, days: int | None) -
 
 def _enter(
     ctx: Context, tx: Tx, process: ProcessRow, definition: Definition, step: str, now: datetime
-) -> None:
+) -> datetime | None:
+    """Open a stay in `step` and plan its overdue alert; return when the stay is due."""
     target = None if step == SUSPENDED else definition.state(step).target_days
     due = _due(ctx, process, now, target)
     record_id = repo.enter_step(tx.session, process, step, now=now, target_days=target, due_at=due)
     deadlines.plan_step(ctx, tx, process, record_id, due)
+    return due
 
 
 def start_process(
@@ -177,11 +180,11 @@ def start_process(
             now=now,
             source="default roster" if roster is None else "roster",
         )
-        _enter(ctx, tx, process, definition, definition.initial, now)
+        due = _enter(ctx, tx, process, definition, definition.initial, now)
         tx.acting(actor, now, key).record(
             "step.entered", f"step:{definition.initial}", after={"state": definition.initial}
         )
-        followups.entered(ctx, tx, process, definition, definition.initial, now, actor)
+        followups.entered(ctx, tx, process, definition, definition.initial, now, actor, due_at=due)
     return process
 
 
@@ -215,17 +218,21 @@ def fire(
     transaction; raise TransitionRefused (nothing written) or ConcurrencyConflict."""
     now = ctx.clock.now()
     with ctx.db.transaction() as tx:
-        process = repo.get_process(tx.session, key, lock=True)
+        process = repo.process_for_transition(tx.session, key)
         seen = process.version if expected_version is None else expected_version
         if process.version != seen:
             raise _conflict(ctx, tx.session, process, seen)
         definition = definition_for(ctx, tx.session, process)
+        # What the guards read and what the follow-ups read (the adoption, for the notices of a
+        # completed step): one read; the guards see only theirs.
+        guarded = _guard_reads(definition, process, trigger)
+        caused = followups.reads(definition, process.state, trigger)
         facts = repo.load_facts(
-            tx.session, process, now, _guard_reads(definition, process, trigger)
+            tx.session, process, now, None if guarded is None else guarded | caused
         )
         outcome = engine_for(definition).fire(
             process.state,
-            facts,
+            facts if guarded is None or caused <= guarded else only(facts, guarded),
             trigger,
             target=target,
             reason=reason,
@@ -242,7 +249,7 @@ def fire(
         if not moved:
             raise _conflict(ctx, tx.session, process, seen)
         repo.leave_step(tx.session, process, now=now, trigger=trigger)
-        _enter(ctx, tx, process, definition, outcome.after, now)
+        due = _enter(ctx, tx, process, definition, outcome.after, now)
         action = {
             "complete": "step.completed",
             "return_to": "step.returned",
@@ -262,7 +269,7 @@ def fire(
             )
         # The mails the definition declares and the requests the new step opens, in this same
         # transaction: they leave through the outbox once it commits.
-        followups.after(ctx, tx, process, definition, outcome, now, actor)
+        followups.after(ctx, tx, process, definition, outcome, now, actor, due_at=due, facts=facts)
     return Moved(process=key, outcome=outcome, version=seen + 1, at=now)
 
 
@@ -279,7 +286,7 @@ def _guard_reads(
 def _conflict(
     ctx: Context, session: Session, process: ProcessRow, seen: int
 ) -> ConcurrencyConflict:
-    session.refresh(process)
+    process = repo.process_for_transition(session, process.key)  # as it is now
     return ConcurrencyConflict(
         _(
             "process %(key)s changed since you read it (you saw version %(seen)s, it is now at "

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from ibmflow.errors import InvalidCommand, NotFound
+from ibmflow.facts import scoped
 from ibmflow.i18n import _
 from ibmflow.requestkinds import KINDS
 from ibmflow.services import deadlines, outbox
@@ -37,6 +39,18 @@ OPEN = "sent"
 FINISHED = ("answered", "withdrawn", "waived", "closed")
 
 
+@dataclass(frozen=True)
+class Round:
+    """Requests of one kind to send to the institutions (or focal points) in scope: one of a step's
+    `opens`, or a coordinator's `request send`."""
+
+    kind: str
+    scope: str = "involved"
+    instructions: str = ""
+    due_days: int = DEFAULT_DUE_DAYS
+    codes: Sequence[str] | None = None  # these institutions rather than the scope's
+
+
 def issue(
     ctx: Context,
     tx: Tx,
@@ -54,56 +68,90 @@ def issue(
     """Send requests of `kind` in the current step to every institution (or focal point) in scope
     that has none pending or answered yet (nor in a status of `also_covered`); return the new
     requests' ids (in the caller's tx)."""
-    spec = KINDS.get(kind)
-    if spec is None or spec.is_vote:
-        raise InvalidCommand(
-            _(
-                "unknown request kind %(kind)r; one of %(kinds)s (votes go with decisions).",
-                kind=kind,
-                kinds=", ".join(k.name for k in KINDS.values() if not k.is_vote),
+    rounds = [Round(kind, scope, instructions, due_days, codes)]
+    return issue_rounds(ctx, tx, process, now, rounds, actor=actor, also_covered=also_covered)
+
+
+def issue_rounds(
+    ctx: Context,
+    tx: Tx,
+    process: ProcessRow,
+    now: datetime,
+    rounds: Sequence[Round],
+    *,
+    actor: str,
+    also_covered: Sequence[str] = (),
+) -> list[int]:
+    """`issue` for several kinds at once (a step's `opens`), in order: the roster and the requests
+    already covering it are read once for all of them, and every new request is stored, mailed and
+    planned together (the same rows, in the same order, as one `issue` after the other)."""
+    for r in rounds:
+        spec = KINDS.get(r.kind)
+        if spec is None or spec.is_vote:
+            raise InvalidCommand(
+                _(
+                    "unknown request kind %(kind)r; one of %(kinds)s (votes go with decisions).",
+                    kind=r.kind,
+                    kinds=", ".join(k.name for k in KINDS.values() if not k.is_vote),
+                )
             )
-        )
-    facts = repo.load_facts(tx.session, process, now, frozenset({"institutions"}))
-    targets = (
-        [i.code for i in facts.in_scope(scope)] if codes is None else [c.upper() for c in codes]
+    if not rounds:
+        return []
+    pid = process.id or 0
+    roster = requests_queries.institutions(tx.session, pid)
+    by_code = {i.code: i for i in roster}
+    focal = requests_queries.focal_points(tx.session, pid)
+    covered = requests_queries.covering(
+        tx.session,
+        pid,
+        process.state,
+        {r.kind for r in rounds},
+        [OPEN, "answered", "waived", *also_covered],
     )
-    by_code = {i.code: i for i in repo.institutions(tx.session, process)}
-    focal = queries.focal_points(tx.session, process)
-    existing = queries.covering(
-        tx.session, process, kind, [OPEN, "answered", "waived", *also_covered]
-    )
-    new: list[tuple[RequestRow, InstitutionRow, list[PersonRow]]] = []
-    for code in targets:
-        institution = by_code.get(code) or repo.institution(tx.session, process, code)
-        due = due_after(ctx, process, now, due_days, weekend=institution.weekend)
-        people = focal.get(institution.id or 0, [])
-        groups = [[p] for p in people] if spec.per == "focal_point" else [people]
-        for group in groups:
-            if not group:
-                continue  # no focal point yet: the guard says so; `request send` again later
-            covered = [
-                r
-                for r in existing
-                if r.institution_id == institution.id
-                and (spec.per == "institution" or r.focal_point_id == group[0].id)
-            ]
-            if covered:
-                continue
-            request = RequestRow(
-                process_id=process.id or 0,
-                step=process.state,
-                kind=kind,
-                institution_id=institution.id or 0,
-                focal_point_id=group[0].id,
-                instructions=instructions,
-                sent_at=now,
-                due_at=due,
-                reply_key=secrets.token_hex(8),
-                created_by=actor,
-            )
-            new.append((request, institution, group))
-    send_all(ctx, tx, process, new, now, actor=actor, details={"step": process.state})
-    return [request.id or 0 for request, _, _ in new]
+    new: list[tuple[InstitutionRow, list[PersonRow]]] = []
+    values: list[dict[str, Any]] = []
+    dues: dict[tuple[int, str], datetime] = {}
+    for r in rounds:
+        per_person = KINDS[r.kind].per == "focal_point"
+        if r.codes is None:
+            targets = [i.code for i in scoped(roster, r.scope)]
+        else:
+            targets = [c.upper() for c in r.codes]
+        for code in targets:
+            institution = by_code.get(code) or repo.institution(tx.session, process, code)
+            when = (r.due_days, institution.weekend)  # most institutions share their weekend
+            if when not in dues:
+                dues[when] = due_after(ctx, process, now, r.due_days, weekend=institution.weekend)
+            due = dues[when]
+            people = focal.get(institution.id or 0, [])
+            for group in [[p] for p in people] if per_person else [people]:
+                if not group:
+                    continue  # no focal point yet: the guard says so; `request send` again later
+                seat = (r.kind, institution.id or 0, group[0].id)
+                if per_person and seat in covered:
+                    continue
+                if not per_person and any(s[:2] == seat[:2] for s in covered):
+                    continue  # a request to the institution covers it, whoever it went to
+                covered.add(seat)  # a kind named twice is sent once
+                values.append(
+                    {
+                        "process_id": pid,
+                        "step": process.state,
+                        "kind": r.kind,
+                        "institution_id": institution.id or 0,
+                        "focal_point_id": group[0].id,
+                        "instructions": r.instructions,
+                        "sent_at": now,
+                        "due_at": due,
+                        "reply_key": secrets.token_hex(8),
+                        "created_by": actor,
+                    }
+                )
+                new.append((institution, group))
+    rows = requests_queries.add_new_requests(tx.session, values)
+    sent = [(row, inst, group) for row, (inst, group) in zip(rows, new, strict=True)]
+    send_all(ctx, tx, process, sent, now, actor=actor, details={"step": process.state}, stored=True)
+    return [row.id or 0 for row in rows]
 
 
 def send_new(
@@ -143,12 +191,15 @@ def send_all(
     actor: str,
     representing: dict[int, PersonRow] | None = None,
     details: dict[str, Any] | None = None,
+    stored: bool = False,
 ) -> None:
     """Send new requests, each to its people, as `send_new` does one: the requests are stored
-    with one statement, and their rungs planned with another."""
+    with one statement (unless `stored`: they have their ids), and their rungs planned with
+    another."""
     if not new:
         return
-    requests_queries.add_requests(tx.session, [request for request, _, _ in new])
+    if not stored:
+        requests_queries.add_requests(tx.session, [request for request, _, _ in new])
     rows = outbox.MailRows()  # every request's mails and link tokens: one statement each
     for request, institution, people in new:
         mail_request(
@@ -164,6 +215,14 @@ def send_all(
         )
         audit_sent(tx, process, request, institution, people, now, actor=actor, details=details)
     rows.write(tx)
+    # Each request's first mail gave it its Message-ID: stored with one statement, and the rows
+    # leave the session (the mail added them to it), so that the commit has no ORM update to flush.
+    sent_rows = [request for request, _inst, _people in new]
+    message_ids = {r.id or 0: r.message_id for r in sent_rows if r.message_id is not None}
+    requests_queries.set_message_ids(tx.session, message_ids)
+    for request in sent_rows:
+        if request in tx.session:
+            tx.session.expunge(request)
     deadlines.plan_requests(ctx, tx, process, [(request, inst) for request, inst, _ in new])
 
 

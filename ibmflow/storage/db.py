@@ -8,16 +8,18 @@ through the same code; the audit head row is locked `FOR UPDATE`, which serialis
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import Session, SQLModel
 
 from ibmflow import audit
@@ -127,6 +129,26 @@ def table_of(model: type[SQLModel]) -> sa.Table:
     table = sa.inspect(model).local_table
     assert isinstance(table, sa.Table)
     return table
+
+
+_Model = TypeVar("_Model", bound=SQLModel)
+
+
+def loaded(model: type[_Model], values: Mapping[str, Any]) -> _Model:
+    """An instance of a table class holding `values` (every column, its id included) as if the ORM
+    had loaded it, but in no session (detached): read by Core or just inserted, it is built the way
+    the ORM builds what it loads, without the class's constructor (no validation: the values come
+    from the database or were written to it as they are) and without the ORM's per-row loading."""
+    if model not in _CONFIGURED:  # its attributes are set up by the first ORM query, or here
+        configure_mappers()
+        _CONFIGURED.add(model)
+    row: _Model = manager_of_class(model).new_instance()
+    row.__dict__.update(values)
+    make_transient_to_detached(row)
+    return row
+
+
+_CONFIGURED: set[type[SQLModel]] = set()
 
 
 _HEAD, _EVENTS = table_of(AuditHeadRow), table_of(AuditEventRow)

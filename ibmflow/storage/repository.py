@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from ibmflow.errors import NotFound
 from ibmflow.i18n import _
-from ibmflow.storage.db import table_of
+from ibmflow.storage.db import loaded, table_of
 from ibmflow.storage.facts_reader import load_facts as load_facts
 from ibmflow.storage.facts_reader import nominations as nominations
 from ibmflow.storage.tables import (
@@ -47,6 +47,30 @@ def get_process(session: Session, key: str, *, lock: bool = False) -> ProcessRow
             process=key,
         )
     return row
+
+
+_PROCESS_ROW_LOCKED = (
+    sa.select(*_PROCESS.c).where(_PROCESS.c.key == sa.bindparam("key")).with_for_update()
+)
+
+
+def process_for_transition(session: Session, key: str) -> ProcessRow:
+    """`get_process(..., lock=True)` for a transition, read by Core: the row is locked the same way
+    but comes in no session (detached, as if loaded), so the ORM has nothing to track or flush.
+    Its writes go through `move_process`, which shows them on it."""
+    session.flush()  # a Core read: what the command wrote before is seen (as an ORM query would)
+    row = (
+        session.connection()
+        .execute(_PROCESS_ROW_LOCKED, {"key": key.strip().upper()})
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        raise NotFound(
+            _("no process %(key)r; `ibmflow process list` shows the processes.", key=key),
+            process=key,
+        )
+    return loaded(ProcessRow, dict(row))
 
 
 def process_keys(session: Session) -> dict[int, str]:

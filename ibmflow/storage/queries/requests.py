@@ -1,39 +1,150 @@
-"""Named writes of the requests a command sends: the requests and their link tokens, with one
-statement per batch."""
+"""Named reads and writes of the requests a command sends: the roster they go to, the requests that
+already cover it, the requests and their link tokens with one statement per batch.
+
+The reads are Core statements built once; the rows they return are built as the ORM builds what it
+loads (`db.loaded`), in no session: a step that opens requests reads its institutions and focal
+points without hydrating ORM objects.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
-from ibmflow.storage.db import table_of
-from ibmflow.storage.tables import LinkTokenRow, RequestRow
+from ibmflow.storage.db import loaded, table_of
+from ibmflow.storage.tables import (
+    InstitutionRow,
+    LinkTokenRow,
+    PersonRow,
+    RequestRow,
+    RoleRow,
+)
 
 _TOKENS, _REQUESTS = table_of(LinkTokenRow), table_of(RequestRow)
+_INSTITUTION, _PERSON, _ROLE = table_of(InstitutionRow), table_of(PersonRow), table_of(RoleRow)
 _REQUEST_COLUMNS = [c.name for c in _REQUESTS.columns if c.name != "id"]
 _INSERT_REQUESTS = sa.insert(_REQUESTS).returning(_REQUESTS.c.id, sort_by_parameter_order=True)
+# SQLite numbers the rows of one multi-row INSERT one after the other, in the order of its VALUES
+# (each gets the largest rowid so far plus one, under the write lock of BEGIN IMMEDIATE); SQLAlchemy
+# cannot tell which RETURNING row is which there and would send one INSERT per request instead.
+_INSERT_REQUESTS_SQLITE = sa.insert(_REQUESTS).returning(_REQUESTS.c.id)
+_SET_MESSAGE_ID = (
+    sa.update(_REQUESTS)
+    .where(_REQUESTS.c.id == sa.bindparam("rid"))
+    .values(message_id=sa.bindparam("mid"))
+)
+_INSERT_TOKENS = sa.insert(_TOKENS)
+
+# A new request's columns that the sender does not give, as the table class defaults them.
+REQUEST_DEFAULTS: dict[str, Any] = {
+    name: RequestRow.model_fields[name].get_default(call_default_factory=True)
+    for name in _REQUEST_COLUMNS
+    if not RequestRow.model_fields[name].is_required()
+}
+
+_PID: sa.BindParameter[int] = sa.bindparam("pid")
+_INSTITUTIONS = (
+    sa.select(*_INSTITUTION.c).where(_INSTITUTION.c.process_id == _PID).order_by(_INSTITUTION.c.id)
+)
+_PERSON_COLUMNS = [c.name for c in _PERSON.columns]
+_FOCAL_POINTS = (  # every focal point in force with the institution they speak for, in role order
+    sa.select(_ROLE.c.institution_id, *_PERSON.c)
+    .join(_PERSON, _PERSON.c.id == _ROLE.c.person_id)
+    .where(
+        _ROLE.c.process_id == _PID,
+        _ROLE.c.role == "focal_point",
+        _ROLE.c.active.is_(True),
+    )
+    .order_by(_ROLE.c.id)
+)
+_COVERING = sa.select(
+    _REQUESTS.c.kind, _REQUESTS.c.institution_id, _REQUESTS.c.focal_point_id
+).where(
+    _REQUESTS.c.process_id == _PID,
+    _REQUESTS.c.step == sa.bindparam("step"),
+    _REQUESTS.c.kind.in_(sa.bindparam("kinds", expanding=True)),
+    _REQUESTS.c.status.in_(sa.bindparam("statuses", expanding=True)),
+)
+
+
+def institutions(session: Session, process_id: int) -> list[InstitutionRow]:
+    """The process's institutions in roster order (Core; rows in no session)."""
+    session.flush()  # Core statements do not autoflush: an institution added in this command counts
+    rows = session.connection().execute(_INSTITUTIONS, {"pid": process_id}).mappings()
+    return [loaded(InstitutionRow, dict(row)) for row in rows]
+
+
+def focal_points(session: Session, process_id: int) -> dict[int, list[PersonRow]]:
+    """The focal points in force of every institution of the process, by institution id, in the
+    order they were named (Core, one statement; rows in no session)."""
+    session.flush()
+    out: dict[int, list[PersonRow]] = {}
+    people: dict[int, PersonRow] = {}
+    for row in session.connection().execute(_FOCAL_POINTS, {"pid": process_id}):
+        values = dict(zip(_PERSON_COLUMNS, row[1:], strict=True))
+        person = people.get(values["id"])
+        if person is None:
+            person = people[values["id"]] = loaded(PersonRow, values)
+        out.setdefault(row[0] or 0, []).append(person)
+    return out
+
+
+def covering(
+    session: Session, process_id: int, step: str, kinds: Collection[str], statuses: Sequence[str]
+) -> set[tuple[str, int, int | None]]:
+    """(kind, institution id, focal point id) of the requests of `kinds` in `step` that are in one of
+    `statuses` (one statement)."""
+    params = {"pid": process_id, "step": step, "kinds": sorted(kinds), "statuses": list(statuses)}
+    return {
+        (kind, institution_id, focal_point_id)
+        for kind, institution_id, focal_point_id in session.connection().execute(_COVERING, params)
+    }
+
+
+def add_new_requests(session: Session, values: Sequence[Mapping[str, Any]]) -> list[RequestRow]:
+    """Store new requests (each its columns but the id; `REQUEST_DEFAULTS` fill the others) with one
+    statement, in the session's transaction; return them with their ids, in no session."""
+    if not values:
+        return []
+    session.flush()  # what they refer to (a person or institution just added...) is written first
+    full = [{**REQUEST_DEFAULTS, **v} for v in values]
+    ids = _insert(session, full)
+    return [loaded(RequestRow, {**v, "id": new_id}) for v, new_id in zip(full, ids, strict=True)]
 
 
 def add_requests(session: Session, rows: Sequence[RequestRow]) -> None:
     """Store these new requests with one statement, in the session's transaction: each gets its
-    id and is then in the session as if loaded (later changes to it are flushed as updates)."""
+    id and is then detached as if loaded (adding it to a session flushes its later changes as
+    updates)."""
     if not rows:
         return
     session.flush()  # what they refer to (a decision just opened...) is written first
     values = [{name: getattr(row, name) for name in _REQUEST_COLUMNS} for row in rows]
-    ids = session.connection().execute(_INSERT_REQUESTS, values).scalars().all()
-    for row, new_id in zip(rows, ids, strict=True):
+    for row, new_id in zip(rows, _insert(session, values), strict=True):
         row.id = new_id
         make_transient_to_detached(row)
-        session.add(row)
+
+
+def _insert(session: Session, values: list[dict[str, Any]]) -> list[int]:
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        return sorted(conn.execute(_INSERT_REQUESTS_SQLITE, values).scalars())
+    return list(conn.execute(_INSERT_REQUESTS, values).scalars())
+
+
+def set_message_ids(session: Session, message_ids: Mapping[int, str]) -> None:
+    """Store the Message-ID of each of these requests (by id), one statement for all."""
+    if message_ids:
+        params = [{"rid": rid, "mid": mid} for rid, mid in message_ids.items()]
+        session.connection().execute(_SET_MESSAGE_ID, params)
 
 
 def add_link_tokens(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Write these link tokens (every column but the id given) with one statement, in the
     session's transaction."""
     if rows:
-        session.connection().execute(sa.insert(_TOKENS), list(rows))
+        session.connection().execute(_INSERT_TOKENS, list(rows))

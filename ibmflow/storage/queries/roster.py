@@ -27,27 +27,38 @@ _PEOPLE = (
 _PEOPLE_BY_ID = select(PersonRow).where(col(PersonRow.id).in_(sa.bindparam("ids", expanding=True)))
 
 
-# The addresses of the process's people holding one of some roles (in force), and of the
-# representatives of its nominations not revoked: Core, the addresses only (no ORM rows).
-_HOLDERS_ADDRESSES = (
-    sa.select(_PERSON.c.email)
+REPRESENTATIVES = "representatives"  # `addresses_by_role`'s key for the nominated representatives
+
+# The addresses of the process's people by the role they hold (in force), and those of the
+# representatives of its nominations not revoked: one Core statement, the addresses only.
+_ADDRESSES_BY_ROLE = sa.union_all(
+    sa.select(_PERSON.c.email, _ROLE.c.role)
     .join(_ROLE, _ROLE.c.person_id == _PERSON.c.id)
     .where(
         _ROLE.c.process_id == sa.bindparam("pid"),
         _ROLE.c.active.is_(True),
-        _ROLE.c.role.in_(sa.bindparam("roles", expanding=True)),
         _PERSON.c.process_id == sa.bindparam("pid"),
-    )
-)
-_REPRESENTATIVES_ADDRESSES = (
-    sa.select(_PERSON.c.email)
+    ),
+    sa.select(_PERSON.c.email, sa.literal(REPRESENTATIVES, sa.String))
     .join(_NOMINATION, _NOMINATION.c.representative_id == _PERSON.c.id)
     .where(
         _NOMINATION.c.process_id == sa.bindparam("pid"),
         _NOMINATION.c.revoked.is_(False),
         _PERSON.c.process_id == sa.bindparam("pid"),
-    )
+    ),
 )
+
+
+def addresses_by_role(session: Session, process_id: int) -> dict[str, set[str]]:
+    """The addresses of the process's people by the role they hold in force (roster names:
+    `focal_point`...), and under REPRESENTATIVES those of the representatives of its nominations
+    not revoked (one statement)."""
+    if session.autoflush:  # Core statements do not autoflush: what the command added counts
+        session.flush()
+    found: dict[str, set[str]] = {}
+    for email, role in session.connection().execute(_ADDRESSES_BY_ROLE, {"pid": process_id}):
+        found.setdefault(role, set()).add(email)
+    return found
 
 
 def addresses_of_roles(
@@ -55,16 +66,16 @@ def addresses_of_roles(
 ) -> list[str]:
     """The addresses, sorted, of the process's people holding any of `roles` (roster names:
     `focal_point`...), with the representatives of its nominations not revoked if asked."""
-    if session.autoflush:  # Core statements do not autoflush: what the command added counts
-        session.flush()
-    conn = session.connection()
+    return pick_addresses(addresses_by_role(session, process_id), roles, representatives)
+
+
+def pick_addresses(
+    by_role: dict[str, set[str]], roles: Sequence[str], representatives: bool
+) -> list[str]:
+    """From `addresses_by_role`, the addresses, sorted, of `roles` (and the representatives)."""
     found: set[str] = set()
-    if roles:
-        found.update(
-            conn.execute(_HOLDERS_ADDRESSES, {"pid": process_id, "roles": list(roles)}).scalars()
-        )
-    if representatives:
-        found.update(conn.execute(_REPRESENTATIVES_ADDRESSES, {"pid": process_id}).scalars())
+    for role in [*roles, REPRESENTATIVES] if representatives else roles:
+        found |= by_role.get(role, set())
     return sorted(found)
 
 
