@@ -3,6 +3,10 @@ would save (issue 11, item 2). Measures only; the product code is not changed.
 
     python bench/render_share.py [--processes N] [--scale S] [--json]
 
+Since the choice was made (rendering at dispatch, migration 0012), steps and sweeps render nothing:
+this benchmark then reports a share of 0 and stops before part 2. It is kept to measure the choice
+again on a version that renders in the transaction (bench/README.md, "Third round, integrated").
+
 1. Share: `Renderer.render` is wrapped with a timer while `bench/steps.py`'s ibmflow side drives N
    processes (only the nine completions of each are counted, as there) and while one sweep runs on
    `bench/sweep_data.py`'s data at `--scale` (SQLite). Every (kind, language, context) rendered in
@@ -28,7 +32,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from datetime import date, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -37,7 +40,7 @@ import steps
 import sweep
 
 from ibmflow import demo
-from ibmflow.definitions import Localized
+from ibmflow.mail import stored as kept_context  # what the outbox stores
 from ibmflow.mail.render import Rendered, Renderer
 from ibmflow.services import chase, processes
 
@@ -142,29 +145,6 @@ def _set(context: dict[str, Any], path: str, value: Any) -> None:
     context[last] = value
 
 
-def _json_default(value: Any) -> dict[str, Any]:
-    """What a stored context holds for the values JSON has no type for: moments, days and the
-    definition's texts in every language (`Localized`), each restored by `_json_restore`."""
-    if isinstance(value, datetime):
-        return {"$datetime": value.isoformat()}
-    if isinstance(value, date):
-        return {"$date": value.isoformat()}
-    if isinstance(value, Localized):
-        return {"$localized": dict(value.texts)}
-    raise TypeError(type(value).__name__)
-
-
-def _json_restore(value: dict[str, Any]) -> Any:
-    """The value `_json_default` stored, as the dispatcher would rebuild it before rendering."""
-    if "$datetime" in value:
-        return datetime.fromisoformat(value["$datetime"])
-    if "$date" in value:
-        return date.fromisoformat(value["$date"])
-    if "$localized" in value:
-        return Localized.of(value["$localized"])
-    return value
-
-
 def strategies(kept: list[tuple[Renderer, str, dict[str, Any], str | None]]) -> dict[str, Any]:
     """Render the kept contexts the three ways; time each and check the batch one's mails."""
     # Today: one render per mail.
@@ -216,11 +196,11 @@ def strategies(kept: list[tuple[Renderer, str, dict[str, Any], str | None]]) -> 
 
     # At dispatch: the sweep writes the context as JSON; the dispatcher loads and renders it.
     start = time.perf_counter()
-    stored = [json.dumps(c, default=_json_default, sort_keys=True) for _, _, c, _ in kept]
+    stored = [kept_context.dumps(c, lang or "en") for _, _, c, lang in kept]
     store_s = time.perf_counter() - start
     start = time.perf_counter()
     dispatched = [
-        r.render(kind, json.loads(text, object_hook=_json_restore), lang)
+        r.render(kind, kept_context.loads(text), lang)
         for (r, kind, _, lang), text in zip(kept, stored, strict=True)
     ]
     dispatch_s = time.perf_counter() - start
@@ -255,6 +235,13 @@ def main(argv: list[str] | None = None) -> int:
             "step": step_share(timer, args.processes, folder),
             "sweep": sweep_share(timer, args.scale, folder),
         }
+        if not timer.kept:
+            print(
+                "nothing rendered during the steps and the sweep: mails are rendered at dispatch "
+                "(migration 0012); see bench/README.md",
+                file=sys.stderr,
+            )
+            return 0
         result["strategies"] = strategies(timer.kept)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -133,7 +132,7 @@ LARGEST_FIRST = frozenset({"urgent", "overdue", "activity"})  # the rest run sma
 
 @dataclass(frozen=True)
 class ListFilter:
-    """Which processes the list shows and in which order (see `process_list`)."""
+    """Which processes the list shows and in which order (see `listing.process_list`)."""
 
     country: str | None = None
     step: str | None = None
@@ -151,122 +150,6 @@ class ListedRow:
     step_late: bool  # its current step is past due (never while suspended)
     overdue_requests: int  # open requests past their due date
     last_activity_at: datetime | None  # its latest audit event
-
-
-def _listed(now: datetime) -> dict[str, Any]:
-    """The list's computed columns, correlated with the outer process row."""
-    overdue_requests = (
-        sa.select(func.count())
-        .select_from(_REQUEST)
-        .where(
-            _REQUEST.c.process_id == ProcessRow.id,
-            _REQUEST.c.status == OPEN_REQUEST,
-            _REQUEST.c.due_at < now,
-        )
-        .scalar_subquery()
-    )
-    # The latest event is the one with the highest sequence number: a max over the index on
-    # `process` (the events are appended in time order), then one row by its primary key.
-    mine = _AUDIT.alias("mine")
-    last_seq = (
-        sa.select(func.max(mine.c.seq))
-        .where(mine.c.process == ProcessRow.key)
-        .correlate(ProcessRow)
-        .scalar_subquery()
-    )
-    last_at = (
-        sa.select(_AUDIT.c.at)
-        .where(_AUDIT.c.seq == last_seq)
-        .correlate(ProcessRow)
-        .scalar_subquery()
-    )
-    step_late = sa.and_(col(ProcessRow.state) != SUSPENDED, col(StepRecord.due_at) < now)
-    return {
-        "overdue_requests": overdue_requests,
-        "last_at": last_at,
-        "step_late": step_late,
-        "late": sa.or_(step_late, overdue_requests > 0),
-        "step": sa.case(
-            (col(ProcessRow.state) == SUSPENDED, col(ProcessRow.suspended_from)),
-            else_=col(ProcessRow.state),
-        ),
-    }
-
-
-def _filtered(
-    query: Any, keys: Collection[str] | None, which: ListFilter, c: dict[str, Any]
-) -> Any:
-    current = sa.and_(
-        col(StepRecord.process_id) == col(ProcessRow.id), col(StepRecord.left_at).is_(None)
-    )
-    query = query.outerjoin(StepRecord, current)
-    if keys is not None:
-        query = query.where(col(ProcessRow.key).in_(sorted(keys)))
-    if which.country is not None:
-        query = query.where(col(ProcessRow.country) == which.country)
-    if which.step is not None:
-        query = query.where(c["step"] == which.step)
-    if which.late:
-        query = query.where(c["late"])
-    return query
-
-
-def _order(which: ListFilter, c: dict[str, Any]) -> list[Any]:
-    """The ORDER BY of a sort: (column, largest first?) pairs, flipped when the caller asks for
-    the other direction; nulls last either way; the key breaks ties, A to Z."""
-    due, key = col(StepRecord.due_at), col(ProcessRow.key)
-    late = sa.case((c["late"], 1), else_=0)
-    columns: dict[str, list[tuple[Any, bool]]] = {
-        "urgent": [(late, True), (due, False), (c["overdue_requests"], True)],
-        "due": [(due, False)],
-        "overdue": [(c["overdue_requests"], True), (due, False)],
-        "activity": [(c["last_at"], True)],
-        "key": [],
-        "country": [(col(ProcessRow.country), False)],
-    }
-    natural = columns[which.sort]
-    flip = which.descending is not None and which.descending != (which.sort in LARGEST_FIRST)
-    out: list[Any] = []
-    for column, largest_first in natural:
-        out += [column.is_(None), column.desc() if largest_first != flip else column.asc()]
-    out.append(key.desc() if flip and not natural else key.asc())
-    return out
-
-
-def process_list(
-    session: Session,
-    keys: Collection[str] | None,
-    now: datetime,
-    which: ListFilter,
-    *,
-    offset: int = 0,
-    limit: int | None = None,
-) -> tuple[int, list[ListedRow]]:
-    """How many processes with these keys (None: all) pass the filter, and a page of them in the
-    order asked, each with its current stay's due date, whether that step is late, its overdue
-    requests and its latest audit event: two queries, however many processes."""
-    c = _listed(now)
-    total = session.scalar(
-        _filtered(sa.select(func.count()).select_from(ProcessRow), keys, which, c)
-    )
-    query = _filtered(
-        sa.select(  # type: ignore[call-overload]  # five columns: more than sqlmodel's select types
-            ProcessRow,
-            StepRecord.due_at,
-            c["step_late"].label("step_late"),
-            c["overdue_requests"].label("overdue_requests"),
-            c["last_at"].label("last_at"),
-        ),
-        keys,
-        which,
-        c,
-    )
-    query = query.order_by(*_order(which, c)).offset(offset).limit(limit)
-    rows = [
-        ListedRow(process, due, bool(step_late), int(overdue or 0), last_at)
-        for process, due, step_late, overdue, last_at in session.exec(query)
-    ]
-    return int(total or 0), rows
 
 
 def list_choices(
