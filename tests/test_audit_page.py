@@ -137,3 +137,46 @@ def test_the_worker_verifies_the_whole_chain_at_its_interval(ctx: Context) -> No
     assert not shown.ok and shown.first_bad_seq == 3 and shown.full
     off = replace(ctx.settings, worker_audit_verify_every_s=0)
     assert AUDIT not in Worker(ctx, Schedule.of(off)).passes()
+
+
+postgres_only = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+
+
+@postgres_only
+def test_two_first_verifications_at_once_keep_one_and_raise_nothing(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers started together each verify the chain and store the first verification: both
+    read that none is stored, both write it. The second must not fail on the first's row (it
+    did: a duplicate key, a traceback in the worker's log)."""
+    import threading
+
+    from ibmflow.storage.queries import audit as audit_queries
+
+    _append(ctx, 3)
+    both_read = threading.Barrier(2, timeout=20)
+    read = audit_queries.stored_for_update
+
+    def read_then_wait(session: object) -> object:
+        found = read(session)  # type: ignore[arg-type]
+        if found is None:
+            both_read.wait()  # the other has read too: both will write the first row
+        return found
+
+    monkeypatch.setattr(audit_queries, "stored_for_update", read_then_wait)
+    errors: list[BaseException] = []
+
+    def verify() -> None:
+        try:
+            verify_chain(ctx)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=verify) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(30)
+    assert not errors, errors
+    stored = last_check(ctx)
+    assert stored is not None and stored.ok and stored.full

@@ -108,13 +108,26 @@ def test_two_worker_processes_send_every_due_rung_exactly_once(
         tx.session.execute(
             sa.update(RungRow).where(col(RungRow.fire_at) <= start).values(fire_at=later)
         )
-    workers = {name: spawn(name) for name in ("one", "two")}
+    # Batches of 60 rungs: more than one process's 56, so that the second worker's first claim
+    # reaches a process the first one does not hold (a claim that finds only held processes ends
+    # that worker's sweep until its next turn).
+    workers = {name: spawn(name, batch=60) for name in ("one", "two")}
     wait_for(
         lambda: all("sweep every" in (tmp_path / f"{n}.log").read_text() for n in workers),
         "both workers started",
     )
-    with ctx.db.transaction() as tx:
-        tx.session.execute(sa.update(RungRow).where(RungRow.fire_at == later).values(fire_at=start))
+    release = sa.update(RungRow).where(col(RungRow.fire_at) == later).values(fire_at=start)
+    if ctx.db.engine.dialect.name == "postgresql":
+        # Both start together: the rungs come due under a lock that holds both workers' next
+        # sweeps at their claim, and both go on when it is released. (Released while one worker
+        # sleeps, the other rang every rung alone before it woke: a sweep is that fast now.)
+        with ctx.db.engine.begin() as conn:
+            conn.execute(sa.text("LOCK TABLE rung IN ACCESS EXCLUSIVE MODE"))
+            conn.execute(release)
+            time.sleep(2.5)  # each worker sweeps every second: both are waiting now
+    else:
+        with ctx.db.transaction() as tx:
+            tx.session.execute(release)
     wait_for(
         lambda: count(ctx, pending_due(ctx, start)) == 0 and count(ctx, PENDING_MAIL) == 0,
         "every due rung is sent and every mail delivered",

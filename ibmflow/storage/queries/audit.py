@@ -273,14 +273,24 @@ def last_check(session: Session) -> AuditCheckRow | None:
     return session.get(AuditCheckRow, 1)
 
 
+def stored_for_update(session: Session) -> AuditCheckRow | None:
+    """The stored last verification, locked until the transaction ends (None before the first)."""
+    return session.get(AuditCheckRow, 1, with_for_update=True)
+
+
 def store_check(session: Session, check: AuditCheckRow) -> None:
     """Keep `check` as the last verification, unless it would hide what the stored one says: a
     verification from the first event always replaces it, one that went on from a checkpoint
     replaces only an intact one that reached no further (two page views at once, one behind)."""
-    stored = session.get(AuditCheckRow, 1, with_for_update=True)
+    stored = stored_for_update(session)
     if stored is None:
-        session.add(check)
-        return
+        try:
+            with session.begin_nested():  # a savepoint: another one may write the first row too
+                session.add(check)
+        except sa.exc.IntegrityError:  # it did, since the read above: weigh against its row
+            stored = stored_for_update(session)  # (the savepoint's rollback dropped `check`)
+        if stored is None:
+            return
     if not check.full and (not stored.ok or stored.head_seq > check.head_seq):
         return
     for name in AuditCheckRow.model_fields:
