@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ibmflow.mail import stored
+from ibmflow.mail.compose import OutboxMail
 from ibmflow.mail.headers import clean_address, clean_header
 from ibmflow.mail.render import Rendered, Renderer
 from ibmflow.services.context import Context
@@ -72,15 +73,8 @@ def render(ctx: Context, row: Unrendered) -> Rendered:
     return renderer(ctx).render(row.kind, context, row.language)
 
 
-class Stored(Unrendered, Protocol):
-    """An outbox row, rendered or not."""
-
-    @property
-    def subject(self) -> str | None: ...
-    @property
-    def text_body(self) -> str | None: ...
-    @property
-    def html_body(self) -> str | None: ...
+class Stored(Unrendered, OutboxMail, Protocol):
+    """An outbox row, rendered (its text, as composing reads it) or not (its context)."""
 
 
 def text_of(ctx: Context, row: Stored) -> Rendered:
