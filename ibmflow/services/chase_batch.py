@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -13,17 +13,12 @@ from ibmflow.ladder import ESCALATION
 from ibmflow.services.deadlines import SENT
 from ibmflow.services.outbox import MailRows
 from ibmflow.storage.db import Tx
+from ibmflow.storage.queries import batch as records
 from ibmflow.storage.queries import chase as q
 from ibmflow.storage.queries import roster
 from ibmflow.storage.queries.chase import RungRecord
-from ibmflow.storage.tables import (
-    InstitutionRow,
-    PersonRow,
-    ProcessRow,
-    RequestRow,
-    RungRow,
-    StepRecord,
-)
+from ibmflow.storage.shapes import Institution, Person, Request
+from ibmflow.storage.tables import PersonRow, ProcessRow, RungRow, StepRecord
 
 # A rung as a batch handles it: a sweep's, read as a record; a reminder by hand's, an ORM row.
 AnyRung = RungRecord | RungRow
@@ -35,10 +30,10 @@ class Batch:
     writes together at its end."""
 
     processes: dict[int, ProcessRow]
-    requests: dict[int, RequestRow]
+    requests: Mapping[int, Request]  # read as records (`queries.batch`), as are the next two
     stays: dict[int, StepRecord]
-    institutions: dict[int, InstitutionRow]
-    addressees: dict[int, list[PersonRow]]  # request id -> the people its first mails went to
+    institutions: Mapping[int, Institution]
+    addressees: Mapping[int, Sequence[Person]]  # request id -> the people its first mails went to
     keys: set[str]  # the keys of the rungs the batch's subjects have, planned or rung
     sent: dict[int, list[str]]  # request id -> the names of its rungs sent, this batch's too
     sent_before: dict[int, frozenset[str]]  # request id -> its rungs sent before this batch
@@ -71,11 +66,11 @@ class Batch:
         # during the sweep waits for it, or the sweep sees the answer.
         processes = q.processes_locked(session, (r.process_id for r in rungs))
         request_ids = [r.request_id for r in rungs if r.request_id is not None]
-        requests = q.requests_by_id(session, request_ids)
+        requests = records.requests(session, request_ids)
         stay_ids = [r.step_record_id for r in rungs if r.step_record_id is not None]
         stays = q.stays_by_id(session, stay_ids)
-        institutions = q.institutions_by_id(session, (r.institution_id for r in requests.values()))
-        addressees = q.addressees(session, request_ids)
+        institutions = records.institutions(session, (r.institution_id for r in requests.values()))
+        addressees = records.addressees(session, request_ids)
         keys: set[str] = set()
         sent: dict[int, list[str]] = {}
         for key, subject_id, name, status in q.rungs_of_subjects(session, request_ids, stay_ids):

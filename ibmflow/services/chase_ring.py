@@ -42,12 +42,8 @@ from ibmflow.services.rung_mail import Item, escalation, reminder, step_alert, w
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import chase as q
 from ibmflow.storage.queries.chase import RungRecord
-from ibmflow.storage.tables import (
-    InstitutionRow,
-    ProcessRow,
-    RequestRow,
-    StepRecord,
-)
+from ibmflow.storage.shapes import Institution, Request
+from ibmflow.storage.tables import ProcessRow, StepRecord
 
 DEFERRED, WOULD_SEND, SUPERSEDED = "deferred", "would send", "superseded"
 _ACTIONS = {
@@ -95,8 +91,8 @@ class _Subject:
     cal: WorkCalendar
     due_at: datetime | None
     gone: str | None  # why it is no longer chased, if it is not
-    request: RequestRow | None = None
-    institution: InstitutionRow | None = None
+    request: Request | None = None
+    institution: Institution | None = None
     stay: StepRecord | None = None
 
 

@@ -21,6 +21,7 @@ from ibmflow.services.context import Context
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import chase as chase_queries
 from ibmflow.storage.queries import processes as queries
+from ibmflow.storage.shapes import Institution
 from ibmflow.storage.tables import (
     InstitutionRow,
     ProcessRow,
@@ -69,9 +70,7 @@ def rung_values(
     }
 
 
-def request_calendar(
-    ctx: Context, process: ProcessRow, institution: InstitutionRow
-) -> WorkCalendar:
+def request_calendar(ctx: Context, process: ProcessRow, institution: Institution) -> WorkCalendar:
     """A request is counted, and chased, in the working days of the institution it goes to."""
     return ctx.calendar(process, institution.weekend)
 

@@ -21,7 +21,8 @@ from ibmflow.services.context import Context
 from ibmflow.storage.account_tables import UserAccountRow
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import accounts, roster
-from ibmflow.storage.tables import InstitutionRow, PersonRow, ProcessRow
+from ibmflow.storage.shapes import Institution, Person
+from ibmflow.storage.tables import InstitutionRow, ProcessRow
 
 T = TypeVar("T")
 _MEMO = "ibmflow.languages"  # the session's memo: process id -> address -> language
@@ -37,8 +38,8 @@ def _first_offered(ctx: Context, *choices: str | None) -> str:
 def resolve(
     ctx: Context,
     process: ProcessRow | None,
-    person: PersonRow | None = None,
-    institution: InstitutionRow | None = None,
+    person: Person | None = None,
+    institution: Institution | None = None,
     account_language: str | None = None,
 ) -> str:
     """The language of `person` (of `institution`), given the rows already read: their own, else
@@ -52,7 +53,7 @@ def resolve(
     )
 
 
-def language_of_person(ctx: Context, session: Session, person: PersonRow) -> str:
+def language_of_person(ctx: Context, session: Session, person: Person) -> str:
     """The language `person` reads (own, account's, institution's, process's, deployment's): what
     their mails and their answer page speak."""
     process = session.get(ProcessRow, person.process_id)
@@ -128,7 +129,7 @@ def group_addresses(
     return group(addresses, of_addresses(ctx, tx, process, addresses))
 
 
-def of_person(ctx: Context, tx: Tx, process: ProcessRow, person: PersonRow) -> str:
+def of_person(ctx: Context, tx: Tx, process: ProcessRow, person: Person) -> str:
     """The language of a person of `process` (read with the roster's, once per transaction)."""
     known = _by_address(ctx, tx, process)
     if person.email.lower() in known:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,13 +20,8 @@ from ibmflow.services.context import Context
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import outbox as outbox_queries
 from ibmflow.storage.queries import requests as requests_queries
-from ibmflow.storage.tables import (
-    DecisionRow,
-    InstitutionRow,
-    PersonRow,
-    ProcessRow,
-    RequestRow,
-)
+from ibmflow.storage.shapes import Institution, Person, Request
+from ibmflow.storage.tables import DecisionRow, ProcessRow, RequestRow
 
 
 def token_hash(token: str) -> str:
@@ -38,12 +33,12 @@ def mail_request(
     ctx: Context,
     tx: Tx,
     process: ProcessRow,
-    request: RequestRow,
-    institution: InstitutionRow,
-    people: Sequence[PersonRow],
+    request: Request,
+    institution: Institution,
+    people: Sequence[Person],
     now: datetime,
     *,
-    representing: dict[int, PersonRow] | None = None,
+    representing: Mapping[int, Person] | None = None,
     thread: Sequence[str] = (),
     dedupe_key: str | None = None,
     template: str | None = None,
@@ -128,5 +123,8 @@ def mail_request(
     ids = [str(m["message_id"]) for m in mails]
     if ids and request.message_id is None:
         request.message_id = ids[0]
-        tx.session.add(request)
+        if isinstance(request, RequestRow):
+            tx.session.add(request)  # written with the session's other changes
+        else:  # a record (a sweep's batch reads its requests so): written now
+            requests_queries.set_message_ids(tx.session, {request.id or 0: ids[0]})
     return ids

@@ -11,6 +11,7 @@ and the person's id: a rung reaches a person at most once, whatever happens.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,13 +34,8 @@ from ibmflow.services.context import Context
 from ibmflow.services.requests import mail_request, token_hash
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
-from ibmflow.storage.tables import (
-    InstitutionRow,
-    PersonRow,
-    ProcessRow,
-    RequestRow,
-    StepRecord,
-)
+from ibmflow.storage.shapes import Institution, Person, Request
+from ibmflow.storage.tables import ProcessRow, StepRecord
 
 REMINDER, ESCALATION_MAIL, STEP_OVERDUE, DIGEST = (
     "reminder",
@@ -55,11 +51,11 @@ class Item:
 
     rung: AnyRung
     template: str  # the mail of this item alone: reminder, escalation or step_overdue
-    people: list[PersonRow]
+    people: Sequence[Person]
     context: dict[str, Any]
-    request: RequestRow | None = None
-    institution: InstitutionRow | None = None
-    representing: dict[int, PersonRow] = field(default_factory=dict)
+    request: Request | None = None
+    institution: Institution | None = None
+    representing: dict[int, Person] = field(default_factory=dict)
 
     @property
     def thread(self) -> list[str]:
@@ -67,7 +63,7 @@ class Item:
         return [self.request.message_id] if self.request and self.request.message_id else []
 
 
-def _institution(institution: InstitutionRow) -> dict[str, Any]:
+def _institution(institution: Institution) -> dict[str, Any]:
     return {
         "code": institution.code,
         "name": institution.name,
@@ -95,15 +91,15 @@ def reminder(
     tx: Tx,
     loaded: Batch,
     process: ProcessRow,
-    request: RequestRow,
-    institution: InstitutionRow,
+    request: Request,
+    institution: Institution,
     cal: WorkCalendar,
     rung: AnyRung,
     now: datetime,
 ) -> Item:
     """A reminder to the people the request went to."""
     people = loaded.addressees.get(request.id or 0, [])
-    representing: dict[int, PersonRow] = {}
+    representing: dict[int, Person] = {}
     if KINDS[request.kind].is_vote:
         member = next((p for p in people if p.id == request.focal_point_id), None)
         if member is not None:
@@ -128,8 +124,8 @@ def escalation(
     tx: Tx,
     loaded: Batch,
     process: ProcessRow,
-    request: RequestRow,
-    institution: InstitutionRow,
+    request: Request,
+    institution: Institution,
     cal: WorkCalendar,
     rung: AnyRung,
     now: datetime,
@@ -152,7 +148,7 @@ def escalation(
     above += [(p, N_("coordinator")) for p in people_with_roles(tx, process, ["coordinator"])]
     if passed_over:
         above += [(p, N_("chair")) for p in people_with_roles(tx, process, ["chair"])]
-    to: dict[int, tuple[PersonRow, str]] = {}
+    to: dict[int, tuple[Person, str]] = {}
     for person, role in above:
         if person.id not in chased and person.id not in to:
             to[person.id or 0] = (person, role)
@@ -218,7 +214,7 @@ def write_mails(
     ctx: Context, tx: Tx, loaded: Batch, process: ProcessRow, items: list[Item], now: datetime
 ) -> None:
     """Write one mail per person for the items of one process that rang in this sweep."""
-    mine: dict[int, tuple[PersonRow, list[Item]]] = {}
+    mine: dict[int, tuple[Person, list[Item]]] = {}
     for item in sorted(items, key=lambda i: (_ORDER[i.template], i.request.id if i.request else 0)):
         for person in item.people:
             mine.setdefault(person.id or 0, (person, []))[1].append(item)
@@ -266,7 +262,7 @@ def _digest(
     tx: Tx,
     loaded: Batch,
     process: ProcessRow,
-    person: PersonRow,
+    person: Person,
     items: list[Item],
     key: str,
     now: datetime,
@@ -307,7 +303,7 @@ def _digest(
 
 
 def _fresh_link(
-    ctx: Context, loaded: Batch, request: RequestRow, person: PersonRow, now: datetime
+    ctx: Context, loaded: Batch, request: Request, person: Person, now: datetime
 ) -> str:
     """A new answer link of the person for the request (earlier links keep working), written with
     the batch's mails."""

@@ -261,22 +261,6 @@ def institutions_by_id(session: Session, ids: Iterable[int]) -> dict[int, Instit
     return {i.id or 0: i for i in rows}
 
 
-def addressees(session: Session, request_ids: Iterable[int]) -> dict[int, list[PersonRow]]:
-    """The people each request's links went to (its mails), each once, in the order they got it."""
-    out: dict[int, list[PersonRow]] = {}
-    seen: set[tuple[int, int]] = set()
-    for request_id, person in session.exec(
-        select(LinkTokenRow.request_id, PersonRow)
-        .join(PersonRow, col(PersonRow.id) == col(LinkTokenRow.person_id))
-        .where(col(LinkTokenRow.request_id).in_(list(request_ids)))
-        .order_by(col(LinkTokenRow.id))
-    ):
-        if (request_id, person.id or 0) not in seen:
-            seen.add((request_id, person.id or 0))
-            out.setdefault(request_id, []).append(person)
-    return out
-
-
 _RUNGS_OF_SUBJECTS = sa.select(_RUNG.c.key, _RUNG.c.request_id, _RUNG.c.rung, _RUNG.c.status).where(
     sa.or_(
         _RUNG.c.request_id.in_(sa.bindparam("requests", expanding=True)),
