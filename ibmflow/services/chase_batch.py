@@ -18,7 +18,7 @@ from ibmflow.storage.queries import chase as q
 from ibmflow.storage.queries import roster
 from ibmflow.storage.queries.chase import RungRecord
 from ibmflow.storage.shapes import Institution, Person, Request
-from ibmflow.storage.tables import PersonRow, ProcessRow, RungRow, StepRecord
+from ibmflow.storage.tables import ProcessRow, RungRow, StepRecord
 
 # A rung as a batch handles it: a sweep's, read as a record; a reminder by hand's, an ORM row.
 AnyRung = RungRecord | RungRow
@@ -149,24 +149,24 @@ def standing_representatives(tx: Tx, member_ids: Iterable[int | None]) -> list[q
     return sorted((s for m in dict.fromkeys(wanted) for s in memo[m]), key=lambda s: s.id)
 
 
-def _role_holders(tx: Tx, process: ProcessRow) -> list[tuple[PersonRow, str, int | None]]:
+def _role_holders(tx: Tx, process: ProcessRow) -> list[tuple[Person, str, int | None]]:
     """The process's roles in force and their holders (read once per transaction and process: a
     batch's escalations and step alerts of one process share them)."""
     return _role_holders_of(tx, process.id or 0)
 
 
-def _role_holders_of(tx: Tx, process_id: int) -> list[tuple[PersonRow, str, int | None]]:
+def _role_holders_of(tx: Tx, process_id: int) -> list[tuple[Person, str, int | None]]:
     memo = tx.session.info.setdefault("ibmflow.chase.roles", {})
     if process_id not in memo:
         memo[process_id] = roster.role_holders(tx.session, process_id)
     return list(memo[process_id])
 
 
-def people_with_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[PersonRow]:
+def people_with_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list[Person]:
     """The people holding any of these roles in the process, each once, in the order they got
     their first such role."""
     wanted = set(roles)
-    found: dict[int | None, PersonRow] = {}
+    found: dict[int | None, Person] = {}
     for person, role, _ in _role_holders(tx, process):
         if role in wanted:
             found.setdefault(person.id, person)
@@ -175,6 +175,6 @@ def people_with_roles(tx: Tx, process: ProcessRow, roles: Iterable[str]) -> list
 
 def institution_holders(
     tx: Tx, process: ProcessRow, role: str, institution_id: int
-) -> list[PersonRow]:
+) -> list[Person]:
     """The people holding `role` for one institution, in the order they got it."""
     return [p for p, r, inst in _role_holders(tx, process) if r == role and inst == institution_id]

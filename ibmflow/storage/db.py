@@ -7,6 +7,7 @@ through the same code; the audit head row is locked `FOR UPDATE`, which serialis
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -129,6 +130,12 @@ def table_of(model: type[SQLModel]) -> sa.Table:
     table = sa.inspect(model).local_table
     assert isinstance(table, sa.Table)
     return table
+
+
+def record_columns(table: sa.Table, record: type) -> list[sa.Column[Any]]:
+    """The columns of `table` that a record dataclass holds, in the record's order (a select of
+    them makes the record with `Record(*row)`)."""
+    return [table.c[f.name] for f in dataclasses.fields(record)]
 
 
 _Model = TypeVar("_Model", bound=SQLModel)

@@ -1,14 +1,16 @@
 """What the mail and chase code reads of a request, an institution and a person.
 
 A command reads these as ORM rows (`RequestRow`, `InstitutionRow`, `PersonRow`); a sweep's batch
-reads hundreds of them at once as slotted records (`storage.queries.batch`), which cost a fraction
-of an ORM object to load and to read. Both have these attributes, so the functions that mail and
-chase (`request_mail.mail_request`, `languages.of_person`, `deadlines.request_calendar`,
-`rung_mail`) take either.
+reads hundreds of them at once as slotted records (`RequestRecord`...: `storage.queries.batch`,
+`queries.roster.role_holders`), which cost a fraction of an ORM object to load and to read. Both
+have the attributes of the protocols below, so the functions that mail and chase
+(`request_mail.mail_request`, `languages.of_person`, `deadlines.request_calendar`, `rung_mail`)
+take either.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -76,3 +78,46 @@ class Person(Protocol):
     def institution_id(self) -> int | None: ...
     @property
     def language(self) -> str | None: ...
+
+
+@dataclass(slots=True, eq=False)
+class RequestRecord:
+    """A request's columns that a `Request` has."""
+
+    id: int
+    process_id: int
+    step: str
+    kind: str
+    institution_id: int
+    focal_point_id: int | None
+    status: str
+    instructions: str
+    sent_at: datetime
+    due_at: datetime | None
+    decision_id: int | None
+    reply_key: str | None
+    message_id: str | None
+
+
+@dataclass(slots=True, frozen=True)
+class InstitutionRecord:
+    """An institution's columns that an `Institution` has."""
+
+    id: int
+    code: str
+    name: str
+    short_name: str
+    weekend: str
+    language: str | None
+
+
+@dataclass(slots=True, frozen=True)
+class PersonRecord:
+    """A person's columns that a `Person` has."""
+
+    id: int
+    process_id: int
+    name: str
+    email: str
+    institution_id: int | None
+    language: str | None

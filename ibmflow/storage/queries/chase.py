@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from ibmflow.storage.db import table_of
+from ibmflow.storage.db import record_columns, table_of
+from ibmflow.storage.shapes import PersonRecord
 from ibmflow.storage.tables import (
     ChaseMailRow,
     InstitutionRow,
@@ -284,24 +285,25 @@ class Standing(NamedTuple):
     id: int
     valid_from: date | None
     valid_until: date | None
-    person: PersonRow
+    person: PersonRecord
 
 
+_NOMINATION, _PERSON = table_of(NominationRow), table_of(PersonRow)
 _STANDING = (  # date-range nominations not revoked, with their representatives, oldest first
     sa.select(
-        col(NominationRow.member_id),
-        col(NominationRow.id),
-        col(NominationRow.valid_from),
-        col(NominationRow.valid_until),
-        PersonRow,
+        _NOMINATION.c.member_id,
+        _NOMINATION.c.id,
+        _NOMINATION.c.valid_from,
+        _NOMINATION.c.valid_until,
+        *record_columns(_PERSON, PersonRecord),
     )
-    .join(PersonRow, col(PersonRow.id) == col(NominationRow.representative_id))
+    .join(_PERSON, _PERSON.c.id == _NOMINATION.c.representative_id)
     .where(
-        col(NominationRow.member_id).in_(sa.bindparam("members", expanding=True)),
-        col(NominationRow.revoked).is_(False),
-        col(NominationRow.decision_id).is_(None),
+        _NOMINATION.c.member_id.in_(sa.bindparam("members", expanding=True)),
+        _NOMINATION.c.revoked.is_(False),
+        _NOMINATION.c.decision_id.is_(None),
     )
-    .order_by(col(NominationRow.id))
+    .order_by(_NOMINATION.c.id)
 )
 
 
@@ -314,8 +316,11 @@ def standing_representatives(
     found: dict[int, list[Standing]] = {}
     ids = sorted(set(member_ids))
     if ids:
-        for member_id, *standing in session.execute(_STANDING, {"members": ids}):
-            found.setdefault(member_id, []).append(Standing(*standing))
+        for member_id, nomination_id, since, until, *person in session.connection().execute(
+            _STANDING, {"members": ids}
+        ):
+            standing = Standing(nomination_id, since, until, PersonRecord(*person))
+            found.setdefault(member_id, []).append(standing)
     return found
 
 

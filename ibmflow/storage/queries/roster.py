@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from ibmflow.storage.db import table_of
+from ibmflow.storage.db import record_columns, table_of
+from ibmflow.storage.shapes import PersonRecord
 from ibmflow.storage.tables import (
     AppointmentRow,
     InstitutionRow,
@@ -143,43 +146,46 @@ def holders(
     return list(session.exec(_HOLDERS, params=params))
 
 
-_ROLE_HOLDERS = (  # every role in force with its holder, in the order the roles were given
-    select(PersonRow, RoleRow.role, RoleRow.institution_id)
-    .join(RoleRow, col(RoleRow.person_id) == col(PersonRow.id))
-    .where(RoleRow.process_id == sa.bindparam("pid"), col(RoleRow.active).is_(True))
-    .order_by(col(RoleRow.id))
+# Every role in force with its holder, in the order the roles were given (the holders as records:
+# a sweep's batch reads those of a hundred processes).
+_HOLDER_COLUMNS = (*record_columns(_PERSON, PersonRecord), _ROLE.c.role, _ROLE.c.institution_id)
+_ROLE_HOLDERS = (
+    sa.select(*_HOLDER_COLUMNS)
+    .join(_ROLE, _ROLE.c.person_id == _PERSON.c.id)
+    .where(_ROLE.c.process_id == sa.bindparam("pid"), _ROLE.c.active.is_(True))
+    .order_by(_ROLE.c.id)
 )
+_ROLE_HOLDERS_OF = (  # the same, for several processes at once
+    sa.select(*_HOLDER_COLUMNS, _ROLE.c.process_id)
+    .join(_ROLE, _ROLE.c.person_id == _PERSON.c.id)
+    .where(_ROLE.c.process_id.in_(sa.bindparam("pids", expanding=True)), _ROLE.c.active.is_(True))
+    .order_by(_ROLE.c.id)
+)
+_PERSON_FIELDS = len(fields(PersonRecord))
 
 
-def role_holders(session: Session, process_id: int) -> list[tuple[PersonRow, str, int | None]]:
+def role_holders(session: Session, process_id: int) -> list[tuple[PersonRecord, str, int | None]]:
     """Every role in force in the process: (its holder, the role, the institution it is for), in
     the order the roles were given."""
-    return [
-        (p, role, inst) for p, role, inst in session.exec(_ROLE_HOLDERS, params={"pid": process_id})
-    ]
-
-
-_ROLE_HOLDERS_OF = (  # the same, for several processes at once
-    select(PersonRow, RoleRow.role, RoleRow.institution_id, RoleRow.process_id)
-    .join(RoleRow, col(RoleRow.person_id) == col(PersonRow.id))
-    .where(
-        col(RoleRow.process_id).in_(sa.bindparam("pids", expanding=True)),
-        col(RoleRow.active).is_(True),
-    )
-    .order_by(col(RoleRow.id))
-)
+    rows = session.connection().execute(_ROLE_HOLDERS, {"pid": process_id}).all()
+    return [_holding(row) for row in rows]
 
 
 def role_holders_of(
     session: Session, process_ids: Sequence[int]
-) -> dict[int, list[tuple[PersonRow, str, int | None]]]:
+) -> dict[int, list[tuple[PersonRecord, str, int | None]]]:
     """`role_holders` of each of these processes, with one statement (every id gets a list)."""
-    found: dict[int, list[tuple[PersonRow, str, int | None]]] = {pid: [] for pid in process_ids}
+    found: dict[int, list[tuple[PersonRecord, str, int | None]]] = {pid: [] for pid in process_ids}
     if process_ids:
-        rows = session.exec(_ROLE_HOLDERS_OF, params={"pids": list(process_ids)})
-        for person, role, inst, pid in rows:
-            found[pid].append((person, role, inst))
+        params = {"pids": list(process_ids)}
+        for row in session.connection().execute(_ROLE_HOLDERS_OF, params).all():
+            found[row[-1]].append(_holding(row))  # the role's process, last
     return found
+
+
+def _holding(row: Sequence[Any]) -> tuple[PersonRecord, str, int | None]:
+    n = _PERSON_FIELDS
+    return PersonRecord(*row[:n]), row[n], row[n + 1]
 
 
 _APPOINTMENT = table_of(AppointmentRow)
