@@ -32,6 +32,8 @@ from ibmflow.testing import FixedClock
 REPO = Path(__file__).resolve().parent.parent
 # Wednesday 14 April 2027, 10:00 in Morocco: a working day for every institution; rungs ring at 09:00.
 NOW = datetime(2027, 4, 14, 9, 0, tzinfo=UTC)
+# A week earlier: when the spare processes' rungs ring (`build(spare=...)`), none of the others'.
+SPARE_NOW = NOW - timedelta(days=7)
 KINDS = ("self_assessment", "activity_inventory", "chapter_draft", "consultation_comments")
 PER_PROCESS, OVERDUE_EVERY = 100, 10
 # In foreign-key order: the template's rows are cloned, the last three are made for each request.
@@ -92,8 +94,11 @@ class Ids:
         return int(self.next[name] - 1)
 
 
-def build(ctx: Context, folder: Path, scale: float) -> dict[str, int]:
-    """The template, its clones, their requests, links and rungs; returns the rows inserted."""
+def build(ctx: Context, folder: Path, scale: float, *, spare: int = 0) -> dict[str, int]:
+    """The template, its clones, their requests, links and rungs; returns the rows inserted.
+
+    `spare` more clones (keys `SPARE-n`, after the others) have their requests and rungs laid out
+    a week earlier: as of `SPARE_NOW`, when nothing else is due (a benchmark's warm-up sweep)."""
     _template(ctx, folder)
     with ctx.db.engine.begin() as conn:
         base = {
@@ -105,9 +110,10 @@ def build(ctx: Context, folder: Path, scale: float) -> dict[str, int]:
         rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
         totals = dict.fromkeys(TABLES, 0)
         count = max(1, round(1000 * scale))
-        for n in range(1, count + 1):
-            _clone(ctx, base, step_rungs, n, ids, rows, definition)
-            if n == count or len(rows["rung"]) >= 20_000:
+        for n in range(1, count + spare + 1):
+            key, now = (f"BENCH-{n:04d}", NOW) if n <= count else (f"SPARE-{n - count}", SPARE_NOW)
+            _clone(ctx, base, step_rungs, key, now, ids, rows, definition)
+            if n == count + spare or len(rows["rung"]) >= 20_000:
                 for name in TABLES:  # all of them, in foreign-key order
                     conn.execute(sa.insert(T[name]), rows[name])
                     totals[name] += len(rows[name])
@@ -127,12 +133,14 @@ def _clone(
     ctx: Context,
     base: dict[str, list[dict[str, Any]]],
     step_rungs: list[dict[str, Any]],
-    n: int,
+    key: str,
+    now: datetime,
     ids: Ids,
     out: dict[str, list[dict[str, Any]]],
     definition: Definition,
 ) -> None:
-    """Process n: a copy of the template's rows, then its requests, links and rungs."""
+    """A process with this key: a copy of the template's rows, then its requests, links and rungs
+    as of `now` (NOW, or SPARE_NOW for a spare process)."""
     new_id: dict[tuple[str, int], int] = {}
     refs = {"institution_id": "institution", "person_id": "person", "deputy_for_id": "person"}
     refs |= {"step_record_id": "step_record", "process_id": "process"}
@@ -145,7 +153,7 @@ def _clone(
                     new[column] = new_id[target, new[column]]
             out[name].append(new)
     pid = out["process"][-1]["id"]
-    out["process"][-1]["key"] = f"BENCH-{n:04d}"
+    out["process"][-1]["key"] = key
     for alert in step_rungs:  # the step's overdue alert, planned when it was entered
         stay = new_id["step_record", alert["step_record_id"]]
         key = f"step:{stay}:{alert['rung']}"
@@ -166,7 +174,7 @@ def _clone(
     for j in range(PER_PROCESS):
         institution, cal = calendars[j % len(calendars)]
         kind = KINDS[j % len(KINDS)]
-        ladder, today = definition.chase.for_kind(kind), cal.local_day(NOW)
+        ladder, today = definition.chase.for_kind(kind), cal.local_day(now)
         assert cal.is_working(today)
         share = (j // OVERDUE_EVERY) % 10  # of the overdue: 0-6 due today, 7 five days, 8-9 ten
         overdue = 0 if share < 7 else 5 if share == 7 else 10
