@@ -76,7 +76,7 @@ def claim(
     )
     if skip_locked:
         first = first.with_for_update(skip_locked=True)
-    process_ids = sorted(set(conn.execute(first).scalars()))
+    process_ids = sorted(set(conn.execute(first).scalars().all()))
     if skip_locked and process_ids:
         process_ids = list(
             conn.execute(
@@ -94,7 +94,7 @@ def claim(
         .values(claimed_by=worker, claimed_until=until)
         .returning(_RUNG.c.id)
     )
-    return sorted(rows.scalars())
+    return sorted(rows.scalars().all())
 
 
 @dataclass(slots=True, eq=False)
@@ -132,7 +132,7 @@ def pending_rungs(
     params: dict[str, Any] = {"ids": list(ids)}
     if claimed_by is not None:
         params["worker"] = claimed_by
-    return [RungRecord(*row) for row in session.connection().execute(query, params)]
+    return [RungRecord(*row) for row in session.connection().execute(query, params).all()]
 
 
 def _pending_rungs(claimed: bool, lock: bool) -> sa.Select[Any]:

@@ -107,7 +107,7 @@ def people_languages(
     processes, in roster order."""
     if not process_ids:
         return []
-    rows = session.connection().execute(_LANGUAGES, {"pids": list(process_ids)})
+    rows = session.connection().execute(_LANGUAGES, {"pids": list(process_ids)}).all()
     return [(pid, email, own, inst) for pid, email, own, inst in rows]
 
 
