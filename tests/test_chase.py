@@ -295,6 +295,32 @@ def test_the_sweep_run_twice_at_the_same_moment_sends_nothing_the_second_time(
         assert len(session.exec(select(OutboxRow)).all()) == count
 
 
+def test_a_request_without_a_message_id_takes_its_first_reminders(
+    live: Context, tmp_path: Path
+) -> None:
+    """A request whose mails left it no Message-ID (a row from before they were kept) gets that of
+    the first mail of its first reminder (the sweep reads requests as records, not ORM rows): that
+    mail follows no thread, the second person's follows it."""
+    ids = _morocco(live, tmp_path)
+    with live.db.transaction() as tx:
+        tx.session.connection().execute(
+            sa.update(RequestRow)
+            .where(col(RequestRow.id) == ids["customs"])
+            .values(message_id=None)
+        )
+    _sweep_at(live, local(date(2026, 12, 24), time(9, 30)))  # Customs' before:3
+    reminders = _all(
+        live,
+        select(OutboxRow)
+        .where(OutboxRow.request_id == ids["customs"], OutboxRow.kind == "reminder")
+        .order_by(col(OutboxRow.id)),
+    )
+    assert len(reminders) == 2  # its focal point and her deputy
+    (thread,) = _all(live, select(RequestRow.message_id).where(RequestRow.id == ids["customs"]))
+    assert thread == reminders[0].message_id
+    assert [m.in_reply_to for m in reminders] == [None, thread]
+
+
 def test_a_deadline_extension_moves_the_following_rungs_and_never_resends_one(
     live: Context, tmp_path: Path
 ) -> None:
