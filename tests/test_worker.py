@@ -34,7 +34,7 @@ from ibmflow.entrypoints.worker import (
     last_slot,
     start_worker,
 )
-from ibmflow.services import processes, records, requests, roster
+from ibmflow.services import chase, processes, records, requests, roster
 from ibmflow.services.audit_log import verify_chain
 from ibmflow.services.context import Context
 from ibmflow.storage.tables import InstitutionRow, OutboxRow, ProcessRow, RungRow
@@ -45,6 +45,9 @@ COORDINATOR = "coordinator@interior.example"
 KINDS = ("self_assessment", "activity_inventory", "chapter_draft", "consultation_comments")
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+postgres_only = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 
 
 def due_requests(ctx: Context, tmp_path: Path, count: int, now: datetime) -> int:
@@ -316,6 +319,40 @@ def test_once_runs_the_digest_only_when_its_moment_passed_less_than_a_day_ago(
     clock.at = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)  # Wednesday
     assert set(asyncio.run(Worker(ctx, schedule()).run_once())) == {SWEEP, DISPATCH}
     assert fake_digest == []
+
+
+@postgres_only
+def test_a_sweep_leaves_the_processes_another_worker_holds_and_claims_the_others(
+    ctx: Context, tmp_path: Path
+) -> None:
+    """On PostgreSQL, while another worker holds a process (claiming or ringing it: its row
+    locked), a sweep whose oldest due rungs are all that process's claims and rings the other
+    processes' rungs instead of ending with nothing claimed; the held process keeps its rungs,
+    which the next sweep rings once it is free."""
+    now = datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
+    assert due_requests(ctx, tmp_path, 3, now) == 3 * 56  # ZZ-W0's rungs are the oldest
+    with ctx.db.engine.connect() as other:  # the other worker, in its transaction
+        other.execute(
+            select(ProcessRow.id).where(ProcessRow.key == "ZZ-W0").with_for_update()
+        ).one()
+        report = chase.sweep(ctx, now=now, worker="tester:2", batch=20)
+        held = sa.select(ProcessRow.id).where(ProcessRow.key == "ZZ-W0").scalar_subquery()
+        with ctx.db.reading() as session:
+            untouched = session.exec(
+                select(sa.func.count())
+                .select_from(RungRow)
+                .where(
+                    RungRow.process_id == held,
+                    RungRow.status == "pending",
+                    col(RungRow.claimed_by).is_(None),
+                    col(RungRow.fire_at) <= now,
+                )
+            ).one()
+        other.rollback()
+    assert {r.process for r in report.rungs} == {"ZZ-W1", "ZZ-W2"}
+    assert len(report.rungs) == 2 * 56 and untouched == 56
+    later = chase.sweep(ctx, now=now, worker="tester:2", batch=20)
+    assert {r.process for r in later.rungs} == {"ZZ-W0"} and len(later.rungs) == 56
 
 
 @sqlite_only
