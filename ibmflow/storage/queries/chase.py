@@ -66,7 +66,7 @@ def claim(
 ) -> list[int]:
     """Claim for `worker` until `until` every due rung of the processes of the `size` oldest due
     rungs; their ids. With `skip_locked` (PostgreSQL), the rungs and processes another worker is
-    claiming or ringing are left to it, whole."""
+    claiming or ringing are left to it, whole: the oldest due rungs are taken among the others."""
     conn = session.connection()
     first = (
         sa.select(_RUNG.c.process_id)
@@ -74,18 +74,11 @@ def claim(
         .order_by(_RUNG.c.fire_at, _RUNG.c.id)
         .limit(size)
     )
-    if skip_locked:
-        first = first.with_for_update(skip_locked=True)
-    process_ids = sorted(set(conn.execute(first).scalars().all()))
-    if skip_locked and process_ids:
-        process_ids = list(
-            conn.execute(
-                sa.select(_PROCESS.c.id)
-                .where(_PROCESS.c.id.in_(process_ids))
-                .order_by(_PROCESS.c.id)
-                .with_for_update(skip_locked=True)
-            ).scalars()
+    if skip_locked:  # each rung row with its process's, skipped if either is locked
+        first = first.join(_PROCESS, _PROCESS.c.id == _RUNG.c.process_id).with_for_update(
+            of=[_RUNG, _PROCESS], skip_locked=True
         )
+    process_ids = sorted(set(conn.execute(first).scalars().all()))
     if not process_ids:
         return []
     rows = conn.execute(
