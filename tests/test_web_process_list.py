@@ -23,6 +23,7 @@ from pathlib import Path
 import deadline_scenario as sc
 import httpx
 import pytest
+from sqlmodel import col, select
 from webconsole import EMAILS, MINE, THEIRS, Site, add_accounts, log_in, start_process, text_of
 
 from ibmflow import demo
@@ -30,6 +31,7 @@ from ibmflow.access import ADMINISTRATOR, MANAGER, Account
 from ibmflow.demo import COORDINATOR
 from ibmflow.services import accounts, process_list, processes, requests
 from ibmflow.services.context import Context
+from ibmflow.storage.tables import ProcessRow, RequestRow
 from ibmflow.testing import FixedClock
 
 SENEGAL = "SN-1"
@@ -131,6 +133,30 @@ def test_the_list_sorts_and_filters_in_the_database(listed: Site) -> None:
     client = _client(listed)
     shown = {query: _keys(client.get(f"/processes{query}")) for query, _ in ORDERS}
     assert shown == dict(ORDERS)
+
+
+def test_the_list_sorts_the_same_when_fewer_requests_are_late_than_processes(
+    listed: Site,
+) -> None:
+    """With one overdue request among three processes the list finds the late requests' processes
+    first (with the fixture's seven it counts them for each process): the same order either way."""
+    with listed.ctx.db.transaction() as tx:
+        late = tx.session.exec(
+            select(RequestRow)
+            .join(ProcessRow, col(ProcessRow.id) == col(RequestRow.process_id))
+            .where(ProcessRow.key == MINE)
+            .order_by(col(RequestRow.id))
+        ).all()
+        assert len(late) > 3
+        for request in late[1:]:
+            request.status = "answered"
+            tx.session.add(request)
+    client = _client(listed)
+    shown = {query: _keys(client.get(f"/processes{query}")) for query, _ in ORDERS}
+    assert shown == dict(ORDERS)
+    token = accounts.issue_token(listed.ctx, EMAILS[ADMINISTRATOR], actor="test")
+    api = client.get("/api/processes", headers={"Authorization": f"Bearer {token}"}).json()
+    assert {p["process"]: p["overdue_requests"] for p in api}[MINE] == 1
 
 
 @sqlite_only

@@ -26,11 +26,24 @@ SUSPENDED = "suspended"  # the engine's state of a suspended process (storage do
 OPEN_REQUEST = "sent"  # the status of a request awaiting its answer
 _REQUEST = table_of(RequestRow)
 _AUDIT = table_of(AuditEventRow)
+_NOW = sa.bindparam("now", type_=UTCDateTime())  # the moment, bound when a statement runs
 
 
-def _overdue(now: Any, process_id: Any) -> Any:
-    """Open requests of the process past due: an index-only range of `ix_request_open_due`."""
-    return (
+def _late_requests(now: Any) -> list[Any]:
+    """The processes of the open requests past due: two ranges of `ix_request_open` (requests,
+    then votes), as many rows as there are such requests."""
+    open_late = [_REQUEST.c.status == OPEN_REQUEST, _REQUEST.c.due_at < now]
+    return [
+        sa.select(_REQUEST.c.process_id).where(_REQUEST.c.decision_id.is_(None), *open_late),
+        sa.select(_REQUEST.c.process_id).where(_REQUEST.c.decision_id.is_not(None), *open_late),
+    ]
+
+
+def _overdue(now: Any, process_id: Any, few_late: bool) -> Any:
+    """Open requests of the process past due: an index-only range of `ix_request_open_due`, a
+    seek in the index for each process; when `few_late` (fewer such requests in all than
+    processes to order), only for the processes that have one, the others found without a seek."""
+    count = (
         sa.select(func.count())
         .select_from(_REQUEST)
         .where(
@@ -40,6 +53,16 @@ def _overdue(now: Any, process_id: Any) -> Any:
         )
         .scalar_subquery()
     )
+    if not few_late:
+        return count
+    return sa.case((process_id.in_(sa.union(*_late_requests(now))), count), else_=0)
+
+
+@functools.cache
+def _late_requests_up_to() -> Any:
+    """How many open requests are past due, counting no further than `cap`."""
+    found = sa.union_all(*_late_requests(_NOW)).limit(sa.bindparam("cap")).subquery()
+    return sa.select(func.count()).select_from(found)
 
 
 def _last_at(process_key: Any) -> Any:
@@ -61,12 +84,10 @@ def _last_at(process_key: Any) -> Any:
 
 
 def _maybe_late(now: Any) -> Any:
-    """The processes with an open request past due (two ranges of `ix_request_open`: requests,
-    then votes) or a current stay past due (suspended ones too: the exact condition follows)."""
-    open_late = [_REQUEST.c.status == OPEN_REQUEST, _REQUEST.c.due_at < now]
+    """The processes with an open request past due or a current stay past due (suspended ones
+    too: the exact condition follows)."""
     return sa.union(
-        sa.select(_REQUEST.c.process_id).where(_REQUEST.c.decision_id.is_(None), *open_late),
-        sa.select(_REQUEST.c.process_id).where(_REQUEST.c.decision_id.is_not(None), *open_late),
+        *_late_requests(now),
         sa.select(col(StepRecord.process_id)).where(
             col(StepRecord.left_at).is_(None), col(StepRecord.due_at) < now
         ),
@@ -79,7 +100,7 @@ def _current_stay() -> Any:
     )
 
 
-def _candidates(keyed: bool, now: Any, which: ListFilter) -> Any:
+def _candidates(keyed: bool, now: Any, which: ListFilter, few_late: bool) -> Any:
     """Every process that passes the filter with the columns its sort needs, each computed once:
     a subquery materialized before it is sorted, so the sort and the filter read its columns."""
     step_late = sa.and_(col(ProcessRow.state) != SUSPENDED, col(StepRecord.due_at) < now)
@@ -89,7 +110,7 @@ def _candidates(keyed: bool, now: Any, which: ListFilter) -> Any:
         col(ProcessRow.country).label("country"),
         col(StepRecord.due_at).label("due_at"),
         sa.case((step_late, 1), else_=0).label("step_late"),
-        _overdue(now, col(ProcessRow.id)).label("overdue"),
+        _overdue(now, col(ProcessRow.id), few_late).label("overdue"),
     ]
     if which.sort == "activity":
         columns.append(_last_at(col(ProcessRow.key)).label("last_at"))
@@ -139,24 +160,38 @@ def _order(which: ListFilter, c: Any) -> list[Any]:
     return out
 
 
-@functools.lru_cache(maxsize=128)
-def _statements(keyed: bool, which: ListFilter, limited: bool) -> tuple[Any, Any]:
-    """The count and the page's statement for a shape of list (the moment, the keys, the offset
-    and the limit bound when run): built once, so that SQLAlchemy's compiled cache serves them
-    (building the subqueries' columns again was most of a page's time at 100 processes)."""
-    now = sa.bindparam("now", type_=UTCDateTime())
-    listed = _candidates(keyed, now, which)
-    c = listed.c
-    passing = sa.or_(c.step_late == 1, c.overdue > 0) if which.late else sa.true()
+def _passing(which: ListFilter, c: Any) -> Any:
+    return sa.or_(c.step_late == 1, c.overdue > 0) if which.late else sa.true()
+
+
+@functools.lru_cache(maxsize=64)
+def _count(keyed: bool, which: ListFilter) -> Any:
+    """The count of a shape of list (the moment and the keys bound when run), built once, so
+    that SQLAlchemy's compiled cache serves it (as `_page`)."""
     if which.late:  # the few that may be late, then the exact condition
-        counted = sa.select(func.count()).select_from(listed).where(passing)
-    else:  # no column computed: every process that passes the filter
-        counted = _filtered(sa.select(func.count()), keyed, now, which)
-    page = sa.select(c).where(passing).order_by(*_order(which, c)).offset(sa.bindparam("offset"))
+        listed = _candidates(keyed, _NOW, which, few_late=False)
+        return sa.select(func.count()).select_from(listed).where(_passing(which, listed.c))
+    # no column computed: every process that passes the filter
+    return _filtered(sa.select(func.count()), keyed, _NOW, which)
+
+
+@functools.lru_cache(maxsize=128)
+def _page(keyed: bool, which: ListFilter, limited: bool, few_late: bool) -> Any:
+    """The page's statement for a shape of list (the moment, the keys, the offset and the limit
+    bound when run): built once, so that SQLAlchemy's compiled cache serves it (building the
+    subqueries' columns again was most of a page's time at 100 processes)."""
+    listed = _candidates(keyed, _NOW, which, few_late)
+    c = listed.c
+    page = (
+        sa.select(c)
+        .where(_passing(which, c))
+        .order_by(*_order(which, c))
+        .offset(sa.bindparam("offset"))
+    )
     if limited:
         page = page.limit(sa.bindparam("limit"))
     in_page = page.subquery("page")
-    shown = (  # the page's processes, in the same order, with their latest audit event
+    return (  # the page's processes, in the same order, with their latest audit event
         select(  # type: ignore[call-overload]  # five columns: more than sqlmodel's select types
             ProcessRow,
             in_page.c.due_at,
@@ -167,7 +202,6 @@ def _statements(keyed: bool, which: ListFilter, limited: bool) -> tuple[Any, Any
         .join(in_page, in_page.c.id == col(ProcessRow.id))
         .order_by(*_order(which, in_page.c))
     )
-    return counted, shown
 
 
 def process_list(
@@ -181,16 +215,23 @@ def process_list(
 ) -> tuple[int, list[ListedRow]]:
     """How many processes with these keys (None: all) pass the filter, and a page of them in the
     order asked, each with its current stay's due date, whether that step is late, its overdue
-    requests and its latest audit event: two queries, however many processes."""
-    counted, shown = _statements(keys is not None, which, limit is not None)
+    requests and its latest audit event: three queries, however many processes."""
     params: dict[str, Any] = {"now": now, "offset": offset, "limit": limit}
     if keys is not None:
         params["keys"] = sorted(keys)
-    total = session.connection().execute(counted, params).scalar()
+    conn = session.connection()
+    total = int(conn.execute(_count(keys is not None, which), params).scalar() or 0)
     if not total:
         return 0, []
+    # Each process's overdue requests are counted by a seek in an index; when fewer requests in
+    # all are past due than there are processes to order, finding their processes first is less
+    # work (none at all when nothing is late), and the others have none without a seek.
+    few_late = not which.late and (
+        conn.execute(_late_requests_up_to(), {"now": now, "cap": total}).scalar_one() < total
+    )
+    shown = _page(keys is not None, which, limit is not None, few_late)
     rows = [
         ListedRow(process, due_at, bool(step_late), int(overdue), last_at)
         for process, due_at, step_late, overdue, last_at in session.exec(shown, params=params)
     ]
-    return int(total or 0), rows
+    return total, rows

@@ -1,7 +1,8 @@
 """Named queries of the console's search box: processes, institutions, people and a request by
 number, only among the processes an account follows (an administrator: every process). Text is
 matched with `LIKE` (`ILIKE` on PostgreSQL), its wildcards escaped; each table is read a page at a
-time, with its exact total counted on the table alone (its joins add no row and remove none)."""
+time, with its exact total counted on the table alone (its joins add no row and remove none), or,
+for an administrator's search of the rosters on SQLite, on their trigram indexes alone."""
 
 from __future__ import annotations
 
@@ -33,19 +34,22 @@ def _like(column: Any, text: str, dialect: str) -> Any:
     return col(column).ilike(pattern(text), escape=ESCAPE)
 
 
-def _matching(session: Session, text: str, *columns: Any, index: str = "") -> Any:
-    """Any of `columns` contains `text`; with `index` (a trigram index of those columns, migration
-    0011) the rows checked are first narrowed to its candidates, when it exists and `text` has a
-    trigram: the same rows, found without reading every row of the table."""
-    conn = session.connection()
-    contains = sa.or_(*(_like(column, text, conn.dialect.name) for column in columns))
-    if not index or len(text) < TRIGRAM or not _has_trigrams(conn):
-        return contains
-    row_id = columns[0].class_.id
-    candidates: Any = sa.select(sa.literal_column("rowid")).select_from(sa.table(index))
+def _matching(session: Session, text: str, *columns: Any) -> Any:
+    """Any of `columns` contains `text`."""
+    dialect = session.connection().dialect.name
+    return sa.or_(*(_like(column, text, dialect) for column in columns))
+
+
+def _indexed(session: Session, text: str, index: str) -> Any | None:
+    """The ids of the rows whose columns contain `text`, from `index` (a trigram index of those
+    columns, migration 0013: their texts as `LIKE` compares them, so exactly the rows `_matching`
+    finds); None when there is no such index or `text` is shorter than a trigram."""
+    if not index or len(text) < TRIGRAM or not _has_trigrams(session.connection()):
+        return None
     phrase = '"' + text.replace('"', '""') + '"'  # one FTS5 string: the text, in a row
-    matched = sa.text(f"{index} MATCH :trigram_phrase").bindparams(trigram_phrase=phrase)
-    return sa.and_(col(row_id).in_(candidates.where(matched)), contains)
+    # lowered by the same `lower()` as the index's texts: ASCII letters only, as `LIKE` folds
+    matched = sa.text(f"{index} MATCH lower(:trigram_phrase)").bindparams(trigram_phrase=phrase)
+    return sa.select(sa.literal_column("rowid")).select_from(sa.table(index)).where(matched)
 
 
 def _everyone(account_id: int | None, index: str) -> str:
@@ -69,15 +73,45 @@ def _has_trigrams(conn: sa.Connection) -> bool:
     return bool(found)
 
 
+def _count(table: Any, where: list[Any]) -> Any:
+    """The rows of `table` that pass `where`, counted on the table alone (the page's joins add
+    no row and remove none)."""
+    return select(func.count()).select_from(table).where(*where)
+
+
 def _page(
-    session: Session, table: Any, where: list[Any], query: Any, offset: int, limit: int
+    session: Session, counting: Any, where: list[Any], query: Any, offset: int, limit: int
 ) -> tuple[int, list[Any]]:
-    """How many rows of `table` pass `where` (counted on the table alone), and `limit` rows of
-    `query` (the same rows with their joins) from `offset`."""
-    total = session.exec(select(func.count()).select_from(table).where(*where)).one()
+    """How many rows there are (`counting`), and `limit` rows of `query` that pass `where`,
+    from `offset`."""
+    total = session.exec(counting).one()
     if not total:
         return 0, []
     return int(total), list(session.exec(query.where(*where).offset(offset).limit(limit)))
+
+
+def _roster_page(
+    session: Session,
+    account_id: int | None,
+    text: str,
+    table: Any,
+    columns: tuple[Any, ...],
+    query: Any,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[Any]]:
+    """`_page` of the rows of a roster's `table` whose `columns` contain `text`, among the
+    processes the account follows; an administrator's through the table's trigram index when
+    there is one (counted on the index alone: it finds exactly those rows)."""
+    index = _everyone(account_id, f"search_{table.__tablename__}")
+    found = _indexed(session, text, index)
+    if found is not None:
+        counting: Any = select(func.count()).select_from(found.subquery())
+        where = [col(table.id).in_(found)]
+    else:
+        where = [_matching(session, text, *columns), followed(account_id, col(table.process_id))]
+        counting = _count(table, where)
+    return _page(session, counting, where, query, offset, limit)
 
 
 def processes(
@@ -89,30 +123,22 @@ def processes(
         followed(account_id, col(ProcessRow.id)),
     ]
     query = select(ProcessRow).order_by(col(ProcessRow.key))
-    return _page(session, ProcessRow, where, query, offset, limit)
+    return _page(session, _count(ProcessRow, where), where, query, offset, limit)
 
 
 def institutions(
     session: Session, account_id: int | None, text: str, offset: int, limit: int
 ) -> tuple[int, list[tuple[InstitutionRow, ProcessRow]]]:
     """Institutions whose name, short name or code contains `text`, with their process."""
-    where = [
-        _matching(
-            session,
-            text,
-            InstitutionRow.name,
-            InstitutionRow.short_name,
-            InstitutionRow.code,
-            index=_everyone(account_id, "search_institution"),
-        ),
-        followed(account_id, col(InstitutionRow.process_id)),
-    ]
+    columns = (InstitutionRow.name, InstitutionRow.short_name, InstitutionRow.code)
     query = (
         select(InstitutionRow, ProcessRow)
         .join(ProcessRow, col(ProcessRow.id) == col(InstitutionRow.process_id))
         .order_by(col(InstitutionRow.short_name), col(ProcessRow.key))
     )
-    total, rows = _page(session, InstitutionRow, where, query, offset, limit)
+    total, rows = _roster_page(
+        session, account_id, text, InstitutionRow, columns, query, offset, limit
+    )
     return total, [(i, p) for i, p in rows]
 
 
@@ -120,23 +146,14 @@ def people(
     session: Session, account_id: int | None, text: str, offset: int, limit: int
 ) -> tuple[int, list[tuple[PersonRow, InstitutionRow | None, ProcessRow]]]:
     """People of a roster whose name or email contains `text`, with their institution and process."""
-    where = [
-        _matching(
-            session,
-            text,
-            PersonRow.name,
-            PersonRow.email,
-            index=_everyone(account_id, "search_person"),
-        ),
-        followed(account_id, col(PersonRow.process_id)),
-    ]
     query = (
         select(PersonRow, InstitutionRow, ProcessRow)
         .join(ProcessRow, col(ProcessRow.id) == col(PersonRow.process_id))
         .outerjoin(InstitutionRow, col(InstitutionRow.id) == col(PersonRow.institution_id))
         .order_by(col(PersonRow.name), col(ProcessRow.key))
     )
-    total, rows = _page(session, PersonRow, where, query, offset, limit)
+    columns = (PersonRow.name, PersonRow.email)
+    total, rows = _roster_page(session, account_id, text, PersonRow, columns, query, offset, limit)
     return total, [(person, i, p) for person, i, p in rows]
 
 
