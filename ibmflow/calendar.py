@@ -49,13 +49,16 @@ def _no_holidays(year: int) -> frozenset[date]:
 class WorkCalendar:
     """Working days in one time zone with one weekend and one country's public holidays.
 
-    `holidays_of(year)` gives a year's public holidays; it is asked once per year and remembered.
+    `holidays_of(year)` gives a year's public holidays; it is asked once per year and remembered,
+    and so is each count of working days from a day (`add`: the same due dates are counted for every
+    request of a round and every step of the day, a day at a time).
     """
 
     tz: str
     weekend: frozenset[int] = frozenset(DEFAULT_WEEKEND)
     holidays_of: Callable[[int], frozenset[date]] = _no_holidays
     _years: dict[int, frozenset[date]] = field(default_factory=dict, compare=False, repr=False)
+    _added: dict[tuple[date, int], date] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -73,6 +76,12 @@ class WorkCalendar:
 
     def add(self, day: date, days: int) -> date:
         """The `days`-th working day after `day` (before it when negative); `day` itself for 0."""
+        found = self._added.get((day, days))
+        if found is None:
+            found = self._added[day, days] = self._count(day, days)
+        return found
+
+    def _count(self, day: date, days: int) -> date:
         step = timedelta(days=1 if days >= 0 else -1)
         remaining = abs(days)
         while remaining > 0:

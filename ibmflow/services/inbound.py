@@ -180,7 +180,7 @@ def _receive(
     try:
         tx.session.add(row)
         tx.session.flush()
-        with tx.session.begin_nested():  # a refusal rolls back what the intake wrote
+        with tx.savepoint():  # a refusal rolls back what the intake wrote
             replies.answer_reply(ctx, tx, process, request, incoming, row, now, assigned_by=None)
     except replies.Refused as refused:
         return _quarantine(ctx, tx, row, process, request, refused.reason, now)

@@ -108,6 +108,7 @@ def issue_rounds(
         {r.kind for r in rounds},
         [OPEN, "answered", "waived", *also_covered],
     )
+    reached = {seat[:2] for seat in covered}  # (kind, institution) asked already, whoever was
     new: list[tuple[InstitutionRow, list[PersonRow]]] = []
     values: list[dict[str, Any]] = []
     dues: dict[tuple[int, str], datetime] = {}
@@ -130,9 +131,10 @@ def issue_rounds(
                 seat = (r.kind, institution.id or 0, group[0].id)
                 if per_person and seat in covered:
                     continue
-                if not per_person and any(s[:2] == seat[:2] for s in covered):
+                if not per_person and seat[:2] in reached:
                     continue  # a request to the institution covers it, whoever it went to
                 covered.add(seat)  # a kind named twice is sent once
+                reached.add(seat[:2])
                 values.append(
                     {
                         "process_id": pid,

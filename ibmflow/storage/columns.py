@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +25,15 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
             raise ValueError("naive datetime given to the database; pass an aware UTC time")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        """`process_bind_param` and then the dialect's own conversion (SQLite's text), as
+        SQLAlchemy composes them, remembered by moment: a command writes its `now` in most of the
+        rows it adds (a step, in some fifty columns), and converting a moment is most of what
+        writing a row costs SQLAlchemy. Equal aware moments are the same instant, which is
+        stored the same way; a naive one is refused each time (an error is not remembered)."""
+        process = super().bind_processor(dialect)
+        return None if process is None else lru_cache(maxsize=1024)(process)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

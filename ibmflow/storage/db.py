@@ -1,4 +1,5 @@
-"""Database engines and the unit of work: one transaction per command, audit events appended inside it.
+"""Database engines and the unit of work: one transaction per command, audit events appended inside it
+and the rows kept for its end (a command's mails) written before it commits.
 
 SQLite (the embedded default) runs in WAL mode with a busy timeout, and every write transaction starts
 with `BEGIN IMMEDIATE`, so two writers queue instead of failing half-way. PostgreSQL (psycopg 3) goes
@@ -85,6 +86,8 @@ class Database:
                 with session.begin():
                     tx = Tx(session)
                     yield tx
+                    session.flush()  # what the ORM holds first: kept rows may refer to it
+                    write_kept(session)
                     tx.write_audit()
             except OperationalError as exc:
                 raise _explain(exc) from exc
@@ -143,6 +146,36 @@ def record_columns(table: sa.Table, record: type) -> list[sa.Column[Any]]:
     """The columns of `table` that a record dataclass holds, in the record's order (a select of
     them makes the record with `Record(*row)`)."""
     return [table.c[f.name] for f in dataclasses.fields(record)]
+
+
+_KEPT = "ibmflow.kept"  # session.info: the rows `keep_rows` holds for the transaction's end
+
+
+def keep_rows(session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows` (dictionaries of the same columns) into `table` in the session's transaction,
+    later: with the other rows kept for `table` in it, in one statement, before the transaction
+    commits (`Database.transaction`), or before anything in it reads `table` (`write_kept`, which
+    the queries of such a table call first, as the ORM flushes before a query). A command's mails
+    go out this way: one insert for all of them, not one per notice. Inside a savepoint the rows
+    are written at once, so that its rollback drops them (`Tx.savepoint` writes what was kept
+    before it first)."""
+    if session.in_nested_transaction():
+        session.connection().execute(sa.insert(table), rows)
+        return
+    kept: dict[sa.Table, list[Mapping[str, Any]]] = session.info.setdefault(_KEPT, {})
+    kept.setdefault(table, []).extend(rows)
+
+
+def write_kept(session: Session, table: sa.Table | None = None) -> None:
+    """Write the rows kept in the session's transaction (`keep_rows`; only those of `table` if
+    given), in the order they were kept."""
+    kept: dict[sa.Table, list[Mapping[str, Any]]] | None = session.info.get(_KEPT)
+    if not kept:
+        return
+    for name in [table] if table is not None else list(kept):
+        rows = kept.pop(name, None)
+        if rows:
+            session.connection().execute(sa.insert(name), rows)
 
 
 _Model = TypeVar("_Model", bound=SQLModel)
@@ -218,10 +251,21 @@ class Tx:
             )
         )
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A savepoint: what the block writes is rolled back if it raises, and only that. What
+        the transaction kept for its end (mails, audit events) is written before it begins."""
+        self.session.flush()
+        write_kept(self.session)
+        self.write_audit()
+        with self.session.begin_nested():
+            yield
+
     def audit_many(self, records: Sequence[audit.AuditRecord]) -> None:
         """Append events to the audit chain in order, in this transaction. They are written when
         the transaction commits, all at once (one read and one move of the head, one multi-row
-        insert); inside a savepoint they are written at once, so that its rollback drops them."""
+        insert); inside a savepoint (`savepoint`) they are written at once, so that its rollback
+        drops them."""
         self._pending.extend(records)
         if self.session.in_nested_transaction():
             self.write_audit()

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from ibmflow.decisions import ADOPTED, OPEN
+from ibmflow.storage.queries.outbox import written
 from ibmflow.storage.tables import (
     DecisionRow,
     EarlierAnswerRow,
@@ -176,7 +177,8 @@ def mails_by_message_id(session: Session, ids: Sequence[str]) -> Sequence[Outbox
     """The mails ibmflow sent with these Message-IDs."""
     if not ids:
         return []
-    return session.exec(select(OutboxRow).where(col(OutboxRow.message_id).in_(list(ids)))).all()
+    query = select(OutboxRow).where(col(OutboxRow.message_id).in_(list(ids)))
+    return written(session).exec(query).all()
 
 
 def inbound(

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from ibmflow.storage.db import record_columns, table_of
+from ibmflow.storage.queries.outbox import written
 from ibmflow.storage.shapes import PersonRecord
 from ibmflow.storage.tables import (
     ChaseMailRow,
@@ -219,7 +220,7 @@ def record_chase_mails(session: Session, carried: Iterable[tuple[int, int, str]]
 def mails_by_message_id(session: Session, message_ids: Iterable[str]) -> dict[str, OutboxRow]:
     """The outbox rows of the mails that carried rungs, by Message-ID (one query)."""
     ids = list(message_ids)
-    rows = session.exec(select(OutboxRow).where(col(OutboxRow.message_id).in_(ids)))
+    rows = written(session).exec(select(OutboxRow).where(col(OutboxRow.message_id).in_(ids)))
     return {row.message_id: row for row in rows}
 
 

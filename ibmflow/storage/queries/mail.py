@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
+from ibmflow.storage.queries.outbox import written
 from ibmflow.storage.tables import InboundMessageRow, OutboxRow
 
 
@@ -18,7 +19,7 @@ def outbox(session: Session, *, process_id: int | None, status: str | None) -> l
         query = query.where(OutboxRow.process_id == process_id)
     if status is not None:
         query = query.where(OutboxRow.status == status)
-    return list(session.exec(query))
+    return list(written(session).exec(query))
 
 
 def dedupe_keys_taken(session: Session, keys: Iterable[str]) -> set[str]:
@@ -26,18 +27,20 @@ def dedupe_keys_taken(session: Session, keys: Iterable[str]) -> set[str]:
     wanted = list(keys)
     if not wanted:
         return set()
-    rows = session.exec(select(OutboxRow.dedupe_key).where(col(OutboxRow.dedupe_key).in_(wanted)))
+    query = select(OutboxRow.dedupe_key).where(col(OutboxRow.dedupe_key).in_(wanted))
+    rows = written(session).exec(query)
     return {key for key in rows if key is not None}
 
 
 def latest_of_kind(session: Session, process_id: int, kind: str) -> OutboxRow | None:
     """The process's latest mail of this kind in the outbox, if any."""
-    return session.exec(
+    query = (
         select(OutboxRow)
         .where(OutboxRow.kind == kind, OutboxRow.process_id == process_id)
         .order_by(col(OutboxRow.id).desc())
         .limit(1)
-    ).first()
+    )
+    return written(session).exec(query).first()
 
 
 def newest_received_until(session: Session, process_id: int, moment: datetime) -> int:

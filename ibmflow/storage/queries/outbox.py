@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
-from ibmflow.storage.db import table_of
+from ibmflow.storage.db import keep_rows, table_of, write_kept
 from ibmflow.storage.tables import OutboxRow, ProcessRow
 
 _OUTBOX, _PROCESS = table_of(OutboxRow), table_of(ProcessRow)
@@ -164,11 +164,19 @@ def locked_row(session: Session, mail_id: int) -> OutboxRow | None:
     """One mail as an ORM row, locked until the transaction ends (PostgreSQL): for the rare
     writes of a failed try."""
     query = select(OutboxRow).where(OutboxRow.id == mail_id).with_for_update()
-    return session.exec(query).one_or_none()
+    return written(session).exec(query).one_or_none()
 
 
 def add_mails(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Write these outbox rows (every column but the id given) with one statement, in the
-    session's transaction."""
+    """Put these outbox rows (every column but the id given) in the outbox, in the session's
+    transaction: every mail of a transaction is written with one statement, when it ends or before
+    a query of the outbox in it (`db.keep_rows`)."""
     if rows:
-        session.connection().execute(sa.insert(_OUTBOX), list(rows))
+        keep_rows(session, _OUTBOX, rows)
+
+
+def written(session: Session) -> Session:
+    """The session, with the outbox rows its transaction added written (before a query reads the
+    outbox in it, as the ORM flushes what it holds)."""
+    write_kept(session, _OUTBOX)
+    return session

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from ibmflow.storage.account_tables import UserAccountRow
 from ibmflow.storage.db import record_columns, table_of
 from ibmflow.storage.shapes import PersonRecord
 from ibmflow.storage.tables import (
@@ -21,7 +22,7 @@ from ibmflow.storage.tables import (
 )
 
 _PERSON, _ROLE, _NOMINATION = table_of(PersonRow), table_of(RoleRow), table_of(NominationRow)
-_INSTITUTION = table_of(InstitutionRow)
+_INSTITUTION, _ACCOUNT = table_of(InstitutionRow), table_of(UserAccountRow)
 
 # Built once, with bound parameters (building a statement costs more than running it).
 _PEOPLE = (
@@ -82,16 +83,30 @@ def pick_addresses(
     return sorted(found)
 
 
-# Every person of some processes with their own language and their institution's (Core: the few
-# columns that choose a mail's language, for a whole batch of processes at once).
+# Every person of some processes with their own language, their institution's and the one their
+# console account chose (Core: the few columns that choose a mail's language, for a whole batch of
+# processes at once). An account's address is stored lower-cased; a person's is lower-case ASCII
+# (`roster.py` checks it), so SQL's `lower` (ASCII only) finds the account as Python's would.
 _LANGUAGES = (
-    sa.select(_PERSON.c.process_id, _PERSON.c.email, _PERSON.c.language, _INSTITUTION.c.language)
+    sa.select(
+        _PERSON.c.process_id,
+        _PERSON.c.email,
+        _PERSON.c.language,
+        _INSTITUTION.c.language,
+        _ACCOUNT.c.language,
+    )
     .select_from(
         _PERSON.outerjoin(
             _INSTITUTION,
             sa.and_(
                 _INSTITUTION.c.id == _PERSON.c.institution_id,
                 _INSTITUTION.c.process_id == _PERSON.c.process_id,
+            ),
+        ).outerjoin(
+            _ACCOUNT,
+            sa.and_(
+                _ACCOUNT.c.email == sa.func.lower(_PERSON.c.email),
+                _ACCOUNT.c.language.is_not(None),
             ),
         )
     )
@@ -102,13 +117,13 @@ _LANGUAGES = (
 
 def people_languages(
     session: Session, process_ids: Sequence[int]
-) -> list[tuple[int, str, str | None, str | None]]:
-    """(process id, address, own language, institution's language) of every person of these
-    processes, in roster order."""
+) -> list[tuple[int, str, str | None, str | None, str | None]]:
+    """(process id, address, own language, institution's language, account's chosen language) of
+    every person of these processes, in roster order."""
     if not process_ids:
         return []
     rows = session.connection().execute(_LANGUAGES, {"pids": list(process_ids)}).all()
-    return [(pid, email, own, inst) for pid, email, own, inst in rows]
+    return [(pid, email, own, inst, chosen) for pid, email, own, inst, chosen in rows]
 
 
 def people(session: Session, process: ProcessRow) -> list[PersonRow]:

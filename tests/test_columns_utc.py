@@ -1,0 +1,40 @@
+"""Timestamps go in and come out aware and in UTC, on SQLite and PostgreSQL, whichever zone they were
+given in and however often the same moment is written (its conversion is remembered); a naive one
+is refused every time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import StatementError
+
+from ibmflow.services.context import Context
+from ibmflow.storage.columns import UTCDateTime
+
+_MOMENTS = sa.Table("moment_probe", sa.MetaData(), sa.Column("at", UTCDateTime))
+CASABLANCA = timezone(timedelta(hours=1))
+
+
+def test_the_same_instant_is_stored_alike_in_any_zone_however_often(ctx: Context) -> None:
+    utc = datetime(2026, 3, 29, 0, 30, 15, 123456, tzinfo=UTC)
+    same = [utc, utc.astimezone(CASABLANCA), utc, utc.astimezone(CASABLANCA)]
+    with ctx.db.engine.connect() as conn:
+        _MOMENTS.create(conn)
+        conn.execute(sa.insert(_MOMENTS), [{"at": moment} for moment in same])
+        stored = conn.execute(sa.select(sa.cast(_MOMENTS.c.at, sa.String))).scalars().all()
+        read = conn.execute(sa.select(_MOMENTS.c.at)).scalars().all()
+        conn.rollback()
+    assert len(set(stored)) == 1
+    assert read == [utc] * 4 and all(moment.tzinfo is UTC for moment in read)
+
+
+def test_a_naive_moment_is_refused_each_time(ctx: Context) -> None:
+    naive = datetime(2026, 3, 29, 0, 30)
+    with ctx.db.engine.connect() as conn:
+        _MOMENTS.create(conn)
+        for _ in range(2):
+            with pytest.raises(StatementError, match="naive datetime"):
+                conn.execute(sa.insert(_MOMENTS), [{"at": naive}])
+            conn.rollback()
