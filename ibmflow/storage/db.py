@@ -28,12 +28,6 @@ from ibmflow import audit
 from ibmflow.errors import DatabaseNotReady, IbmflowError
 from ibmflow.storage.tables import AuditEventRow, AuditHeadRow
 
-# The pages' reads at 1,000 processes (an index of every process's requests, say) need more than
-# SQLite's page cache of 2 MB a connection: read through a map of the file they come from the
-# operating system's cache without a system call or a copy, shared by every connection, where a
-# larger page cache would hold a copy per connection (bench/README.md, `pagegrowth2`).
-MAPPED_BYTES = 1 << 30
-
 
 def _sqlite_engine(url: str, busy_timeout_ms: int, begin: str) -> Engine:
     path = url.removeprefix("sqlite:///")
@@ -50,7 +44,6 @@ def _sqlite_engine(url: str, busy_timeout_ms: int, begin: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA mmap_size={MAPPED_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
