@@ -16,6 +16,10 @@ JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, 
 GENESIS_HASH = "0" * 64
 
 
+# What a record holds most: kept as they are without a call (nor its path worded) for each.
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def _checked(value: object, where: str) -> JSONValue:
     """Return a private copy of `value` after checking it is finite JSON with string keys."""
     if value is None or isinstance(value, bool | int | str):
@@ -25,11 +29,17 @@ def _checked(value: object, where: str) -> JSONValue:
             raise ValueError(f"{where} holds {value}, which JSON cannot represent")
         return value
     if isinstance(value, list):
-        return [_checked(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return [
+            item if type(item) in _PLAIN else _checked(item, f"{where}[{i}]")
+            for i, item in enumerate(value)
+        ]
     if isinstance(value, dict):
         if not all(isinstance(key, str) for key in value):
             raise TypeError(f"{where} has a key that is not a string")
-        return {key: _checked(item, f"{where}.{key}") for key, item in value.items()}
+        return {
+            key: item if type(item) in _PLAIN else _checked(item, f"{where}.{key}")
+            for key, item in value.items()
+        }
     raise TypeError(f"{where} holds a {type(value).__name__}, which is not a JSON value")
 
 

@@ -510,3 +510,19 @@ def test_checked_links_verify_and_name_events_as_records_do() -> None:
         "event #17 cannot be read any more (Invalid isoformat): the stored log was altered"
     )
     assert (result.first_bad_seq, result.head_seq) == (17, 16)
+
+
+def test_a_record_keeps_copies_of_its_values_and_names_the_place_of_one_it_cannot_hold() -> None:
+    """Plain values are kept as given, lists and objects are copied (a later change to the
+    caller's dict does not reach the record), and a value JSON cannot hold is refused with its
+    place in the record, however deep."""
+    at = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    after: dict[str, Any] = {"to": ["a@x.org", None, 3, True], "due": {"days": 10, "ratio": 0.5}}
+    record = AuditRecord(at=at, actor="a@x.org", action="request.sent", after=after)
+    after["to"].append("b@x.org")
+    after["due"]["days"] = 11
+    assert record.after == {"to": ["a@x.org", None, 3, True], "due": {"days": 10, "ratio": 0.5}}
+    with pytest.raises(ValueError, match=r"after\.due\.ratios\[1\] holds nan"):
+        AuditRecord(at=at, actor="a", action="x", after={"due": {"ratios": [1.0, math.nan]}})
+    with pytest.raises(TypeError, match=r"before\[0\]\.at holds a datetime"):
+        AuditRecord(at=at, actor="a", action="x", before=[{"at": at}])

@@ -38,3 +38,18 @@ def test_a_naive_moment_is_refused_each_time(ctx: Context) -> None:
             with pytest.raises(StatementError, match="naive datetime"):
                 conn.execute(sa.insert(_MOMENTS), [{"at": naive}])
             conn.rollback()
+
+
+def test_each_stored_moment_reads_back_as_itself_however_often_read(ctx: Context) -> None:
+    """Reading remembers each stored value's conversion: distinct moments stay distinct, a NULL
+    stays None, and a moment read again is the same instant, aware and in UTC."""
+    first = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
+    moments = [first, None, first + timedelta(microseconds=1), first.astimezone(CASABLANCA)]
+    with ctx.db.engine.connect() as conn:
+        _MOMENTS.create(conn)
+        conn.execute(sa.insert(_MOMENTS), [{"at": moment} for moment in moments])
+        reads = [conn.execute(sa.select(_MOMENTS.c.at)).scalars().all() for _ in range(2)]
+        conn.rollback()
+    expected = [first, None, first + timedelta(microseconds=1), first]
+    assert reads == [expected, expected]
+    assert all(m.tzinfo is UTC for read in reads for m in read if m is not None)

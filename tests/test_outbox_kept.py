@@ -4,6 +4,7 @@ dropped with a savepoint that rolls back."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +16,7 @@ from sqlmodel import col, select
 from ibmflow import demo
 from ibmflow.services import mailings, processes
 from ibmflow.services.context import Context
+from ibmflow.services.outbox import new_message_id
 from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import mail
@@ -100,3 +102,11 @@ def test_a_transaction_that_fails_writes_none_of_its_mails(ctx: Context) -> None
     except LookupError:
         pass
     assert _kept_keys(ctx) == []
+
+
+def test_each_mail_gets_a_message_id_of_its_own_under_ibmflows_domain() -> None:
+    """A Message-ID is `<ibmflow.` 32 hex digits (128 random bits) `@` the sender's domain, and
+    no two are alike."""
+    ids = [new_message_id("ministry.example") for _ in range(1000)]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"<ibmflow\.[0-9a-f]{32}@ministry\.example>", mid) for mid in ids)

@@ -12,7 +12,8 @@ languages is rendered twice, and each person still gets one mail.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TypeVar
 
 from sqlmodel import Session
@@ -77,12 +78,13 @@ def of_addresses(ctx: Context, tx: Tx, process: ProcessRow, addresses: Iterable[
     return [known.get(address.strip().lower(), fallback) for address in addresses]
 
 
-def _by_address(ctx: Context, tx: Tx, process: ProcessRow) -> dict[str, str]:
-    """Every roster address's language (read once per transaction and process)."""
+def _by_address(ctx: Context, tx: Tx, process: ProcessRow) -> Mapping[str, str]:
+    """Every roster address's language (read once per transaction and process): the memo itself,
+    not a copy of it for each mail (its callers only look addresses up)."""
     memo = tx.session.info.setdefault(_MEMO, {})
     if process.id not in memo:
         prime(ctx, tx, [process])
-    return dict(memo[process.id])
+    return MappingProxyType(memo[process.id])
 
 
 def prime(ctx: Context, tx: Tx, processes: Iterable[ProcessRow]) -> None:

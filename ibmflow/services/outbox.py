@@ -12,7 +12,7 @@ costs, and a sweep writes thousands: measured in `bench/README.md` ("Rendering a
 from __future__ import annotations
 
 import dataclasses
-import uuid
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -107,8 +107,9 @@ def with_text(ctx: Context, row: _Row) -> _Row:
 
 
 def new_message_id(domain: str) -> str:
-    """A globally unique Message-ID under ibmflow's own domain."""
-    return f"<ibmflow.{uuid.uuid4().hex}@{domain}>"
+    """A globally unique Message-ID under ibmflow's own domain: 128 random bits in hex, as long
+    as a UUID's and without building one (a step writes some fourteen mails)."""
+    return f"<ibmflow.{secrets.token_hex(16)}@{domain}>"
 
 
 def row_values(

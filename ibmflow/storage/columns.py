@@ -35,6 +35,16 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         process = super().bind_processor(dialect)
         return None if process is None else lru_cache(maxsize=1024)(process)
 
+    def result_processor(
+        self, dialect: Dialect, coltype: Any
+    ) -> Callable[[Any], datetime | None] | None:
+        """The dialect's conversion (SQLite's text parsed) and then `process_result_value`, as
+        SQLAlchemy composes them, remembered by stored value: the rows a step reads repeat a few
+        moments (the due dates of a round's requests, the times of one command). Datetimes are
+        immutable, so the rows that share a moment may share its object."""
+        process = super().result_processor(dialect, coltype)
+        return None if process is None else lru_cache(maxsize=1024)(process)
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
