@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import col, select
@@ -82,25 +83,19 @@ def test_a_savepoint_that_rolls_back_drops_its_mails_only(ctx: Context) -> None:
     processes.start_process(ctx, title="Kept mails", key=KEY, actor=demo.COORDINATOR)
     with ctx.db.transaction() as tx:
         _send(ctx, tx, "kept:before")
-        try:
-            with tx.savepoint():
-                _send(ctx, tx, "kept:dropped")
-                raise LookupError("refused")
-        except LookupError:
-            pass
+        with pytest.raises(LookupError), tx.savepoint():
+            _send(ctx, tx, "kept:dropped")
+            raise LookupError("refused")
         _send(ctx, tx, "kept:after")
     assert _kept_keys(ctx) == ["kept:before", "kept:after"]
 
 
 def test_a_transaction_that_fails_writes_none_of_its_mails(ctx: Context) -> None:
     processes.start_process(ctx, title="Kept mails", key=KEY, actor=demo.COORDINATOR)
-    try:
-        with ctx.db.transaction() as tx:
-            _send(ctx, tx, "kept:lost")
-            tx.session.connection().execute(sa.text("SELECT 1"))
-            raise LookupError("the command failed")
-    except LookupError:
-        pass
+    with pytest.raises(LookupError), ctx.db.transaction() as tx:
+        _send(ctx, tx, "kept:lost")
+        tx.session.connection().execute(sa.text("SELECT 1"))
+        raise LookupError("the command failed")
     assert _kept_keys(ctx) == []
 
 

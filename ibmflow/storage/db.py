@@ -165,10 +165,10 @@ def write_kept(session: Session, table: sa.Table | None = None) -> None:
     kept: dict[sa.Table, list[Mapping[str, Any]]] | None = session.info.get(_KEPT)
     if not kept:
         return
-    for name in [table] if table is not None else list(kept):
-        rows = kept.pop(name, None)
+    for each in [table] if table is not None else list(kept):
+        rows = kept.pop(each, None)
         if rows:
-            session.connection().execute(sa.insert(name), rows)
+            session.connection().execute(sa.insert(each), rows)
 
 
 _Model = TypeVar("_Model", bound=SQLModel)
