@@ -105,8 +105,12 @@ class Capture:
         def record(
             _conn: Any, _cursor: Any, statement: str, parameters: Any, context: Any, many: bool
         ) -> None:
-            # insertmanyvalues batches come flagged `many` but run as one execute each.
-            many = many and context.execute_style is not ExecuteStyle.INSERTMANYVALUES
+            # insertmanyvalues batches come flagged `many` but run as one execute each. A prepared
+            # statement (`ibmflow.storage.prepared`) has no execution context: its `many` is an
+            # executemany.
+            many = many and (
+                context is None or context.execute_style is not ExecuteStyle.INSERTMANYVALUES
+            )
             params = list(parameters) if many else parameters
             self.ops.append(Op("sql", label, statement, params, many))
 

@@ -26,6 +26,7 @@ from sqlmodel import Session, SQLModel
 
 from ibmflow import audit
 from ibmflow.errors import DatabaseNotReady, IbmflowError
+from ibmflow.storage.prepared import Prepared
 from ibmflow.storage.tables import AuditEventRow, AuditHeadRow
 
 
@@ -168,7 +169,18 @@ def write_kept(session: Session, table: sa.Table | None = None) -> None:
     for each in [table] if table is not None else list(kept):
         rows = kept.pop(each, None)
         if rows:
-            session.connection().execute(sa.insert(each), rows)
+            _insert_into(each).write_many(session.connection(), rows)
+
+
+def _insert_into(table: sa.Table) -> Prepared:
+    """The insert of rows kept for `table`, prepared once."""
+    prepared = _INSERTS.get(table)
+    if prepared is None:
+        prepared = _INSERTS[table] = Prepared(sa.insert(table))
+    return prepared
+
+
+_INSERTS: dict[sa.Table, Prepared] = {}
 
 
 _Model = TypeVar("_Model", bound=SQLModel)
@@ -194,10 +206,10 @@ _CONFIGURED: set[type[SQLModel]] = set()
 _HEAD, _EVENTS = table_of(AuditHeadRow), table_of(AuditEventRow)
 # The head row is locked until the transaction ends (PostgreSQL; SQLite's BEGIN IMMEDIATE already
 # holds the write lock), so that two transactions never append after the same event.
-_READ_HEAD = sa.select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
-_MOVE_HEAD = sa.update(_HEAD).where(_HEAD.c.id == 1)
-_ADD_HEAD = sa.insert(_HEAD)
-_ADD_EVENT = sa.insert(_EVENTS)
+_READ_HEAD = Prepared(sa.select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update())
+_MOVE_HEAD = Prepared(sa.update(_HEAD).where(_HEAD.c.id == 1))
+_ADD_HEAD = Prepared(sa.insert(_HEAD))
+_ADD_EVENT = Prepared(sa.insert(_EVENTS))
 
 
 class Tx:
@@ -276,7 +288,7 @@ class Tx:
         # Write what the command added first, as the ORM read of the head used to (autoflush).
         self.session.flush()
         conn = self.session.connection()
-        head = conn.execute(_READ_HEAD).first()
+        head = _READ_HEAD.first(conn)
         seq, prev_hash = (0, audit.GENESIS_HASH) if head is None else (head.seq, head.hash)
         rows = []
         for record in records:
@@ -299,11 +311,11 @@ class Tx:
                 }
             )
             prev_hash = digest
-        conn.execute(_ADD_EVENT, rows)
+        _ADD_EVENT.write_many(conn, rows)
         if head is None:
-            conn.execute(_ADD_HEAD, {"id": 1, "seq": seq, "hash": prev_hash})
+            _ADD_HEAD.write(conn, {"id": 1, "seq": seq, "hash": prev_hash})
         else:
-            conn.execute(_MOVE_HEAD, {"seq": seq, "hash": prev_hash})
+            _MOVE_HEAD.write(conn, {"seq": seq, "hash": prev_hash})
 
 
 def _dump(value: audit.JSONValue) -> str | None:

@@ -17,6 +17,7 @@ from sqlmodel import Session, SQLModel
 
 from ibmflow import facts as f
 from ibmflow.storage.db import table_of
+from ibmflow.storage.prepared import Prepared, constants
 from ibmflow.storage.tables import (
     AdoptionRow,
     AppointmentRow,
@@ -52,18 +53,22 @@ def _of_process(model: type[SQLModel], columns: str, *, latest: bool = False) ->
     return query.order_by(table.c.id.desc()).limit(1) if latest else query.order_by(table.c.id)
 
 
-_Q_INSTITUTIONS = _of_process(InstitutionRow, "id code name short_name category involved weekend")
-_Q_PEOPLE = _of_process(PersonRow, "id name email institution_id")
-_Q_ROLES = _of_process(RoleRow, "role person_id institution_id").where(
-    _ROLE.c.active == True,  # noqa: E712
-    _ROLE.c.role.in_(["focal_point", "iawg_member"]),
+_Q_INSTITUTIONS = Prepared(
+    _of_process(InstitutionRow, "id code name short_name category involved weekend")
 )
-_Q_APPOINTMENT = _of_process(
-    AppointmentRow, "person_id authority reference appointed_on", latest=True
+_Q_PEOPLE = Prepared(_of_process(PersonRow, "id name email institution_id"))
+_Q_ROLES = Prepared(
+    _of_process(RoleRow, "role person_id institution_id").where(
+        _ROLE.c.active == True,  # noqa: E712
+        _ROLE.c.role.in_(constants("focal_point", "iawg_member")),
+    )
 )
-_Q_DECISIONS = _of_process(DecisionRow, "id subject title step opened_at status")
+_Q_APPOINTMENT = Prepared(
+    _of_process(AppointmentRow, "person_id authority reference appointed_on", latest=True)
+)
+_Q_DECISIONS = Prepared(_of_process(DecisionRow, "id subject title step opened_at status"))
 # The votes on every decision of the process in one query (not one per decision).
-_Q_VOTES = (
+_Q_VOTES = Prepared(
     sa.select(
         *_columns(
             _VOTE, "decision_id institution_id voter_id approve cast_at represented_id reason"
@@ -73,16 +78,20 @@ _Q_VOTES = (
     .where(_DEC.c.process_id == sa.bindparam("pid"))
     .order_by(_VOTE.c.id)
 )
-_Q_TASK_FORCES = _of_process(TaskForceRow, "id name lead")
-_Q_DOCUMENTS = _of_process(DocumentRow, "id kind step filename sha256 size uploaded_by uploaded_at")
-_Q_REQUESTS = _of_process(
-    RequestRow, "id kind step institution_id status focal_point_id due_at answered_at"
+_Q_TASK_FORCES = Prepared(_of_process(TaskForceRow, "id name lead"))
+_Q_DOCUMENTS = Prepared(
+    _of_process(DocumentRow, "id kind step filename sha256 size uploaded_by uploaded_at")
 )
-_Q_CHAPTERS = _of_process(ChapterRow, "id title lead draft_document_id submitted_at")
-_Q_CLOSURE = _of_process(ConsultationClosureRow, "closed_at non_respondents reason", latest=True)
-_Q_ADOPTION = _of_process(AdoptionRow, "authority reference adopted_on")
-_Q_OPEN_STAY = _of_process(StepRecord, "entered_at due_at", latest=True).where(
-    _STEP.c.left_at.is_(None)
+_Q_REQUESTS = Prepared(
+    _of_process(RequestRow, "id kind step institution_id status focal_point_id due_at answered_at")
+)
+_Q_CHAPTERS = Prepared(_of_process(ChapterRow, "id title lead draft_document_id submitted_at"))
+_Q_CLOSURE = Prepared(
+    _of_process(ConsultationClosureRow, "closed_at non_respondents reason", latest=True)
+)
+_Q_ADOPTION = Prepared(_of_process(AdoptionRow, "authority reference adopted_on"))
+_Q_OPEN_STAY = Prepared(
+    _of_process(StepRecord, "entered_at due_at", latest=True).where(_STEP.c.left_at.is_(None))
 )
 
 
@@ -94,8 +103,8 @@ class _Reader:
         self.params = {"pid": pid}
         self.people: dict[int, f.Person] = {}
 
-    def rows(self, query: sa.Select[Any]) -> Sequence[_Row]:
-        return self.conn.execute(query, self.params).all()
+    def rows(self, query: Prepared) -> Sequence[_Row]:
+        return query.rows(self.conn, self.params)
 
     @cached_property
     def institution_rows(self) -> Sequence[_Row]:
@@ -137,7 +146,7 @@ class _Reader:
 
     @cached_property
     def open_stay(self) -> _Row | None:
-        return self.conn.execute(_Q_OPEN_STAY, self.params).first()
+        return _Q_OPEN_STAY.first(self.conn, self.params)
 
     def institutions(self) -> tuple[f.Institution, ...]:
         return tuple(
@@ -153,7 +162,7 @@ class _Reader:
         )
 
     def coordinator(self) -> f.Appointment | None:
-        appt = self.conn.execute(_Q_APPOINTMENT, self.params).first()
+        appt = _Q_APPOINTMENT.first(self.conn, self.params)
         if appt is None or (person := self.who(appt.person_id)) is None:
             return None
         return f.Appointment(
@@ -238,7 +247,7 @@ class _Reader:
         )
 
     def consultation_closure(self) -> f.ConsultationClosure | None:
-        closure = self.conn.execute(_Q_CLOSURE, self.params).first()
+        closure = _Q_CLOSURE.first(self.conn, self.params)
         if closure is None:
             return None
         return f.ConsultationClosure(
@@ -248,7 +257,7 @@ class _Reader:
         )
 
     def adoption(self) -> f.Adoption | None:
-        adoption = self.conn.execute(_Q_ADOPTION, self.params).one_or_none()
+        adoption = _Q_ADOPTION.first(self.conn, self.params)
         if adoption is None:
             return None
         return f.Adoption(
@@ -299,9 +308,11 @@ def load_facts(
     return facts if wanted == f.FACT_GROUPS else f.only(facts, wanted)
 
 
-_Q_NOMINATIONS = _of_process(
-    NominationRow,
-    "id member_id representative_id institution_id decision_id valid_from valid_until revoked",
+_Q_NOMINATIONS = Prepared(
+    _of_process(
+        NominationRow,
+        "id member_id representative_id institution_id decision_id valid_from valid_until revoked",
+    )
 )
 
 

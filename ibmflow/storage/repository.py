@@ -19,6 +19,7 @@ from ibmflow.i18n import _
 from ibmflow.storage.db import loaded, table_of
 from ibmflow.storage.facts_reader import load_facts as load_facts
 from ibmflow.storage.facts_reader import nominations as nominations
+from ibmflow.storage.prepared import Prepared
 from ibmflow.storage.tables import (
     DecisionRow,
     DocumentRow,
@@ -49,7 +50,7 @@ def get_process(session: Session, key: str, *, lock: bool = False) -> ProcessRow
     return row
 
 
-_PROCESS_ROW_LOCKED = (
+_PROCESS_ROW_LOCKED = Prepared(
     sa.select(*_PROCESS.c).where(_PROCESS.c.key == sa.bindparam("key")).with_for_update()
 )
 
@@ -59,18 +60,13 @@ def process_for_transition(session: Session, key: str) -> ProcessRow:
     but comes in no session (detached, as if loaded), so the ORM has nothing to track or flush.
     Its writes go through `move_process`, which shows them on it."""
     session.flush()  # a Core read: what the command wrote before is seen (as an ORM query would)
-    row = (
-        session.connection()
-        .execute(_PROCESS_ROW_LOCKED, {"key": key.strip().upper()})
-        .mappings()
-        .one_or_none()
-    )
+    row = _PROCESS_ROW_LOCKED.first(session.connection(), {"key": key.strip().upper()})
     if row is None:
         raise NotFound(
             _("no process %(key)r; `ibmflow process list` shows the processes.", key=key),
             process=key,
         )
-    return loaded(ProcessRow, dict(row))
+    return loaded(ProcessRow, row._asdict())
 
 
 def process_keys(session: Session) -> dict[int, str]:
@@ -203,16 +199,18 @@ def active_roles(session: Session, process: ProcessRow, role: str | None = None)
 
 
 # The writes of a transition, as Core statements (no ORM objects to track and flush).
-_MOVE_PROCESS = sa.update(_PROCESS).where(
-    _PROCESS.c.id == sa.bindparam("pid"), _PROCESS.c.version == sa.bindparam("seen")
+_MOVE_PROCESS = Prepared(
+    sa.update(_PROCESS).where(
+        _PROCESS.c.id == sa.bindparam("pid"), _PROCESS.c.version == sa.bindparam("seen")
+    )
 )
 _OPEN_STAY_ID = (
     sa.select(sa.func.max(_STEP_OPEN.c.id))
     .where(_STEP_OPEN.c.process_id == sa.bindparam("pid"), _STEP_OPEN.c.left_at.is_(None))
     .scalar_subquery()
 )
-_LEAVE_STAY = sa.update(_STEP).where(_STEP.c.id == _OPEN_STAY_ID)
-_ENTER_STAY = sa.insert(_STEP)
+_LEAVE_STAY = Prepared(sa.update(_STEP).where(_STEP.c.id == _OPEN_STAY_ID))
+_ENTER_STAY = Prepared(sa.insert(_STEP))
 
 
 def move_process(
@@ -232,10 +230,8 @@ def move_process(
         "updated_at": now,
         "suspended_from": suspended_from,
     }
-    result = session.connection().execute(
-        _MOVE_PROCESS, {"pid": process.id, "seen": seen, **values}
-    )
-    if result.rowcount != 1:
+    touched = _MOVE_PROCESS.write(session.connection(), {"pid": process.id, "seen": seen, **values})
+    if touched != 1:
         return False
     for name, value in values.items():  # as written, so the row is not flushed again
         set_committed_value(process, name, value)
@@ -244,9 +240,7 @@ def move_process(
 
 def leave_step(session: Session, process: ProcessRow, *, now: datetime, trigger: str) -> None:
     """Close the open stay in the current step (the one `current_step_record` returns), if any."""
-    session.connection().execute(
-        _LEAVE_STAY, {"pid": process.id, "left_at": now, "left_by": trigger}
-    )
+    _LEAVE_STAY.write(session.connection(), {"pid": process.id, "left_at": now, "left_by": trigger})
 
 
 def enter_step(
@@ -259,8 +253,8 @@ def enter_step(
     due_at: datetime | None,
 ) -> int:
     """Open a stay in `step`; return the stay's id."""
-    result = session.connection().execute(
-        _ENTER_STAY,
+    return _ENTER_STAY.insert(
+        session.connection(),
         {
             "process_id": process.id or 0,
             "step": step,
@@ -271,6 +265,3 @@ def enter_step(
             "left_by": None,
         },
     )
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])

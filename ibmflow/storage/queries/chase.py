@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from ibmflow.storage.db import record_columns, table_of
+from ibmflow.storage.prepared import Prepared
 from ibmflow.storage.queries.outbox import written
 from ibmflow.storage.shapes import PersonRecord
 from ibmflow.storage.tables import (
@@ -200,10 +201,13 @@ def rungs_of_requests(session: Session, request_ids: Iterable[int]) -> list[Rung
     return list(session.exec(select(RungRow).where(col(RungRow.request_id).in_(ids))))
 
 
+_INSERT_RUNGS = Prepared(sa.insert(_RUNG))
+
+
 def insert_rungs(session: Session, values: Sequence[dict[str, Any]]) -> None:
     """Plan these rungs, one statement for all of them."""
     if values:
-        session.connection().execute(sa.insert(_RUNG), list(values))
+        _INSERT_RUNGS.write_many(session.connection(), values)
 
 
 def record_chase_mails(session: Session, carried: Iterable[tuple[int, int, str]]) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
 from ibmflow.storage.db import loaded, table_of
+from ibmflow.storage.prepared import Prepared
 from ibmflow.storage.tables import (
     InstitutionRow,
     LinkTokenRow,
@@ -32,12 +33,12 @@ _INSERT_REQUESTS = sa.insert(_REQUESTS).returning(_REQUESTS.c.id, sort_by_parame
 # (each gets the largest rowid so far plus one, under the write lock of BEGIN IMMEDIATE); SQLAlchemy
 # cannot tell which RETURNING row is which there and would send one INSERT per request instead.
 _INSERT_REQUESTS_SQLITE = sa.insert(_REQUESTS).returning(_REQUESTS.c.id)
-_SET_MESSAGE_ID = (
+_SET_MESSAGE_ID = Prepared(
     sa.update(_REQUESTS)
     .where(_REQUESTS.c.id == sa.bindparam("rid"))
     .values(message_id=sa.bindparam("mid"))
 )
-_INSERT_TOKENS = sa.insert(_TOKENS)
+_INSERT_TOKENS = Prepared(sa.insert(_TOKENS))
 
 # A new request's columns that the sender does not give, as the table class defaults them.
 REQUEST_DEFAULTS: dict[str, Any] = {
@@ -47,11 +48,11 @@ REQUEST_DEFAULTS: dict[str, Any] = {
 }
 
 _PID: sa.BindParameter[int] = sa.bindparam("pid")
-_INSTITUTIONS = (
+_INSTITUTIONS = Prepared(
     sa.select(*_INSTITUTION.c).where(_INSTITUTION.c.process_id == _PID).order_by(_INSTITUTION.c.id)
 )
 _PERSON_COLUMNS = [c.name for c in _PERSON.columns]
-_FOCAL_POINTS = (  # every focal point in force with the institution they speak for, in role order
+_FOCAL_POINTS = Prepared(  # every focal point in force with the institution they speak for
     sa.select(_ROLE.c.institution_id, *_PERSON.c)
     .join(_PERSON, _PERSON.c.id == _ROLE.c.person_id)
     .where(
@@ -74,8 +75,8 @@ _COVERING = sa.select(
 def institutions(session: Session, process_id: int) -> list[InstitutionRow]:
     """The process's institutions in roster order (Core; rows in no session)."""
     session.flush()  # Core statements do not autoflush: an institution added in this command counts
-    rows = session.connection().execute(_INSTITUTIONS, {"pid": process_id}).mappings()
-    return [loaded(InstitutionRow, dict(row)) for row in rows]
+    rows = _INSTITUTIONS.rows(session.connection(), {"pid": process_id})
+    return [loaded(InstitutionRow, row._asdict()) for row in rows]
 
 
 def focal_points(session: Session, process_id: int) -> dict[int, list[PersonRow]]:
@@ -84,7 +85,7 @@ def focal_points(session: Session, process_id: int) -> dict[int, list[PersonRow]
     session.flush()
     out: dict[int, list[PersonRow]] = {}
     people: dict[int, PersonRow] = {}
-    for row in session.connection().execute(_FOCAL_POINTS, {"pid": process_id}):
+    for row in _FOCAL_POINTS.rows(session.connection(), {"pid": process_id}):  # in role order
         values = dict(zip(_PERSON_COLUMNS, row[1:], strict=True))
         person = people.get(values["id"])
         if person is None:
@@ -140,11 +141,11 @@ def set_message_ids(session: Session, message_ids: Mapping[int, str]) -> None:
     """Store the Message-ID of each of these requests (by id), one statement for all."""
     if message_ids:
         params = [{"rid": rid, "mid": mid} for rid, mid in message_ids.items()]
-        session.connection().execute(_SET_MESSAGE_ID, params)
+        _SET_MESSAGE_ID.write_many(session.connection(), params)
 
 
 def add_link_tokens(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Write these link tokens (every column but the id given) with one statement, in the
     session's transaction."""
     if rows:
-        session.connection().execute(_INSERT_TOKENS, list(rows))
+        _INSERT_TOKENS.write_many(session.connection(), rows)

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from ibmflow.storage.account_tables import UserAccountRow
 from ibmflow.storage.db import record_columns, table_of
+from ibmflow.storage.prepared import Prepared
 from ibmflow.storage.shapes import PersonRecord
 from ibmflow.storage.tables import (
     AppointmentRow,
@@ -35,21 +36,23 @@ REPRESENTATIVES = "representatives"  # `addresses_by_role`'s key for the nominat
 
 # The addresses of the process's people by the role they hold (in force), and those of the
 # representatives of its nominations not revoked: one Core statement, the addresses only.
-_ADDRESSES_BY_ROLE = sa.union_all(
-    sa.select(_PERSON.c.email, _ROLE.c.role)
-    .join(_ROLE, _ROLE.c.person_id == _PERSON.c.id)
-    .where(
-        _ROLE.c.process_id == sa.bindparam("pid"),
-        _ROLE.c.active.is_(True),
-        _PERSON.c.process_id == sa.bindparam("pid"),
-    ),
-    sa.select(_PERSON.c.email, sa.literal(REPRESENTATIVES, sa.String))
-    .join(_NOMINATION, _NOMINATION.c.representative_id == _PERSON.c.id)
-    .where(
-        _NOMINATION.c.process_id == sa.bindparam("pid"),
-        _NOMINATION.c.revoked.is_(False),
-        _PERSON.c.process_id == sa.bindparam("pid"),
-    ),
+_ADDRESSES_BY_ROLE = Prepared(
+    sa.union_all(
+        sa.select(_PERSON.c.email, _ROLE.c.role)
+        .join(_ROLE, _ROLE.c.person_id == _PERSON.c.id)
+        .where(
+            _ROLE.c.process_id == sa.bindparam("pid"),
+            _ROLE.c.active.is_(True),
+            _PERSON.c.process_id == sa.bindparam("pid"),
+        ),
+        sa.select(_PERSON.c.email, sa.literal(REPRESENTATIVES, sa.String))
+        .join(_NOMINATION, _NOMINATION.c.representative_id == _PERSON.c.id)
+        .where(
+            _NOMINATION.c.process_id == sa.bindparam("pid"),
+            _NOMINATION.c.revoked.is_(False),
+            _PERSON.c.process_id == sa.bindparam("pid"),
+        ),
+    )
 )
 
 
@@ -60,7 +63,7 @@ def addresses_by_role(session: Session, process_id: int) -> dict[str, set[str]]:
     if session.autoflush:  # Core statements do not autoflush: what the command added counts
         session.flush()
     found: dict[str, set[str]] = {}
-    for email, role in session.connection().execute(_ADDRESSES_BY_ROLE, {"pid": process_id}):
+    for email, role in _ADDRESSES_BY_ROLE.rows(session.connection(), {"pid": process_id}):
         found.setdefault(role, set()).add(email)
     return found
 
@@ -87,7 +90,7 @@ def pick_addresses(
 # console account chose (Core: the few columns that choose a mail's language, for a whole batch of
 # processes at once). An account's address is stored lower-cased; a person's is lower-case ASCII
 # (`roster.py` checks it), so SQL's `lower` (ASCII only) finds the account as Python's would.
-_LANGUAGES = (
+_LANGUAGES_OF_ROSTERS = (
     sa.select(
         _PERSON.c.process_id,
         _PERSON.c.email,
@@ -110,8 +113,13 @@ _LANGUAGES = (
             ),
         )
     )
-    .where(_PERSON.c.process_id.in_(sa.bindparam("pids", expanding=True)))
     .order_by(_PERSON.c.id)
+)
+_LANGUAGES = _LANGUAGES_OF_ROSTERS.where(
+    _PERSON.c.process_id.in_(sa.bindparam("pids", expanding=True))
+)
+_LANGUAGES_OF_ONE = Prepared(
+    _LANGUAGES_OF_ROSTERS.where(_PERSON.c.process_id == sa.bindparam("pid"))
 )
 
 
@@ -122,7 +130,11 @@ def people_languages(
     every person of these processes, in roster order."""
     if not process_ids:
         return []
-    rows = session.connection().execute(_LANGUAGES, {"pids": list(process_ids)}).all()
+    conn = session.connection()
+    if len(process_ids) == 1:  # a command's own process: a statement prepared once
+        rows = _LANGUAGES_OF_ONE.rows(conn, {"pid": process_ids[0]})
+    else:
+        rows = list(conn.execute(_LANGUAGES, {"pids": list(process_ids)}))
     return [(pid, email, own, inst, chosen) for pid, email, own, inst, chosen in rows]
 
 
@@ -204,12 +216,15 @@ def _holding(row: Sequence[Any]) -> tuple[PersonRecord, str, int | None]:
 
 
 _APPOINTMENT = table_of(AppointmentRow)
-_COORDINATORS = (  # the name and address of each appointment's person, oldest appointment first
+_APPOINTED = (  # the name and address of each appointment's person, oldest appointment first
     sa.select(_APPOINTMENT.c.process_id, _PERSON.c.name, _PERSON.c.email)
     .join(_PERSON, _PERSON.c.id == _APPOINTMENT.c.person_id)
-    .where(_APPOINTMENT.c.process_id.in_(sa.bindparam("pids", expanding=True)))
     .order_by(_APPOINTMENT.c.id)
 )
+_COORDINATORS = _APPOINTED.where(
+    _APPOINTMENT.c.process_id.in_(sa.bindparam("pids", expanding=True))
+)
+_COORDINATOR_OF_ONE = Prepared(_APPOINTED.where(_APPOINTMENT.c.process_id == sa.bindparam("pid")))
 
 
 def coordinators(session: Session, process_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
@@ -217,7 +232,11 @@ def coordinators(session: Session, process_ids: Sequence[int]) -> dict[int, tupl
     processes (Core, one statement); a process without an appointment is left out."""
     if not process_ids:
         return {}
-    rows = session.connection().execute(_COORDINATORS, {"pids": list(process_ids)})
+    conn = session.connection()
+    if len(process_ids) == 1:  # a command's own process: a statement prepared once
+        rows = _COORDINATOR_OF_ONE.rows(conn, {"pid": process_ids[0]})
+    else:
+        rows = list(conn.execute(_COORDINATORS, {"pids": list(process_ids)}))
     return {pid: (name, email) for pid, name, email in rows}  # the latest appointment wins
 
 
