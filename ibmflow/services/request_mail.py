@@ -49,7 +49,8 @@ def mail_request(
 
     The first mail's Message-ID becomes the request's, under which reminders and receipts thread.
     A reminder passes its own `template` and `extra` context, and the request's thread. The mails
-    and their tokens are written at once (a statement each), or kept in `into` for the caller.
+    and their tokens are written at once (a statement each), or kept in `into` for the caller,
+    which then stores the Message-ID of a request row too (a record's is stored at once).
     """
     definition_title = mailings.step_title(ctx, tx, process, request.step)
     definition = definition_for(ctx, tx.session, process)
@@ -123,8 +124,9 @@ def mail_request(
     ids = [str(m["message_id"]) for m in mails]
     if ids and request.message_id is None:
         request.message_id = ids[0]
-        if isinstance(request, RequestRow):
-            tx.session.add(request)  # written with the session's other changes
-        else:  # a record (a sweep's batch reads its requests so): written now
+        if not isinstance(request, RequestRow):  # a record (a sweep's batch reads them): now
             requests_queries.set_message_ids(tx.session, {request.id or 0: ids[0]})
+        elif into is None:
+            tx.session.add(request)  # written with the session's other changes
+        # else: a row of a batch (`requests.send_all`), which stores the batch's Message-IDs
     return ids

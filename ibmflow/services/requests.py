@@ -217,12 +217,11 @@ def send_all(
         )
         audit_sent(tx, process, request, institution, people, now, actor=actor, details=details)
     rows.write(tx)
-    # Each request's first mail gave it its Message-ID: stored with one statement, and the rows
-    # leave the session (the mail added them to it), so that the commit has no ORM update to flush.
-    sent_rows = [request for request, _inst, _people in new]
-    message_ids = {r.id or 0: r.message_id for r in sent_rows if r.message_id is not None}
+    # Each request's first mail gave it its Message-ID: stored with one statement, and a row the
+    # caller had in the session leaves it, so that the commit has no ORM update to flush.
+    message_ids = {r.id or 0: r.message_id for r, _inst, _people in new if r.message_id is not None}
     requests_queries.set_message_ids(tx.session, message_ids)
-    for request in sent_rows:
+    for request, _inst, _people in new:
         if request in tx.session:
             tx.session.expunge(request)
     deadlines.plan_requests(ctx, tx, process, [(request, inst) for request, inst, _ in new])

@@ -78,6 +78,8 @@ class Database:
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 with session.begin():
+                    # Its connection, begun (on SQLite: the write lock taken), for `connection`.
+                    session.info[_CONNECTION] = session.connection()
                     tx = Tx(session)
                     yield tx
                     session.flush()  # what the ORM holds first: kept rows may refer to it
@@ -142,6 +144,17 @@ def record_columns(table: sa.Table, record: type) -> list[sa.Column[Any]]:
     return [table.c[f.name] for f in dataclasses.fields(record)]
 
 
+_CONNECTION = "ibmflow.connection"  # session.info: the connection of a command's transaction
+
+
+def connection(session: Session) -> sa.Connection:
+    """The connection of the session's transaction, as `session.connection()` gives it; a command's
+    transaction (`Database.transaction`) keeps it from its start, so that the dozen statements
+    of a step do not each ask the session for it again."""
+    conn: sa.Connection | None = session.info.get(_CONNECTION)
+    return session.connection() if conn is None else conn
+
+
 _KEPT = "ibmflow.kept"  # session.info: the rows `keep_rows` holds for the transaction's end
 
 
@@ -154,7 +167,7 @@ def keep_rows(session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any
     are written at once, so that its rollback drops them (`Tx.savepoint` writes what was kept
     before it first)."""
     if session.in_nested_transaction():
-        session.connection().execute(sa.insert(table), rows)
+        connection(session).execute(sa.insert(table), rows)
         return
     kept: dict[sa.Table, list[Mapping[str, Any]]] = session.info.setdefault(_KEPT, {})
     kept.setdefault(table, []).extend(rows)
@@ -169,7 +182,7 @@ def write_kept(session: Session, table: sa.Table | None = None) -> None:
     for each in [table] if table is not None else list(kept):
         rows = kept.pop(each, None)
         if rows:
-            _insert_into(each).write_many(session.connection(), rows)
+            _insert_into(each).write_many(connection(session), rows)
 
 
 def _insert_into(table: sa.Table) -> Prepared:
@@ -287,7 +300,7 @@ class Tx:
             return
         # Write what the command added first, as the ORM read of the head used to (autoflush).
         self.session.flush()
-        conn = self.session.connection()
+        conn = connection(self.session)
         head = _READ_HEAD.first(conn)
         seq, prev_hash = (0, audit.GENESIS_HASH) if head is None else (head.seq, head.hash)
         rows = []

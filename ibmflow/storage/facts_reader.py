@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from ibmflow import facts as f
-from ibmflow.storage.db import table_of
+from ibmflow.storage.db import connection, table_of
 from ibmflow.storage.prepared import Prepared, constants
 from ibmflow.storage.tables import (
     AdoptionRow,
@@ -302,7 +302,7 @@ def load_facts(
     # These are Core statements, which do not autoflush: flush what this transaction added first,
     # as an ORM query would, so that the facts include it.
     session.flush()
-    reader = _Reader(session.connection(), process.id or 0)
+    reader = _Reader(connection(session), process.id or 0)
     values = {name: load(reader) for name, load in _LOADERS.items() if name in wanted}
     facts = f.Facts(process_key=process.key, now=now, **values)
     return facts if wanted == f.FACT_GROUPS else f.only(facts, wanted)
@@ -319,7 +319,7 @@ _Q_NOMINATIONS = Prepared(
 def nominations(session: Session, process: ProcessRow, facts: f.Facts) -> list[f.Nomination]:
     """The representatives nominated in a process."""
     session.flush()  # Core statements do not autoflush (see `load_facts`)
-    reader = _Reader(session.connection(), process.id or 0)
+    reader = _Reader(connection(session), process.id or 0)
 
     def as_person(person_id: int) -> f.Person:
         return reader.who(person_id) or _unknown(person_id)

@@ -29,6 +29,7 @@ import operator
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,7 +45,7 @@ class _Plan:
 
     sql: str
     values: Callable[[Mapping[str, Any]], tuple[Any, ...]]  # the parameters, in order, converted
-    row: Callable[..., Any] | None  # the named tuple of a select's rows
+    row: Callable[[Sequence[Any]], Any] | None  # a select's row (a named tuple) from its values
     results: tuple[_Processor, ...] | None  # per column, None when no column converts
 
 
@@ -72,9 +73,9 @@ class Prepared:
         assert make is not None
         converters = plan.results
         if converters is None:
-            return [make(*values) for values in fetched]
+            return [make(values) for values in fetched]
         return [
-            make(*[v if c is None else c(v) for c, v in zip(converters, values, strict=True)])
+            make([v if c is None else c(v) for c, v in zip(converters, values, strict=True)])
             for values in fetched
         ]
 
@@ -88,9 +89,9 @@ class Prepared:
             return None
         assert plan.row is not None
         if plan.results is None:
-            return plan.row(*values)
+            return plan.row(values)
         return plan.row(
-            *[v if c is None else c(v) for c, v in zip(plan.results, values, strict=True)]
+            [v if c is None else c(v) for c, v in zip(plan.results, values, strict=True)]
         )
 
     def write(self, conn: sa.Connection, params: Mapping[str, Any] | None = None) -> int:
@@ -143,7 +144,7 @@ def _compile(statement: sa.Executable, dialect: Dialect, keys: tuple[str, ...]) 
         default = _NO_DEFAULT if bind.required else bind.value
         processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
         binds.append((bind.key, default, processor))
-    row: Callable[..., Any] | None = None
+    row: Callable[[Sequence[Any]], Any] | None = None
     results: tuple[_Processor, ...] | None = None
     if isinstance(statement, sa.SelectBase):
         names = list(statement.selected_columns.keys())
@@ -158,9 +159,10 @@ def _compile(statement: sa.Executable, dialect: Dialect, keys: tuple[str, ...]) 
     return _Plan(sql=compiled.string, values=_parameters(binds), row=row, results=results)
 
 
-def _row_type(names: list[str]) -> Callable[..., Any]:
-    """The named tuple of a select's rows: its column keys as SQLAlchemy keys them."""
-    return namedtuple("Row", names)  # the names are known only at run time
+def _row_type(names: list[str]) -> Callable[[Sequence[Any]], Any]:
+    """What makes a select's row from its values: a named tuple of its column keys, as SQLAlchemy
+    keys them, made by `tuple.__new__` itself (a fetched row is a tuple already)."""
+    return partial(tuple.__new__, namedtuple("Row", names))  # names known only at run time
 
 
 def _parameters(
@@ -206,10 +208,17 @@ def _cursor(conn: sa.Connection) -> Any:
     return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
+def _listened(conn: sa.Connection) -> bool:
+    """Whether a `before_cursor_execute` listener waits on `conn`: SQLAlchemy's own test first (its
+    flags of a connection or engine that has any listener), then the event's listeners."""
+    flagged = getattr(conn, "_has_events", True) or getattr(conn.engine, "_has_events", True)
+    return bool(flagged and conn.dispatch.before_cursor_execute)
+
+
 def _run(conn: sa.Connection, plan: _Plan, params: Mapping[str, Any]) -> Any:
     cursor = _cursor(conn)
     values = plan.values(params)
-    if conn.dispatch.before_cursor_execute:
+    if _listened(conn):
         conn.dispatch.before_cursor_execute(conn, cursor, plan.sql, values, None, False)
     try:
         cursor.execute(plan.sql, values)
@@ -221,7 +230,7 @@ def _run(conn: sa.Connection, plan: _Plan, params: Mapping[str, Any]) -> Any:
 def _run_many(conn: sa.Connection, plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> None:
     cursor = _cursor(conn)
     values = [plan.values(row) for row in rows]
-    if conn.dispatch.before_cursor_execute:
+    if _listened(conn):
         conn.dispatch.before_cursor_execute(conn, cursor, plan.sql, values, None, True)
     try:
         cursor.executemany(plan.sql, values)

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from ibmflow.errors import NotFound
 from ibmflow.i18n import _
-from ibmflow.storage.db import loaded, table_of
+from ibmflow.storage.db import connection, loaded, table_of
 from ibmflow.storage.facts_reader import load_facts as load_facts
 from ibmflow.storage.facts_reader import nominations as nominations
 from ibmflow.storage.prepared import Prepared
@@ -60,7 +60,7 @@ def process_for_transition(session: Session, key: str) -> ProcessRow:
     but comes in no session (detached, as if loaded), so the ORM has nothing to track or flush.
     Its writes go through `move_process`, which shows them on it."""
     session.flush()  # a Core read: what the command wrote before is seen (as an ORM query would)
-    row = _PROCESS_ROW_LOCKED.first(session.connection(), {"key": key.strip().upper()})
+    row = _PROCESS_ROW_LOCKED.first(connection(session), {"key": key.strip().upper()})
     if row is None:
         raise NotFound(
             _("no process %(key)r; `ibmflow process list` shows the processes.", key=key),
@@ -230,7 +230,7 @@ def move_process(
         "updated_at": now,
         "suspended_from": suspended_from,
     }
-    touched = _MOVE_PROCESS.write(session.connection(), {"pid": process.id, "seen": seen, **values})
+    touched = _MOVE_PROCESS.write(connection(session), {"pid": process.id, "seen": seen, **values})
     if touched != 1:
         return False
     for name, value in values.items():  # as written, so the row is not flushed again
@@ -240,7 +240,7 @@ def move_process(
 
 def leave_step(session: Session, process: ProcessRow, *, now: datetime, trigger: str) -> None:
     """Close the open stay in the current step (the one `current_step_record` returns), if any."""
-    _LEAVE_STAY.write(session.connection(), {"pid": process.id, "left_at": now, "left_by": trigger})
+    _LEAVE_STAY.write(connection(session), {"pid": process.id, "left_at": now, "left_by": trigger})
 
 
 def enter_step(
@@ -254,7 +254,7 @@ def enter_step(
 ) -> int:
     """Open a stay in `step`; return the stay's id."""
     return _ENTER_STAY.insert(
-        session.connection(),
+        connection(session),
         {
             "process_id": process.id or 0,
             "step": step,

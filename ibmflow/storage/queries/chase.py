@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from ibmflow.storage.db import record_columns, table_of
+from ibmflow.storage.db import connection, record_columns, table_of
 from ibmflow.storage.prepared import Prepared
 from ibmflow.storage.queries.outbox import written
 from ibmflow.storage.shapes import PersonRecord
@@ -60,7 +60,7 @@ def any_due(conn: sa.Connection, now: datetime) -> bool:
 def due_rung_ids(session: Session, now: datetime) -> list[int]:
     """Every rung due at `now` that no live claim holds, oldest first (no lock)."""
     query = due_rungs_query(now, 1_000_000, skip_locked=False)
-    return list(session.connection().execute(query).scalars())
+    return list(connection(session).execute(query).scalars())
 
 
 def claim(
@@ -69,7 +69,7 @@ def claim(
     """Claim for `worker` until `until` every due rung of the processes of the `size` oldest due
     rungs; their ids. With `skip_locked` (PostgreSQL), the rungs and processes another worker is
     claiming or ringing are left to it, whole: the oldest due rungs are taken among the others."""
-    conn = session.connection()
+    conn = connection(session)
     first = (
         sa.select(_RUNG.c.process_id)
         .where(_due(now))
@@ -127,7 +127,7 @@ def pending_rungs(
     params: dict[str, Any] = {"ids": list(ids)}
     if claimed_by is not None:
         params["worker"] = claimed_by
-    return [RungRecord(*row) for row in session.connection().execute(query, params).all()]
+    return [RungRecord(*row) for row in connection(session).execute(query, params).all()]
 
 
 def _pending_rungs(claimed: bool, lock: bool) -> sa.Select[Any]:
@@ -149,7 +149,7 @@ _IN_CHUNK = 500  # ids in one statement, well under SQLite's limit of bound valu
 
 def rung_record(session: Session, key: str) -> RungRecord:
     """The rung with this key (it must exist), as a record."""
-    return RungRecord(*session.connection().execute(_RUNG_BY_KEY, {"key": key}).one())
+    return RungRecord(*connection(session).execute(_RUNG_BY_KEY, {"key": key}).one())
 
 
 def update_rungs(session: Session, rungs: Sequence[RungRecord]) -> None:
@@ -160,7 +160,7 @@ def update_rungs(session: Session, rungs: Sequence[RungRecord]) -> None:
     alike: dict[tuple[Any, ...], list[int]] = {}
     for rung in rungs:
         alike.setdefault(tuple(getattr(rung, name) for name in _CHANGED), []).append(rung.id or 0)
-    conn, single = session.connection(), []
+    conn, single = connection(session), []
     for values, ids in alike.items():
         if len(ids) == 1:
             single.append({"rung_id": ids[0], **dict(zip(_CHANGED, values, strict=True))})
@@ -178,7 +178,7 @@ def insert_added(session: Session, rungs: Sequence[RungRecord]) -> None:
     if not rungs:
         return
     columns = [f.name for f in fields(RungRecord) if f.name != "id"]
-    rows = session.connection().execute(
+    rows = connection(session).execute(
         sa.insert(_RUNG).returning(_RUNG.c.id, sort_by_parameter_order=True),
         [{name: getattr(r, name) for name in columns} for r in rungs],
     )
@@ -207,7 +207,7 @@ _INSERT_RUNGS = Prepared(sa.insert(_RUNG))
 def insert_rungs(session: Session, values: Sequence[dict[str, Any]]) -> None:
     """Plan these rungs, one statement for all of them."""
     if values:
-        _INSERT_RUNGS.write_many(session.connection(), values)
+        _INSERT_RUNGS.write_many(connection(session), values)
 
 
 def record_chase_mails(session: Session, carried: Iterable[tuple[int, int, str]]) -> None:
@@ -218,7 +218,7 @@ def record_chase_mails(session: Session, carried: Iterable[tuple[int, int, str]]
         for rung_id, person_id, message_id in carried
     ]
     if rows:
-        session.connection().execute(sa.insert(_CHASE_MAIL), rows)
+        connection(session).execute(sa.insert(_CHASE_MAIL), rows)
 
 
 def mails_by_message_id(session: Session, message_ids: Iterable[str]) -> dict[str, OutboxRow]:
@@ -274,7 +274,7 @@ def rungs_of_subjects(
     """(key, request id, rung name, status) of every rung of these requests and stays (Core
     tuples: a batch reads about four rungs a request)."""
     params = {"requests": list(request_ids), "stays": list(stay_ids)}
-    return session.connection().execute(_RUNGS_OF_SUBJECTS, params).all()
+    return connection(session).execute(_RUNGS_OF_SUBJECTS, params).all()
 
 
 class Standing(NamedTuple):
@@ -314,7 +314,7 @@ def standing_representatives(
     found: dict[int, list[Standing]] = {}
     ids = sorted(set(member_ids))
     if ids:
-        for member_id, nomination_id, since, until, *person in session.connection().execute(
+        for member_id, nomination_id, since, until, *person in connection(session).execute(
             _STANDING, {"members": ids}
         ):
             standing = Standing(nomination_id, since, until, PersonRecord(*person))

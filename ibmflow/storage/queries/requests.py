@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
-from ibmflow.storage.db import loaded, table_of
+from ibmflow.storage.db import connection, loaded, table_of
 from ibmflow.storage.prepared import Prepared
 from ibmflow.storage.tables import (
     InstitutionRow,
@@ -75,7 +75,7 @@ _COVERING = sa.select(
 def institutions(session: Session, process_id: int) -> list[InstitutionRow]:
     """The process's institutions in roster order (Core; rows in no session)."""
     session.flush()  # Core statements do not autoflush: an institution added in this command counts
-    rows = _INSTITUTIONS.rows(session.connection(), {"pid": process_id})
+    rows = _INSTITUTIONS.rows(connection(session), {"pid": process_id})
     return [loaded(InstitutionRow, row._asdict()) for row in rows]
 
 
@@ -85,7 +85,7 @@ def focal_points(session: Session, process_id: int) -> dict[int, list[PersonRow]
     session.flush()
     out: dict[int, list[PersonRow]] = {}
     people: dict[int, PersonRow] = {}
-    for row in _FOCAL_POINTS.rows(session.connection(), {"pid": process_id}):  # in role order
+    for row in _FOCAL_POINTS.rows(connection(session), {"pid": process_id}):  # in role order
         values = dict(zip(_PERSON_COLUMNS, row[1:], strict=True))
         person = people.get(values["id"])
         if person is None:
@@ -102,7 +102,7 @@ def covering(
     params = {"pid": process_id, "step": step, "kinds": sorted(kinds), "statuses": list(statuses)}
     return {
         (kind, institution_id, focal_point_id)
-        for kind, institution_id, focal_point_id in session.connection().execute(_COVERING, params)
+        for kind, institution_id, focal_point_id in connection(session).execute(_COVERING, params)
     }
 
 
@@ -131,7 +131,7 @@ def add_requests(session: Session, rows: Sequence[RequestRow]) -> None:
 
 
 def _insert(session: Session, values: list[dict[str, Any]]) -> list[int]:
-    conn = session.connection()
+    conn = connection(session)
     if conn.dialect.name == "sqlite":
         return sorted(conn.execute(_INSERT_REQUESTS_SQLITE, values).scalars())
     return list(conn.execute(_INSERT_REQUESTS, values).scalars())
@@ -141,11 +141,11 @@ def set_message_ids(session: Session, message_ids: Mapping[int, str]) -> None:
     """Store the Message-ID of each of these requests (by id), one statement for all."""
     if message_ids:
         params = [{"rid": rid, "mid": mid} for rid, mid in message_ids.items()]
-        _SET_MESSAGE_ID.write_many(session.connection(), params)
+        _SET_MESSAGE_ID.write_many(connection(session), params)
 
 
 def add_link_tokens(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Write these link tokens (every column but the id given) with one statement, in the
     session's transaction."""
     if rows:
-        _INSERT_TOKENS.write_many(session.connection(), rows)
+        _INSERT_TOKENS.write_many(connection(session), rows)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from ibmflow.storage.account_tables import UserAccountRow
-from ibmflow.storage.db import record_columns, table_of
+from ibmflow.storage.db import connection, record_columns, table_of
 from ibmflow.storage.prepared import Prepared
 from ibmflow.storage.shapes import PersonRecord
 from ibmflow.storage.tables import (
@@ -63,7 +63,7 @@ def addresses_by_role(session: Session, process_id: int) -> dict[str, set[str]]:
     if session.autoflush:  # Core statements do not autoflush: what the command added counts
         session.flush()
     found: dict[str, set[str]] = {}
-    for email, role in _ADDRESSES_BY_ROLE.rows(session.connection(), {"pid": process_id}):
+    for email, role in _ADDRESSES_BY_ROLE.rows(connection(session), {"pid": process_id}):
         found.setdefault(role, set()).add(email)
     return found
 
@@ -130,7 +130,7 @@ def people_languages(
     every person of these processes, in roster order."""
     if not process_ids:
         return []
-    conn = session.connection()
+    conn = connection(session)
     if len(process_ids) == 1:  # a command's own process: a statement prepared once
         rows = _LANGUAGES_OF_ONE.rows(conn, {"pid": process_ids[0]})
     else:
@@ -194,7 +194,7 @@ _PERSON_FIELDS = len(fields(PersonRecord))
 def role_holders(session: Session, process_id: int) -> list[tuple[PersonRecord, str, int | None]]:
     """Every role in force in the process: (its holder, the role, the institution it is for), in
     the order the roles were given."""
-    rows = session.connection().execute(_ROLE_HOLDERS, {"pid": process_id}).all()
+    rows = connection(session).execute(_ROLE_HOLDERS, {"pid": process_id}).all()
     return [_holding(row) for row in rows]
 
 
@@ -205,7 +205,7 @@ def role_holders_of(
     found: dict[int, list[tuple[PersonRecord, str, int | None]]] = {pid: [] for pid in process_ids}
     if process_ids:
         params = {"pids": list(process_ids)}
-        for row in session.connection().execute(_ROLE_HOLDERS_OF, params).all():
+        for row in connection(session).execute(_ROLE_HOLDERS_OF, params).all():
             found[row[-1]].append(_holding(row))  # the role's process, last
     return found
 
@@ -232,7 +232,7 @@ def coordinators(session: Session, process_ids: Sequence[int]) -> dict[int, tupl
     processes (Core, one statement); a process without an appointment is left out."""
     if not process_ids:
         return {}
-    conn = session.connection()
+    conn = connection(session)
     if len(process_ids) == 1:  # a command's own process: a statement prepared once
         rows = _COORDINATOR_OF_ONE.rows(conn, {"pid": process_ids[0]})
     else:
