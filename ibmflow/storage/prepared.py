@@ -205,20 +205,14 @@ def _parameters(
 def _cursor(conn: sa.Connection) -> Any:
     if not conn.in_transaction():
         conn.begin()  # as `Connection.execute` begins one (its BEGIN comes from the engine's event)
-    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-
-
-def _listened(conn: sa.Connection) -> bool:
-    """Whether a `before_cursor_execute` listener waits on `conn`: SQLAlchemy's own test first (its
-    flags of a connection or engine that has any listener), then the event's listeners."""
-    flagged = getattr(conn, "_has_events", True) or getattr(conn.engine, "_has_events", True)
-    return bool(flagged and conn.dispatch.before_cursor_execute)
+    # SQLite's driver connection is the DB-API connection itself (no adaptation layer).
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
 def _run(conn: sa.Connection, plan: _Plan, params: Mapping[str, Any]) -> Any:
     cursor = _cursor(conn)
     values = plan.values(params)
-    if _listened(conn):
+    if conn.dispatch.before_cursor_execute:
         conn.dispatch.before_cursor_execute(conn, cursor, plan.sql, values, None, False)
     try:
         cursor.execute(plan.sql, values)
@@ -230,7 +224,7 @@ def _run(conn: sa.Connection, plan: _Plan, params: Mapping[str, Any]) -> Any:
 def _run_many(conn: sa.Connection, plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> None:
     cursor = _cursor(conn)
     values = [plan.values(row) for row in rows]
-    if _listened(conn):
+    if conn.dispatch.before_cursor_execute:
         conn.dispatch.before_cursor_execute(conn, cursor, plan.sql, values, None, True)
     try:
         cursor.executemany(plan.sql, values)
