@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from axecore import install_axe
+from hypothesis import settings
 from webconsole import site  # noqa: F401  (the console on a real server, with accounts)
 from webserver import start  # noqa: F401  (the web tests' real server)
 
@@ -20,6 +21,11 @@ from ibmflow.config import load_settings
 from ibmflow.services.context import Context
 from ibmflow.storage import migrate
 from ibmflow.testing import FixedClock
+
+# Speed is measured in bench/, never by a test: Hypothesis's per-example deadline (200 ms) failed a
+# mail-folding test on a machine loaded by two test runs at once (290 ms an example). Off for all.
+settings.register_profile("ibmflow", deadline=None)
+settings.load_profile("ibmflow")
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOWS = REPO / "workflows"
