@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
-from email import policy
+from email import message_from_bytes, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -285,9 +285,25 @@ def test_any_row_composes_to_the_standard_library_bytes(
     )
     settings = dataclasses.replace(_SETTINGS, mail_from_name=name)
     try:
-        expected = _reference(row, settings).as_bytes()
+        reference = _reference(row, settings)
     except Exception as refused:  # the parser has raised TypeError on odd addresses
         with pytest.raises(type(refused)):
             compose(row, settings)
         return
-    assert compose(row, settings).as_bytes() == expected
+    message = compose(row, settings)
+    shown = " ".join(clean_header(subject).split())
+    if _subject_read(reference) != shown:
+        # The standard library's folding loses a space here (between two encoded words); compose
+        # encodes such a subject differently, on purpose, so that it reads back whole. The rest of
+        # the message is still the standard library's, byte for byte.
+        assert _subject_read(message) == shown
+        del reference["Subject"], message["Subject"]
+    assert message.as_bytes() == reference.as_bytes()
+
+
+def _subject_read(message: EmailMessage) -> str:
+    """The words of the Subject a mail reader shows of the message's bytes (decoded, unfolded; a
+    lost space joins two words, which this shows)."""
+    return " ".join(
+        str(message_from_bytes(message.as_bytes(), policy=policy.default)["Subject"]).split()
+    )
