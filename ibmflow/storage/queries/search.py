@@ -1,8 +1,9 @@
 """Named queries of the console's search box: processes, institutions, people and a request by
 number, only among the processes an account follows (an administrator: every process). Text is
-matched with `LIKE` (`ILIKE` on PostgreSQL), its wildcards escaped; each table is read a page at a
-time, with its exact total counted on the table alone (its joins add no row and remove none), or,
-for an administrator's search of the rosters on SQLite, on their trigram indexes alone."""
+matched with `LIKE` (`ILIKE` on PostgreSQL), its wildcards escaped, or, for an administrator's
+search of the rosters on SQLite, through their trigram indexes alone. Each kind is one statement:
+the ids found once, counted exactly, ordered alone (rows that share the order's columns by id), and
+only a page's rows read."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def _indexed(session: Session, text: str, index: str) -> Any | None:
     phrase = '"' + text.replace('"', '""') + '"'  # one FTS5 string: the text, in a row
     # lowered by the same `lower()` as the index's texts: ASCII letters only, as `LIKE` folds
     matched = sa.text(f"{index} MATCH lower(:trigram_phrase)").bindparams(trigram_phrase=phrase)
-    return sa.select(sa.literal_column("rowid")).select_from(sa.table(index)).where(matched)
+    rowid: Any = sa.literal_column("rowid").label("id")
+    return sa.select(rowid).select_from(sa.table(index)).where(matched)
 
 
 def _everyone(account_id: int | None, index: str) -> str:
@@ -73,57 +75,66 @@ def _has_trigrams(conn: sa.Connection) -> bool:
     return bool(found)
 
 
-def _count(table: Any, where: list[Any]) -> Any:
-    """The rows of `table` that pass `where`, counted on the table alone (the page's joins add
-    no row and remove none)."""
-    return select(func.count()).select_from(table).where(*where)
-
-
 def _page(
-    session: Session, counting: Any, where: list[Any], query: Any, offset: int, limit: int
-) -> tuple[int, list[Any]]:
-    """How many rows there are (`counting`), and `limit` rows of `query` that pass `where`,
-    from `offset`."""
-    total = session.exec(counting).one()
-    if not total:
-        return 0, []
-    return int(total), list(session.exec(query.where(*where).offset(offset).limit(limit)))
-
-
-def _roster_page(
     session: Session,
-    account_id: int | None,
-    text: str,
+    found: Any,
     table: Any,
-    columns: tuple[Any, ...],
-    query: Any,
+    order: tuple[Any, ...],
+    entities: tuple[Any, ...],
+    joins: tuple[tuple[Any, Any, bool], ...],
     offset: int,
     limit: int,
 ) -> tuple[int, list[Any]]:
-    """`_page` of the rows of a roster's `table` whose `columns` contain `text`, among the
-    processes the account follows; an administrator's through the table's trigram index when
-    there is one (counted on the index alone: it finds exactly those rows)."""
+    """How many ids `found` selects (`table`'s, one column named `id`), and `limit` rows of
+    `entities` from `offset`, in `order` then id: one statement. It finds the ids once (a common
+    table expression, which SQLite and PostgreSQL materialize when it is read twice), counts them,
+    orders the ids alone (`table` with its inner `joins`, for `order`'s columns) and reads only the
+    page's rows (`table` with every one of `joins`: (table, on, outer)). A page past the end is
+    counted apart; an empty first page means none."""
+    ids = found.cte("found")
+    keys = (*order, col(table.id))
+    shown: Any = select(col(table.id)).join_from(ids, table, col(table.id) == ids.c.id)
+    for joined, on, outer in joins:
+        if not outer:
+            shown = shown.join(joined, on)
+    shown = shown.order_by(*keys).offset(offset).limit(limit).subquery("shown")
+    total = select(func.count()).select_from(ids).scalar_subquery()
+    query = sa.select(*entities, total).select_from(shown).join(table, col(table.id) == shown.c.id)
+    for joined, on, outer in joins:
+        query = query.join(joined, on, isouter=outer)
+    rows = list(session.execute(query.order_by(*keys)))
+    if rows:
+        return int(rows[0][-1]), [tuple(row[:-1]) for row in rows]
+    if not offset:
+        return 0, []
+    return int(session.exec(select(func.count()).select_from(found.subquery())).one()), []
+
+
+def _roster_found(
+    session: Session, account_id: int | None, text: str, table: Any, columns: tuple[Any, ...]
+) -> Any:
+    """The ids of the rows of a roster's `table` whose `columns` contain `text`, among the
+    processes the account follows; an administrator's from the table's trigram index when there
+    is one (it finds exactly those rows)."""
     index = _everyone(account_id, f"search_{table.__tablename__}")
     found = _indexed(session, text, index)
     if found is not None:
-        counting: Any = select(func.count()).select_from(found.subquery())
-        where = [col(table.id).in_(found)]
-    else:
-        where = [_matching(session, text, *columns), followed(account_id, col(table.process_id))]
-        counting = _count(table, where)
-    return _page(session, counting, where, query, offset, limit)
+        return found
+    where = [_matching(session, text, *columns), followed(account_id, col(table.process_id))]
+    return select(col(table.id)).where(*where)
 
 
 def processes(
     session: Session, account_id: int | None, text: str, offset: int, limit: int
 ) -> tuple[int, list[ProcessRow]]:
     """Processes whose key, title or country contains `text`, by key."""
-    where = [
+    found = select(col(ProcessRow.id)).where(
         _matching(session, text, ProcessRow.key, ProcessRow.title, ProcessRow.country),
         followed(account_id, col(ProcessRow.id)),
-    ]
-    query = select(ProcessRow).order_by(col(ProcessRow.key))
-    return _page(session, _count(ProcessRow, where), where, query, offset, limit)
+    )
+    order = (col(ProcessRow.key),)
+    total, rows = _page(session, found, ProcessRow, order, (ProcessRow,), (), offset, limit)
+    return total, [p for (p,) in rows]
 
 
 def institutions(
@@ -131,14 +142,11 @@ def institutions(
 ) -> tuple[int, list[tuple[InstitutionRow, ProcessRow]]]:
     """Institutions whose name, short name or code contains `text`, with their process."""
     columns = (InstitutionRow.name, InstitutionRow.short_name, InstitutionRow.code)
-    query = (
-        select(InstitutionRow, ProcessRow)
-        .join(ProcessRow, col(ProcessRow.id) == col(InstitutionRow.process_id))
-        .order_by(col(InstitutionRow.short_name), col(ProcessRow.key))
-    )
-    total, rows = _roster_page(
-        session, account_id, text, InstitutionRow, columns, query, offset, limit
-    )
+    found = _roster_found(session, account_id, text, InstitutionRow, columns)
+    order = (col(InstitutionRow.short_name), col(ProcessRow.key))
+    entities = (InstitutionRow, ProcessRow)
+    joins = ((ProcessRow, col(ProcessRow.id) == col(InstitutionRow.process_id), False),)
+    total, rows = _page(session, found, InstitutionRow, order, entities, joins, offset, limit)
     return total, [(i, p) for i, p in rows]
 
 
@@ -146,14 +154,14 @@ def people(
     session: Session, account_id: int | None, text: str, offset: int, limit: int
 ) -> tuple[int, list[tuple[PersonRow, InstitutionRow | None, ProcessRow]]]:
     """People of a roster whose name or email contains `text`, with their institution and process."""
-    query = (
-        select(PersonRow, InstitutionRow, ProcessRow)
-        .join(ProcessRow, col(ProcessRow.id) == col(PersonRow.process_id))
-        .outerjoin(InstitutionRow, col(InstitutionRow.id) == col(PersonRow.institution_id))
-        .order_by(col(PersonRow.name), col(ProcessRow.key))
+    found = _roster_found(session, account_id, text, PersonRow, (PersonRow.name, PersonRow.email))
+    order = (col(PersonRow.name), col(ProcessRow.key))
+    entities = (PersonRow, InstitutionRow, ProcessRow)
+    joins = (
+        (ProcessRow, col(ProcessRow.id) == col(PersonRow.process_id), False),
+        (InstitutionRow, col(InstitutionRow.id) == col(PersonRow.institution_id), True),
     )
-    columns = (PersonRow.name, PersonRow.email)
-    total, rows = _roster_page(session, account_id, text, PersonRow, columns, query, offset, limit)
+    total, rows = _page(session, found, PersonRow, order, entities, joins, offset, limit)
     return total, [(person, i, p) for person, i, p in rows]
 
 
