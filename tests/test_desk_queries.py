@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 from webconsole import (
     EMAILS,
     MINE,
@@ -135,8 +135,13 @@ def _every(
     """Every match of a kind, in the search's order: one plain query of the whole table."""
 
     def every(session: Session, who: int | None, text: str) -> list[int]:
+        like = search_queries.pattern(text)
+        if session.connection().dialect.name == "sqlite":  # ASCII letters folded, as LIKE does
+            contains = [col(c).like(like, escape="\\") for c in columns]
+        else:
+            contains = [col(c).ilike(like, escape="\\") for c in columns]
         statement = select(col(table.id)).where(
-            search_queries._matching(session, text, *columns),
+            or_(*contains),
             followed(who, col(table.process_id if table is not ProcessRow else table.id)),
         )
         if table is not ProcessRow:
