@@ -15,7 +15,8 @@ factor from the smallest size to the largest (of the medians, and of the fastest
 target reads: the least noisy on a shared machine), and the bare SQL (the stdlib `sqlite3` on the
 same file) that reads what the page shows: for a list or report, the page's processes and their
 count. `--quick` runs 10 and 100 processes, 5 samples each, in about a
-minute once built.
+minute once built. `--pages /search,/api/search --who administrator` times only those pages
+(and calls) of that account: the two sizes then run seconds apart rather than minutes.
 """
 
 from __future__ import annotations
@@ -394,8 +395,29 @@ def sample(get: Callable[[], httpx.Response], samples: int, budget: float) -> di
     }
 
 
-def measure(n: int, db: Path, samples: int, budget: float) -> dict[str, dict[str, Any]]:
-    """Every page at one size: {"page|who": figures}."""
+def chosen(rows: list[Page], names: str | None, who: str | None) -> list[Page]:
+    """The pages named (`--pages`, their names as the table shows them, comma-separated) of the
+    account named (`--who`); every page when neither is given."""
+    wanted = None if names is None else {n.strip() for n in names.split(",") if n.strip()}
+    unknown = (wanted or set()) - {page.name for page in rows}
+    if unknown:
+        raise SystemExit(f"no such page: {', '.join(sorted(unknown))}")
+    return [
+        page
+        for page in rows
+        if (wanted is None or page.name in wanted) and (who is None or page.who == who)
+    ]
+
+
+def measure(
+    n: int,
+    db: Path,
+    samples: int,
+    budget: float,
+    names: str | None = None,
+    who: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every page chosen at one size: {"page|who": figures}."""
     key = followed(n)[0]
     server = Server(db)
     try:
@@ -407,7 +429,7 @@ def measure(n: int, db: Path, samples: int, budget: float) -> dict[str, dict[str
             ("anyone", False): httpx.Client(base_url=server.url, timeout=60),
         }
         out = {}
-        for page in pages(key):
+        for page in chosen(pages(key), names, who):
             client = clients[page.who, page.api]
             figures = sample(lambda: client.get(page.path), samples, budget)  # noqa: B023
             figures["sql_ms"] = time_sql(db, bare_sql(page.kind, page.who, key, page.shown))
@@ -459,6 +481,12 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=None, help="seconds per page (15)")
     parser.add_argument("--fresh", action="store_true", help="build the data sets again")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--pages", default=None, help="only these pages, e.g. /search,/api/search (all)"
+    )
+    parser.add_argument(
+        "--who", choices=("administrator", "manager", "anyone"), help="only this account's pages"
+    )
     args = parser.parse_args()
     default_sizes = "10,100" if args.quick else "100,1000"
     sizes = sorted(int(s) for s in (args.sizes or default_sizes).split(","))
@@ -471,7 +499,7 @@ def main() -> None:
         ctx = bootstrap(load_settings(environ=env_of(db)))
         migrate.upgrade(ctx.db)  # a data set cached before a new migration
         ctx.db.dispose()
-        results[n] = measure(n, db, samples, budget)
+        results[n] = measure(n, db, samples, budget, args.pages, args.who)
     if args.json:
         print(json.dumps({str(n): r for n, r in results.items()}, indent=2))
     else:

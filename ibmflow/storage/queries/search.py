@@ -1,11 +1,14 @@
 """Named queries of the console's search box: processes, institutions, people and a request by
 number, only among the processes an account follows (an administrator: every process). Text is
-matched with `LIKE` (`ILIKE` on PostgreSQL), its wildcards escaped; each table is read a page at a
-time, with its exact total counted on the table alone (its joins add no row and remove none), or,
-for an administrator's search of the rosters on SQLite, on their trigram indexes alone."""
+matched with `LIKE` (`ILIKE` on PostgreSQL), its wildcards escaped, or, for an administrator's
+search of the rosters on SQLite, through their trigram indexes alone. Each kind is one statement:
+the ids found once, counted exactly, ordered alone (rows that share the order's columns by id), and
+only a page's rows read."""
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,38 +28,14 @@ def pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _like(column: Any, text: str, dialect: str) -> Any:
-    """`column` contains `text`, ignoring case. SQLite's `LIKE` ignores the case of ASCII letters
-    only, and its `lower()` lowers only those: `ilike`'s `lower(x) LIKE lower(y)` matches exactly
-    what `x LIKE y` does there, without lowering every row scanned (a third of the search's time)."""
+def _like(column: Any, like: Any, dialect: str) -> Any:
+    """`column` contains the text of `like` (its `pattern`), ignoring case. SQLite's `LIKE` ignores
+    the case of ASCII letters only, and its `lower()` lowers only those: `ilike`'s `lower(x) LIKE
+    lower(y)` matches exactly what `x LIKE y` does there, without lowering every row scanned (a
+    third of the search's time)."""
     if dialect == "sqlite":
-        return col(column).like(pattern(text), escape=ESCAPE)
-    return col(column).ilike(pattern(text), escape=ESCAPE)
-
-
-def _matching(session: Session, text: str, *columns: Any) -> Any:
-    """Any of `columns` contains `text`."""
-    dialect = session.connection().dialect.name
-    return sa.or_(*(_like(column, text, dialect) for column in columns))
-
-
-def _indexed(session: Session, text: str, index: str) -> Any | None:
-    """The ids of the rows whose columns contain `text`, from `index` (a trigram index of those
-    columns, migration 0013: their texts as `LIKE` compares them, so exactly the rows `_matching`
-    finds); None when there is no such index or `text` is shorter than a trigram."""
-    if not index or len(text) < TRIGRAM or not _has_trigrams(session.connection()):
-        return None
-    phrase = '"' + text.replace('"', '""') + '"'  # one FTS5 string: the text, in a row
-    # lowered by the same `lower()` as the index's texts: ASCII letters only, as `LIKE` folds
-    matched = sa.text(f"{index} MATCH lower(:trigram_phrase)").bindparams(trigram_phrase=phrase)
-    return sa.select(sa.literal_column("rowid")).select_from(sa.table(index)).where(matched)
-
-
-def _everyone(account_id: int | None, index: str) -> str:
-    """The trigram index, for a search of every process (an administrator's); an account's own
-    processes are read through their rosters' index by process, which bounds that search by the
-    processes it follows (the trigram index would hand in every process's candidates first)."""
-    return index if account_id is None else ""
+        return col(column).like(like, escape=ESCAPE)
+    return col(column).ilike(like, escape=ESCAPE)
 
 
 def _has_trigrams(conn: sa.Connection) -> bool:
@@ -73,87 +52,146 @@ def _has_trigrams(conn: sa.Connection) -> bool:
     return bool(found)
 
 
-def _count(table: Any, where: list[Any]) -> Any:
-    """The rows of `table` that pass `where`, counted on the table alone (the page's joins add
-    no row and remove none)."""
-    return select(func.count()).select_from(table).where(*where)
+@dataclass(frozen=True)
+class _Kind:
+    """What the search reads of one kind: its table, the columns it matches, its trigram index
+    (a roster's: an administrator's search reads it, migration 0013), the order of its results
+    (then by id), what a result shows and how it is joined to the table (table, on, outer)."""
+
+    table: Any
+    columns: tuple[Any, ...]
+    index: str
+    order: tuple[Any, ...]
+    entities: tuple[Any, ...]
+    joins: tuple[tuple[Any, Any, bool], ...]
+
+
+_KINDS = {
+    "processes": _Kind(
+        ProcessRow,
+        (ProcessRow.key, ProcessRow.title, ProcessRow.country),
+        "",
+        (col(ProcessRow.key),),
+        (ProcessRow,),
+        (),
+    ),
+    "institutions": _Kind(
+        InstitutionRow,
+        (InstitutionRow.name, InstitutionRow.short_name, InstitutionRow.code),
+        "search_institution",
+        (col(InstitutionRow.short_name), col(ProcessRow.key)),
+        (InstitutionRow, ProcessRow),
+        ((ProcessRow, col(ProcessRow.id) == col(InstitutionRow.process_id), False),),
+    ),
+    "people": _Kind(
+        PersonRow,
+        (PersonRow.name, PersonRow.email),
+        "search_person",
+        (col(PersonRow.name), col(ProcessRow.key)),
+        (PersonRow, InstitutionRow, ProcessRow),
+        (
+            (ProcessRow, col(ProcessRow.id) == col(PersonRow.process_id), False),
+            (InstitutionRow, col(InstitutionRow.id) == col(PersonRow.institution_id), True),
+        ),
+    ),
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _statements(name: str, indexed: bool, dialect: str, per_account: bool) -> tuple[Any, Any]:
+    """A kind's page statement and its count (for a page past the end), built once per shape
+    and bound when run (`pattern`, `trigram_phrase`, `account_id`, `offset`, `limit`).
+
+    The page is one statement: the ids found once (a common table expression, which SQLite and
+    PostgreSQL materialize when it is read twice), counted, ordered alone (the table with its
+    inner joins, for the order's columns) and only the page's rows read. Found: an
+    administrator's through the trigram index when `indexed` (it finds exactly the rows whose
+    columns contain the text as `LIKE` says: their texts lowered as `LIKE` folds, ASCII letters
+    only, by the same `lower()` as the phrase), else the rows whose columns are `LIKE` the
+    pattern, among the processes the account follows."""
+    kind = _KINDS[name]
+    table = kind.table
+    found: Any
+    if indexed:
+        matched = sa.text(f"{kind.index} MATCH lower(:trigram_phrase)")
+        rowid: Any = sa.literal_column("rowid").label("id")
+        found = sa.select(rowid).select_from(sa.table(kind.index)).where(matched)
+    else:
+        like = sa.bindparam("pattern", type_=sa.String)
+        account: Any = sa.bindparam("account_id", type_=sa.Integer) if per_account else None
+        process_id = table.id if table is ProcessRow else table.process_id
+        found = select(col(table.id)).where(
+            sa.or_(*(_like(column, like, dialect) for column in kind.columns)),
+            followed(account, col(process_id)),
+        )
+    ids = found.cte("found")
+    keys = (*kind.order, col(table.id))
+    shown: Any = select(col(table.id)).join_from(ids, table, col(table.id) == ids.c.id)
+    for joined, on, outer in kind.joins:
+        if not outer:
+            shown = shown.join(joined, on)
+    bound = sa.bindparam("offset", type_=sa.Integer), sa.bindparam("limit", type_=sa.Integer)
+    shown = shown.order_by(*keys).offset(bound[0]).limit(bound[1]).subquery("shown")
+    total = select(func.count()).select_from(ids).scalar_subquery()
+    page = sa.select(*kind.entities, total).select_from(shown)
+    page = page.join(table, col(table.id) == shown.c.id)
+    for joined, on, outer in kind.joins:
+        page = page.join(joined, on, isouter=outer)
+    return page.order_by(*keys), select(func.count()).select_from(found.subquery())
 
 
 def _page(
-    session: Session, counting: Any, where: list[Any], query: Any, offset: int, limit: int
+    session: Session, name: str, account_id: int | None, text: str, offset: int, limit: int
 ) -> tuple[int, list[Any]]:
-    """How many rows there are (`counting`), and `limit` rows of `query` that pass `where`,
-    from `offset`."""
-    total = session.exec(counting).one()
-    if not total:
+    """How many rows of kind `name` contain `text` among the processes the account follows, and
+    `limit` of them from `offset` (their entities, in the kind's order then by id). A page past
+    the end is counted apart; an empty first page means none."""
+    conn = session.connection()
+    dialect = conn.dialect.name
+    # Only an administrator's search (every process) reads a trigram index: an account's own
+    # processes are read through their rosters' index by process, which bounds that search by
+    # the processes it follows (the trigram index would hand in every process's candidates first).
+    index = _KINDS[name].index if account_id is None else ""
+    indexed = bool(index) and len(text) >= TRIGRAM and _has_trigrams(conn)
+    page, count = _statements(name, indexed, dialect, account_id is not None)
+    values = {
+        "pattern": pattern(text),
+        "trigram_phrase": '"' + text.replace('"', '""') + '"',  # one FTS5 string: the text
+        "account_id": account_id,
+        "offset": offset,
+        "limit": limit,
+    }
+    rows = list(session.execute(page, values))
+    if rows:
+        return int(rows[0][-1]), [tuple(row[:-1]) for row in rows]
+    if not offset:
         return 0, []
-    return int(total), list(session.exec(query.where(*where).offset(offset).limit(limit)))
-
-
-def _roster_page(
-    session: Session,
-    account_id: int | None,
-    text: str,
-    table: Any,
-    columns: tuple[Any, ...],
-    query: Any,
-    offset: int,
-    limit: int,
-) -> tuple[int, list[Any]]:
-    """`_page` of the rows of a roster's `table` whose `columns` contain `text`, among the
-    processes the account follows; an administrator's through the table's trigram index when
-    there is one (counted on the index alone: it finds exactly those rows)."""
-    index = _everyone(account_id, f"search_{table.__tablename__}")
-    found = _indexed(session, text, index)
-    if found is not None:
-        counting: Any = select(func.count()).select_from(found.subquery())
-        where = [col(table.id).in_(found)]
-    else:
-        where = [_matching(session, text, *columns), followed(account_id, col(table.process_id))]
-        counting = _count(table, where)
-    return _page(session, counting, where, query, offset, limit)
+    return int(session.execute(count, values).scalar_one()), []
 
 
 def processes(
     session: Session, account_id: int | None, text: str, offset: int, limit: int
 ) -> tuple[int, list[ProcessRow]]:
     """Processes whose key, title or country contains `text`, by key."""
-    where = [
-        _matching(session, text, ProcessRow.key, ProcessRow.title, ProcessRow.country),
-        followed(account_id, col(ProcessRow.id)),
-    ]
-    query = select(ProcessRow).order_by(col(ProcessRow.key))
-    return _page(session, _count(ProcessRow, where), where, query, offset, limit)
+    total, rows = _page(session, "processes", account_id, text, offset, limit)
+    return total, [p for (p,) in rows]
 
 
 def institutions(
     session: Session, account_id: int | None, text: str, offset: int, limit: int
 ) -> tuple[int, list[tuple[InstitutionRow, ProcessRow]]]:
-    """Institutions whose name, short name or code contains `text`, with their process."""
-    columns = (InstitutionRow.name, InstitutionRow.short_name, InstitutionRow.code)
-    query = (
-        select(InstitutionRow, ProcessRow)
-        .join(ProcessRow, col(ProcessRow.id) == col(InstitutionRow.process_id))
-        .order_by(col(InstitutionRow.short_name), col(ProcessRow.key))
-    )
-    total, rows = _roster_page(
-        session, account_id, text, InstitutionRow, columns, query, offset, limit
-    )
+    """Institutions whose name, short name or code contains `text`, with their process, by short
+    name then process key."""
+    total, rows = _page(session, "institutions", account_id, text, offset, limit)
     return total, [(i, p) for i, p in rows]
 
 
 def people(
     session: Session, account_id: int | None, text: str, offset: int, limit: int
 ) -> tuple[int, list[tuple[PersonRow, InstitutionRow | None, ProcessRow]]]:
-    """People of a roster whose name or email contains `text`, with their institution and process."""
-    query = (
-        select(PersonRow, InstitutionRow, ProcessRow)
-        .join(ProcessRow, col(ProcessRow.id) == col(PersonRow.process_id))
-        .outerjoin(InstitutionRow, col(InstitutionRow.id) == col(PersonRow.institution_id))
-        .order_by(col(PersonRow.name), col(ProcessRow.key))
-    )
-    columns = (PersonRow.name, PersonRow.email)
-    total, rows = _roster_page(session, account_id, text, PersonRow, columns, query, offset, limit)
+    """People of a roster whose name or email contains `text`, with their institution and
+    process, by name then process key."""
+    total, rows = _page(session, "people", account_id, text, offset, limit)
     return total, [(person, i, p) for person, i, p in rows]
 
 
