@@ -51,6 +51,11 @@ def test_the_desk_counts_what_it_lists_within_the_account_s_reach(
     )
     every, one = desk(ctx, admin), desk(ctx, mine)
     assert every.total == attention_count(ctx, admin) > one.total == attention_count(ctx, mine) > 0
+    # The navigation counts no further than its cap, whatever is there: one more means "more".
+    assert every.total > 3
+    assert attention_count(ctx, admin, cap=every.total) == every.total
+    assert attention_count(ctx, admin, cap=2) == 3
+    assert attention_count(ctx, mine, cap=one.total - 1) == one.total
     for group in one.groups:
         assert len(group.items) == group.total, group.kind
         assert {item.process for item in group.items} <= {MINE}

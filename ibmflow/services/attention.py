@@ -120,13 +120,19 @@ def kinds_for(account: Account) -> tuple[Kind, ...]:
     return tuple(k for k in KINDS_SHOWN if account.may(k.permission))
 
 
-def attention_count(ctx: Context, account: Account) -> int:
-    """How many items need the account's attention (the navigation's count): one statement."""
+NAVIGATION_CAP = 999  # the navigation counts this many items at most, then shows "999+"
+
+
+def attention_count(ctx: Context, account: Account, *, cap: int = NAVIGATION_CAP) -> int:
+    """How many items need the account's attention, for the navigation on every page: one
+    statement, each kind counted up to `cap` + 1 items, so that it costs the same however many
+    there are. A result above `cap` means "more than `cap`" (the page itself counts them all)."""
     parts = tuple(p for k in kinds_for(account) for p in k.parts)
     if account.disabled or not parts:
         return 0
     with ctx.db.reading() as session:
-        return sum(queries.counts(session, _window(ctx, account), parts).values())
+        found = queries.counts(session, _window(ctx, account), parts, up_to=cap + 1)
+    return min(sum(found.values()), cap + 1)
 
 
 def desk(ctx: Context, account: Account, *, cap: int = GROUP_CAP) -> Desk:

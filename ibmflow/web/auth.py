@@ -31,6 +31,7 @@ from starlette.routing import Route
 from ibmflow.access import ADMINISTRATOR, Account
 from ibmflow.i18n import N_, _
 from ibmflow.services.accounts import secret_hash
+from ibmflow.services.attention import NAVIGATION_CAP
 from ibmflow.services.console import belongs
 from ibmflow.services.context import Context
 from ibmflow.services.documents import Upload
@@ -306,6 +307,7 @@ class Gate:
             status,
             me=caller.account if caller else None,
             attention=caller.attention if caller else None,
+            attention_cap=NAVIGATION_CAP,
             csrf_field=csrf.FIELD,
             csrf_token=caller.csrf_token if caller else "",
             **context,

@@ -162,23 +162,29 @@ _KINDS: dict[str, tuple[Any, bool, Any]] = {
 KINDS = tuple(_KINDS)
 
 
-def counts(session: Session, window: Window, kinds: tuple[str, ...]) -> dict[str, int]:
-    """The exact number of items of each kind, in one statement (a scalar subquery per kind)."""
+def counts(
+    session: Session, window: Window, kinds: tuple[str, ...], *, up_to: int | None = None
+) -> dict[str, int]:
+    """The exact number of items of each kind, in one statement (a scalar subquery per kind); with
+    `up_to`, each kind counted no further than that (what costs the same at any size)."""
     if not kinds:
         return {}
     params: dict[str, Any] = {"now": window.now, "week_end": window.week_end, "since": window.since}
     if window.account_id is not None:
         params["account_id"] = window.account_id
-    statement = _counts_statement(kinds, window.account_id is not None)
+    if up_to is not None:
+        params["up_to"] = up_to
+    statement = _counts_statement(kinds, window.account_id is not None, up_to is not None)
     row = session.connection().execute(statement, params).one()
     return {kind: int(value or 0) for kind, value in zip(kinds, row, strict=True)}
 
 
 @functools.lru_cache(maxsize=64)
-def _counts_statement(kinds: tuple[str, ...], per_account: bool) -> Any:
+def _counts_statement(kinds: tuple[str, ...], per_account: bool, bounded: bool) -> Any:
     """The counting statement of these kinds, its moments and account bound when run: built once
     (it runs on every console page, for the navigation's count; building its ten subqueries
-    again each time cost more than running them)."""
+    again each time cost more than running them). `bounded`: each kind's count stops at the
+    bound `up_to` (it counts a subquery of at most that many rows)."""
     moment: Any = functools.partial(sa.bindparam, type_=UTCDateTime())
     account: Any = sa.bindparam("account_id") if per_account else None
     bound = Window(
@@ -190,10 +196,18 @@ def _counts_statement(kinds: tuple[str, ...], per_account: bool) -> Any:
     columns = []
     for kind in kinds:
         table, joins, conditions = _KINDS[kind]
-        query = select(func.count()).select_from(table)
-        if joins:
-            query = query.join(ProcessRow, col(ProcessRow.id) == table.process_id)
-        columns.append(query.where(*conditions(bound)).scalar_subquery().label(kind))
+        if bounded:
+            found = select(sa.literal(1)).select_from(table)
+            if joins:
+                found = found.join(ProcessRow, col(ProcessRow.id) == table.process_id)
+            found = found.where(*conditions(bound)).limit(sa.bindparam("up_to"))
+            query = select(func.count()).select_from(found.subquery())
+        else:
+            query = select(func.count()).select_from(table)
+            if joins:
+                query = query.join(ProcessRow, col(ProcessRow.id) == table.process_id)
+            query = query.where(*conditions(bound))
+        columns.append(query.scalar_subquery().label(kind))
     return sa.select(*columns)
 
 
