@@ -120,7 +120,7 @@ def kinds_for(account: Account) -> tuple[Kind, ...]:
     return tuple(k for k in KINDS_SHOWN if account.may(k.permission))
 
 
-NAVIGATION_CAP = 999  # the navigation counts this many items at most, then shows "999+"
+NAVIGATION_CAP = 999  # the navigation counts this many items at most, then says "more than 999"
 
 
 def attention_count(ctx: Context, account: Account, *, cap: int = NAVIGATION_CAP) -> int:

@@ -67,17 +67,10 @@ class Prepared:
         plan = self._plan(conn.dialect, ())
         if plan is None:
             return list(conn.execute(self.statement, params))
-        cursor = _run(conn, plan, params or {})
-        fetched = cursor.fetchall()
-        make = plan.row
-        assert make is not None
-        converters = plan.results
-        if converters is None:
-            return [make(values) for values in fetched]
-        return [
-            make([v if c is None else c(v) for c, v in zip(converters, values, strict=True)])
-            for values in fetched
-        ]
+        fetched = _run(conn, plan, params or {}).fetchall()
+        if plan.results is None and plan.row is not None:  # nothing to convert: no call a row
+            return list(map(plan.row, fetched))
+        return [_row(plan, values) for values in fetched]
 
     def first(self, conn: sa.Connection, params: Mapping[str, Any] | None = None) -> Any | None:
         """The first row of a select, or None."""
@@ -85,14 +78,7 @@ class Prepared:
         if plan is None:
             return conn.execute(self.statement, params).first()
         values = _run(conn, plan, params or {}).fetchone()
-        if values is None:
-            return None
-        assert plan.row is not None
-        if plan.results is None:
-            return plan.row(values)
-        return plan.row(
-            [v if c is None else c(v) for c, v in zip(plan.results, values, strict=True)]
-        )
+        return None if values is None else _row(plan, values)
 
     def write(self, conn: sa.Connection, params: Mapping[str, Any] | None = None) -> int:
         """Run an update, insert or delete once; the number of rows it touched."""
@@ -210,26 +196,32 @@ def _cursor(conn: sa.Connection) -> Any:
 
 
 def _run(conn: sa.Connection, plan: _Plan, params: Mapping[str, Any]) -> Any:
+    return _execute(conn, plan, plan.values(params), many=False)
+
+
+def _run_many(conn: sa.Connection, plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> None:
+    _execute(conn, plan, [plan.values(row) for row in rows], many=True)
+
+
+def _execute(conn: sa.Connection, plan: _Plan, values: Any, *, many: bool) -> Any:
+    """`plan`'s SQL with these values (one execution's, or a list of them for `executemany`) on
+    the connection's cursor, in its transaction; the cursor."""
     cursor = _cursor(conn)
-    values = plan.values(params)
     if conn.dispatch.before_cursor_execute:
-        conn.dispatch.before_cursor_execute(conn, cursor, plan.sql, values, None, False)
+        conn.dispatch.before_cursor_execute(conn, cursor, plan.sql, values, None, many)
     try:
-        cursor.execute(plan.sql, values)
+        (cursor.executemany if many else cursor.execute)(plan.sql, values)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _wrapped(conn, plan.sql, values, exc) from exc
     return cursor
 
 
-def _run_many(conn: sa.Connection, plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> None:
-    cursor = _cursor(conn)
-    values = [plan.values(row) for row in rows]
-    if conn.dispatch.before_cursor_execute:
-        conn.dispatch.before_cursor_execute(conn, cursor, plan.sql, values, None, True)
-    try:
-        cursor.executemany(plan.sql, values)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(conn, plan.sql, values, exc) from exc
+def _row(plan: _Plan, values: Sequence[Any]) -> Any:
+    """A select's row from the values fetched, each converted by its column type if it converts."""
+    assert plan.row is not None
+    if plan.results is None:
+        return plan.row(values)
+    return plan.row([v if c is None else c(v) for c, v in zip(plan.results, values, strict=True)])
 
 
 def _wrapped(conn: sa.Connection, sql: str, values: Any, exc: Exception) -> sa.exc.DBAPIError:
