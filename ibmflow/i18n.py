@@ -377,7 +377,7 @@ def _template_gettext(__context: Any, __string: str, **variables: Any) -> str:
 def _template_ngettext(
     __context: Any, __singular: str, __plural: str, __num: int, **variables: Any
 ) -> str:
-    variables.setdefault("num", __num)
+    variables.setdefault("num", format_number(__num))  # as Python's `ngettext`: 1,000; 1 000
     rv = translations(_current.get()).ngettext(__singular, __plural, __num)
     if __context.eval_ctx.autoescape:
         rv = Markup(rv)

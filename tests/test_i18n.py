@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
+from jinja2 import Environment
 
 from ibmflow import catalogs, i18n
 
@@ -104,6 +105,19 @@ def test_numbers_percentages_and_weekdays_follow_the_locale() -> None:
         assert i18n.format_percent(0.875) == "88%"
         assert i18n.format_number(1234.5) == "1,234.5"
         assert i18n.weekday(date(2026, 11, 20)) == "Friday"
+
+
+def test_a_count_in_a_template_is_written_as_the_reader_writes_numbers() -> None:
+    # A template's `ngettext` fills `%(num)s` as Python's does: 1,000 in English, 1 000 in French
+    # (it once wrote 1000 beside a heading that said 1,000).
+    env = Environment(autoescape=True)
+    i18n.install(env)
+    counted = env.from_string('{{ ngettext("%(num)s result.", "%(num)s results.", n) }}')
+    with i18n.using("en"):
+        assert counted.render(n=1000) == "1,000 results."
+        assert counted.render(n=1) == "1 result."
+    with i18n.using("fr"):
+        assert counted.render(n=1000) == "1\u202f000 résultats."
 
 
 def test_outside_any_block_ibmflow_speaks_english_and_blocks_nest() -> None:
