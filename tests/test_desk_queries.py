@@ -81,11 +81,12 @@ def test_the_search_finds_within_the_account_s_reach_with_literal_wildcards(
 def test_the_search_pages_and_totals_are_every_match_in_order_at_every_offset(
     ctx: Context, tmp_path: Path
 ) -> None:
-    # Each kind is counted and paged in one statement (the ids found once, ordered alone, the
-    # page's rows read after): its total and pages must be every match, counted and ordered as
-    # one plain query of the whole table says (by name, then process key, then id for rows that
-    # share both), at every offset and past the end, for an administrator (on SQLite through the
-    # trigram indexes for three characters or more) and for an account following one process.
+    # Each kind is counted and paged in one statement (the first ids found once, ordered alone,
+    # the page's rows read after): its total and pages must be every match (or the first
+    # `found_limit` of them by id), counted and ordered as one plain query of the whole table says (by
+    # name, then process key, then id for rows that share both), at every offset and past the
+    # end, for an administrator (on SQLite through the trigram indexes for three characters or
+    # more) and for an account following one process.
     for key in (MINE, THEIRS):
         start_process(ctx, key, tmp_path)
     add_accounts(ctx)
@@ -118,16 +119,22 @@ def test_the_search_pages_and_totals_are_every_match_in_order_at_every_offset(
     with ctx.db.reading() as session:
         for who in (None, mine.id):
             assert admin.processes is None
-            for text in ("pager", "Desk", "x.ex", "1", "a", "-1", "nowhere", "%"):
+            for text in _TEXTS:
                 for kind, read, every in _KINDS:
-                    expected = every(session, who, text)
-                    for limit in (25, 7):
-                        for offset in range(0, len(expected) + 2 * limit, limit):
-                            total, rows = read(session, who, text, offset, limit)
-                            shown = [_id_of(row) for row in rows]
-                            case = (kind, who, text, offset, limit)
-                            assert total == len(expected), case
-                            assert shown == expected[offset : offset + limit], case
+                    matches = every(session, who, text)
+                    for found_limit in (1000, 9):  # every match; the first 9 of them by id
+                        first = set(sorted(matches)[:found_limit])
+                        expected = [i for i in matches if i in first]
+                        for limit in (25, 7):
+                            for offset in range(0, len(expected) + 2 * limit, limit):
+                                total, rows = read(session, who, text, offset, limit, found_limit)
+                                shown = [_id_of(row) for row in rows]
+                                case = (kind, who, text, offset, limit, found_limit)
+                                assert total == len(expected), case
+                                assert shown == expected[offset : offset + limit], case
+
+
+_TEXTS = ("pager", "Desk", "x.ex", "1", "a", "-1", "nowhere", "%", "STRATEGY", "ma-1")
 
 
 def _id_of(row: Any) -> int:

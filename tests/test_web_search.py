@@ -197,6 +197,72 @@ def test_the_search_index_follows_the_roster_as_it_changes(site: Site) -> None:
     assert "people" not in _found(client.get("/search", params={"q": "brixley"}))
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_a_search_lists_the_first_thousand_of_a_kind_and_says_there_are_more(site: Site) -> None:
+    # 1,003 people whose emails share a word: the search lists the first 1,000 found (the
+    # earliest added) by name, 25 to a page, says "more than 1,000" in the heading, the count and
+    # a hint, in the reader's language, and /api/search says it with `more`. The last page is
+    # the 40th; none of the three added last is listed.
+    with site.ctx.db.transaction() as tx:
+        process = tx.session.exec(select(ProcessRow).where(ProcessRow.key == MINE)).one()
+        tx.session.add_all(
+            PersonRow(process_id=process.id or 0, name=f"Many {n:04d}", email=f"p{n}@manyfold.ex")
+            for n in range(1003)
+        )
+    for who in (ADMINISTRATOR, COORDINATOR):
+        client, _csrf = logged_in(site, EMAILS[who])
+        first = client.get("/search", params={"q": "manyfold"})
+        assert first.status_code == 200
+        assert '<h2 id="found-people">People (more than 1,000)</h2>' in first.text, who
+        said = text_of(first)
+        assert "More than 1,000 results. Page 1, up to 25 of each kind." in said
+        assert "A search lists the first 1,000 results of each kind it finds." in said
+        assert first.text.count("@manyfold.ex") == 25
+        last = client.get("/search", params={"q": "manyfold", "page": 40})
+        assert (
+            "Many 0999" in last.text and "Many 0975" in last.text and "Many 0974" not in last.text
+        )
+        assert 'rel="next"' not in last.text and 'rel="prev"' in last.text
+        beyond = client.get("/search", params={"q": "manyfold", "page": 41})
+        assert "Many 10" not in beyond.text and "None on this page." in text_of(beyond)
+        french = client.get("/search", params={"q": "manyfold", "lang": "fr"})
+        heading = r'<h2 id="found-people">Personnes \(plus de 1\s000\)</h2>'
+        assert re.search(heading, french.text), "the French heading"
+        assert re.search(r"Plus de 1\s000 résultats\.", text_of(french))
+        assert "Précisez votre recherche pour la restreindre." in text_of(french)
+    token = accounts.issue_token(site.ctx, EMAILS[ADMINISTRATOR], actor="test", label="test")
+    answer = httpx.get(
+        f"{site.url}/api/search",
+        params={"q": "manyfold"},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    people = {g["kind"]: g for g in answer["groups"]}["people"]
+    assert (people["total"], people["more"], len(people["hits"])) == (1000, True, 25)
+    assert answer["limit"] == 1000
+
+
+@sqlite_only
+def test_the_process_index_follows_the_processes_as_they_change(site: Site) -> None:
+    # The administrator's search finds processes through their trigram index (migration 0014):
+    # a title changed is found by what it says now, in any case, and no longer by what it said.
+    admin, _csrf = logged_in(site, EMAILS[ADMINISTRATOR])
+    assert _found(admin.get("/search", params={"q": "national ibm"})).get("processes") == 2
+    with site.ctx.db.transaction() as tx:
+        process = tx.session.exec(select(ProcessRow).where(ProcessRow.key == MINE)).one()
+        process.title = "Stratégie Quaxwell"
+        process.version += 1
+        tx.session.add(process)
+    for query in ("quaxwell", "QUAXWELL", "égie", "ma-1", "MA-"):
+        assert _found(admin.get("/search", params={"q": query})).get("processes") == 1, query
+    assert _found(admin.get("/search", params={"q": "national ibm"})).get("processes") == 1
+    assert "processes" not in _found(admin.get("/search", params={"q": "ÉGIE"}))
+    with site.ctx.db.reading() as session:
+        indexed = session.connection().exec_driver_sql(
+            "SELECT count(*) FROM search_process WHERE search_process MATCH '\"quaxwell\"'"
+        )
+        assert indexed.scalar() == 1
+
+
 @sqlite_only
 def test_letters_outside_ascii_are_matched_as_written_with_or_without_the_index(site: Site) -> None:
     # SQLite's LIKE ignores the case of ASCII letters only: "É" is not "é", and the Kelvin sign

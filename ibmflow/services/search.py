@@ -14,6 +14,11 @@ from ibmflow.services.context import Context
 from ibmflow.storage.queries import search as queries
 
 SEARCH_PAGE = 25  # results of each kind to a page
+# The most results of each kind a search counts and lists: the first that many found (the earliest
+# added; a result listed stays listed as rows are added), by name. A search
+# reads at most this many rows of a kind however many match (a word found in every process's
+# roster at 10,000 processes costs what it costs at 1,000), and says "more than 1,000" past it.
+SEARCH_LIMIT = 1000
 MAX_QUERY = 200  # characters
 _NUMBER = re.compile(r"#?\s*(\d{1,12})")
 
@@ -32,11 +37,13 @@ class Hit:
 
 @dataclass(frozen=True)
 class Found:
-    """The results of one kind: a page of them and how many there are in all."""
+    """The results of one kind: a page of them and how many there are in all (at most
+    `SEARCH_LIMIT`; `more` when more than that match)."""
 
     kind: str  # processes, institutions, people, requests
     total: int
     hits: tuple[Hit, ...]
+    more: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,10 +54,16 @@ class SearchResults:
     page: int
     size: int
     groups: tuple[Found, ...]
+    limit: int = SEARCH_LIMIT
 
     @property
     def total(self) -> int:
         return sum(g.total for g in self.groups)
+
+    @property
+    def beyond_limit(self) -> bool:
+        """Whether a kind has more matches than the search lists."""
+        return any(g.more for g in self.groups)
 
     @property
     def has_more(self) -> bool:
@@ -73,11 +86,18 @@ def clean_query(text: str) -> str:
     return text
 
 
+def _found(kind: str, total: int, hits: tuple[Hit, ...]) -> Found:
+    """A kind's results, its total said as at most `SEARCH_LIMIT` and `more` beyond."""
+    return Found(kind, min(total, SEARCH_LIMIT), hits, more=total > SEARCH_LIMIT)
+
+
 def search(ctx: Context, account: Account, text: str, page: int = 1) -> SearchResults:
     """Processes, institutions, people and a request by number matching `text` (cleaned first),
-    among the account's processes; `page` of each kind."""
+    among the account's processes; `page` of each kind, among the first `SEARCH_LIMIT` found."""
     text = clean_query(text)
     size, offset = SEARCH_PAGE, (page - 1) * SEARCH_PAGE
+    # a page never reaches past the first SEARCH_LIMIT; one more is found to tell "more than"
+    limit, found_limit = max(0, min(size, SEARCH_LIMIT - offset)), SEARCH_LIMIT + 1
     if not text or account.disabled:
         return SearchResults(query=text, page=page, size=size, groups=())
     who = None if account.processes is None else account.id
@@ -101,17 +121,17 @@ def search(ctx: Context, account: Account, text: str, page: int = 1) -> SearchRe
                     ),
                 )
             groups.append(Found("requests", int(found is not None), hits))
-        total, processes = queries.processes(session, who, text, offset, size)
+        total, processes = queries.processes(session, who, text, offset, limit, found_limit)
         groups.append(
-            Found(
+            _found(
                 "processes",
                 total,
                 tuple(Hit(p.key, p.title, p.title, p.country, f"/p/{p.key}") for p in processes),
             )
         )
-        total, institutions = queries.institutions(session, who, text, offset, size)
+        total, institutions = queries.institutions(session, who, text, offset, limit, found_limit)
         groups.append(
-            Found(
+            _found(
                 "institutions",
                 total,
                 tuple(
@@ -120,9 +140,9 @@ def search(ctx: Context, account: Account, text: str, page: int = 1) -> SearchRe
                 ),
             )
         )
-        total, people = queries.people(session, who, text, offset, size)
+        total, people = queries.people(session, who, text, offset, limit, found_limit)
         groups.append(
-            Found(
+            _found(
                 "people",
                 total,
                 tuple(

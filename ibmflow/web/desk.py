@@ -33,7 +33,10 @@ class HitOut(BaseModel):
 
 class FoundOut(BaseModel):
     kind: str = Field(description="requests, processes, institutions or people.")
-    total: int = Field(description="How many of this kind match (all pages).")
+    total: int = Field(description="How many of this kind match (all pages), at most `limit`.")
+    more: bool = Field(
+        False, description="Whether more than `total` match: add to the search to narrow it."
+    )
     hits: list[HitOut]
 
 
@@ -43,6 +46,10 @@ class SearchOut(BaseModel):
     query: str
     page: int
     size: int = Field(description="The most results of each kind in one answer.")
+    limit: int = Field(
+        description="The most results of each kind a search counts and lists: the first it finds "
+        "(the earliest added); a kind's `more` says when more match."
+    )
     groups: list[FoundOut]
 
 

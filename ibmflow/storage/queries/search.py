@@ -1,9 +1,11 @@
 """Named queries of the console's search box: processes, institutions, people and a request by
 number, only among the processes an account follows (an administrator: every process). Text is
 matched with `LIKE` (`ILIKE` on PostgreSQL), its wildcards escaped, or, for an administrator's
-search of the rosters on SQLite, through their trigram indexes alone. Each kind is one statement:
-the ids found once, counted exactly, ordered alone (rows that share the order's columns by id), and
-only a page's rows read."""
+search on SQLite, through the trigram indexes of the processes and rosters alone. Each kind is one
+statement: the first matches found by id (the earliest added), at most `found_limit` of them (the
+search asks for one more than it lists, to know whether there are more), counted, ordered alone
+(rows that share the order's columns by id), and only a page's rows read. The work is bounded by
+that limit, not by how many rows match."""
 
 from __future__ import annotations
 
@@ -39,14 +41,15 @@ def _like(column: Any, like: Any, dialect: str) -> Any:
 
 
 def _has_trigrams(conn: sa.Connection) -> bool:
-    """Whether the database has the trigram indexes (SQLite with migration 0011 applied; older
-    SQLite has no trigram tokenizer, PostgreSQL none of them), remembered by each connection."""
+    """Whether the database has the trigram indexes (SQLite with migrations 0011 and 0014
+    applied; older SQLite has no trigram tokenizer, PostgreSQL none of them), remembered by each
+    connection."""
     if conn.info.get(TRIGRAM_INDEXES):
         return True
     if conn.dialect.name != "sqlite":
         return False
     found = conn.exec_driver_sql(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'search_person'"
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'search_process'"
     ).scalar()
     conn.info[TRIGRAM_INDEXES] = bool(found)
     return bool(found)
@@ -55,8 +58,9 @@ def _has_trigrams(conn: sa.Connection) -> bool:
 @dataclass(frozen=True)
 class _Kind:
     """What the search reads of one kind: its table, the columns it matches, its trigram index
-    (a roster's: an administrator's search reads it, migration 0013), the order of its results
-    (then by id), what a result shows and how it is joined to the table (table, on, outer)."""
+    (an administrator's search reads it: migration 0013 for the rosters, 0014 for the processes),
+    the order of its results (then by id), what a result shows and how it is joined to the table
+    (table, on, outer)."""
 
     table: Any
     columns: tuple[Any, ...]
@@ -70,7 +74,7 @@ _KINDS = {
     "processes": _Kind(
         ProcessRow,
         (ProcessRow.key, ProcessRow.title, ProcessRow.country),
-        "",
+        "search_process",
         (col(ProcessRow.key),),
         (ProcessRow,),
         (),
@@ -100,10 +104,11 @@ _KINDS = {
 @functools.lru_cache(maxsize=64)
 def _statements(name: str, indexed: bool, dialect: str, per_account: bool) -> tuple[Any, Any]:
     """A kind's page statement and its count (for a page past the end), built once per shape
-    and bound when run (`pattern`, `trigram_phrase`, `account_id`, `offset`, `limit`).
+    and bound when run (`pattern`, `trigram_phrase`, `account_id`, `found_limit`, `offset`,
+    `limit`).
 
-    The page is one statement: the ids found once (a common table expression, which SQLite and
-    PostgreSQL materialize when it is read twice), counted, ordered alone (the table with its
+    The page is one statement: the ids found once, the first `found_limit` by id (a common
+    table expression, which SQLite and PostgreSQL materialize when it is read twice), counted, ordered alone (the table with its
     inner joins, for the order's columns) and only the page's rows read. Found: an
     administrator's through the trigram index when `indexed` (it finds exactly the rows whose
     columns contain the text as `LIKE` says: their texts lowered as `LIKE` folds, ASCII letters
@@ -114,8 +119,9 @@ def _statements(name: str, indexed: bool, dialect: str, per_account: bool) -> tu
     found: Any
     if indexed:
         matched = sa.text(f"{kind.index} MATCH lower(:trigram_phrase)")
-        rowid: Any = sa.literal_column("rowid").label("id")
-        found = sa.select(rowid).select_from(sa.table(kind.index)).where(matched)
+        rowid: Any = sa.literal_column("rowid")
+        found = sa.select(rowid.label("id")).select_from(sa.table(kind.index)).where(matched)
+        first: Any = rowid  # FTS5 hands its rows in the order of rowid
     else:
         like = sa.bindparam("pattern", type_=sa.String)
         account: Any = sa.bindparam("account_id", type_=sa.Integer) if per_account else None
@@ -124,6 +130,8 @@ def _statements(name: str, indexed: bool, dialect: str, per_account: bool) -> tu
             sa.or_(*(_like(column, like, dialect) for column in kind.columns)),
             followed(account, col(process_id)),
         )
+        first = col(table.id)
+    found = found.order_by(first).limit(sa.bindparam("found_limit", type_=sa.Integer))
     ids = found.cte("found")
     keys = (*kind.order, col(table.id))
     shown: Any = select(col(table.id)).join_from(ids, table, col(table.id) == ids.c.id)
@@ -141,11 +149,18 @@ def _statements(name: str, indexed: bool, dialect: str, per_account: bool) -> tu
 
 
 def _page(
-    session: Session, name: str, account_id: int | None, text: str, offset: int, limit: int
+    session: Session,
+    name: str,
+    account_id: int | None,
+    text: str,
+    offset: int,
+    limit: int,
+    found_limit: int,
 ) -> tuple[int, list[Any]]:
-    """How many rows of kind `name` contain `text` among the processes the account follows, and
-    `limit` of them from `offset` (their entities, in the kind's order then by id). A page past
-    the end is counted apart; an empty first page means none."""
+    """How many rows of kind `name` contain `text` among the processes the account follows, up
+    to `found_limit` (the first by id), and `limit` of those from `offset` (their entities, in the
+    kind's order then by id). A page past the end is counted apart; an empty first page means
+    none."""
     conn = session.connection()
     dialect = conn.dialect.name
     # Only an administrator's search (every process) reads a trigram index: an account's own
@@ -158,6 +173,7 @@ def _page(
         "pattern": pattern(text),
         "trigram_phrase": '"' + text.replace('"', '""') + '"',  # one FTS5 string: the text
         "account_id": account_id,
+        "found_limit": found_limit,
         "offset": offset,
         "limit": limit,
     }
@@ -170,28 +186,29 @@ def _page(
 
 
 def processes(
-    session: Session, account_id: int | None, text: str, offset: int, limit: int
+    session: Session, account_id: int | None, text: str, offset: int, limit: int, found_limit: int
 ) -> tuple[int, list[ProcessRow]]:
-    """Processes whose key, title or country contains `text`, by key."""
-    total, rows = _page(session, "processes", account_id, text, offset, limit)
+    """Processes whose key, title or country contains `text` (the first `found_limit` by id), by
+    key."""
+    total, rows = _page(session, "processes", account_id, text, offset, limit, found_limit)
     return total, [p for (p,) in rows]
 
 
 def institutions(
-    session: Session, account_id: int | None, text: str, offset: int, limit: int
+    session: Session, account_id: int | None, text: str, offset: int, limit: int, found_limit: int
 ) -> tuple[int, list[tuple[InstitutionRow, ProcessRow]]]:
-    """Institutions whose name, short name or code contains `text`, with their process, by short
-    name then process key."""
-    total, rows = _page(session, "institutions", account_id, text, offset, limit)
+    """Institutions whose name, short name or code contains `text` (the first `found_limit` by id),
+    with their process, by short name then process key."""
+    total, rows = _page(session, "institutions", account_id, text, offset, limit, found_limit)
     return total, [(i, p) for i, p in rows]
 
 
 def people(
-    session: Session, account_id: int | None, text: str, offset: int, limit: int
+    session: Session, account_id: int | None, text: str, offset: int, limit: int, found_limit: int
 ) -> tuple[int, list[tuple[PersonRow, InstitutionRow | None, ProcessRow]]]:
-    """People of a roster whose name or email contains `text`, with their institution and
-    process, by name then process key."""
-    total, rows = _page(session, "people", account_id, text, offset, limit)
+    """People of a roster whose name or email contains `text` (the first `found_limit` by id), with
+    their institution and process, by name then process key."""
+    total, rows = _page(session, "people", account_id, text, offset, limit, found_limit)
     return total, [(person, i, p) for person, i, p in rows]
 
 
