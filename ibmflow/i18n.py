@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -287,7 +287,14 @@ def weekday(day: date) -> str:
 
 def format_number(value: float | int | Decimal) -> str:
     """A number as the reader writes it: "1,234.5" / "1 234,5"."""
+    if type(value) is int:  # the counts of every sentence and mail: remembered, not formatted
+        return _integer(value, locale())
     return babel_numbers.format_decimal(value, locale=locale())
+
+
+@lru_cache(maxsize=4096)
+def _integer(value: int, where: Locale) -> str:
+    return babel_numbers.format_decimal(value, locale=where)
 
 
 def format_percent(share: float | None) -> str:
