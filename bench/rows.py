@@ -82,8 +82,10 @@ def dump(path: Path, keep_ids: bool) -> dict[str, Any]:
         n
         for (n,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            # the search's trigram indexes (migration 0011): derived from person and institution
+            # the search's trigram indexes (migrations 0011, 0014): derived from person,
+            # institution and process
             "AND name NOT LIKE 'search_person%' AND name NOT LIKE 'search_institution%' "
+            "AND name NOT LIKE 'search_process%' "
             "ORDER BY name"
         )
     ]
