@@ -121,8 +121,7 @@ def compose(row: OutboxMail, settings: Settings) -> EmailMessage:
         _text_part(html, row.html_body, "html")
         html.set_raw("MIME-Version", _MIME_VERSION)
         message.set_raw("MIME-Version", _MIME_VERSION)
-        boundary = f'multipart/alternative; boundary="=_ibmflow_{digest}"'
-        message.set_raw(*policy.SMTP.header_store_parse("Content-Type", boundary))
+        message.set_raw("Content-Type", _multipart_type(digest))
         message.set_payload([plain, html])
     else:  # what `set_content(text, subtype="plain", charset="utf-8")` makes
         _text_part(message, row.text_body, "plain")
@@ -145,6 +144,18 @@ _ENCODINGS = {
     cte: _stdlib_header("Content-Transfer-Encoding", cte)
     for cte in ("7bit", "8bit", "quoted-printable", "base64")
 }
+
+
+# The class the policy's header factory makes for a Content-Type field, made once: the factory
+# makes a new class at every call (the same one each time), which costs more than parsing the
+# value and leaves a reference cycle for the garbage collector.
+_CONTENT_TYPE = policy.SMTP.header_factory["Content-Type"]  # type: ignore[index]  # a HeaderRegistry
+
+
+def _multipart_type(digest: str) -> Any:
+    """The Content-Type field of a message with a text and an HTML part, its boundary made of the
+    32 hexadecimal digits of `digest`: the header `message["Content-Type"] = ...` would store."""
+    return _CONTENT_TYPE("Content-Type", f'multipart/alternative; boundary="=_ibmflow_{digest}"')
 
 
 def _text_part(part: EmailMessage, text: str, subtype: str) -> None:
@@ -303,8 +314,12 @@ def _check_one_field(name: str, value: Any, folding: Any = policy.SMTP) -> None:
         raise ValueError(f"the {name} header would not stay one field: {value!r}")
 
 
-# Fields `compose` sets from values checked when they were made: the MIME-Version shared by every
-# message (checked here, once) and the Subject (`_subject_field`).
+# Fields `compose` sets from values checked when they were made: the Subject (`_subject_field`),
+# and, checked here once, the MIME-Version and the Content-Type. A Content-Type is one of the two
+# shared text types, or a multipart type whose value differs from one message to the next only in
+# the 32 hexadecimal digits of its boundary: digits fold as any other digits do.
 _check_one_field("MIME-Version", _MIME_VERSION)
-_CHECKED_BUT_SUBJECT = frozenset({"MIME-Version"})
+for _type in (*_TEXT_TYPES.values(), _multipart_type("0" * 32), _multipart_type("f" * 32)):
+    _check_one_field("Content-Type", _type)
+_CHECKED_BUT_SUBJECT = frozenset({"MIME-Version", "Content-Type"})
 _CHECKED = _CHECKED_BUT_SUBJECT | {"Subject"}
