@@ -88,7 +88,8 @@ def compose(row: OutboxMail, settings: Settings) -> EmailMessage:
     message = EmailMessage(policy=policy.SMTP)
     message.set_raw("From", _from_field(settings.mail_from_address, settings.mail_from_name))
     _field(message, "To", ", ".join(recipients(row)), _ADDRESSES)
-    _subject(message, clean_header(row.subject))
+    subject, subject_checked = _subject_field(clean_header(row.subject))
+    message.set_raw("Subject", subject)
     _field(message, "Date", format_datetime(row.created_at), _DATE)
     message_id = clean_message_id(row.message_id)
     if message_id is None:
@@ -120,13 +121,12 @@ def compose(row: OutboxMail, settings: Settings) -> EmailMessage:
         _text_part(html, row.html_body, "html")
         html.set_raw("MIME-Version", _MIME_VERSION)
         message.set_raw("MIME-Version", _MIME_VERSION)
-        boundary = f'multipart/alternative; boundary="=_ibmflow_{digest}"'
-        message.set_raw(*policy.SMTP.header_store_parse("Content-Type", boundary))
+        message.set_raw("Content-Type", _multipart_type(digest))
         message.set_payload([plain, html])
     else:  # what `set_content(text, subtype="plain", charset="utf-8")` makes
         _text_part(message, row.text_body, "plain")
         message.set_raw("MIME-Version", _MIME_VERSION)
-    _one_field_each(message)
+    _one_field_each(message, checked=_CHECKED if subject_checked else _CHECKED_BUT_SUBJECT)
     return message
 
 
@@ -144,6 +144,18 @@ _ENCODINGS = {
     cte: _stdlib_header("Content-Transfer-Encoding", cte)
     for cte in ("7bit", "8bit", "quoted-printable", "base64")
 }
+
+
+# The class the policy's header factory makes for a Content-Type field, made once: the factory
+# makes a new class at every call (the same one each time), which costs more than parsing the
+# value and leaves a reference cycle for the garbage collector.
+_CONTENT_TYPE = policy.SMTP.header_factory["Content-Type"]  # type: ignore[index]  # a HeaderRegistry
+
+
+def _multipart_type(digest: str) -> Any:
+    """The Content-Type field of a message with a text and an HTML part, its boundary made of the
+    32 hexadecimal digits of `digest`: the header `message["Content-Type"] = ...` would store."""
+    return _CONTENT_TYPE("Content-Type", f'multipart/alternative; boundary="=_ibmflow_{digest}"')
 
 
 def _text_part(part: EmailMessage, text: str, subtype: str) -> None:
@@ -195,31 +207,48 @@ def _field(message: EmailMessage, name: str, value: str, simple: re.Pattern[str]
     """Add a header: as the very text the standard library would write when `value` is `simple`
     and fits on one line (or, unstructured, folds at its spaces), else through the standard library
     itself (parsed, encoded, folded)."""
+    message.set_raw(name, _field_value(name, value, simple))
+
+
+def _field_value(name: str, value: str, simple: re.Pattern[str]) -> Any:
+    """The value `_field` stores: the text itself, or the header object `message[name] = value`
+    would store (the same, as `compose` sets each field once)."""
     if "=?" in value or not simple.match(value):
-        message[name] = value
-    elif len(name) + 2 + len(value) <= _MAX_LINE:
-        message.set_raw(name, value)
-    elif simple is _UNSTRUCTURED and (folded := _folded_at_spaces(name, value)) is not None:
-        message.set_raw(name, folded)
-    else:
-        message[name] = value
+        return _stdlib_header(name, value)
+    if len(name) + 2 + len(value) <= _MAX_LINE:
+        return value
+    if simple is _UNSTRUCTURED and (folded := _folded_at_spaces(name, value)) is not None:
+        return folded
+    return _stdlib_header(name, value)
 
 
-def _subject(message: EmailMessage, value: str) -> None:
-    """The Subject field: as `_field` makes it, unless the standard library's folding would not
-    read back as `value`. Its folder can break a line at a space between two encoded words, and a
-    mail reader then drops that space (RFC 2047 ignores whitespace between encoded words: a French
-    subject read "Inspection :Accusé"); such a subject is written as encoded words only, each
-    space inside one (`email.header.Header`), which every reader decodes exactly."""
+@lru_cache(maxsize=1024)
+def _subject_field(value: str) -> tuple[Any, bool]:
+    """The Subject field's value for a cleaned subject: as `_field` makes it, unless the standard
+    library's folding would not read back as `value`. Its folder can break a line at a space
+    between two encoded words, and a mail reader then drops that space (RFC 2047 ignores
+    whitespace between encoded words: a French subject read "Inspection :Accusé"); such a subject
+    is written as encoded words only, each space inside one (`email.header.Header`), which every
+    reader decodes exactly.
+
+    Remembered by subject, with whether it folds as one field (`_one_field_each`, which then
+    need not fold it again): a notice goes to many people under the same subject, and a subject
+    that is not plain ASCII costs some 0.2 ms to parse, fold, read back and check. The value is a
+    string or a header object, both immutable, so one can be shared by many messages (as the body
+    parts' fields are)."""
     if value.isascii():
-        _field(message, "Subject", value, _UNSTRUCTURED)
-        return
-    header = _stdlib_header("Subject", value)
-    if _read_back(policy.SMTP.fold("Subject", header)) == value:
-        message.set_raw("Subject", header)
-        return
-    encoded = Header(value, "utf-8", header_name="Subject").encode(linesep="\r\n")
-    message.set_raw("Subject", encoded)
+        field = _field_value("Subject", value, _UNSTRUCTURED)
+    else:
+        header = _stdlib_header("Subject", value)
+        if _read_back(policy.SMTP.fold("Subject", header)) == value:
+            field = header
+        else:
+            field = Header(value, "utf-8", header_name="Subject").encode(linesep="\r\n")
+    try:
+        _check_one_field("Subject", field)
+    except ValueError:
+        return field, False  # `_one_field_each` raises it, in the order of the fields
+    return field, True
 
 
 def _read_back(folded: str) -> str:
@@ -266,13 +295,31 @@ def _from_field(address: str, name: str) -> Any:
     return header
 
 
-def _one_field_each(message: EmailMessage) -> None:
+def _one_field_each(message: EmailMessage, checked: frozenset[str] = frozenset()) -> None:
     """Refuse (ValueError) a message whose folded headers would not be exactly the fields set.
 
     The values are clean already; this is the last line of defence should the standard library's
-    folding ever turn one field into two again.
+    folding ever turn one field into two again. `checked` names fields whose values were checked
+    when they were made (the remembered Subject, the shared MIME-Version): the same immutable
+    value folds the same way every time.
     """
     for name, value in message.raw_items():
-        lines = message.policy.fold(name, value).split("\r\n")
-        if lines[-1] != "" or any(not line or line[0] not in " \t" for line in lines[1:-1]):
-            raise ValueError(f"the {name} header would not stay one field: {value!r}")
+        if name not in checked:
+            _check_one_field(name, value, message.policy)
+
+
+def _check_one_field(name: str, value: Any, folding: Any = policy.SMTP) -> None:
+    lines = folding.fold(name, value).split("\r\n")
+    if lines[-1] != "" or any(not line or line[0] not in " \t" for line in lines[1:-1]):
+        raise ValueError(f"the {name} header would not stay one field: {value!r}")
+
+
+# Fields `compose` sets from values checked when they were made: the Subject (`_subject_field`),
+# and, checked here once, the MIME-Version and the Content-Type. A Content-Type is one of the two
+# shared text types, or a multipart type whose value differs from one message to the next only in
+# the 32 hexadecimal digits of its boundary: digits fold as any other digits do.
+_check_one_field("MIME-Version", _MIME_VERSION)
+for _type in (*_TEXT_TYPES.values(), _multipart_type("0" * 32), _multipart_type("f" * 32)):
+    _check_one_field("Content-Type", _type)
+_CHECKED_BUT_SUBJECT = frozenset({"MIME-Version", "Content-Type"})
+_CHECKED = _CHECKED_BUT_SUBJECT | {"Subject"}

@@ -19,6 +19,7 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     StrictUndefined,
+    Template,
     TemplateNotFound,
     UndefinedError,
 )
@@ -93,9 +94,9 @@ class Renderer:
         lang = language or self.default_language
         try:
             with i18n.using(lang):
-                subject = self._text.get_template(f"{kind}.subject.txt").render(context)
-                text = self._text.get_template(f"{kind}.txt").render(context)
-                html = self._html.get_template(f"{kind}.html").render(context)
+                subject = _render(self._text.get_template(f"{kind}.subject.txt"), context)
+                text = _render(self._text.get_template(f"{kind}.txt"), context)
+                html = _render(self._html.get_template(f"{kind}.html"), context)
         except TemplateNotFound as exc:
             raise InvalidCommand(f"template {exc.name} is missing in {self.folder}.") from None
         except UndefinedError as exc:
@@ -103,6 +104,22 @@ class Renderer:
         # One line: the template's line breaks and indents collapsed, a no-break space kept (French
         # puts one before a colon).
         return Rendered(subject=_ONE_LINE.sub(" ", subject).strip(), text=text, html=html)
+
+
+def _render(template: Template, context: Mapping[str, Any]) -> str:
+    """`template.render(context)`, the same text for less work.
+
+    `Template.render` merges the environment's globals (i18n's functions and Jinja's own, some 17
+    names) into the context by copying the template's `ChainMap` of them name by name in Python, at
+    every render: a tenth of a mail's rendering. Merged as one dict instead and passed whole
+    (`new_context`'s `shared`, which adds nothing more), they are the same names and values: our
+    templates are loaded without globals of their own, so theirs are the environment's."""
+    environment = template.environment
+    names = template.new_context({**environment.globals, **context}, shared=True)
+    try:
+        return environment.concat(template.root_render_func(names))
+    except Exception:
+        environment.handle_exception()  # raises it again, as `Template.render` does
 
 
 def _memoized(function: Callable[..., str]) -> Callable[..., str]:

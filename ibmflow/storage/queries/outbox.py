@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
 from ibmflow.storage.db import keep_rows, table_of, write_kept
+from ibmflow.storage.prepared import Prepared
 from ibmflow.storage.tables import OutboxRow, ProcessRow
 
 _OUTBOX, _PROCESS = table_of(OutboxRow), table_of(ProcessRow)
@@ -106,18 +107,22 @@ def release(conn: Connection, worker: str, ids: Sequence[int]) -> None:
     )
 
 
+# Statements of every mark, built once: a statement built at each call is walked again for its
+# cache key, which costs about as much as running it (the ids are an expanding parameter).
+_PENDING_OF = sa.select(_OUTBOX.c.id, _OUTBOX.c.attempts).where(
+    _OUTBOX.c.id.in_(sa.bindparam("ids", expanding=True)), _OUTBOX.c.status == "pending"
+)
+_PENDING_OF_LOCKED = _PENDING_OF.with_for_update()
+
+
 def pending_of(conn: Connection, ids: Sequence[int], *, lock: bool) -> dict[int, int]:
     """The attempts so far of those of these mails still pending, by id (locked until the
     transaction ends when `lock`: PostgreSQL)."""
-    query = sa.select(_OUTBOX.c.id, _OUTBOX.c.attempts).where(
-        _OUTBOX.c.id.in_(list(ids)), _OUTBOX.c.status == "pending"
-    )
-    if lock:
-        query = query.with_for_update()
-    return {row.id: row.attempts for row in conn.execute(query)}
+    query = _PENDING_OF_LOCKED if lock else _PENDING_OF
+    return {mail: attempts for mail, attempts in conn.execute(query, {"ids": list(ids)})}
 
 
-_MARK_SENT = (
+_MARK_SENT_STATEMENT = (
     sa.update(_OUTBOX)
     .where(_OUTBOX.c.id == sa.bindparam("mail"))
     .values(
@@ -128,13 +133,15 @@ _MARK_SENT = (
         last_error=sa.bindparam("error"),
     )
 )
-
-
-_MARK_SENT_RENDERED = _MARK_SENT.values(
-    subject=sa.bindparam("subject"),
-    text_body=sa.bindparam("text"),
-    html_body=sa.bindparam("html"),
-    template_context=None,
+# Run on SQLite's cursor (`storage.prepared`): fifty marks a transaction, each with a mail's text.
+_MARK_SENT = Prepared(_MARK_SENT_STATEMENT)
+_MARK_SENT_RENDERED = Prepared(
+    _MARK_SENT_STATEMENT.values(
+        subject=sa.bindparam("subject"),
+        text_body=sa.bindparam("text"),
+        html_body=sa.bindparam("html"),
+        template_context=None,
+    )
 )
 
 
@@ -145,10 +152,8 @@ def mark_sent(conn: Connection, marks: Sequence[Mapping[str, Any]]) -> None:
     "text", "html" (its stored context is then cleared)."""
     whole = [m for m in marks if "text" not in m]
     rendered = [m for m in marks if "text" in m]
-    if whole:
-        conn.execute(_MARK_SENT, whole)
-    if rendered:
-        conn.execute(_MARK_SENT_RENDERED, rendered)
+    _MARK_SENT.write_many(conn, whole)  # (nothing when there is none)
+    _MARK_SENT_RENDERED.write_many(conn, rendered)
 
 
 def process_keys(conn: Connection, ids: Iterable[int | None]) -> dict[int, str]:
@@ -156,8 +161,12 @@ def process_keys(conn: Connection, ids: Iterable[int | None]) -> dict[int, str]:
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}
-    query = sa.select(_PROCESS.c.id, _PROCESS.c.key).where(_PROCESS.c.id.in_(wanted))
-    return {row.id: row.key for row in conn.execute(query)}
+    return {process: key for process, key in conn.execute(_PROCESS_KEYS, {"ids": wanted})}
+
+
+_PROCESS_KEYS = sa.select(_PROCESS.c.id, _PROCESS.c.key).where(
+    _PROCESS.c.id.in_(sa.bindparam("ids", expanding=True))
+)
 
 
 def locked_row(session: Session, mail_id: int) -> OutboxRow | None:
