@@ -18,7 +18,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
 from ibmflow.storage.db import connection, record_columns, table_of
-from ibmflow.storage.prepared import Prepared
+from ibmflow.storage.prepared import Prepared, constants
 from ibmflow.storage.shapes import PersonRecord, RequestRecord, RosterInstitution
 from ibmflow.storage.tables import (
     InstitutionRow,
@@ -66,14 +66,28 @@ _FOCAL_POINTS = Prepared(  # every focal point in force with the institution the
     )
     .order_by(_ROLE.c.id)
 )
-_COVERING = sa.select(
-    _REQUESTS.c.kind, _REQUESTS.c.institution_id, _REQUESTS.c.focal_point_id
-).where(
-    _REQUESTS.c.process_id == _PID,
-    _REQUESTS.c.step == sa.bindparam("step"),
-    _REQUESTS.c.kind.in_(sa.bindparam("kinds", expanding=True)),
-    _REQUESTS.c.status.in_(sa.bindparam("statuses", expanding=True)),
-)
+
+
+def _covering(kinds: tuple[str, ...], statuses: tuple[str, ...]) -> Prepared:
+    """The select of `covering` for these kinds and statuses, written into its SQL (`constants`):
+    a request kind and a status are names of the code (`requestkinds`, the request statuses), so
+    there are a handful of such statements, each prepared once."""
+    query = _COVERING.get((kinds, statuses))
+    if query is None:
+        query = _COVERING[kinds, statuses] = Prepared(
+            sa.select(
+                _REQUESTS.c.kind, _REQUESTS.c.institution_id, _REQUESTS.c.focal_point_id
+            ).where(
+                _REQUESTS.c.process_id == _PID,
+                _REQUESTS.c.step == sa.bindparam("step"),
+                _REQUESTS.c.kind.in_(constants(*kinds)),
+                _REQUESTS.c.status.in_(constants(*statuses)),
+            )
+        )
+    return query
+
+
+_COVERING: dict[tuple[tuple[str, ...], tuple[str, ...]], Prepared] = {}
 
 
 def institutions(session: Session, process_id: int) -> list[RosterInstitution]:
@@ -102,10 +116,12 @@ def covering(
 ) -> set[tuple[str, int, int | None]]:
     """(kind, institution id, focal point id) of the requests of `kinds` in `step` that are in one of
     `statuses` (one statement)."""
-    params = {"pid": process_id, "step": step, "kinds": sorted(kinds), "statuses": list(statuses)}
+    query = _covering(tuple(sorted(kinds)), tuple(statuses))
     return {
         (kind, institution_id, focal_point_id)
-        for kind, institution_id, focal_point_id in connection(session).execute(_COVERING, params)
+        for kind, institution_id, focal_point_id in query.rows(
+            connection(session), {"pid": process_id, "step": step}
+        )
     }
 
 
