@@ -26,7 +26,7 @@ from sqlmodel import Session, SQLModel
 
 from ibmflow import audit
 from ibmflow.errors import DatabaseNotReady, IbmflowError
-from ibmflow.storage.prepared import Prepared
+from ibmflow.storage.prepared import Prepared, run_sql
 from ibmflow.storage.tables import AuditEventRow, AuditHeadRow
 
 
@@ -49,7 +49,7 @@ def _sqlite_engine(url: str, busy_timeout_ms: int, begin: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql(begin)
+        run_sql(conn, begin)  # `conn.exec_driver_sql(begin)` without its execution context
 
     return engine
 

@@ -216,6 +216,21 @@ def _execute(conn: sa.Connection, plan: _Plan, values: Any, *, many: bool) -> An
     return cursor
 
 
+def run_sql(conn: sa.Connection, sql: str) -> None:
+    """Run `sql`, a statement of no parameters, on the connection's DB-API connection, as
+    `Connection.exec_driver_sql` would (listeners told, errors raised as SQLAlchemy raises them),
+    without its execution context: for the `BEGIN IMMEDIATE` that starts every command on SQLite.
+    Called inside the engine's `begin` event too, where the connection's transaction is not
+    begun yet (so no `_cursor`, which would begin it)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    if conn.dispatch.before_cursor_execute:
+        conn.dispatch.before_cursor_execute(conn, cursor, sql, (), None, False)
+    try:
+        cursor.execute(sql, ())
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(conn, sql, (), exc) from exc
+
+
 def _row(plan: _Plan, values: Sequence[Any]) -> Any:
     """A select's row from the values fetched, each converted by its column type if it converts."""
     assert plan.row is not None
