@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import keyword
 import operator
+import re
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -37,6 +38,10 @@ from sqlalchemy.engine import Dialect
 
 _Processor = Callable[[Any], Any] | None
 _NO_DEFAULT = object()
+# `insert_many`: the VALUES clause of a one-row insert of plain parameters, and the most rows it
+# writes in one statement (SQLite allows 32,766 parameters; SQLAlchemy splits larger batches).
+_VALUES = re.compile(r" VALUES (\((?:\?, )*\?\))(?: RETURNING |$)")
+_MANY_VALUES_ROWS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +121,27 @@ class Prepared:
             conn.execute(self.statement, list(rows))
             return
         _run_many(conn, plan, rows)
+
+    def insert_many(self, conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Insert rows (of the same keys) with one multi-row `INSERT ... VALUES (...), (...)
+        RETURNING` of an insert that returns its primary key, as SQLAlchemy's "insertmanyvalues"
+        writes it on SQLite for a few rows; the keys, in the order the driver returns them."""
+        if not rows:
+            return []
+        plan = self._plan(conn.dialect, tuple(rows[0]))
+        values_clause = None if plan is None else _VALUES.search(plan.sql)
+        if plan is None or values_clause is None or len(rows) > _MANY_VALUES_ROWS:
+            return list(conn.execute(self.statement, list(rows)).scalars())
+        one_row = values_clause.group(1)  # "(?, ?, ...)"
+        sql = "".join(
+            (
+                plan.sql[: values_clause.start(1)],
+                ", ".join([one_row] * len(rows)),
+                plan.sql[values_clause.end(1) :],
+            )
+        )
+        values = tuple(v for row in rows for v in plan.values(row))
+        return [key for (key,) in _execute(conn, replace(plan, sql=sql), values, many=False)]
 
     def _plan(self, dialect: Dialect, keys: tuple[str, ...]) -> _Plan | None:
         try:

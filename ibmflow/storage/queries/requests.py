@@ -35,7 +35,7 @@ _INSERT_REQUESTS = sa.insert(_REQUESTS).returning(_REQUESTS.c.id, sort_by_parame
 # SQLite numbers the rows of one multi-row INSERT one after the other, in the order of its VALUES
 # (each gets the largest rowid so far plus one, under the write lock of BEGIN IMMEDIATE); SQLAlchemy
 # cannot tell which RETURNING row is which there and would send one INSERT per request instead.
-_INSERT_REQUESTS_SQLITE = sa.insert(_REQUESTS).returning(_REQUESTS.c.id)
+_INSERT_REQUESTS_SQLITE = Prepared(sa.insert(_REQUESTS).returning(_REQUESTS.c.id))
 _SET_MESSAGE_ID = Prepared(
     sa.update(_REQUESTS)
     .where(_REQUESTS.c.id == sa.bindparam("rid"))
@@ -159,7 +159,7 @@ def add_requests(session: Session, rows: Sequence[RequestRow]) -> None:
 def _insert(session: Session, values: list[dict[str, Any]]) -> list[int]:
     conn = connection(session)
     if conn.dialect.name == "sqlite":
-        return sorted(conn.execute(_INSERT_REQUESTS_SQLITE, values).scalars())
+        return sorted(_INSERT_REQUESTS_SQLITE.insert_many(conn, values))
     return list(conn.execute(_INSERT_REQUESTS, values).scalars())
 
 
