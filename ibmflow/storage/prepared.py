@@ -39,7 +39,8 @@ from sqlalchemy.engine import Dialect
 _Processor = Callable[[Any], Any] | None
 _NO_DEFAULT = object()
 # `insert_many`: the VALUES clause of a one-row insert of plain parameters, and the most rows it
-# writes in one statement (SQLite allows 32,766 parameters; SQLAlchemy splits larger batches).
+# writes itself (a round's requests are a few dozen at most; SQLAlchemy runs larger batches, paged
+# by its own rules).
 _VALUES = re.compile(r" VALUES (\((?:\?, )*\?\))(?: RETURNING |$)")
 _MANY_VALUES_ROWS = 100
 
@@ -58,7 +59,8 @@ class _Plan:
 class Prepared:
     """A Core statement that a hot path runs again and again (module constants, built once).
 
-    `rows`, `first`, `write`, `write_many` and `insert` run it in `conn`'s transaction."""
+    `rows`, `first`, `write`, `write_many`, `insert` and `insert_many` run it in `conn`'s
+    transaction."""
 
     __slots__ = ("_plans", "statement")
 
