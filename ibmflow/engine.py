@@ -1,8 +1,10 @@
 """The state machine of a definition, on `transitions`; pure: the facts and the time come in as arguments.
 
 One `transitions.Machine(model=None, auto_transitions=False)` is built per definition version and shared:
-a process is wrapped in a `ProcessModel`, attached with `add_model` for one trigger and detached after.
-Callbacks do no I/O (transitions has no rollback); the caller persists the outcome.
+a process is wrapped in a `ProcessModel` for one trigger, which the machine's event runs on that model
+without attaching it (`add_model` would give it a method per trigger and state, and register it on the
+shared machine, only to take it all off again). Callbacks do no I/O (transitions has no rollback); the
+caller persists the outcome.
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ class ProcessModel:
 
     state: str
 
-    def __init__(self, engine: Engine, facts: Facts) -> None:
+    def __init__(self, engine: Engine, facts: Facts, state: str) -> None:
         self.engine = engine
         self.facts = facts
+        self.state = state  # the machine reads and sets it (its `model_attribute`)
         self.blockers: list[str] = []
 
     def exit_guards_met(self, event: EventData) -> bool:
@@ -60,6 +63,7 @@ class Engine:
         self.definition = definition
         steps = [s.id for s in definition.steps]
         states: list[str] = [s.id for s in definition.states]
+        self._declared = frozenset(states)  # the definition's states (not `suspended`)
         if definition.allow_suspend:
             states.append(SUSPENDED)
         self.machine = Machine(
@@ -79,10 +83,15 @@ class Engine:
             if definition.allow_suspend:
                 self.machine.add_transition("suspend", source, SUSPENDED)
                 self.machine.add_transition("resume", SUSPENDED, source, conditions="is_target")
+        # The machine is complete and never changes: the triggers of each state, worked out once.
+        self._triggers = {
+            state: tuple(sorted(self.machine.get_triggers(state)))
+            for state in [*self._declared, SUSPENDED]
+        }
 
     def blockers(self, state: str, facts: Facts) -> list[str]:
         """The unmet exit guards of `state`, as sentences (empty: the step can be completed)."""
-        if state == SUSPENDED or state not in {s.id for s in self.definition.states}:
+        if state == SUSPENDED or state not in self._declared:
             return []
         if self.definition.state(state).final:
             return []
@@ -91,7 +100,7 @@ class Engine:
 
     def triggers(self, state: str) -> list[str]:
         """The triggers possible from a state."""
-        return sorted(self.machine.get_triggers(state))
+        return list(self._triggers.get(state, ()))  # an undeclared state has none
 
     def fire(
         self,
@@ -108,8 +117,8 @@ class Engine:
         `resume` goes back to `suspended_from`, the step the process was suspended in, and nowhere else.
         """
         where: dict[str, Any] = {"process": facts.process_key, "step": state, "trigger": trigger}
-        known = {s.id for s in self.definition.states} | {SUSPENDED}
-        if state not in known:
+        if state not in self._declared and state != SUSPENDED:
+            known = self._declared | {SUSPENDED}
             raise InvalidCommand(
                 _(
                     "the process is in state %(state)r, which %(id)s v%(version)s does not "
@@ -125,7 +134,7 @@ class Engine:
             raise InvalidCommand(
                 _("%(trigger)s needs a reason; give one with --reason.", trigger=trigger), **where
             )
-        if trigger not in self.triggers(state):
+        if trigger not in self._triggers[state]:
             raise TransitionRefused(
                 _(
                     "%(trigger)r is not possible from %(where)s; possible: %(possible)s.",
@@ -150,7 +159,7 @@ class Engine:
                     **where,
                 )
             target = suspended_from
-        if target is not None and target not in {s.id for s in self.definition.states}:
+        if target is not None and target not in self._declared:
             raise InvalidCommand(
                 _(
                     "unknown step %(target)r; steps are %(steps)s.",
@@ -159,14 +168,13 @@ class Engine:
                 ),
                 **where,
             )
-        model = ProcessModel(self, facts)
-        self.machine.add_model(model, initial=state)
+        model = ProcessModel(self, facts, state)
         try:
-            moved = getattr(model, trigger)(target=target, reason=reason)
+            # What `model.<trigger>(...)` runs once `add_model` has attached the model; the model
+            # is this call's alone, so nothing of it stays on the shared machine.
+            moved = self.machine.events[trigger].trigger(model, target=target, reason=reason)
         except MachineError as exc:
             raise TransitionRefused(str(exc.value), [], **where) from None
-        finally:
-            self.machine.remove_model(model)
         if not moved:
             if trigger == "complete":
                 raise TransitionRefused(

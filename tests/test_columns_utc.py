@@ -4,6 +4,7 @@ is refused every time."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import StatementError
 
 from ibmflow.services.context import Context
-from ibmflow.storage.columns import UTCDateTime
+from ibmflow.storage.columns import UTCDateTime, json_text
 
 _MOMENTS = sa.Table("moment_probe", sa.MetaData(), sa.Column("at", UTCDateTime))
 CASABLANCA = timezone(timedelta(hours=1))
@@ -53,3 +54,27 @@ def test_each_stored_moment_reads_back_as_itself_however_often_read(ctx: Context
     expected = [first, None, first + timedelta(microseconds=1), first]
     assert reads == [expected, expected]
     assert all(m.tzinfo is UTC for read in reads for m in read if m is not None)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ["focal@customs.example"],
+        [],
+        {"b": [1, 2.5, None, True, False], "a": {"é’": "Ministère de l’Intérieur"}},
+        "text",
+        [1e300, -0.5],
+        None,
+    ],
+)
+def test_a_json_column_is_written_as_json_dumps_writes_it(ctx: Context, value: object) -> None:
+    """SQLite's engines write JSON columns with `json_text`, an encoder built once: the same text
+    as `json.dumps`, SQLAlchemy's default."""
+    assert json_text(value) == json.dumps(value)
+    probe = sa.Table("json_probe", sa.MetaData(), sa.Column("data", sa.JSON(none_as_null=True)))
+    with ctx.db.engine.connect() as conn:
+        probe.create(conn)
+        conn.execute(sa.insert(probe), [{"data": value}])
+        stored = conn.execute(sa.select(sa.cast(probe.c.data, sa.String))).scalar_one()
+        conn.rollback()
+    assert stored == (None if value is None else json.dumps(value))

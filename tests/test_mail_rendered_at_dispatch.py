@@ -9,9 +9,11 @@ and tells the coordinator, never a traceback, and the other mails still leave.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,26 @@ def test_a_stored_context_renders_every_kind_as_the_context_itself(
     context = sample_context(kind)
     kept = stored.loads(stored.dumps(context, language))
     assert renderer.render(kind, kept, language) == renderer.render(kind, context, language)
+
+
+@pytest.mark.parametrize("language", ["en", "fr", i18n.PSEUDO])
+@pytest.mark.parametrize("kind", MESSAGE_KINDS)
+def test_a_stored_context_is_the_text_json_dumps_writes(kind: str, language: str) -> None:
+    """The outbox's encoder, built once per language, writes what `json.dumps` would."""
+    context = {
+        **sample_context(kind),
+        "said": i18n.Lazy(lambda: i18n.gettext("Needs my attention")),
+        "names": ("a", "b", "é’"),
+        "nested": {"at": datetime(2027, 4, 14, 9, 0, tzinfo=UTC), "n": [1, 2.5, None, True]},
+    }
+    expected = json.dumps(
+        context,
+        default=partial(stored._default, language),
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    assert stored.dumps(context, language) == expected
+    assert stored.dumps(context, language) == expected  # the kept encoder, again
 
 
 def test_moments_days_texts_and_sentences_worded_later_come_back() -> None:

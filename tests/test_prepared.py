@@ -50,6 +50,7 @@ _BOTH = Prepared(  # two columns of one name: the second is keyed `name_1`, as S
     .where(_THING.c.kind.in_(constants("a", "it's")))
     .order_by(_OTHER.c.id)
 )
+_INSERT_RETURNING = Prepared(sa.insert(_THING).returning(_THING.c.id))
 _WITH_DEFAULT = Prepared(sa.insert(_OTHER))  # a Python-side default: SQLAlchemy computes it
 _EXPANDING = Prepared(
     sa.select(_THING.c.name).where(_THING.c.id.in_(sa.bindparam("ids", expanding=True)))
@@ -72,7 +73,7 @@ def _rows(n: int, kind: str = "a") -> list[dict[str, Any]]:
             "name": f"{kind}{i}",
             "kind": kind,
             "at": MOMENT if i % 2 else None,
-            "on": date(2026, 2, i + 1),
+            "on": date(2026, 2, i % 28 + 1),
             "ok": bool(i % 2),
             "data": {"i": i, "é": ["x"]} if i else None,
         }
@@ -95,6 +96,22 @@ def test_rows_written_and_read_are_those_of_sqlalchemy(engine: Any) -> None:
         assert prepared[2].on == date(2026, 2, 3)
         assert _BY_KIND.first(conn, {"kind": "it's"}).id == first  # type: ignore[union-attr]
         assert _BY_KIND.first(conn, {"kind": "none"}) is None
+
+
+@pytest.mark.parametrize("n", [1, 3, 101])  # 101: more than one statement's worth, by SQLAlchemy
+def test_many_rows_inserted_in_one_statement_return_their_keys(engine: Any, n: int) -> None:
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    with engine.begin() as conn:
+        keys = _INSERT_RETURNING.insert_many(conn, _rows(n))
+        ours, seen[:] = list(seen), []
+        plain = conn.execute(_INSERT_RETURNING.statement, _rows(n, "b")).scalars().all()
+        theirs = list(seen)
+        rows = _BY_KIND.rows(conn, {"kind": "a"})
+        assert _INSERT_RETURNING.insert_many(conn, []) == []
+    assert sorted(keys) == [row.id for row in rows] and len(set(keys)) == n
+    assert [row.name for row in rows] == [f"a{i}" for i in range(n)]
+    assert len(plain) == n and ours == theirs  # the statements SQLAlchemy runs
 
 
 def test_updates_count_rows_and_duplicate_keys_in_a_select_are_numbered(engine: Any) -> None:

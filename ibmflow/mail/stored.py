@@ -17,9 +17,11 @@ transaction, which then rolls back) rather than found by the dispatcher.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from functools import partial
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from typing import Any, TypeAlias
 
 from ibmflow import i18n
 from ibmflow.definitions import Localized
@@ -29,25 +31,51 @@ _MARKERS = ("$datetime", "$date", "$localized")
 
 def dumps(context: Mapping[str, Any], language: str) -> str:
     """The context as stored text; `Lazy` sentences worded in `language`."""
+    encode = _ENCODERS.get(language) or _encoder(language)
+    return "".join(encode(context, 0))
 
-    def default(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return {"$datetime": value.isoformat()}
-        if isinstance(value, date):
-            return {"$date": value.isoformat()}
-        if isinstance(value, Localized):
-            return {"$localized": dict(value.texts)}
-        if isinstance(value, i18n.Lazy):
-            with i18n.using(language):
-                return {"$localized": {language: str(value)}}
-        if isinstance(value, (tuple, set, frozenset)):
-            return list(value)
-        raise TypeError(
-            f"a mail's context holds a {type(value).__name__}, which the outbox cannot keep; "
-            "pass plain values (str, numbers, lists, dicts, moments, Localized texts)"
+
+_Encode: TypeAlias = Callable[[Any, int], Sequence[str]]
+# One encoder per language, built once: `json.dumps` builds a `JSONEncoder` and its C encoder at
+# every call, a third of what keeping a mail's context costs, and a step keeps some ten of them.
+_ENCODERS: dict[str, _Encode] = {}
+
+
+def _encoder(language: str) -> _Encode:
+    """What writes a context as `json.dumps(context, default=partial(_default, language),
+    ensure_ascii=False, separators=(",", ":"))` does, the same text, for mails in `language`."""
+    default = partial(_default, language)
+    encode: _Encode
+    if c_make_encoder is None:  # no C accelerator: `json` itself
+        encoder = json.JSONEncoder(default=default, ensure_ascii=False, separators=(",", ":"))
+        encode = lambda value, _level: (encoder.encode(value),)  # noqa: E731
+    else:
+        # The arguments `json.dumps` gives it (see `JSONEncoder.iterencode`), but no `markers`:
+        # the check for circular references keeps the containers being written in that dict,
+        # which encoders shared across threads must not share (a context is a tree built by code).
+        encode = c_make_encoder(
+            None, default, encode_basestring, None, ":", ",", False, False, True
         )
+    return _ENCODERS.setdefault(language, encode)
 
-    return json.dumps(context, default=default, ensure_ascii=False, separators=(",", ":"))
+
+def _default(language: str, value: Any) -> Any:
+    """A value of a context that JSON has no type for, as it is stored (see the module)."""
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, Localized):
+        return {"$localized": dict(value.texts)}
+    if isinstance(value, i18n.Lazy):
+        with i18n.using(language):
+            return {"$localized": {language: str(value)}}
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    raise TypeError(
+        f"a mail's context holds a {type(value).__name__}, which the outbox cannot keep; "
+        "pass plain values (str, numbers, lists, dicts, moments, Localized texts)"
+    )
 
 
 def loads(text: str) -> dict[str, Any]:

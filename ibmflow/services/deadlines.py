@@ -21,7 +21,7 @@ from ibmflow.services.context import Context
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import chase as chase_queries
 from ibmflow.storage.queries import processes as queries
-from ibmflow.storage.shapes import Institution
+from ibmflow.storage.shapes import Institution, Request
 from ibmflow.storage.tables import (
     InstitutionRow,
     ProcessRow,
@@ -86,7 +86,7 @@ def plan_requests(
     ctx: Context,
     tx: Tx,
     process: ProcessRow,
-    sent: Sequence[tuple[RequestRow, InstitutionRow]],
+    sent: Sequence[tuple[Request, Institution]],
 ) -> None:
     """Write the rungs of requests just sent (in the sending transaction), one statement for all."""
     values: list[dict[str, Any]] = []

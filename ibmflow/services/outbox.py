@@ -177,11 +177,16 @@ def enqueue_each(
 ) -> list[str]:
     """Write the same mail once per address (each row to one person alone), with one statement for
     all of them; return their Message-IDs, in the order of `to`."""
-    rows = [
-        row_values(
-            kind=kind, to=[address], mail=mail, now=now, domain=domain, process_id=process_id
-        )
-        for address in dict.fromkeys(clean_address(address) for address in to)
+    addresses = list(dict.fromkeys(clean_address(address) for address in to))
+    if not addresses:
+        return []
+    # The rows differ only in their address and Message-ID: the first one's columns, copied.
+    first = row_values(
+        kind=kind, to=addresses[:1], mail=mail, now=now, domain=domain, process_id=process_id
+    )
+    rows = [first] + [
+        {**first, "to_addrs": [address], "message_id": new_message_id(domain)}
+        for address in addresses[1:]
     ]
     queries.add_mails(tx.session, rows)
     return [str(row["message_id"]) for row in rows]

@@ -44,13 +44,15 @@ def mail_request(
     template: str | None = None,
     extra: dict[str, Any] | None = None,
     into: outbox.MailRows | None = None,
+    message_id_kept: bool = False,
 ) -> list[str]:
     """One mail per person, each with a link of its own; returns the Message-IDs.
 
     The first mail's Message-ID becomes the request's, under which reminders and receipts thread.
     A reminder passes its own `template` and `extra` context, and the request's thread. The mails
     and their tokens are written at once (a statement each), or kept in `into` for the caller,
-    which then stores the Message-ID of a request row too (a record's is stored at once).
+    which then stores the Message-ID of a request row too (a record's is stored at once, unless
+    `message_id_kept`: the caller stores those of a batch of new requests, `requests.send_all`).
     """
     definition_title = mailings.step_title(ctx, tx, process, request.step)
     definition = definition_for(ctx, tx.session, process)
@@ -124,9 +126,10 @@ def mail_request(
     ids = [str(m["message_id"]) for m in mails]
     if ids and request.message_id is None:
         request.message_id = ids[0]
-        if not isinstance(request, RequestRow):  # a record (a sweep's batch reads them): now
+        if message_id_kept:
+            pass  # the caller stores it with the other new requests' (`requests.send_all`)
+        elif not isinstance(request, RequestRow):  # a record (a sweep's batch reads them): now
             requests_queries.set_message_ids(tx.session, {request.id or 0: ids[0]})
         elif into is None:
             tx.session.add(request)  # written with the session's other changes
-        # else: a row of a batch (`requests.send_all`), which stores the batch's Message-IDs
     return ids

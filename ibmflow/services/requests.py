@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlmodel import Session
 
@@ -27,6 +27,7 @@ from ibmflow.storage import repository as repo
 from ibmflow.storage.db import Tx
 from ibmflow.storage.queries import answers as queries
 from ibmflow.storage.queries import requests as requests_queries
+from ibmflow.storage.shapes import Institution, Person, PersonRecord, Request
 from ibmflow.storage.tables import (
     InstitutionRow,
     PersonRow,
@@ -109,7 +110,7 @@ def issue_rounds(
         [OPEN, "answered", "waived", *also_covered],
     )
     reached = {seat[:2] for seat in covered}  # (kind, institution) asked already, whoever was
-    new: list[tuple[InstitutionRow, list[PersonRow]]] = []
+    new: list[tuple[Institution, list[PersonRecord]]] = []
     values: list[dict[str, Any]] = []
     dues: dict[tuple[int, str], datetime] = {}
     for r in rounds:
@@ -151,7 +152,9 @@ def issue_rounds(
                 )
                 new.append((institution, group))
     rows = requests_queries.add_new_requests(tx.session, values)
-    sent = [(row, inst, group) for row, (inst, group) in zip(rows, new, strict=True)]
+    sent: list[tuple[Request, Institution, Sequence[Person]]] = [
+        (row, inst, group) for row, (inst, group) in zip(rows, new, strict=True)
+    ]
     send_all(ctx, tx, process, sent, now, actor=actor, details={"step": process.state}, stored=True)
     return [row.id or 0 for row in rows]
 
@@ -187,7 +190,7 @@ def send_all(
     ctx: Context,
     tx: Tx,
     process: ProcessRow,
-    new: Sequence[tuple[RequestRow, InstitutionRow, Sequence[PersonRow]]],
+    new: Sequence[tuple[Request, Institution, Sequence[Person]]],
     now: datetime,
     *,
     actor: str,
@@ -196,13 +199,15 @@ def send_all(
     stored: bool = False,
 ) -> None:
     """Send new requests, each to its people, as `send_new` does one: the requests are stored
-    with one statement (unless `stored`: they have their ids), and their rungs planned with
-    another."""
+    with one statement (unless `stored`: they have their ids; rows or records), and their rungs
+    planned with another."""
     if not new:
         return
     if not stored:
-        requests_queries.add_requests(tx.session, [request for request, _, _ in new])
-    rows = outbox.MailRows()  # every request's mails and link tokens: one statement each
+        # Requests not stored yet are new ORM rows (`send_new`); a round's records are stored.
+        rows = cast(list[RequestRow], [request for request, _, _ in new])
+        requests_queries.add_requests(tx.session, rows)
+    kept = outbox.MailRows()  # every request's mails and link tokens: one statement each
     for request, institution, people in new:
         mail_request(
             ctx,
@@ -213,16 +218,17 @@ def send_all(
             people,
             now,
             representing=representing,
-            into=rows,
+            into=kept,
+            message_id_kept=True,
         )
         audit_sent(tx, process, request, institution, people, now, actor=actor, details=details)
-    rows.write(tx)
+    kept.write(tx)
     # Each request's first mail gave it its Message-ID: stored with one statement, and a row the
     # caller had in the session leaves it, so that the commit has no ORM update to flush.
     message_ids = {r.id or 0: r.message_id for r, _inst, _people in new if r.message_id is not None}
     requests_queries.set_message_ids(tx.session, message_ids)
     for request, _inst, _people in new:
-        if request in tx.session:
+        if isinstance(request, RequestRow) and request in tx.session:
             tx.session.expunge(request)
     deadlines.plan_requests(ctx, tx, process, [(request, inst) for request, inst, _ in new])
 
@@ -230,9 +236,9 @@ def send_all(
 def audit_sent(
     tx: Tx,
     process: ProcessRow,
-    request: RequestRow,
-    institution: InstitutionRow,
-    people: Sequence[PersonRow],
+    request: Request,
+    institution: Institution,
+    people: Sequence[Person],
     now: datetime,
     *,
     actor: str,

@@ -26,7 +26,8 @@ from sqlmodel import Session, SQLModel
 
 from ibmflow import audit
 from ibmflow.errors import DatabaseNotReady, IbmflowError
-from ibmflow.storage.prepared import Prepared
+from ibmflow.storage.columns import json_text
+from ibmflow.storage.prepared import Prepared, run_sql
 from ibmflow.storage.tables import AuditEventRow, AuditHeadRow
 
 
@@ -34,7 +35,9 @@ def _sqlite_engine(url: str, busy_timeout_ms: int, begin: str) -> Engine:
     path = url.removeprefix("sqlite:///")
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+    engine = sa.create_engine(
+        url, connect_args={"timeout": busy_timeout_ms / 1000}, json_serializer=json_text
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -49,7 +52,7 @@ def _sqlite_engine(url: str, busy_timeout_ms: int, begin: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql(begin)
+        run_sql(conn, begin)  # `conn.exec_driver_sql(begin)` without its execution context
 
     return engine
 

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import keyword
 import operator
+import re
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -37,6 +38,11 @@ from sqlalchemy.engine import Dialect
 
 _Processor = Callable[[Any], Any] | None
 _NO_DEFAULT = object()
+# `insert_many`: the VALUES clause of a one-row insert of plain parameters, and the most rows it
+# writes itself (a round's requests are a few dozen at most; SQLAlchemy runs larger batches, paged
+# by its own rules).
+_VALUES = re.compile(r" VALUES (\((?:\?, )*\?\))(?: RETURNING |$)")
+_MANY_VALUES_ROWS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +52,15 @@ class _Plan:
     sql: str
     values: Callable[[Mapping[str, Any]], tuple[Any, ...]]  # the parameters, in order, converted
     row: Callable[[Sequence[Any]], Any] | None  # a select's row (a named tuple) from its values
-    results: tuple[_Processor, ...] | None  # per column, None when no column converts
+    # The columns that convert, (index, processor) in column order; None when no column converts.
+    results: tuple[tuple[int, Callable[[Any], Any]], ...] | None
 
 
 class Prepared:
     """A Core statement that a hot path runs again and again (module constants, built once).
 
-    `rows`, `first`, `write`, `write_many` and `insert` run it in `conn`'s transaction."""
+    `rows`, `first`, `write`, `write_many`, `insert` and `insert_many` run it in `conn`'s
+    transaction."""
 
     __slots__ = ("_plans", "statement")
 
@@ -68,9 +76,18 @@ class Prepared:
         if plan is None:
             return list(conn.execute(self.statement, params))
         fetched = _run(conn, plan, params or {}).fetchall()
-        if plan.results is None and plan.row is not None:  # nothing to convert: no call a row
+        assert plan.row is not None
+        if plan.results is None:  # nothing to convert: no call a row
             return list(map(plan.row, fetched))
-        return [_row(plan, values) for values in fetched]
+        # `_row` for each row, written out: the facts of a step read a few hundred rows.
+        converting, make = plan.results, plan.row
+        out = []
+        for fetched_row in fetched:
+            values = list(fetched_row)
+            for i, convert in converting:
+                values[i] = convert(values[i])
+            out.append(make(values))
+        return out
 
     def first(self, conn: sa.Connection, params: Mapping[str, Any] | None = None) -> Any | None:
         """The first row of a select, or None."""
@@ -107,6 +124,27 @@ class Prepared:
             return
         _run_many(conn, plan, rows)
 
+    def insert_many(self, conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Insert rows (of the same keys) with one multi-row `INSERT ... VALUES (...), (...)
+        RETURNING` of an insert that returns its primary key, as SQLAlchemy's "insertmanyvalues"
+        writes it on SQLite for a few rows; the keys, in the order the driver returns them."""
+        if not rows:
+            return []
+        plan = self._plan(conn.dialect, tuple(rows[0]))
+        values_clause = None if plan is None else _VALUES.search(plan.sql)
+        if plan is None or values_clause is None or len(rows) > _MANY_VALUES_ROWS:
+            return list(conn.execute(self.statement, list(rows)).scalars())
+        one_row = values_clause.group(1)  # "(?, ?, ...)"
+        sql = "".join(
+            (
+                plan.sql[: values_clause.start(1)],
+                ", ".join([one_row] * len(rows)),
+                plan.sql[values_clause.end(1) :],
+            )
+        )
+        values = tuple(v for row in rows for v in plan.values(row))
+        return [key for (key,) in _execute(conn, replace(plan, sql=sql), values, many=False)]
+
     def _plan(self, dialect: Dialect, keys: tuple[str, ...]) -> _Plan | None:
         try:
             return self._plans[dialect.name, keys]
@@ -131,7 +169,7 @@ def _compile(statement: sa.Executable, dialect: Dialect, keys: tuple[str, ...]) 
         processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
         binds.append((bind.key, default, processor))
     row: Callable[[Sequence[Any]], Any] | None = None
-    results: tuple[_Processor, ...] | None = None
+    results: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
     if isinstance(statement, sa.SelectBase):
         names = list(statement.selected_columns.keys())
         if any(not n.isidentifier() or keyword.iskeyword(n) or n.startswith("_") for n in names):
@@ -141,7 +179,8 @@ def _compile(statement: sa.Executable, dialect: Dialect, keys: tuple[str, ...]) 
             c.type.dialect_impl(dialect).result_processor(dialect, None)
             for c in statement.selected_columns
         )
-        results = processors if any(p is not None for p in processors) else None
+        converting = tuple((i, p) for i, p in enumerate(processors) if p is not None)
+        results = converting or None
     return _Plan(sql=compiled.string, values=_parameters(binds), row=row, results=results)
 
 
@@ -216,12 +255,30 @@ def _execute(conn: sa.Connection, plan: _Plan, values: Any, *, many: bool) -> An
     return cursor
 
 
+def run_sql(conn: sa.Connection, sql: str) -> None:
+    """Run `sql`, a statement of no parameters, on the connection's DB-API connection, as
+    `Connection.exec_driver_sql` would (listeners told, errors raised as SQLAlchemy raises them),
+    without its execution context: for the `BEGIN IMMEDIATE` that starts every command on SQLite.
+    Called inside the engine's `begin` event too, where the connection's transaction is not
+    begun yet (so no `_cursor`, which would begin it)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    if conn.dispatch.before_cursor_execute:
+        conn.dispatch.before_cursor_execute(conn, cursor, sql, (), None, False)
+    try:
+        cursor.execute(sql, ())
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(conn, sql, (), exc) from exc
+
+
 def _row(plan: _Plan, values: Sequence[Any]) -> Any:
     """A select's row from the values fetched, each converted by its column type if it converts."""
     assert plan.row is not None
     if plan.results is None:
         return plan.row(values)
-    return plan.row([v if c is None else c(v) for c, v in zip(plan.results, values, strict=True)])
+    converted = list(values)
+    for i, convert in plan.results:  # only the columns that convert
+        converted[i] = convert(converted[i])
+    return plan.row(converted)
 
 
 def _wrapped(conn: sa.Connection, sql: str, values: Any, exc: Exception) -> sa.exc.DBAPIError:

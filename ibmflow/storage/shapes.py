@@ -112,6 +112,15 @@ class InstitutionRecord:
 
 
 @dataclass(slots=True, frozen=True)
+class RosterInstitution(InstitutionRecord):
+    """An institution as a request round reads it: an `Institution`, and the scope it is in
+    (`facts.scoped`)."""
+
+    category: str
+    involved: bool
+
+
+@dataclass(slots=True, frozen=True)
 class PersonRecord:
     """A person's columns that a `Person` has."""
 

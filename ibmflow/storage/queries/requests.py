@@ -1,13 +1,15 @@
 """Named reads and writes of the requests a command sends: the roster they go to, the requests that
 already cover it, the requests and their link tokens with one statement per batch.
 
-The reads are Core statements built once; the rows they return are built as the ORM builds what it
-loads (`db.loaded`), in no session: a step that opens requests reads its institutions and focal
-points without hydrating ORM objects.
+The reads are Core statements built once; what they return, and the requests a round stores, are
+slotted records (`storage.shapes`), in no session: a step that opens requests reads its institutions
+and focal points, and mails and plans its new requests, without ORM objects (whose every attribute
+read goes through the ORM's instrumentation).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -15,8 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
-from ibmflow.storage.db import connection, loaded, table_of
-from ibmflow.storage.prepared import Prepared
+from ibmflow.storage.db import connection, record_columns, table_of
+from ibmflow.storage.prepared import Prepared, constants
+from ibmflow.storage.shapes import PersonRecord, RequestRecord, RosterInstitution
 from ibmflow.storage.tables import (
     InstitutionRow,
     LinkTokenRow,
@@ -32,7 +35,7 @@ _INSERT_REQUESTS = sa.insert(_REQUESTS).returning(_REQUESTS.c.id, sort_by_parame
 # SQLite numbers the rows of one multi-row INSERT one after the other, in the order of its VALUES
 # (each gets the largest rowid so far plus one, under the write lock of BEGIN IMMEDIATE); SQLAlchemy
 # cannot tell which RETURNING row is which there and would send one INSERT per request instead.
-_INSERT_REQUESTS_SQLITE = sa.insert(_REQUESTS).returning(_REQUESTS.c.id)
+_INSERT_REQUESTS_SQLITE = Prepared(sa.insert(_REQUESTS).returning(_REQUESTS.c.id))
 _SET_MESSAGE_ID = Prepared(
     sa.update(_REQUESTS)
     .where(_REQUESTS.c.id == sa.bindparam("rid"))
@@ -49,11 +52,12 @@ REQUEST_DEFAULTS: dict[str, Any] = {
 
 _PID: sa.BindParameter[int] = sa.bindparam("pid")
 _INSTITUTIONS = Prepared(
-    sa.select(*_INSTITUTION.c).where(_INSTITUTION.c.process_id == _PID).order_by(_INSTITUTION.c.id)
+    sa.select(*record_columns(_INSTITUTION, RosterInstitution))
+    .where(_INSTITUTION.c.process_id == _PID)
+    .order_by(_INSTITUTION.c.id)
 )
-_PERSON_COLUMNS = [c.name for c in _PERSON.columns]
 _FOCAL_POINTS = Prepared(  # every focal point in force with the institution they speak for
-    sa.select(_ROLE.c.institution_id, *_PERSON.c)
+    sa.select(_ROLE.c.institution_id, *record_columns(_PERSON, PersonRecord))
     .join(_PERSON, _PERSON.c.id == _ROLE.c.person_id)
     .where(
         _ROLE.c.process_id == _PID,
@@ -62,34 +66,47 @@ _FOCAL_POINTS = Prepared(  # every focal point in force with the institution the
     )
     .order_by(_ROLE.c.id)
 )
-_COVERING = sa.select(
-    _REQUESTS.c.kind, _REQUESTS.c.institution_id, _REQUESTS.c.focal_point_id
-).where(
-    _REQUESTS.c.process_id == _PID,
-    _REQUESTS.c.step == sa.bindparam("step"),
-    _REQUESTS.c.kind.in_(sa.bindparam("kinds", expanding=True)),
-    _REQUESTS.c.status.in_(sa.bindparam("statuses", expanding=True)),
-)
 
 
-def institutions(session: Session, process_id: int) -> list[InstitutionRow]:
-    """The process's institutions in roster order (Core; rows in no session)."""
+def _covering(kinds: tuple[str, ...], statuses: tuple[str, ...]) -> Prepared:
+    """The select of `covering` for these kinds and statuses, written into its SQL (`constants`):
+    a request kind and a status are names of the code (`requestkinds`, the request statuses), so
+    there are a handful of such statements, each prepared once."""
+    query = _COVERING.get((kinds, statuses))
+    if query is None:
+        query = _COVERING[kinds, statuses] = Prepared(
+            sa.select(
+                _REQUESTS.c.kind, _REQUESTS.c.institution_id, _REQUESTS.c.focal_point_id
+            ).where(
+                _REQUESTS.c.process_id == _PID,
+                _REQUESTS.c.step == sa.bindparam("step"),
+                _REQUESTS.c.kind.in_(constants(*kinds)),
+                _REQUESTS.c.status.in_(constants(*statuses)),
+            )
+        )
+    return query
+
+
+_COVERING: dict[tuple[tuple[str, ...], tuple[str, ...]], Prepared] = {}
+
+
+def institutions(session: Session, process_id: int) -> list[RosterInstitution]:
+    """The process's institutions in roster order (Core; records)."""
     session.flush()  # Core statements do not autoflush: an institution added in this command counts
     rows = _INSTITUTIONS.rows(connection(session), {"pid": process_id})
-    return [loaded(InstitutionRow, row._asdict()) for row in rows]
+    return [RosterInstitution(*row) for row in rows]
 
 
-def focal_points(session: Session, process_id: int) -> dict[int, list[PersonRow]]:
+def focal_points(session: Session, process_id: int) -> dict[int, list[PersonRecord]]:
     """The focal points in force of every institution of the process, by institution id, in the
-    order they were named (Core, one statement; rows in no session)."""
+    order they were named (Core, one statement; records, one per person)."""
     session.flush()
-    out: dict[int, list[PersonRow]] = {}
-    people: dict[int, PersonRow] = {}
+    out: dict[int, list[PersonRecord]] = {}
+    people: dict[int, PersonRecord] = {}
     for row in _FOCAL_POINTS.rows(connection(session), {"pid": process_id}):  # in role order
-        values = dict(zip(_PERSON_COLUMNS, row[1:], strict=True))
-        person = people.get(values["id"])
+        person = people.get(row[1])  # row[1]: the person's id
         if person is None:
-            person = people[values["id"]] = loaded(PersonRow, values)
+            person = people[row[1]] = PersonRecord(*row[1:])
         out.setdefault(row[0] or 0, []).append(person)
     return out
 
@@ -99,22 +116,31 @@ def covering(
 ) -> set[tuple[str, int, int | None]]:
     """(kind, institution id, focal point id) of the requests of `kinds` in `step` that are in one of
     `statuses` (one statement)."""
-    params = {"pid": process_id, "step": step, "kinds": sorted(kinds), "statuses": list(statuses)}
+    query = _covering(tuple(sorted(kinds)), tuple(statuses))
     return {
         (kind, institution_id, focal_point_id)
-        for kind, institution_id, focal_point_id in connection(session).execute(_COVERING, params)
+        for kind, institution_id, focal_point_id in query.rows(
+            connection(session), {"pid": process_id, "step": step}
+        )
     }
 
 
-def add_new_requests(session: Session, values: Sequence[Mapping[str, Any]]) -> list[RequestRow]:
+def add_new_requests(session: Session, values: Sequence[Mapping[str, Any]]) -> list[RequestRecord]:
     """Store new requests (each its columns but the id; `REQUEST_DEFAULTS` fill the others) with one
-    statement, in the session's transaction; return them with their ids, in no session."""
+    statement, in the session's transaction; return them with their ids, as records."""
     if not values:
         return []
     session.flush()  # what they refer to (a person or institution just added...) is written first
     full = [{**REQUEST_DEFAULTS, **v} for v in values]
     ids = _insert(session, full)
-    return [loaded(RequestRow, {**v, "id": new_id}) for v, new_id in zip(full, ids, strict=True)]
+    return [
+        RequestRecord(**{name: v[name] for name in _RECORD_FIELDS}, id=new_id)
+        for v, new_id in zip(full, ids, strict=True)
+    ]
+
+
+# A new request's columns that its record holds (all of them but the id, which the insert gives).
+_RECORD_FIELDS = [f.name for f in dataclasses.fields(RequestRecord) if f.name != "id"]
 
 
 def add_requests(session: Session, rows: Sequence[RequestRow]) -> None:
@@ -133,7 +159,7 @@ def add_requests(session: Session, rows: Sequence[RequestRow]) -> None:
 def _insert(session: Session, values: list[dict[str, Any]]) -> list[int]:
     conn = connection(session)
     if conn.dialect.name == "sqlite":
-        return sorted(conn.execute(_INSERT_REQUESTS_SQLITE, values).scalars())
+        return sorted(_INSERT_REQUESTS_SQLITE.insert_many(conn, values))
     return list(conn.execute(_INSERT_REQUESTS, values).scalars())
 
 
