@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from hashlib import sha256
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import NamedTuple, TypeAlias
+
+from ibmflow.json_writer import json_writer
 
 JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 GENESIS_HASH = "0" * 64
@@ -124,17 +126,9 @@ def record_from_json(data: Mapping[str, JSONValue]) -> AuditRecord:
 
 # `canonical` writes the sorted compact JSON of {"seq": ..., **record_to_json(record)} by hand: the
 # keys in sorted order, each string as `json.dumps(..., ensure_ascii=False)` writes it, `before` and
-# `after` through one reused encoder. The bytes are pinned by tests/test_audit_chain.py, and
-# `json.dumps` of the whole is the reference it is tested against.
-_ENCODER = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-)
-# The C encoder `_ENCODER.encode` builds at every call, built once (the same output).
-_C_ENCODE = (
-    None
-    if c_make_encoder is None
-    else c_make_encoder({}, _ENCODER.default, encode_basestring, None, ":", ",", True, False, False)
-)
+# `after` through one writer built once (`json_writer`). The bytes are pinned by
+# tests/test_audit_chain.py, and `json.dumps` of the whole is the reference it is tested against.
+_WRITE = json_writer(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 # The C scanner `json.loads` runs, without the whitespace it allows around the text.
 _SCAN: Callable[[str, int], tuple[JSONValue, int]]
 _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
@@ -144,9 +138,7 @@ def canonical_json(value: JSONValue) -> str:
     """`value` as it is written inside `canonical` (and stored): sorted, compact, UTF-8 JSON."""
     if value is None:
         return "null"
-    if _C_ENCODE is None:
-        return _ENCODER.encode(value)
-    return "".join(_C_ENCODE(value, 0))
+    return _WRITE(value)
 
 
 _Strings: TypeAlias = tuple[str, str, str, str, str, str]

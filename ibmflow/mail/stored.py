@@ -17,46 +17,35 @@ transaction, which then rolls back) rather than found by the dispatcher.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from functools import partial
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
-from typing import Any, TypeAlias
+from typing import Any
 
 from ibmflow import i18n
 from ibmflow.definitions import Localized
+from ibmflow.json_writer import json_writer
 
 _MARKERS = ("$datetime", "$date", "$localized")
 
 
 def dumps(context: Mapping[str, Any], language: str) -> str:
     """The context as stored text; `Lazy` sentences worded in `language`."""
-    encode = _ENCODERS.get(language) or _encoder(language)
-    return "".join(encode(context, 0))
+    return (_WRITERS.get(language) or _writer(language))(context)
 
 
-_Encode: TypeAlias = Callable[[Any, int], Sequence[str]]
-# One encoder per language, built once: `json.dumps` builds a `JSONEncoder` and its C encoder at
-# every call, a third of what keeping a mail's context costs, and a step keeps some ten of them.
-_ENCODERS: dict[str, _Encode] = {}
+# One writer per language, built once (`json_writer`): `json.dumps` builds its encoder at every
+# call, a third of what keeping a mail's context costs, and a step keeps some ten of them.
+_WRITERS: dict[str, Callable[[Any], str]] = {}
 
 
-def _encoder(language: str) -> _Encode:
+def _writer(language: str) -> Callable[[Any], str]:
     """What writes a context as `json.dumps(context, default=partial(_default, language),
     ensure_ascii=False, separators=(",", ":"))` does, the same text, for mails in `language`."""
-    default = partial(_default, language)
-    encode: _Encode
-    if c_make_encoder is None:  # no C accelerator: `json` itself
-        encoder = json.JSONEncoder(default=default, ensure_ascii=False, separators=(",", ":"))
-        encode = lambda value, _level: (encoder.encode(value),)  # noqa: E731
-    else:
-        # The arguments `json.dumps` gives it (see `JSONEncoder.iterencode`), but no `markers`:
-        # the check for circular references keeps the containers being written in that dict,
-        # which encoders shared across threads must not share (a context is a tree built by code).
-        encode = c_make_encoder(
-            None, default, encode_basestring, None, ":", ",", False, False, True
-        )
-    return _ENCODERS.setdefault(language, encode)
+    write = json_writer(
+        default=partial(_default, language), ensure_ascii=False, separators=(",", ":")
+    )
+    return _WRITERS.setdefault(language, write)
 
 
 def _default(language: str, value: Any) -> Any:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field
+
+from ibmflow.json_writer import json_writer
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -53,26 +53,10 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# `json_text`: JSON columns written on SQLite (`db`'s engines). `json.dumps(value)` builds a
-# `JSONEncoder` and a C encoder at every call, four fifths of what writing a mail's one address costs;
-# this one is built once with the arguments `json.dumps` gives it, but no `markers` (the check for
-# circular references keeps the containers being written in that dict, which one encoder shared by
-# threads must not share; a column's value is a tree).
-_JSON_DEFAULT = json.JSONEncoder()
-_JSON_ENCODE = (
-    None
-    if c_make_encoder is None
-    else c_make_encoder(
-        None, _JSON_DEFAULT.default, encode_basestring_ascii, None, ": ", ", ", False, False, True
-    )
-)
-
-
-def json_text(value: Any) -> str:
-    """`value` as `json.dumps(value)` writes it (SQLAlchemy's default for a JSON column)."""
-    if _JSON_ENCODE is None:  # no C accelerator: `json` itself
-        return _JSON_DEFAULT.encode(value)
-    return "".join(_JSON_ENCODE(value, 0))
+# JSON columns written on SQLite (`db`'s engines) by a writer built once (`json_writer`):
+# `json.dumps(value)` builds its encoder at every call, four fifths of what writing a mail's one
+# address costs.
+json_text = json_writer()  # `value` as `json.dumps(value)` writes it (SQLAlchemy's default)
 
 
 def when(nullable: bool = False) -> Any:
