@@ -14,7 +14,11 @@ from hypothesis import strategies as st
 from ibmflow.json_writer import json_writer
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=20,
 )
@@ -43,5 +47,7 @@ def test_its_default_and_its_refusals_are_json_dumps_ones() -> None:
         json_writer(default=default)({"x": object()})
     with pytest.raises(TypeError):
         json_writer()({"x": date(2026, 11, 30)})
-    with pytest.raises(ValueError):
-        json_writer(allow_nan=False)([float("nan")])
+    for out_of_range in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="Out of range float"):
+            json_writer(allow_nan=False)([out_of_range])
+    assert json_writer()([float("inf")]) == json.dumps([float("inf")])
